@@ -1,0 +1,338 @@
+"""A label array, its instance table and its ontology, edited through one path.
+
+Everything that changes labels goes through :meth:`Annotation.write_mask` or
+:meth:`Annotation._relabel`, inside :meth:`Annotation.action`, so the panoptic
+rules and locks hold everywhere and each user action is one undo step when the
+store keeps history (the napari store does). Works on plain numpy arrays::
+
+    ann = Annotation(np.zeros((10, 64, 64), np.uint32), Ontology(), frame_axis=0)
+    ann.ontology.add("nucleus")
+    inst = ann.new_instance("nucleus")
+    ann.write_mask(mask2d, inst.id, region=(3,))
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterable, Iterator, Protocol, Sequence, Tuple, Union
+
+import numpy as np
+from psygnal import Signal
+
+from .compose import Mode, allowed_pixels, frames_touched, normalize_region, region_indices
+from .instances import Instance, InstanceTable
+from .ontology import Ontology
+
+FrameSpan = Union[Tuple[int, int], range, Sequence[int], None]
+
+
+class AnnotationError(ValueError):
+    """An edit that cannot be done; the message says why. Nothing was changed."""
+
+
+class LabelStore(Protocol):
+    """Where label pixels live. The napari store records undo history."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+    def read(self, region: tuple) -> np.ndarray: ...
+    def write(self, indices: tuple[np.ndarray, ...], value: int) -> None: ...
+    def transaction(self, annotation: Annotation) -> contextmanager: ...
+
+
+class ArrayStore:
+    """A numpy (or zarr) label array with no history: for scripts and tests."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data = data
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    def read(self, region: tuple) -> np.ndarray:
+        return np.asarray(self.data[region])
+
+    def write(self, indices: tuple[np.ndarray, ...], value: int) -> None:
+        if len(indices[0]):
+            self.data[indices] = value
+
+    @contextmanager
+    def transaction(self, annotation: Annotation) -> Iterator[None]:
+        yield
+
+
+class Annotation:
+    changed = Signal()
+
+    def __init__(
+        self,
+        labels: np.ndarray | LabelStore,
+        ontology: Ontology | None = None,
+        frame_axis: int | None = None,
+        table: InstanceTable | None = None,
+    ) -> None:
+        self.store: LabelStore = ArrayStore(labels) if isinstance(labels, np.ndarray) else labels
+        self.ontology = ontology if ontology is not None else Ontology()
+        ndim = len(self.store.shape)
+        if frame_axis is not None and not 0 <= frame_axis < ndim:
+            raise ValueError(f"frame axis {frame_axis} is outside the {ndim}D labels")
+        self.frame_axis = frame_axis
+        self.table = table if table is not None else InstanceTable()
+        self.current_class: str | None = None
+        self._depth = 0
+        self.ontology.renamed.connect(self._on_class_renamed)
+
+    # -- geometry --------------------------------------------------------
+    @property
+    def n_frames(self) -> int:
+        return 1 if self.frame_axis is None else self.store.shape[self.frame_axis]
+
+    def frame_region(self, frame: int) -> tuple:
+        if self.frame_axis is None:
+            return ()
+        return (slice(None),) * self.frame_axis + (int(frame),)
+
+    def span_region(self, frames: FrameSpan) -> tuple[tuple, list[int]]:
+        """Region covering a contiguous frame span, and the frames in it."""
+        if frames is None or self.frame_axis is None:
+            return (), list(range(self.n_frames))
+        frames = list(frames)
+        if not frames:
+            raise AnnotationError("the frame range is empty")
+        lo, hi = int(min(frames)), int(max(frames))
+        if lo < 0 or hi >= self.n_frames:
+            raise AnnotationError(f"frames {lo}-{hi} are outside 0-{self.n_frames - 1}")
+        return (slice(None),) * self.frame_axis + (slice(lo, hi + 1),), list(range(lo, hi + 1))
+
+    # -- actions ---------------------------------------------------------
+    @contextmanager
+    def action(self, name: str = "edit") -> Iterator[None]:
+        """Group edits into one user action (one undo step in napari)."""
+        if self._depth:
+            yield
+            return
+        self._depth += 1
+        try:
+            with self.store.transaction(self):
+                yield
+        finally:
+            self._depth -= 1
+        self.changed.emit()
+
+    def sync_frames(self, frames: Iterable[int] | None = None) -> list[Instance]:
+        """Re-read which ids are on ``frames``; ids without a record become
+        instances of the current class (napari's brush paints such ids)."""
+        frames = range(self.n_frames) if frames is None else frames
+        new = []
+        for f in sorted(set(int(f) for f in frames)):
+            ids = np.unique(self.store.read(self.frame_region(f)))
+            for label_id in self.table.set_frame_presence(f, ids.tolist()):
+                cls = self._default_class()
+                inst = self.table.adopt(label_id, cls, stuff=self.ontology[cls].is_stuff)
+                inst.frames.add(f)
+                new.append(inst)
+        return new
+
+    def _default_class(self) -> str:
+        if self.current_class in self.ontology:
+            return self.current_class
+        if len(self.ontology):
+            return self.ontology.names[0]
+        return self.ontology.add("object").name
+
+    def _on_class_renamed(self, old: str, new: str) -> None:
+        for rec in self.table:
+            if rec.class_name == old:
+                rec.class_name = new
+        if self.current_class == old:
+            self.current_class = new
+        self.changed.emit()
+
+    # -- instances -------------------------------------------------------
+    def new_instance(self, class_name: str | None = None, source: str = "manual", confidence: float = 1.0) -> Instance:
+        """A fresh id for a thing class, or the class's single id for a stuff class."""
+        class_name = class_name or self._default_class()
+        cls = self.ontology[class_name]
+        if cls.is_stuff:
+            existing = self.table.stuff_instance(class_name)
+            if existing is not None:
+                return existing
+        return self.table.allocate(class_name, stuff=cls.is_stuff, source=source, confidence=confidence)
+
+    def _check_editable(self, ids: Iterable[int]) -> list[Instance]:
+        recs = [self.table[i] for i in ids]
+        locked = [r.name for r in recs if r.locked]
+        if locked:
+            raise AnnotationError(f"{', '.join(locked)} locked: unlock before editing")
+        return recs
+
+    # -- the write path --------------------------------------------------
+    def write_mask(
+        self,
+        mask: np.ndarray,
+        label_id: int,
+        region: Sequence = (),
+        mode: Mode | str = Mode.EXCLUDE,
+        *,
+        within: int | None = None,
+        replace: bool = False,
+        source: str | None = None,
+        confidence: float | None = None,
+    ) -> int:
+        """Write ``mask`` (shaped like ``labels[region]``) as ``label_id``.
+
+        ``replace`` also clears the instance's pixels in the region that are
+        outside the mask (re-segmenting an object on a plane). Returns the
+        number of pixels that took the label.
+        """
+        (rec,) = self._check_editable([label_id])
+        region = normalize_region(region, self.store.shape)
+        current = self.store.read(region)
+        mask = np.asarray(mask)
+        if mask.shape != current.shape:
+            raise AnnotationError(f"mask shape {mask.shape} does not match the labels region {current.shape}")
+        mask = mask.astype(bool, copy=False)
+        ok = allowed_pixels(current, mask, label_id, mode, self.table.locked_ids(), within)
+        add = region_indices(region, np.nonzero(ok))
+        erase = region_indices(region, np.nonzero((current == label_id) & ~mask)) if replace else None
+        with self.action("write mask"):
+            self.store.write(add, label_id)
+            touched = set(frames_touched(add, self.frame_axis))
+            if erase is not None:
+                self.store.write(erase, 0)
+                touched |= set(frames_touched(erase, self.frame_axis))
+            if source is not None:
+                rec.source = source
+            if confidence is not None:
+                rec.confidence = float(confidence)
+                for f in touched:
+                    rec.frame_scores[f] = float(confidence)
+            self.sync_frames(touched)
+        return len(add[0])
+
+    def _relabel(self, ids: Iterable[int], value: int, frames: FrameSpan = None) -> int:
+        """Set every pixel of ``ids`` in the span to ``value`` (0 deletes)."""
+        ids = [int(i) for i in ids if int(i) != value]
+        if not ids:
+            return 0
+        region, _ = self.span_region(frames)
+        region = normalize_region(region, self.store.shape)
+        where = np.isin(self.store.read(region), ids)
+        idx = region_indices(region, np.nonzero(where))
+        with self.action("relabel"):
+            self.store.write(idx, value)
+            self.sync_frames(frames_touched(idx, self.frame_axis))
+        return len(idx[0])
+
+    # -- bulk operations -------------------------------------------------
+    def delete(self, ids: Iterable[int], frames: FrameSpan = None) -> int:
+        """Delete instances (on a frame span); locked ones are refused."""
+        ids = list(ids)
+        self._check_editable(ids)
+        return self._relabel(ids, 0, frames)
+
+    def _present_ids(self, frames: FrameSpan, class_name: str | None = None) -> list[int]:
+        _, span = self.span_region(frames)
+        ids = set().union(*(self.table.on_frame(f) for f in span)) if span else set()
+        return sorted(
+            i for i in ids
+            if i in self.table and not self.table[i].locked
+            and (class_name is None or self.table[i].class_name == class_name)
+        )  # fmt: skip
+
+    def delete_class(self, class_name: str, frames: FrameSpan = None) -> int:
+        self.ontology[class_name]  # a clear KeyError for an unknown class
+        return self._relabel(self._present_ids(frames, class_name), 0, frames)
+
+    def delete_all(self, frames: FrameSpan = None) -> int:
+        """Delete every unlocked instance on the span."""
+        return self._relabel(self._present_ids(frames), 0, frames)
+
+    def delete_below(self, threshold: float, frames: FrameSpan = None) -> int:
+        """Delete, frame by frame, instances whose confidence there is below ``threshold``."""
+        _, span = self.span_region(frames)
+        done = 0
+        with self.action("delete below confidence"):
+            for f in span:
+                low = [i for i in self._present_ids([f]) if self.table[i].score_on(f) < threshold]
+                if low:
+                    done += self._relabel(low, 0, [f])
+        return done
+
+    def merge(self, ids: Iterable[int], into: int | None = None) -> int:
+        """Merge instances into one (``into``, default the lowest id) on every frame."""
+        ids = sorted({int(i) for i in ids})
+        into = ids[0] if into is None else int(into)
+        if len(set(ids) | {into}) < 2:
+            raise AnnotationError("select at least two instances to merge")
+        self._check_editable(set(ids) | {into})
+        with self.action("merge"):
+            return self._relabel([i for i in ids if i != into], into)
+
+    def change_class(self, ids: Iterable[int], class_name: str) -> list[int]:
+        """Give instances another class; into a stuff class they join its single label.
+
+        Returns the label ids the instances have afterwards.
+        """
+        target = self.ontology[class_name]
+        recs = self._check_editable(list(ids))
+        out = []
+        with self.action("change class"):
+            if target.is_stuff:
+                stuff = self.new_instance(class_name)
+                self._relabel([r.id for r in recs], stuff.id)
+                out = [stuff.id]
+            else:
+                for r in recs:
+                    r.class_name, r.stuff = class_name, False
+                    out.append(r.id)
+        return out
+
+    def copy_to_frames(self, label_id: int, src_frame: int, frames: FrameSpan, mode: Mode | str = Mode.EXCLUDE) -> int:
+        """Copy an instance's mask on ``src_frame`` onto every frame of a span (CVAT's propagate)."""
+        if self.frame_axis is None:
+            raise AnnotationError("copying to other frames needs a time or slice axis")
+        rec = self.table[label_id]
+        mask = self.store.read(self.frame_region(src_frame)) == label_id
+        if not mask.any():
+            raise AnnotationError(f"{rec.name} is not on frame {src_frame}")
+        _, span = self.span_region(frames)
+        done = 0
+        with self.action("copy to frames"):
+            for f in span:
+                if f != src_frame:
+                    done += self.write_mask(mask, label_id, self.frame_region(f), mode)
+        return done
+
+    def split(self, label_id: int, at_frame: int) -> Instance:
+        """Frames from ``at_frame`` on become a new instance of the same class."""
+        if self.frame_axis is None:
+            raise AnnotationError("splitting at a frame needs a time or slice axis")
+        (rec,) = self._check_editable([label_id])
+        if rec.stuff:
+            raise AnnotationError(f"{rec.name} is a stuff class: it has one label and cannot be split")
+        later = sorted(f for f in rec.frames if f >= at_frame)
+        if not later or len(later) == len(rec.frames):
+            raise AnnotationError(f"{rec.name} has no frames on both sides of frame {at_frame}")
+        with self.action("split"):
+            new = self.table.allocate(rec.class_name, source=rec.source, confidence=rec.confidence)
+            new.frame_scores = {f: s for f, s in rec.frame_scores.items() if f >= at_frame}
+            self._relabel([label_id], new.id, range(at_frame, self.n_frames))
+        return new
+
+    # -- instance state (view state: not undo steps) ------------------------
+    def set_locked(self, ids: Iterable[int], locked: bool = True) -> None:
+        for i in ids:
+            self.table[i].locked = bool(locked)
+        self.changed.emit()
+
+    def set_visible(self, ids: Iterable[int], visible: bool = True) -> None:
+        for i in ids:
+            self.table[i].visible = bool(visible)
+        self.changed.emit()
+
+    def set_status(self, ids: Iterable[int], status: str) -> None:
+        for i in ids:
+            self.table[i].status = status
+        self.changed.emit()

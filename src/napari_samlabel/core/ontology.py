@@ -1,0 +1,252 @@
+"""Classes to label with, and their JSON file format.
+
+File format (extra fields are kept on load and written back)::
+
+    {"classes": [{"name": "nucleus", "color": "#ff8800", "kind": "thing", "hotkey": "1"}]}
+
+``kind`` is ``thing`` (each object is its own instance) or ``stuff`` (one label
+for the whole class, as in panoptic segmentation).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterator
+
+from psygnal import Signal
+
+KINDS = ("thing", "stuff")
+HOTKEYS = tuple("123456789")
+_HEX = re.compile(r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
+# A qualitative palette (Glasbey-like) for classes added without a colour.
+DEFAULT_COLORS = (
+    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",
+    "#42d4f4", "#f032e6", "#bfef45", "#fabed4", "#469990",
+    "#dcbeff", "#9a6324", "#fffac8", "#800000", "#aaffc3",
+)  # fmt: skip
+
+
+class OntologyError(ValueError):
+    """An ontology file or edit is invalid; the message says what and where."""
+
+
+def normalize_color(color: Any) -> str:
+    """Return ``#rrggbb`` for a hex string or an RGB(A) sequence of 0-1 floats or 0-255 ints."""
+    if isinstance(color, str):
+        if not _HEX.match(color.strip()):
+            raise OntologyError(f"colour {color!r} is not a hex colour like '#ff8800'")
+        return color.strip().lower()[:7]
+    try:
+        values = [float(c) for c in color][:3]
+    except TypeError:
+        raise OntologyError(f"colour {color!r} is neither '#rrggbb' nor an RGB triple") from None
+    if len(values) != 3:
+        raise OntologyError(f"colour {color!r} needs three components")
+    if all(v <= 1.0 for v in values):
+        values = [v * 255 for v in values]
+    if any(v < 0 or v > 255 for v in values):
+        raise OntologyError(f"colour {color!r} has components outside 0-255")
+    return "#" + "".join(f"{round(v):02x}" for v in values)
+
+
+def hex_to_rgba(color: str, alpha: float = 1.0) -> tuple[float, float, float, float]:
+    c = normalize_color(color)
+    return (int(c[1:3], 16) / 255, int(c[3:5], 16) / 255, int(c[5:7], 16) / 255, alpha)
+
+
+@dataclass(frozen=True)
+class ObjectClass:
+    name: str
+    color: str = "#ff8800"
+    kind: str = "thing"
+    hotkey: str | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        name = str(self.name).strip()
+        if not name:
+            raise OntologyError("a class needs a non-empty name")
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "color", normalize_color(self.color))
+        if self.kind not in KINDS:
+            raise OntologyError(f"class {name!r}: kind must be 'thing' or 'stuff', not {self.kind!r}")
+        hotkey = None if self.hotkey in (None, "") else str(self.hotkey)
+        if hotkey is not None and hotkey not in HOTKEYS:
+            raise OntologyError(f"class {name!r}: hotkey must be one of 1-9, not {self.hotkey!r}")
+        object.__setattr__(self, "hotkey", hotkey)
+
+    @property
+    def is_stuff(self) -> bool:
+        return self.kind == "stuff"
+
+    @property
+    def title(self) -> str:
+        """The name as shown in lists: 'nucleus' -> 'Nucleus'."""
+        return self.name[:1].upper() + self.name[1:]
+
+    def to_dict(self) -> dict:
+        out = dict(self.extra)
+        out.update(name=self.name, color=self.color, kind=self.kind)
+        if self.hotkey is not None:
+            out["hotkey"] = self.hotkey
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "") -> ObjectClass:
+        if not isinstance(d, dict):
+            raise OntologyError(f"{where}each class must be an object, got {type(d).__name__}")
+        if "name" not in d:
+            raise OntologyError(f"{where}a class has no 'name'")
+        known = {"name", "color", "kind", "hotkey"}
+        hotkey = d.get("hotkey")
+        try:
+            return cls(
+                name=d["name"],
+                color=d.get("color", DEFAULT_COLORS[0]),
+                kind=d.get("kind", "thing"),
+                hotkey=None if hotkey is None else str(hotkey),
+                extra={k: v for k, v in d.items() if k not in known},
+            )
+        except OntologyError as e:
+            raise OntologyError(f"{where}{e}") from None
+
+
+class Ontology:
+    """An ordered set of uniquely named classes with unique hotkeys.
+
+    Every edit validates before it changes anything, so a rejected edit leaves
+    the ontology as it was. ``changed`` fires after each accepted edit;
+    ``renamed`` fires with (old, new) so instance tables can follow.
+    """
+
+    changed = Signal()
+    renamed = Signal(str, str)
+
+    def __init__(self, classes: list[ObjectClass] | None = None) -> None:
+        self._classes: list[ObjectClass] = []
+        self._set(list(classes or []))
+
+    # -- reading ---------------------------------------------------------
+    def __iter__(self) -> Iterator[ObjectClass]:
+        return iter(self._classes)
+
+    def __len__(self) -> int:
+        return len(self._classes)
+
+    def __contains__(self, name: object) -> bool:
+        return any(c.name == name for c in self._classes)
+
+    def __getitem__(self, name: str) -> ObjectClass:
+        for c in self._classes:
+            if c.name == name:
+                return c
+        raise KeyError(f"no class named {name!r}; classes are {self.names}")
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self._classes]
+
+    def by_hotkey(self, key: str) -> ObjectClass | None:
+        return next((c for c in self._classes if c.hotkey == str(key)), None)
+
+    # -- editing ---------------------------------------------------------
+    def add(
+        self,
+        name: str,
+        color: Any = None,
+        kind: str = "thing",
+        hotkey: str | None = "auto",
+    ) -> ObjectClass:
+        """Add a class; colour and hotkey default to the next free ones."""
+        if hotkey == "auto":
+            used = {c.hotkey for c in self._classes}
+            hotkey = next((k for k in HOTKEYS if k not in used), None)
+        if color is None:
+            used_colors = {c.color for c in self._classes}
+            color = next((c for c in DEFAULT_COLORS if c not in used_colors), DEFAULT_COLORS[0])
+        cls = ObjectClass(name=name, color=color, kind=kind, hotkey=hotkey)
+        self._set([*self._classes, cls])
+        return cls
+
+    def update(self, name: str, **changes: Any) -> ObjectClass:
+        """Change a class's name, color, kind or hotkey."""
+        old = self[name]
+        unknown = set(changes) - {"name", "color", "kind", "hotkey"}
+        if unknown:
+            raise OntologyError(f"cannot change {sorted(unknown)} of a class")
+        new = replace(old, **changes)
+        self._set([new if c is old else c for c in self._classes])
+        if new.name != old.name:
+            self.renamed.emit(old.name, new.name)
+        return new
+
+    def rename(self, name: str, new_name: str) -> ObjectClass:
+        return self.update(name, name=new_name)
+
+    def remove(self, name: str) -> None:
+        cls = self[name]
+        self._set([c for c in self._classes if c is not cls])
+
+    def replace_all(self, other: Ontology) -> None:
+        self._set(list(other))
+
+    def _set(self, classes: list[ObjectClass]) -> None:
+        _check_unique(classes)
+        self._classes = classes
+        self.changed.emit()
+
+    # -- file format -----------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"classes": [c.to_dict() for c in self._classes]}
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "ontology") -> Ontology:
+        if not isinstance(data, dict) or "classes" not in data:
+            raise OntologyError(f"{source}: expected an object with a 'classes' list")
+        items = data["classes"]
+        if not isinstance(items, list):
+            raise OntologyError(f"{source}: 'classes' must be a list")
+        classes = [ObjectClass.from_dict(d, where=f"{source}: class #{i + 1}: ") for i, d in enumerate(items)]
+        try:
+            _check_unique(classes)
+        except OntologyError as e:
+            raise OntologyError(f"{source}: {e}") from None
+        return cls(classes)
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)  # atomic: a crash never leaves half a file
+
+    @classmethod
+    def load(cls, path: str | Path) -> Ontology:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise OntologyError(f"{path}: cannot read ontology file ({e.strerror or e})") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise OntologyError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+        return cls.from_dict(data, source=str(path))
+
+    def __repr__(self) -> str:
+        return f"Ontology({self.names})"
+
+
+def _check_unique(classes: list[ObjectClass]) -> None:
+    seen: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    for c in classes:
+        if c.name.lower() in seen:
+            raise OntologyError(f"class name {c.name!r} is used twice")
+        seen[c.name.lower()] = c.name
+        if c.hotkey is not None:
+            if c.hotkey in keys:
+                raise OntologyError(f"hotkey {c.hotkey} is used by both {keys[c.hotkey]!r} and {c.name!r}")
+            keys[c.hotkey] = c.name
