@@ -149,6 +149,30 @@ class Annotation:
             self.current_class = new
         self.changed.emit()
 
+    # -- classes ---------------------------------------------------------
+    def update_class(self, name: str, **changes) -> None:
+        """Rename, recolour, re-key a class; its kind only while it has no instances."""
+        if "kind" in changes and changes["kind"] != self.ontology[name].kind:
+            used = self.table.of_class(name)
+            if used:
+                raise AnnotationError(
+                    f"class {name!r} has {len(used)} instance(s): its kind can only change while it has none"
+                )
+            for rec in self.table.of_class(name, present_only=False):
+                rec.stuff = changes["kind"] == "stuff"
+        self.ontology.update(name, **changes)
+
+    def remove_class(self, name: str) -> None:
+        """Remove a class that labels nothing (labels are never deleted as a side effect)."""
+        used = self.table.of_class(name)
+        if used:
+            raise AnnotationError(
+                f"class {name!r} still has {len(used)} instance(s): delete them or change their class first"
+            )
+        self.ontology.remove(name)
+        if self.current_class == name:
+            self.current_class = None
+
     # -- instances -------------------------------------------------------
     def new_instance(self, class_name: str | None = None, source: str = "manual", confidence: float = 1.0) -> Instance:
         """A fresh id for a thing class, or the class's single id for a stuff class."""
@@ -179,12 +203,14 @@ class Annotation:
         replace: bool = False,
         source: str | None = None,
         confidence: float | None = None,
+        require_pixels: bool = False,
     ) -> int:
         """Write ``mask`` (shaped like ``labels[region]``) as ``label_id``.
 
         ``replace`` also clears the instance's pixels in the region that are
         outside the mask (re-segmenting an object on a plane). Returns the
-        number of pixels that took the label.
+        number of pixels that took the label; with ``require_pixels`` a mask
+        that could take no pixel raises instead of writing nothing.
         """
         (rec,) = self._check_editable([label_id])
         region = normalize_region(region, self.store.shape)
@@ -196,6 +222,11 @@ class Annotation:
         ok = allowed_pixels(current, mask, label_id, mode, self.table.locked_ids(), within)
         add = region_indices(region, np.nonzero(ok))
         erase = region_indices(region, np.nonzero((current == label_id) & ~mask)) if replace else None
+        if require_pixels and not len(add[0]) and not (erase and len(erase[0])):
+            raise AnnotationError(
+                f"no pixel of the mask is free for {rec.name} in mode '{Mode(mode).value}' "
+                "(other or locked instances cover it)"
+            )
         with self.action("write mask"):
             self.store.write(add, label_id)
             touched = set(frames_touched(add, self.frame_axis))

@@ -1,0 +1,154 @@
+"""Keep the instance table in step with napari's undo history.
+
+napari's Labels undo only knows pixels. Each samlabel action is committed as
+one napari history item (a metadata-only action gets an empty one), and we
+remember the table before and after it; when that item is undone or redone we
+restore the table too. Items we did not make (napari's brush, fill, polygon)
+are followed by re-reading presence on the frames they touched.
+
+napari emits no event on undo/redo, so we wrap the layer's ``undo``/``redo``
+methods, which its Ctrl+Z / Ctrl+Shift+Z bindings call.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Callable, Iterator
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from napari.layers import Labels
+
+    from ..core.annotation import Annotation
+
+
+def atom_frames(atom, frame_axis: int | None) -> set[int]:
+    """Frames a napari history atom touched (data_setitem tuples or masked paint atoms)."""
+    if frame_axis is None:
+        return {0}
+    if hasattr(atom, "slice_key"):
+        s = atom.slice_key[frame_axis]
+        return set(range(s.start, s.stop)) if isinstance(s, slice) else {int(s)}
+    indices = atom[0]
+    return set(np.unique(np.asarray(indices[frame_axis])).tolist()) if len(indices) else set()
+
+
+def apply_atom(data, atom) -> None:
+    """Write an atom's new values (idempotent).
+
+    napari emits ``paint`` before it writes a single, unblocked edit, so a
+    handler that wants to read the result applies the atom first.
+    """
+    if hasattr(atom, "slice_key"):
+        if atom.mask is None:
+            data[atom.slice_key] = atom.new_value
+        else:
+            region = np.asarray(data[atom.slice_key])
+            region[atom.mask] = atom.new_value
+            data[atom.slice_key] = region
+    else:
+        data[atom[0]] = atom[2]
+
+
+def atom_old_values(atom) -> np.ndarray:
+    return np.asarray(atom.old_values if hasattr(atom, "old_values") else atom[1])
+
+
+class LayerStore:
+    """A napari Labels layer as the annotation's label store, with undo sync."""
+
+    def __init__(self, layer: Labels, history_limit: int | None = None) -> None:
+        self.layer = layer
+        self._undo: list[tuple[object, dict, dict]] = []
+        self._redo: list[tuple[object, dict, dict]] = []
+        self._wrote = False
+        self.in_action = False
+        self._annotation: Annotation | None = None
+        self._orig_undo: Callable[[], None] = layer.undo
+        self._orig_redo: Callable[[], None] = layer.redo
+        self._limit = history_limit or getattr(layer, "_history_limit", 100)
+
+    def attach(self, annotation: Annotation) -> None:
+        self._annotation = annotation
+        self.layer.undo = self.undo
+        self.layer.redo = self.redo
+
+    def detach(self) -> None:
+        for name in ("undo", "redo"):
+            self.layer.__dict__.pop(name, None)
+
+    # -- LabelStore ------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.layer.data.shape)
+
+    def read(self, region: tuple) -> np.ndarray:
+        return np.asarray(self.layer.data[region])
+
+    def write(self, indices: tuple[np.ndarray, ...], value: int) -> None:
+        if len(indices[0]):
+            self.layer.data_setitem(indices, value, refresh=False)
+            self._wrote = True
+
+    @contextmanager
+    def transaction(self, annotation: Annotation) -> Iterator[None]:
+        layer = self.layer
+        before = annotation.table.state()
+        self._wrote = False
+        self.in_action = True
+        try:
+            with layer.block_history():
+                try:
+                    yield
+                except BaseException:
+                    # Put back whatever was written before the failure.
+                    for atom in reversed(layer._staged_history):
+                        layer.data[atom[0]] = atom[1]
+                    layer._staged_history = []
+                    annotation.table.restore(before)
+                    raise
+                if not self._wrote:
+                    # A metadata-only action (change class): an empty item
+                    # so that Ctrl+Z reaches it in order.
+                    empty = tuple(np.empty(0, np.intp) for _ in self.shape)
+                    layer._save_history((empty, np.empty(0, layer.data.dtype), 0))
+        finally:
+            self.in_action = False
+            layer.refresh()
+        item = layer._undo_history[-1] if layer._undo_history else None
+        self._undo.append((item, before, annotation.table.state()))
+        del self._undo[: -self._limit]
+        self._redo.clear()
+
+    # -- undo / redo -----------------------------------------------------
+    def undo(self) -> None:
+        self._step(self._orig_undo, self.layer._undo_history, self.layer._redo_history, self._undo, self._redo, 1)
+
+    def redo(self) -> None:
+        self._step(self._orig_redo, self.layer._redo_history, self.layer._undo_history, self._redo, self._undo, 2)
+
+    def _step(self, apply, source, target, ours, theirs, which: int) -> None:
+        if not source:
+            return
+        item = source[-1]
+        apply()
+        ann = self._annotation
+        if ours and ours[-1][0] is item:
+            _, before, after = ours.pop()
+            ann.table.restore(before if which == 1 else after)
+            theirs.append((target[-1], before, after))
+        else:
+            frames = set().union(*(atom_frames(a, ann.frame_axis) for a in item))
+            ann.sync_frames(frames)
+        ann.changed.emit()
+
+    def forget_redo(self) -> None:
+        """A new edit outside samlabel (a brush stroke) ends the redo chain."""
+        self._redo.clear()
+
+    def reject_last(self) -> None:
+        """Revert napari's last history item and leave no redo for it."""
+        self._orig_undo()
+        if self.layer._redo_history:
+            self.layer._redo_history.pop()

@@ -1,0 +1,317 @@
+"""An image layer bound to a Labels layer, an ontology and an instance table.
+
+No Qt here: works with ``napari.components.ViewerModel`` or with bare layers,
+so scripts and notebooks get the same behaviour as the dock widgets::
+
+    from napari_samlabel.api import start_session
+    session = start_session(viewer, viewer.layers["cells"], ontology="classes.json")
+    session.select_class("nucleus")
+    session.commit(mask, region=(5,))          # one Ctrl+Z step
+    session.annotation.delete_below(0.5, frames=range(0, 10))
+"""
+
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+from psygnal import Signal
+
+from ..core.annotation import Annotation, AnnotationError
+from ..core.compose import Mode
+from ..core.instances import Instance, InstanceTable
+from ..core.ontology import Ontology, hex_to_rgba
+from .history import LayerStore, apply_atom, atom_frames, atom_old_values
+
+if TYPE_CHECKING:
+    from napari.components import ViewerModel
+    from napari.layers import Image, Labels
+
+META_KEY = "samlabel"
+TRANSPARENT = (0.0, 0.0, 0.0, 0.0)
+
+
+def labels_shape(image: Image) -> tuple[int, ...]:
+    data = image.data[0] if getattr(image, "multiscale", False) else image.data
+    shape = tuple(data.shape)
+    return shape[:-1] if getattr(image, "rgb", False) else shape
+
+
+def default_frame_axis(ndim: int) -> int | None:
+    """Time for 2D+t and 3D+t, slices for a 3D volume, none for a 2D image."""
+    return 0 if ndim >= 3 else None
+
+
+def instance_color(rgba: tuple, label_id: int) -> tuple:
+    """The class colour, a little lighter or darker per instance so touching
+    instances of one class stay distinguishable."""
+    shade = 0.8 + 0.4 * ((label_id * 0.6180339887) % 1.0)
+    r, g, b, a = rgba
+    return (min(r * shade, 1.0), min(g * shade, 1.0), min(b * shade, 1.0), a)
+
+
+def new_labels_layer(image: Image, dtype=np.uint32) -> Labels:
+    from napari.layers import Labels
+
+    ndim = len(labels_shape(image))
+    kwargs: dict[str, Any] = {
+        "name": f"{image.name} labels",
+        "scale": image.scale[-ndim:],
+        "translate": image.translate[-ndim:],
+        "rotate": image.rotate,
+        "shear": image.shear,
+        "affine": image.affine.affine_matrix,
+    }
+    for attr in ("units", "axis_labels"):
+        if hasattr(image, attr):
+            kwargs[attr] = getattr(image, attr)
+    return Labels(np.zeros(labels_shape(image), dtype=dtype), **kwargs)
+
+
+class AnnotationSession:
+    """The napari side of an :class:`~napari_samlabel.core.Annotation`."""
+
+    class_selected = Signal(object)  # class name or None
+    closed = Signal()
+
+    def __init__(
+        self,
+        image: Image,
+        labels: Labels | None = None,
+        ontology: Ontology | str | Path | None = None,
+        viewer: ViewerModel | None = None,
+        frame_axis: int | None | str = "auto",
+    ) -> None:
+        self.image = image
+        shape = labels_shape(image)
+        if labels is None:
+            labels = new_labels_layer(image)
+        elif tuple(labels.data.shape) != shape:
+            raise AnnotationError(
+                f"labels layer {labels.name!r} has shape {tuple(labels.data.shape)}, "
+                f"image {image.name!r} needs {shape}"
+            )
+        self.labels = labels
+        self._fresh: dict[str, int] = {}  # class -> id handed to the brush, not painted yet
+        self._viewer_ref = weakref.ref(viewer) if viewer is not None else (lambda: None)
+        meta = labels.metadata.get(META_KEY, {})
+        if isinstance(ontology, (str, Path)):
+            ontology = Ontology.load(ontology)
+        if ontology is None:
+            ontology = Ontology.from_dict(meta["ontology"]) if "ontology" in meta else Ontology()
+        if frame_axis == "auto":
+            frame_axis = meta.get("frame_axis", default_frame_axis(len(shape)))
+        self.store = LayerStore(labels)
+        self.annotation = Annotation(self.store, ontology, frame_axis, self._table_from_features(labels, ontology))
+        self.store.attach(self.annotation)
+        self.annotation.sync_frames()
+        self.annotation.changed.connect(self._refresh_layer)
+        ontology.changed.connect(self._refresh_layer)
+        labels.events.paint.connect(self._on_paint)
+        self._bind_keys(labels)
+        if viewer is not None:
+            self._bind_keys(viewer)
+            if labels not in viewer.layers:
+                viewer.layers.append(labels)
+        self._refresh_layer()
+        if len(ontology):
+            self.select_class(ontology.names[0])
+
+    # -- convenience -----------------------------------------------------
+    @property
+    def ontology(self) -> Ontology:
+        return self.annotation.ontology
+
+    @property
+    def table(self) -> InstanceTable:
+        return self.annotation.table
+
+    @property
+    def frame_axis(self) -> int | None:
+        return self.annotation.frame_axis
+
+    @property
+    def viewer(self) -> ViewerModel | None:
+        return self._viewer_ref()
+
+    @property
+    def current_class(self) -> str | None:
+        return self.annotation.current_class
+
+    def current_frame(self) -> int:
+        """The index along the frame axis that the viewer shows now."""
+        viewer = self.viewer
+        if viewer is None or self.frame_axis is None:
+            return 0
+        point = self.labels.world_to_data(viewer.dims.point)
+        return int(np.clip(np.round(point[self.frame_axis]), 0, self.annotation.n_frames - 1))
+
+    def go_to_frame(self, frame: int) -> None:
+        viewer = self.viewer
+        if viewer is None or self.frame_axis is None:
+            return
+        data_point = np.asarray(self.labels.world_to_data(viewer.dims.point), dtype=float)
+        data_point[self.frame_axis] = frame
+        world = self.labels.data_to_world(data_point)
+        world_axis = viewer.dims.ndim - self.labels.ndim + self.frame_axis
+        viewer.dims.set_point(world_axis, world[self.frame_axis])
+
+    # -- classes and instances ------------------------------------------
+    def select_class(self, name: str) -> None:
+        """Pick the class to label with; napari's brush then paints a fresh instance of it."""
+        self.ontology[name]
+        self.annotation.current_class = name
+        self.labels.selected_label = self._unused_id(name)
+        self.class_selected.emit(name)
+
+    def _unused_id(self, class_name: str) -> int:
+        """The id the brush should paint: the class's not-yet-painted fresh id, else a new one."""
+        if self.ontology[class_name].is_stuff:
+            return self.annotation.new_instance(class_name).id
+        fresh = self.table.get(self._fresh.get(class_name, 0))
+        if fresh is None or fresh.present or fresh.class_name != class_name:
+            fresh = self.annotation.new_instance(class_name)
+            self._fresh[class_name] = fresh.id
+        return fresh.id
+
+    def new_instance(self) -> int:
+        """Start a new instance of the current class (replaces napari's 'M': ids are never reused)."""
+        name = self.current_class or self.annotation._default_class()
+        self._fresh.pop(name, None)
+        self.select_class(name)
+        return self.labels.selected_label
+
+    def select_instance(self, label_id: int, jump: bool = True) -> Instance:
+        rec = self.table[label_id]
+        self.labels.selected_label = rec.id
+        self.annotation.current_class = rec.class_name
+        self.class_selected.emit(rec.class_name)
+        if jump and rec.frames and self.frame_axis is not None and self.current_frame() not in rec.frames:
+            self.go_to_frame(min(rec.frames))
+        return rec
+
+    def commit(
+        self,
+        mask: np.ndarray,
+        region: Sequence = (),
+        label_id: int | None = None,
+        mode: Mode | str = Mode.EXCLUDE,
+        source: str = "manual",
+        confidence: float = 1.0,
+        replace: bool = False,
+    ) -> Instance:
+        """Write a mask as a new instance of the current class (or into ``label_id``); one undo step."""
+        if not np.asarray(mask).any():
+            raise AnnotationError("the mask is empty: nothing to commit")
+        new = label_id is None
+        if new:
+            class_name = self.current_class or self.annotation._default_class()
+            rec = self.table[self._unused_id(class_name)]
+        else:
+            rec = self.table[label_id]
+        self.annotation.write_mask(
+            mask, rec.id, region, mode, replace=replace, source=source, confidence=confidence, require_pixels=True
+        )
+        if new and self.current_class == rec.class_name:
+            self.select_class(rec.class_name)  # the brush moves on to a fresh id
+        return rec
+
+    # -- keeping the layer in step ---------------------------------------
+    @staticmethod
+    def _table_from_features(labels: Labels, ontology: Ontology) -> InstanceTable:
+        """Rebuild records from a layer this plugin annotated before (features round-trip)."""
+        table = InstanceTable()
+        feats = labels.features
+        if "index" not in feats or "class" not in feats:
+            return table
+        for row in feats.to_dict("records"):
+            cls = str(row["class"])
+            if cls not in ontology:
+                continue
+            table.adopt(
+                int(row["index"]), cls,
+                stuff=ontology[cls].is_stuff,
+                source=str(row.get("source", "manual")),
+                confidence=float(row.get("confidence", 1.0)),
+                status=str(row.get("status", "unreviewed")),
+                locked=bool(row.get("locked", False)),
+                visible=bool(row.get("visible", True)),
+            )  # fmt: skip
+        return table
+
+    def _refresh_layer(self) -> None:
+        from napari.utils.colormaps import DirectLabelColormap
+
+        colors: dict[int | None, tuple] = {None: TRANSPARENT, 0: TRANSPARENT}
+        class_rgba = {c.name: hex_to_rgba(c.color) for c in self.ontology}
+        for rec in self.table:
+            rgba = class_rgba.get(rec.class_name, (0.5, 0.5, 0.5, 1.0))
+            colors[rec.id] = instance_color(rgba, rec.id) if rec.visible else TRANSPARENT
+        self.labels.colormap = DirectLabelColormap(color_dict=colors)
+        import pandas as pd
+
+        self.labels.features = pd.DataFrame(self.table.to_columns())
+        self.labels.metadata[META_KEY] = {
+            "ontology": self.ontology.to_dict(),
+            "frame_axis": self.frame_axis,
+            "image": self.image.name,
+        }
+
+    def _on_paint(self, event) -> None:
+        """napari's own tools (brush, fill, polygon) changed pixels."""
+        if self.store.in_action:
+            return
+        atoms = event.value
+        locked = self.table.locked_ids()
+        if locked and any(np.isin(atom_old_values(a), list(locked)).any() for a in atoms):
+            self.store.reject_last()
+            names = ", ".join(self.table[i].name for i in sorted(locked))
+            _warn(f"That stroke touched a locked instance ({names}) and was undone.")
+            return
+        self.store.forget_redo()
+        for atom in atoms:
+            apply_atom(self.labels.data, atom)
+        frames = set().union(*(atom_frames(a, self.frame_axis) for a in atoms))
+        self.annotation.sync_frames(frames)
+        self.annotation.changed.emit()
+
+    # -- keys ------------------------------------------------------------
+    def _bind_keys(self, target: Any) -> None:
+        """Hotkeys on our labels layer too: layer bindings win over the viewer's (napari#7302)."""
+        for key in "123456789":
+            target.bind_key(key, self._hotkey_handler(key), overwrite=True)
+        if target is self.labels:
+            target.bind_key("m", lambda _layer: self.new_instance(), overwrite=True)
+
+    def _hotkey_handler(self, key: str):
+        def handler(_target: Any) -> None:
+            cls = self.ontology.by_hotkey(key)
+            if cls is not None:
+                self.select_class(cls.name)
+
+        return handler
+
+    def close(self) -> None:
+        """Unbind keys and stop following the layer; the labels stay."""
+        for target in (self.labels, self.viewer):
+            if target is None:
+                continue
+            for key in "123456789" + ("m" if target is self.labels else ""):
+                target.keymap.pop(_keybinding(key), None)
+        self.labels.events.paint.disconnect(self._on_paint)
+        self.store.detach()
+        self.closed.emit()
+
+
+def _keybinding(key: str):
+    from napari.utils.key_bindings import coerce_keybinding
+
+    return coerce_keybinding(key)
+
+
+def _warn(message: str) -> None:
+    from napari.utils.notifications import show_warning
+
+    show_warning(message)

@@ -1,0 +1,42 @@
+"""Small pieces the dock widgets share."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from qtpy.QtWidgets import QLabel
+
+from ..core.annotation import AnnotationError
+from ..core.ontology import OntologyError
+
+#: Errors a user can act on: shown in the viewer and the dock, never a traceback.
+USER_ERRORS = (AnnotationError, OntologyError, KeyError, ValueError)
+
+
+class StatusLine(QLabel):
+    """One line under a dock that says what happened last, errors in red."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.setWordWrap(True)
+
+    def ok(self, text: str) -> None:
+        self.setStyleSheet("")
+        self.setText(text)
+
+    def error(self, text: str) -> None:
+        self.setStyleSheet("color: #ff6060")
+        self.setText(text)
+
+
+def guarded(status: StatusLine, fn: Callable, *args, **kwargs):
+    """Run a user action; a user error becomes a message in the dock and the viewer."""
+    from napari.utils.notifications import show_error
+
+    try:
+        return fn(*args, **kwargs)
+    except USER_ERRORS as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        status.error(str(msg))
+        show_error(str(msg))
+        return None

@@ -1,0 +1,279 @@
+"""The "Classes" dock: start annotating an image, and edit the ontology."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QColor
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QColorDialog,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.ontology import HOTKEYS, KINDS, Ontology
+from ._common import StatusLine, guarded
+
+if TYPE_CHECKING:
+    import napari
+
+    from .._napari.session import AnnotationSession
+
+NEW_LABELS = "New labels layer"
+COL_COLOR, COL_NAME, COL_KIND, COL_KEY = range(4)
+
+
+class ClassesWidget(QWidget):
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        from .._napari.registry import sessions
+
+        self.viewer = napari_viewer
+        self.registry = sessions(napari_viewer)
+        self._ontology = Ontology()  # used until a session starts
+        self._session: AnnotationSession | None = None
+        self._building = False
+
+        # -- start annotating
+        self.image_combo = QComboBox()
+        self.labels_combo = QComboBox()
+        self.start_button = QPushButton("Start annotating")
+        self.start_button.clicked.connect(self._start)
+        form = QFormLayout()
+        form.addRow("Image", self.image_combo)
+        form.addRow("Labels", self.labels_combo)
+
+        # -- class table
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["", "Class", "Kind", "Key"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(COL_NAME, QHeaderView.Stretch)
+        for col in (COL_COLOR, COL_KIND, COL_KEY):
+            header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
+        self.table.itemChanged.connect(self._on_item_changed)
+        self.table.itemSelectionChanged.connect(self._on_row_selected)
+
+        self.add_button = QPushButton("Add")
+        self.delete_button = QPushButton("Delete")
+        self.load_button = QPushButton("Load…")
+        self.save_button = QPushButton("Save…")
+        self.add_button.clicked.connect(self._add)
+        self.delete_button.clicked.connect(self._delete)
+        self.load_button.clicked.connect(lambda: self._load())
+        self.save_button.clicked.connect(lambda: self._save())
+        buttons = QHBoxLayout()
+        for b in (self.add_button, self.delete_button, self.load_button, self.save_button):
+            buttons.addWidget(b)
+
+        self.current_label = QLabel("")
+        self.new_instance_button = QPushButton("New instance (M)")
+        self.new_instance_button.clicked.connect(self._new_instance)
+        current = QHBoxLayout()
+        current.addWidget(self.current_label, 1)
+        current.addWidget(self.new_instance_button)
+        self.status = StatusLine()
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.start_button)
+        layout.addWidget(self.table)
+        layout.addLayout(buttons)
+        layout.addLayout(current)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        for ev in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
+            ev.connect(self._refresh_layer_choices)
+        self.registry.current_changed.connect(self._set_session)
+        self._ontology.changed.connect(self._rebuild)
+        self._refresh_layer_choices()
+        self._set_session(self.registry.current)
+
+    # -- which ontology we edit ------------------------------------------
+    @property
+    def ontology(self) -> Ontology:
+        return self._session.ontology if self._session is not None else self._ontology
+
+    def _set_session(self, session: AnnotationSession | None) -> None:
+        old = self._session
+        if old is not None:
+            if old.ontology is not self._ontology:
+                old.ontology.changed.disconnect(self._rebuild)
+            old.class_selected.disconnect(self._show_current)
+            old.annotation.changed.disconnect(self._show_current)
+            old.labels.events.selected_label.disconnect(self._show_current)
+        self._session = session
+        if session is not None:
+            if session.ontology is not self._ontology:
+                session.ontology.changed.connect(self._rebuild)
+            session.class_selected.connect(self._show_current)
+            session.annotation.changed.connect(self._show_current)
+            session.labels.events.selected_label.connect(self._show_current)
+        self._rebuild()
+
+    # -- start -------------------------------------------------------------
+    def _refresh_layer_choices(self, event=None) -> None:
+        from napari.layers import Image, Labels
+
+        for combo, kind, extra in ((self.image_combo, Image, []), (self.labels_combo, Labels, [NEW_LABELS])):
+            keep = combo.currentText()
+            combo.clear()
+            combo.addItems(extra + [layer.name for layer in self.viewer.layers if isinstance(layer, kind)])
+            if keep and combo.findText(keep) >= 0:
+                combo.setCurrentText(keep)
+
+    def _start(self) -> None:
+        from ..api import start_session
+
+        name = self.image_combo.currentText()
+        if not name:
+            self.status.error("Open an image first.")
+            return
+        labels = self.labels_combo.currentText()
+        labels = None if labels in ("", NEW_LABELS) else labels
+        ontology = self._ontology if len(self._ontology) else None
+        session = guarded(self.status, start_session, self.viewer, name, labels, ontology)
+        if session is not None:
+            self.viewer.layers.selection.active = session.labels
+            self.status.ok(f"Annotating {name!r} into {session.labels.name!r}.")
+
+    # -- table -----------------------------------------------------------
+    def _rebuild(self) -> None:
+        self._building = True
+        try:
+            self.table.setRowCount(0)
+            for row, cls in enumerate(self.ontology):
+                self.table.insertRow(row)
+                swatch = QPushButton()
+                swatch.setStyleSheet(f"background-color: {cls.color}; min-width: 18px; max-width: 18px;")
+                swatch.setToolTip("Change colour")
+                swatch.clicked.connect(lambda _=False, n=cls.name: self._pick_color(n))
+                self.table.setCellWidget(row, COL_COLOR, swatch)
+                self.table.setItem(row, COL_NAME, QTableWidgetItem(cls.name))
+                kind = QComboBox()
+                kind.addItems(KINDS)
+                kind.setCurrentText(cls.kind)
+                kind.currentTextChanged.connect(lambda k, n=cls.name: self._change(n, kind=k))
+                self.table.setCellWidget(row, COL_KIND, kind)
+                key = QComboBox()
+                key.addItems(["", *HOTKEYS])
+                key.setCurrentText(cls.hotkey or "")
+                key.currentTextChanged.connect(lambda k, n=cls.name: self._change(n, hotkey=k or None))
+                self.table.setCellWidget(row, COL_KEY, key)
+        finally:
+            self._building = False
+        self._show_current()
+
+    def _change(self, name: str, **changes) -> None:
+        if self._building:
+            return
+        if self._session is not None:
+            done = guarded(self.status, lambda: self._session.annotation.update_class(name, **changes) or True)
+        else:
+            done = guarded(self.status, lambda: self._ontology.update(name, **changes))
+        if done is None:
+            self._rebuild()  # show the ontology as it still is
+
+    def _on_item_changed(self, item: QTableWidgetItem) -> None:
+        if self._building or item.column() != COL_NAME:
+            return
+        old = self.ontology.names[item.row()]
+        if item.text().strip() != old:
+            self._change(old, name=item.text())
+
+    def _pick_color(self, name: str) -> None:
+        color = QColorDialog.getColor(QColor(self.ontology[name].color), self, f"Colour of {name}")
+        if color.isValid():
+            self._change(name, color=color.name())
+
+    def _add(self) -> None:
+        n = len(self.ontology) + 1
+        while f"class {n}" in self.ontology:
+            n += 1
+        cls = guarded(self.status, self.ontology.add, f"class {n}")
+        if cls is not None:
+            self.select_row(cls.name)
+
+    def _delete(self) -> None:
+        row = self.table.currentRow()
+        if row < 0:
+            return
+        name = self.ontology.names[row]
+        if self._session is not None:
+            guarded(self.status, self._session.annotation.remove_class, name)
+        else:
+            self._ontology.remove(name)
+
+    def _load(self, path: str | None = None) -> None:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Load classes", "", "Ontology (*.json);;All files (*)")
+            if not path:
+                return
+        loaded = guarded(self.status, Ontology.load, path)
+        if loaded is None:
+            return  # the current ontology stays
+        if self._session is not None:
+            missing = [r.class_name for r in self._session.table.present() if r.class_name not in loaded]
+            if missing:
+                self.status.error(
+                    f"{path} lacks classes that label instances here: {sorted(set(missing))}; nothing changed."
+                )
+                return
+        self.ontology.replace_all(loaded)
+        self.status.ok(f"Loaded {len(loaded)} classes from {path}.")
+
+    def _save(self, path: str | None = None) -> None:
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Save classes", "classes.json", "Ontology (*.json)")
+            if not path:
+                return
+        guarded(self.status, self.ontology.save, path)
+        self.status.ok(f"Saved {len(self.ontology)} classes to {path}.")
+
+    # -- current class ----------------------------------------------------
+    def _on_row_selected(self) -> None:
+        if self._building:
+            return
+        row = self.table.currentRow()
+        if self._session is not None and 0 <= row < len(self.ontology):
+            name = self.ontology.names[row]
+            if name != self._session.current_class:
+                self._session.select_class(name)
+
+    def select_row(self, name: str) -> None:
+        if name in self.ontology:
+            self._building = True
+            self.table.selectRow(self.ontology.names.index(name))
+            self._building = False
+
+    def _show_current(self, *_args) -> None:
+        s = self._session
+        if s is None:
+            self.current_label.setText("No session: pick an image and press Start annotating.")
+            return
+        name = s.current_class
+        if name is None or name not in s.ontology:
+            self.current_label.setText("Add a class to start labeling.")
+            return
+        self.select_row(name)
+        rec = s.table.get(s.labels.selected_label)
+        target = rec.name if rec is not None else f"label {s.labels.selected_label}"
+        self.current_label.setText(f"Labeling: {target}")
+
+    def _new_instance(self) -> None:
+        if self._session is not None:
+            guarded(self.status, self._session.new_instance)

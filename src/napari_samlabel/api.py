@@ -1,0 +1,54 @@
+"""The Python API the dock widgets use; works without Qt (scripts, notebooks).
+
+>>> from napari.components import ViewerModel
+>>> from napari_samlabel.api import start_session
+>>> viewer = ViewerModel()
+>>> image = viewer.add_image(data)                        # doctest: +SKIP
+>>> session = start_session(viewer, image, ontology="classes.json")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ._napari.registry import sessions
+from ._napari.session import AnnotationSession
+from .core import Annotation, AnnotationError, Mode, ObjectClass, Ontology, OntologyError
+
+if TYPE_CHECKING:
+    from napari.components import ViewerModel
+    from napari.layers import Image, Labels
+
+__all__ = [
+    "Annotation", "AnnotationError", "AnnotationSession", "Mode", "ObjectClass", "Ontology",
+    "OntologyError", "current_session", "start_session",
+]  # fmt: skip
+
+
+def start_session(
+    viewer: ViewerModel,
+    image: Image | str,
+    labels: Labels | str | None = None,
+    ontology: Ontology | str | Path | None = None,
+) -> AnnotationSession:
+    """Bind an image layer to a new (or adopted) Labels layer and make it current.
+
+    Starting again on an image that already has a session returns that session.
+    """
+    if isinstance(image, str):
+        image = viewer.layers[image]
+    if isinstance(labels, str):
+        labels = viewer.layers[labels]
+    registry = sessions(viewer)
+    existing = registry.for_layer(labels if labels is not None else image)
+    if existing is not None and (labels is None or existing.labels is labels):
+        registry.set_current(existing)
+        return existing
+    session = AnnotationSession(image, labels=labels, ontology=ontology, viewer=viewer)
+    registry.add(session)
+    return session
+
+
+def current_session(viewer: ViewerModel) -> AnnotationSession | None:
+    return sessions(viewer).current
