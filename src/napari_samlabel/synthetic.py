@@ -69,3 +69,9 @@ def blobs_volume(shape: tuple[int, int, int] = (24, 64, 64), seed: int = 0) -> t
         image += 0.8 / (1 + np.exp((np.sqrt(d) - 1) * 10))
     image += rng.normal(0, 0.03, shape).astype(np.float32)
     return image, truth
+
+
+def disc(shape: tuple[int, int], cy: float, cx: float, r: float) -> np.ndarray:
+    """A boolean disc: the simplest object with a known mask."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r

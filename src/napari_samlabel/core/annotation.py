@@ -150,7 +150,7 @@ class Annotation:
         self.changed.emit()
 
     # -- classes ---------------------------------------------------------
-    def update_class(self, name: str, **changes) -> None:
+    def update_class(self, name: str, /, **changes) -> None:
         """Rename, recolour, re-key a class; its kind only while it has no instances."""
         if "kind" in changes and changes["kind"] != self.ontology[name].kind:
             used = self.table.of_class(name)

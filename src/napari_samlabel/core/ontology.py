@@ -171,7 +171,7 @@ class Ontology:
         self._set([*self._classes, cls])
         return cls
 
-    def update(self, name: str, **changes: Any) -> ObjectClass:
+    def update(self, name: str, /, **changes: Any) -> ObjectClass:
         """Change a class's name, color, kind or hotkey."""
         old = self[name]
         unknown = set(changes) - {"name", "color", "kind", "hotkey"}
