@@ -178,7 +178,7 @@ class ClassesWidget(QWidget):
             self._building = False
         self._show_current()
 
-    def _change(self, name: str, **changes) -> None:
+    def _change(self, name: str, /, **changes) -> None:
         if self._building:
             return
         if self._session is not None:

@@ -1,0 +1,41 @@
+"""Manifest tier: npe2 wiring, sample data, and a cheap import."""
+
+import subprocess
+import sys
+
+import numpy as np
+
+
+def test_manifest_is_valid():
+    from npe2 import PluginManifest
+
+    pm = PluginManifest.from_distribution("napari-samlabel")
+    pm.validate_imports()
+    widgets = {w.display_name for w in pm.contributions.widgets}
+    assert {"Classes", "Instances"} <= widgets
+
+
+def test_npe2_validate_cli():
+    result = subprocess.run(["npe2", "validate", "napari-samlabel"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sample_data_through_npe2():
+    import npe2
+
+    pm = npe2.PluginManager.instance()
+    pm.discover()
+    sample = pm.get_manifest("napari-samlabel").contributions.sample_data[0]
+    (data, meta, kind), = sample.exec()
+    assert kind == "image" and data.shape == (20, 192, 192) and data.dtype == np.uint16
+    assert meta["contrast_limits"][1] > meta["contrast_limits"][0]
+
+
+def test_import_does_not_pull_torch_sam2_or_qt():
+    code = (
+        "import sys, napari_samlabel, napari_samlabel.core, napari_samlabel.api; "
+        "heavy = [m for m in ('torch', 'sam2', 'qtpy', 'PyQt6', 'PyQt5') if m in sys.modules]; "
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,150 @@
+"""Qt tier: the docks opened through the manifest and driven as a user would."""
+
+import numpy as np
+import pytest
+from qtpy.QtCore import Qt
+
+from napari_samlabel.api import current_session
+from napari_samlabel.synthetic import disc
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    v = make_napari_viewer()
+    v.open_sample("napari-samlabel", "timelapse")
+    return v
+
+
+def dock(viewer, name):
+    _, widget = viewer.window.add_plugin_dock_widget("napari-samlabel", name)
+    return widget
+
+
+def keys(viewer, key):
+    """Press a key the way the canvas does: through napari's keymap chain."""
+    assert viewer.window._qt_viewer._key_map_handler.press_key(key)
+
+
+def instance_items(instances):
+    tree = instances.tree
+    return [
+        tree.topLevelItem(i).child(j)
+        for i in range(tree.topLevelItemCount())
+        for j in range(tree.topLevelItem(i).childCount())
+    ]
+
+
+def test_add_class_pick_with_hotkey_paint_and_undo(viewer):
+    classes = dock(viewer, "Classes")
+    instances = dock(viewer, "Instances")
+    classes.start_button.click()
+    session = current_session(viewer)
+    assert session is not None and session.labels in viewer.layers
+    assert viewer.layers.selection.active is session.labels
+
+    classes.add_button.click()
+    classes.add_button.click()
+    assert classes.table.rowCount() == 2
+    classes.table.item(0, 1).setText("nucleus")  # rename in the table
+    classes.table.item(1, 1).setText("mitotic")
+    assert session.ontology.names == ["nucleus", "mitotic"]
+    assert session.ontology["mitotic"].hotkey == "2"
+
+    keys(viewer, "2")
+    assert session.current_class == "mitotic"
+    assert classes.table.currentRow() == 1
+    assert "Mitotic" in classes.current_label.text()
+
+    viewer.dims.set_current_step(0, 4)
+    label = session.labels.selected_label
+    with session.labels.block_history():  # one brush drag
+        session.labels.paint((4, 60, 60), label)
+    assert session.table[label].class_name == "mitotic"
+    (item,) = instance_items(instances)
+    assert item.text(0) == f"Mitotic ({label})" and item.text(1) == "4"
+
+    keys(viewer, "Control-Z")
+    assert (session.labels.data == 0).all()
+    assert instance_items(instances) == []
+
+
+def test_instances_dock_delete_merge_lock_and_jump(viewer):
+    classes = dock(viewer, "Classes")
+    instances = dock(viewer, "Instances")
+    classes._ontology.add("nucleus")
+    classes.start_button.click()
+    s = current_session(viewer)
+    a = s.commit(disc((192, 192), 40, 40, 10), region=(2,))
+    b = s.commit(disc((192, 192), 120, 120, 10), region=(7,))
+    items = {it.data(0, Qt.UserRole): it for it in instance_items(instances)}
+    assert set(items) == {a.id, b.id}
+
+    instances.tree.itemClicked.emit(items[b.id], 0)  # click: select and jump
+    assert s.current_frame() == 7 and s.labels.selected_label == b.id
+
+    for it in items.values():
+        it.setSelected(True)
+    instances.merge_button.click()
+    assert not s.table[b.id].present and s.table[a.id].frames == {2, 7}
+
+    (item,) = instance_items(instances)
+    item.setCheckState(5, Qt.Checked)  # lock
+    assert s.table[a.id].locked
+    (item,) = instance_items(instances)  # the list was rebuilt
+    item.setSelected(True)
+    instances.delete_button.click()
+    assert s.table[a.id].present and "locked" in instances.status.text()
+
+    instances.filter_combo.setCurrentText("Current frame")
+    viewer.dims.set_current_step(0, 5)
+    assert instance_items(instances) == []
+    viewer.dims.set_current_step(0, 7)
+    assert len(instance_items(instances)) == 1
+
+
+def test_bulk_delete_below_confidence_in_range_then_undo(viewer):
+    classes = dock(viewer, "Classes")
+    instances = dock(viewer, "Instances")
+    classes._ontology.add("nucleus")
+    classes.start_button.click()
+    s = current_session(viewer)
+    rec = s.commit(disc((192, 192), 60, 60, 12), region=(0,), source="tracked", confidence=0.9)
+    for f, score in enumerate([0.9, 0.4, 0.3, 0.8, 0.2], start=0):
+        s.annotation.write_mask(disc((192, 192), 60, 60, 12), rec.id, (f,), confidence=score)
+    before = s.labels.data.copy()
+    instances.first_spin.setValue(0)
+    instances.last_spin.setValue(3)
+    instances.op_combo.setCurrentText("Delete below confidence")
+    instances.threshold_spin.setValue(0.5)
+    instances.apply_button.click()
+    assert s.table[rec.id].frames == {0, 3, 4}
+    keys(viewer, "Control-Z")
+    assert (s.labels.data == before).all() and s.table[rec.id].frames == {0, 1, 2, 3, 4}
+
+
+def test_bad_ontology_file_keeps_the_current_one(viewer, tmp_path):
+    classes = dock(viewer, "Classes")
+    classes._ontology.add("nucleus")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"classes": [{"name": "a", "kind": "blob"}]}')
+    classes._load(str(bad))
+    assert classes.ontology.names == ["nucleus"]
+    assert "kind must be 'thing' or 'stuff'" in classes.status.text() and str(bad) in classes.status.text()
+    good = tmp_path / "good.json"
+    classes._save(str(good))
+    classes.ontology.add("cell")
+    classes._load(str(good))
+    assert classes.ontology.names == ["nucleus"] and classes.table.rowCount() == 1
+
+
+def test_sample_and_launcher_open_a_ready_session(make_napari_viewer, monkeypatch):
+    import napari
+
+    from napari_samlabel import cli
+
+    monkeypatch.setattr(napari, "Viewer", lambda **kw: make_napari_viewer())
+    viewer = cli.open_viewer("timelapse")
+    s = current_session(viewer)
+    assert s.labels.data.shape == viewer.layers[0].data.shape == (20, 192, 192)
+    assert s.ontology.names == ["nucleus", "mitotic", "debris"]
+    assert {"Classes (napari-samlabel)", "Instances (napari-samlabel)"} <= set(viewer.window.dock_widgets)
