@@ -189,3 +189,12 @@ def test_current_frame_and_jump_on_scaled_translated_layer(viewer, classes):
     s.select_instance(rec.id, jump=True)
     assert s.current_frame() == 7
     assert viewer.dims.point[0] == pytest.approx(5.0 + 3.0 * 7)
+
+
+def test_napari_new_label_never_hands_out_a_deleted_id(session):
+    a = session.commit(disc((40, 50), 10, 10, 4), region=(1,))
+    b = session.commit(disc((40, 50), 30, 30, 4), region=(1,))
+    session.annotation.delete([b.id])
+    session.labels.selected_label = b.id  # what napari's "new label" (max + 1) would pick
+    assert session.labels.selected_label not in (a.id, b.id)
+    assert session.labels.selected_label > b.id

@@ -86,6 +86,7 @@ class AnnotationSession:
     ) -> None:
         self.image = image
         shape = labels_shape(image)
+        adopted = labels is not None
         if labels is None:
             labels = new_labels_layer(image)
         elif tuple(labels.data.shape) != shape:
@@ -106,10 +107,12 @@ class AnnotationSession:
         self.store = LayerStore(labels)
         self.annotation = Annotation(self.store, ontology, frame_axis, self._table_from_features(labels, ontology))
         self.store.attach(self.annotation)
-        self.annotation.sync_frames()
+        if adopted:  # a new layer is all background: nothing to read
+            self.annotation.sync_frames()
         self.annotation.changed.connect(self._refresh_layer)
         ontology.changed.connect(self._refresh_layer)
         labels.events.paint.connect(self._on_paint)
+        labels.events.selected_label.connect(self._on_selected_label)
         self._bind_keys(labels)
         if viewer is not None:
             self._bind_keys(viewer)
@@ -277,6 +280,17 @@ class AnnotationSession:
         self.annotation.sync_frames(frames)
         self.annotation.changed.emit()
 
+    def _on_selected_label(self, event=None) -> None:
+        """napari's 'new label' picks max+1, which may be a deleted instance's id:
+        ids are never reused, so hand the brush a fresh id instead."""
+        label = self.labels.selected_label
+        rec = self.table.get(label) if label else None
+        if rec is None or rec.present or label in self._fresh.values() or self.store.in_action:
+            return
+        fresh = self._unused_id(self.current_class or rec.class_name)
+        if fresh != label:
+            self.labels.selected_label = fresh
+
     # -- keys ------------------------------------------------------------
     def _bind_keys(self, target: Any) -> None:
         """Hotkeys on our labels layer too: layer bindings win over the viewer's (napari#7302)."""
@@ -301,6 +315,7 @@ class AnnotationSession:
             for key in "123456789" + ("m" if target is self.labels else ""):
                 target.keymap.pop(_keybinding(key), None)
         self.labels.events.paint.disconnect(self._on_paint)
+        self.labels.events.selected_label.disconnect(self._on_selected_label)
         self.store.detach()
         self.closed.emit()
 

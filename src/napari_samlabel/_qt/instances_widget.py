@@ -59,6 +59,7 @@ class InstancesWidget(QWidget):
         self.tree.setColumnCount(len(COLUMNS))
         self.tree.setHeaderLabels(COLUMNS)
         self.tree.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.tree.setMinimumHeight(220)
         self.tree.itemClicked.connect(self._on_clicked)
         self.tree.itemChanged.connect(self._on_item_changed)
 
