@@ -39,3 +39,16 @@ def test_import_does_not_pull_torch_sam2_or_qt():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cli_opens_viewer_by_default(monkeypatch):
+    import napari
+
+    from napari_samlabel import cli
+
+    calls = []
+    monkeypatch.setattr(cli, "open_viewer", lambda *a: calls.append(a))
+    monkeypatch.setattr(napari, "run", lambda: calls.append("run"))
+    assert cli.main([]) == 0
+    assert cli.main(["a.tif", "--sample", "volume"]) == 0
+    assert calls == [("timelapse", [], None), "run", ("volume", ["a.tif"], None), "run"]

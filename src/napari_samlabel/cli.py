@@ -41,23 +41,30 @@ def open_viewer(sample: str | None = "timelapse", files: list[str] | None = None
     return viewer
 
 
-def main(argv: list[str] | None = None) -> int:
+SUBCOMMANDS = ("gui",)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="samlabel", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command")
     gui = sub.add_parser("gui", help="open napari with the samlabel docks (the default)")
-    for p in (parser, gui):
-        p.add_argument("files", nargs="*", help="images to open instead of the sample")
-        p.add_argument("--sample", default="timelapse", choices=["timelapse", "volume", "none"])
-        p.add_argument("--ontology", help="classes JSON file to start with")
-    args = parser.parse_args(argv)
-    if args.command in (None, "gui"):
+    gui.add_argument("files", nargs="*", help="images to open instead of the sample")
+    gui.add_argument("--sample", default="timelapse", choices=["timelapse", "volume", "none"])
+    gui.add_argument("--ontology", help="classes JSON file to start with")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
+        argv = ["gui", *argv]  # plain `samlabel [FILES]` opens the viewer
+    args = build_parser().parse_args(argv)
+    if args.command == "gui":
         import napari
 
         open_viewer(None if args.sample == "none" else args.sample, args.files, args.ontology)
         napari.run()
-        return 0
-    parser.error(f"unknown command {args.command}")
-    return 2
+    return 0
 
 
 if __name__ == "__main__":
