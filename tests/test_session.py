@@ -125,6 +125,16 @@ def test_hotkeys_also_work_from_the_image_layer(viewer, session):
     assert session.table[session.labels.selected_label].stuff
 
 
+def test_hotkeys_reach_the_right_session(viewer, session, classes):
+    other_image = viewer.add_image(np.zeros((30, 30)), name="other")
+    other = start_session(viewer, other_image, ontology=classes)
+    press(viewer, session.labels, "2")
+    assert session.current_class == "cell" and other.current_class == "nucleus"
+    unrelated = viewer.add_image(np.zeros((30, 30)), name="reference")  # keys go to the current session
+    press(viewer, unrelated, "2")
+    assert other.current_class == "cell"
+
+
 def test_m_starts_a_new_instance_with_a_fresh_id(viewer, session):
     first = session.labels.selected_label
     session.labels.paint((0, 5, 5), first)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from psygnal import Signal
 
+from ..core.ontology import HOTKEYS
+
 if TYPE_CHECKING:
     from napari.components import ViewerModel
 
@@ -24,6 +26,9 @@ class SessionList:
         self.current: AnnotationSession | None = None
         viewer.layers.events.removed.connect(self._on_layer_removed)
         viewer.layers.selection.events.active.connect(self._on_active_layer)
+        # With any other layer active (prompts, other images) the keys go to the current session.
+        for key in HOTKEYS:
+            viewer.bind_key(key, lambda _viewer, k=key: self.current and self.current.press_hotkey(k), overwrite=True)
 
     def add(self, session: AnnotationSession) -> None:
         self.sessions.append(session)

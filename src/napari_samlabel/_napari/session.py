@@ -22,7 +22,7 @@ from psygnal import Signal
 from ..core.annotation import Annotation, AnnotationError
 from ..core.compose import Mode
 from ..core.instances import Instance, InstanceTable
-from ..core.ontology import Ontology, hex_to_rgba
+from ..core.ontology import HOTKEYS, Ontology, hex_to_rgba
 from .history import LayerStore, apply_atom, atom_frames, atom_old_values
 
 if TYPE_CHECKING:
@@ -113,9 +113,9 @@ class AnnotationSession:
         ontology.changed.connect(self._refresh_layer)
         labels.events.paint.connect(self._on_paint)
         labels.events.selected_label.connect(self._on_selected_label)
-        self._bind_keys(labels)
+        for layer in (labels, image):
+            self._bind_keys(layer)
         if viewer is not None:
-            self._bind_keys(viewer)
             if labels not in viewer.layers:
                 viewer.layers.append(labels)
         self._refresh_layer()
@@ -292,28 +292,27 @@ class AnnotationSession:
             self.labels.selected_label = fresh
 
     # -- keys ------------------------------------------------------------
-    def _bind_keys(self, target: Any) -> None:
-        """Hotkeys on our labels layer too: layer bindings win over the viewer's (napari#7302)."""
-        for key in "123456789":
-            target.bind_key(key, self._hotkey_handler(key), overwrite=True)
-        if target is self.labels:
-            target.bind_key("m", lambda _layer: self.new_instance(), overwrite=True)
+    def press_hotkey(self, key: str) -> bool:
+        """Select the class whose hotkey is ``key``; False if none has it."""
+        cls = self.ontology.by_hotkey(key)
+        if cls is not None:
+            self.select_class(cls.name)
+        return cls is not None
 
-    def _hotkey_handler(self, key: str):
-        def handler(_target: Any) -> None:
-            cls = self.ontology.by_hotkey(key)
-            if cls is not None:
-                self.select_class(cls.name)
-
-        return handler
+    def _bind_keys(self, layer: Any) -> None:
+        """Hotkeys on our own layers: layer bindings win over the viewer's (napari#7302),
+        and over napari's numeric mode keys of the labels layer."""
+        for key in HOTKEYS:
+            layer.bind_key(key, lambda _layer, k=key: self.press_hotkey(k), overwrite=True)
+        if layer is self.labels:
+            layer.bind_key("m", lambda _layer: self.new_instance(), overwrite=True)
 
     def close(self) -> None:
         """Unbind keys and stop following the layer; the labels stay."""
-        for target in (self.labels, self.viewer):
-            if target is None:
-                continue
-            for key in "123456789" + ("m" if target is self.labels else ""):
-                target.keymap.pop(_keybinding(key), None)
+        for layer in (self.labels, self.image):
+            for key in (*HOTKEYS, "m"):
+                if layer is self.labels or key != "m":
+                    layer.keymap.pop(_keybinding(key), None)
         self.labels.events.paint.disconnect(self._on_paint)
         self.labels.events.selected_label.disconnect(self._on_selected_label)
         self.store.detach()
