@@ -95,6 +95,12 @@ def test_instances_dock_delete_merge_lock_and_jump(viewer):
     instances.delete_button.click()
     assert s.table[a.id].present and "locked" in instances.status.text()
 
+    (item,) = instance_items(instances)
+    item.setSelected(True)
+    instances.review_actions()["Accept"](instances.selected_ids())
+    (item,) = instance_items(instances)
+    assert item.text(4) == "accepted" and s.labels.features["status"].tolist() == ["accepted"]
+
     instances.filter_combo.setCurrentText("Current frame")
     viewer.dims.set_current_step(0, 5)
     assert instance_items(instances) == []

@@ -62,6 +62,8 @@ class InstancesWidget(QWidget):
         self.tree.setMinimumHeight(220)
         self.tree.itemClicked.connect(self._on_clicked)
         self.tree.itemChanged.connect(self._on_item_changed)
+        self.tree.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
 
         self.delete_button = QPushButton("Delete")
         self.merge_button = QPushButton("Merge")
@@ -196,6 +198,32 @@ class InstancesWidget(QWidget):
             ann.set_visible([label_id], item.checkState(COL_NAME) == Qt.Checked)
         elif column == COL_LOCK:
             ann.set_locked([label_id], item.checkState(COL_LOCK) == Qt.Checked)
+
+    def review_actions(self) -> dict:
+        """What the right-click menu offers for the selected instances."""
+        ann = self._session.annotation
+        return {
+            "Accept": lambda ids: ann.set_status(ids, "accepted"),
+            "Reject": lambda ids: ann.set_status(ids, "rejected"),
+            "Mark unreviewed": lambda ids: ann.set_status(ids, "unreviewed"),
+            "Lock": lambda ids: ann.set_locked(ids, True),
+            "Unlock": lambda ids: ann.set_locked(ids, False),
+            "Show": lambda ids: ann.set_visible(ids, True),
+            "Hide": lambda ids: ann.set_visible(ids, False),
+        }
+
+    def _context_menu(self, pos) -> None:
+        from qtpy.QtWidgets import QMenu
+
+        ids = self.selected_ids()
+        if not ids or self._session is None:
+            return
+        menu = QMenu(self)
+        for text, fn in self.review_actions().items():
+            menu.addAction(text, lambda fn=fn: fn(ids))
+        menu.addSeparator()
+        menu.addAction("Delete", self._delete_selected)
+        menu.exec_(self.tree.viewport().mapToGlobal(pos))
 
     # -- actions on the selection ----------------------------------------
     def _need_selection(self, at_least: int = 1) -> list[int] | None:
