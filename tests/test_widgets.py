@@ -25,6 +25,16 @@ def keys(viewer, key):
     assert viewer.window._qt_viewer._key_map_handler.press_key(key)
 
 
+def started(viewer, *class_names):
+    """Both docks open, classes added, Start annotating pressed."""
+    classes = dock(viewer, "Classes")
+    instances = dock(viewer, "Instances")
+    for name in class_names:
+        classes._ontology.add(name)
+    classes.start_button.click()
+    return classes, instances, current_session(viewer)
+
+
 def instance_items(instances):
     tree = instances.tree
     return [
@@ -35,10 +45,7 @@ def instance_items(instances):
 
 
 def test_add_class_pick_with_hotkey_paint_and_undo(viewer):
-    classes = dock(viewer, "Classes")
-    instances = dock(viewer, "Instances")
-    classes.start_button.click()
-    session = current_session(viewer)
+    classes, instances, session = started(viewer)
     assert session is not None and session.labels in viewer.layers
     assert viewer.layers.selection.active is session.labels
 
@@ -69,11 +76,7 @@ def test_add_class_pick_with_hotkey_paint_and_undo(viewer):
 
 
 def test_instances_dock_delete_merge_lock_and_jump(viewer):
-    classes = dock(viewer, "Classes")
-    instances = dock(viewer, "Instances")
-    classes._ontology.add("nucleus")
-    classes.start_button.click()
-    s = current_session(viewer)
+    _, instances, s = started(viewer, "nucleus")
     a = s.commit(disc((192, 192), 40, 40, 10), region=(2,))
     b = s.commit(disc((192, 192), 120, 120, 10), region=(7,))
     items = {it.data(0, Qt.UserRole): it for it in instance_items(instances)}
@@ -109,11 +112,7 @@ def test_instances_dock_delete_merge_lock_and_jump(viewer):
 
 
 def test_bulk_delete_below_confidence_in_range_then_undo(viewer):
-    classes = dock(viewer, "Classes")
-    instances = dock(viewer, "Instances")
-    classes._ontology.add("nucleus")
-    classes.start_button.click()
-    s = current_session(viewer)
+    _, instances, s = started(viewer, "nucleus")
     rec = s.commit(disc((192, 192), 60, 60, 12), region=(0,), source="tracked", confidence=0.9)
     for f, score in enumerate([0.9, 0.4, 0.3, 0.8, 0.2], start=0):
         s.annotation.write_mask(disc((192, 192), 60, 60, 12), rec.id, (f,), confidence=score)

@@ -110,21 +110,24 @@ class ClassesWidget(QWidget):
         return self._session.ontology if self._session is not None else self._ontology
 
     def _set_session(self, session: AnnotationSession | None) -> None:
-        old = self._session
-        if old is not None:
-            if old.ontology is not self._ontology:
-                old.ontology.changed.disconnect(self._rebuild)
-            old.class_selected.disconnect(self._show_current)
-            old.annotation.changed.disconnect(self._show_current)
-            old.labels.events.selected_label.disconnect(self._show_current)
+        if self._session is not None:
+            self._wire(self._session, "disconnect")
         self._session = session
         if session is not None:
-            if session.ontology is not self._ontology:
-                session.ontology.changed.connect(self._rebuild)
-            session.class_selected.connect(self._show_current)
-            session.annotation.changed.connect(self._show_current)
-            session.labels.events.selected_label.connect(self._show_current)
+            self._wire(session, "connect")
         self._rebuild()
+
+    def _wire(self, session: AnnotationSession, how: str) -> None:
+        """Follow (or stop following) a session's ontology, class and brush id."""
+        pairs = [
+            (session.class_selected, self._show_current),
+            (session.annotation.changed, self._show_current),
+            (session.labels.events.selected_label, self._show_current),
+        ]
+        if session.ontology is not self._ontology:  # ours is followed already
+            pairs.append((session.ontology.changed, self._rebuild))
+        for signal, slot in pairs:
+            getattr(signal, how)(slot)
 
     # -- start -------------------------------------------------------------
     def _refresh_layer_choices(self, event=None) -> None:
