@@ -208,3 +208,25 @@ def test_napari_new_label_never_hands_out_a_deleted_id(session):
     session.labels.selected_label = b.id  # what napari's "new label" (max + 1) would pick
     assert session.labels.selected_label not in (a.id, b.id)
     assert session.labels.selected_label > b.id
+
+
+def test_an_action_that_changes_nothing_adds_no_undo_step(session):
+    session.commit(disc((40, 50), 10, 10, 4), region=(1,))
+    n = len(session.labels._undo_history)
+    session.annotation.delete_below(0.5, frames=range(0, 8))  # everything is manual (1.0)
+    session.annotation.delete_class("cell")
+    assert len(session.labels._undo_history) == n
+
+
+def test_adopting_with_an_ontology_that_lacks_a_class_keeps_it(viewer, session):
+    a = session.commit(disc((40, 50), 10, 10, 4), region=(1,))
+    session.annotation.change_class([a.id], "cell")
+    layer = session.labels
+    viewer.layers.remove(layer)
+    viewer.layers.append(layer)
+    from napari_samlabel.core import Ontology
+
+    narrow = Ontology()
+    narrow.add("nucleus")
+    again = start_session(viewer, session.image, labels=layer, ontology=narrow)
+    assert again.table[a.id].class_name == "cell" and "cell" in again.ontology

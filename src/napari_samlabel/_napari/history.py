@@ -108,7 +108,10 @@ class LayerStore:
                     layer._staged_history = []
                     annotation.table.restore(before)
                     raise
+                after = annotation.table.state()
                 if not self._wrote:
+                    if after == before:
+                        return  # nothing happened: no undo step
                     # A metadata-only action (change class): an empty item
                     # so that Ctrl+Z reaches it in order.
                     empty = tuple(np.empty(0, np.intp) for _ in self.shape)
@@ -117,7 +120,7 @@ class LayerStore:
             self.in_action = False
             layer.refresh()
         item = layer._undo_history[-1] if layer._undo_history else None
-        self._undo.append((item, before, annotation.table.state()))
+        self._undo.append((item, before, after))
         del self._undo[: -self._limit]
         self._redo.clear()
 

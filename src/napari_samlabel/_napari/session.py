@@ -224,15 +224,17 @@ class AnnotationSession:
     # -- keeping the layer in step ---------------------------------------
     @staticmethod
     def _table_from_features(labels: Labels, ontology: Ontology) -> InstanceTable:
-        """Rebuild records from a layer this plugin annotated before (features round-trip)."""
+        """Rebuild records from a layer this plugin annotated before (features round-trip).
+
+        Classes the features name but the ontology lacks are added to it."""
         table = InstanceTable()
         feats = labels.features
         if "index" not in feats or "class" not in feats:
             return table
         for row in feats.to_dict("records"):
             cls = str(row["class"])
-            if cls not in ontology:
-                continue
+            if cls not in ontology:  # keep the class rather than lose it
+                ontology.add(cls)
             table.adopt(
                 int(row["index"]), cls,
                 stuff=ontology[cls].is_stuff,
