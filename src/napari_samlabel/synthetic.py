@@ -19,15 +19,27 @@ def fluorescence_timelapse(
     Returns ``(image, truth)``: ``image`` is uint16 (T, Y, X) with blur-like
     soft edges, uneven brightness, background and shot noise; ``truth`` is the
     uint16 label array of the same shape, one id per nucleus, constant in time.
-    One nucleus drifts out of the field of view.
+    Nuclei never overlap (so the truth is unambiguous); one drifts out of the
+    field of view.
     """
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     margin = size * 0.15
-    pos = rng.uniform(margin, size - margin, (n_cells, 2))
-    vel = rng.normal(0, size * 0.006, (n_cells, 2))
-    vel[0] = (0.0, size * 0.04)  # the leaver: out to the right within the movie
-    radii = rng.uniform(size * 0.045, size * 0.075, (n_cells, 2))
+    times = np.arange(n_frames)[:, None]
+    pos, vel, radii, tracks = [], [], [], []
+    for i in range(n_cells):  # place one at a time: close, but never overlapping
+        for _ in range(2000):
+            p = rng.uniform(margin, size - margin, 2)
+            v = np.array([0.0, size * 0.04]) if i == 0 else rng.normal(0, size * 0.006, 2)  # 0 leaves
+            r = rng.uniform(size * 0.045, size * 0.075, 2)
+            track = p + v * times  # (T, 2)
+            reach = r.max() * 1.15 + 1  # breathing included
+            if all((np.linalg.norm(track - tr, axis=1) >= reach + rr).all() for tr, rr in tracks):
+                break
+        else:
+            raise ValueError(f"cannot place {n_cells} separate nuclei in {size}x{size}; use fewer or a larger size")
+        pos.append(p), vel.append(v), radii.append(r), tracks.append((track, reach))
+    pos, vel, radii = np.array(pos), np.array(vel), np.array(radii)
     angle = rng.uniform(0, np.pi, n_cells)
     spin = rng.normal(0, 0.05, n_cells)
     brightness = rng.uniform(0.5, 1.0, n_cells)
