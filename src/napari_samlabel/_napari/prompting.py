@@ -1,0 +1,380 @@
+"""Click/box prompting on the current plane, a live preview, Enter to commit.
+
+No Qt here. The split between :meth:`PromptController.request` (GUI thread:
+reads layers), :meth:`PromptController.run` (any thread: model work only) and
+:meth:`PromptController.apply` (GUI thread: shows the result) is what lets the
+Segment dock run the model in a worker while the viewer stays responsive;
+:meth:`PromptController.update_preview` does all three in a row for scripts.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from psygnal import Signal
+
+from ..core.compose import Mode
+from ..core.ontology import HOTKEYS, hex_to_rgba
+from ..core.planes import Plane, window_to_uint8
+from ..core.prompts import PromptError, PromptSet
+
+if TYPE_CHECKING:
+    from ..backends.base import MaskPrediction, PromptSegmenter
+    from ..core.instances import Instance
+    from .session import AnnotationSession
+
+POSITIVE = (0.1, 0.9, 0.2, 1.0)
+NEGATIVE = (0.95, 0.15, 0.15, 1.0)
+
+
+@dataclass
+class PreviewRequest:
+    generation: int
+    plane: Plane
+    prompts: PromptSet
+    data: Any  # the image array, read lazily in the worker
+    contrast_limits: tuple[float, float]
+    rgb: bool
+    mask_input: np.ndarray | None
+
+
+@dataclass
+class PreviewResult:
+    generation: int
+    plane: Plane
+    prediction: MaskPrediction
+    seconds: float
+
+
+def image_data(image) -> Any:
+    return image.data[0] if getattr(image, "multiscale", False) else image.data
+
+
+class PromptController:
+    """Owns the prompt layers of one session and turns prompts into a preview."""
+
+    preview_changed = Signal(object)  # PreviewResult or None
+    prompts_changed = Signal()
+    committed = Signal(object)  # Instance
+
+    def __init__(self, session: AnnotationSession, backend: PromptSegmenter | None = None) -> None:
+        self.session = session
+        self.backend = backend
+        self.mode = Mode.EXCLUDE
+        self.into_selected = False
+        self.multimask = True
+        self.negative_next = False  # the toggle key: next clicks are negative
+        self.result: PreviewResult | None = None
+        self.choice = 0
+        self._generation = 0
+        self._logits_for_refine: np.ndarray | None = None
+        self._preview_region: tuple | None = None
+        self._lock = threading.Lock()
+        self.points, self.boxes, self.preview = self._make_layers()
+        self._bind_keys()
+
+    # -- layers ------------------------------------------------------------
+    def _make_layers(self):
+        from napari.layers import Labels, Points, Shapes
+
+        from .session import labels_shape
+
+        image = self.session.image
+        ndim = len(labels_shape(image))
+        geo = {
+            "scale": image.scale[-ndim:],
+            "translate": image.translate[-ndim:],
+            "rotate": image.rotate,
+            "shear": image.shear,
+            "affine": image.affine.affine_matrix,
+        }
+        points = Points(
+            np.zeros((0, ndim)),
+            ndim=ndim,
+            name="samlabel clicks",
+            features={"positive": np.zeros(0, bool)},
+            feature_defaults={"positive": True},
+            size=max(4, int(min(labels_shape(image)[-2:]) / 60)),
+            border_color="white",
+            **geo,
+        )
+        points.mode = "add"
+        boxes = Shapes(ndim=ndim, name="samlabel box", edge_color="yellow", face_color=[0, 0, 0, 0], edge_width=1, **geo)
+        preview = Labels(np.zeros(labels_shape(image), np.uint8), name="samlabel preview", opacity=0.55, **geo)
+        preview.editable = False
+        points.events.data.connect(self._on_points)
+        boxes.events.data.connect(self._on_boxes)
+        points.mouse_drag_callbacks.append(self._right_click_is_negative)
+        viewer = self.session.viewer
+        if viewer is not None:
+            for layer in (preview, boxes, points):
+                viewer.layers.append(layer)
+            viewer.layers.selection.active = points
+        return points, boxes, preview
+
+    def _bind_keys(self) -> None:
+        keys = {
+            "Enter": lambda _l: self.commit_or_report(),
+            "Escape": lambda _l: self.clear(),
+            "c": lambda _l: self.cycle(),
+            "n": lambda _l: self.toggle_negative(),
+        }
+        for layer in (self.points, self.boxes, self.preview, self.session.labels, self.session.image):
+            for key, fn in keys.items():
+                layer.bind_key(key, fn, overwrite=True)
+        for layer in (self.points, self.boxes, self.preview):  # class hotkeys while prompting
+            for key in HOTKEYS:
+                layer.bind_key(key, lambda _l, k=key: self.session.press_hotkey(k), overwrite=True)
+
+    def remove_layers(self) -> None:
+        viewer = self.session.viewer
+        for layer in (self.points, self.boxes, self.preview):
+            if viewer is not None and layer in viewer.layers:
+                viewer.layers.remove(layer)
+
+    # -- prompt events ---------------------------------------------------
+    _right_pressed = False
+
+    def _right_click_is_negative(self, layer, event):
+        """Right click adds a negative point (napari's add mode adds on any button)."""
+        self._right_pressed = event.button == 2
+        yield
+
+    def _on_points(self, event) -> None:
+        if getattr(event, "action", None) != "added":
+            if getattr(event, "action", None) in ("removed", "changed"):
+                self._prompts_changed()
+            return
+        feats = self.points.features
+        negative = self.negative_next or self._right_pressed
+        self._right_pressed = False
+        if negative and len(feats):
+            for i in event.data_indices:
+                feats.loc[feats.index[i], "positive"] = False
+        self._recolor()
+        self._prompts_changed()
+
+    def _recolor(self) -> None:
+        pos = self.points.features["positive"].to_numpy(bool) if len(self.points.data) else np.zeros(0, bool)
+        if len(pos):
+            self.points.face_color = np.where(pos[:, None], POSITIVE, NEGATIVE)
+
+    def _on_boxes(self, event) -> None:
+        if getattr(event, "action", None) == "added" and len(self.boxes.data) > 1:
+            # one box per plane: the newest replaces older ones
+            with self.boxes.events.data.blocker():
+                self.boxes.selected_data = set(range(len(self.boxes.data) - 1))
+                self.boxes.remove_selected()
+        if getattr(event, "action", None) in ("added", "removed", "changed"):
+            self._prompts_changed()
+
+    def _prompts_changed(self) -> None:
+        self._generation += 1
+        self.prompts_changed.emit()
+
+    def add_point(self, data_coord, positive: bool = True) -> None:
+        """Add a click in the image's data coordinates (what a left/right click does)."""
+        self.points.feature_defaults = {"positive": bool(positive)}
+        self.points.add(np.asarray(data_coord, float))
+        self.points.feature_defaults = {"positive": True}
+
+    def set_box(self, data_corner0, data_corner1) -> None:
+        """Add a box in data coordinates (what a rectangle drag does)."""
+        a, b = np.asarray(data_corner0, float), np.asarray(data_corner1, float)
+        plane = self.current_plane()
+        r, c = plane.displayed
+        corners = np.array([a, a, b, b])
+        corners[1, c], corners[3, c] = b[c], a[c]
+        self.boxes.add_rectangles(corners)
+
+    def toggle_negative(self) -> bool:
+        self.negative_next = not self.negative_next
+        return self.negative_next
+
+    # -- the plane ---------------------------------------------------------
+    def current_plane(self) -> Plane:
+        from .session import labels_shape
+
+        image = self.session.image
+        shape = labels_shape(image)
+        viewer = self.session.viewer
+        if viewer is None:  # headless: the last two axes at the first index
+            return Plane(shape, (len(shape) - 2, len(shape) - 1), (0,) * len(shape))
+        offset = viewer.dims.ndim - len(shape)
+        displayed = [ax - offset for ax in viewer.dims.displayed[-2:]]
+        if any(ax < 0 for ax in displayed):
+            raise PromptError("the displayed axes are not axes of this image")
+        point = image.world_to_data(viewer.dims.point)
+        return Plane.from_point(shape, displayed, point[-len(shape) :])
+
+    def prompts_on(self, plane: Plane) -> PromptSet:
+        pts = self.points.data
+        positive = self.points.features["positive"].to_numpy(bool) if len(pts) else None
+        box = None
+        for verts in self.boxes.data[::-1]:
+            if plane.contains(verts).all():
+                box = verts
+                break
+        return PromptSet.from_data(plane, pts if len(pts) else None, positive, box)
+
+    # -- preview: request (GUI) -> run (worker) -> apply (GUI) -----------
+    def request(self) -> PreviewRequest | None:
+        plane = self.current_plane()
+        prompts = self.prompts_on(plane)
+        if prompts.empty:
+            self.apply(None)
+            return None
+        image = self.session.image
+        refine = self._logits_for_refine if self.result is not None and self.result.plane == plane else None
+        return PreviewRequest(
+            self._generation, plane, prompts, image_data(image),
+            tuple(image.contrast_limits), bool(getattr(image, "rgb", False)), refine,
+        )  # fmt: skip
+
+    def plane_rgb(self, plane: Plane, data, contrast_limits, rgb: bool) -> np.ndarray:
+        return window_to_uint8(plane.read(data), contrast_limits, rgb=rgb)
+
+    def run(self, req: PreviewRequest) -> PreviewResult:
+        """Model work only: safe in a worker thread."""
+        if self.backend is None:
+            raise PromptError("no model loaded: pick one in the Segment dock")
+        t0 = time.perf_counter()
+        with self._lock:
+            self.backend.set_image(self.plane_rgb(req.plane, req.data, req.contrast_limits, req.rgb))
+            pred = self.backend.predict(req.prompts, multimask=self.multimask, mask_input=req.mask_input)
+        return PreviewResult(req.generation, req.plane, pred, time.perf_counter() - t0)
+
+    def prefetch(self, plane: Plane | None = None) -> None:
+        """Compute (or recall) the embedding of a plane; safe in a worker thread."""
+        if self.backend is None:
+            return
+        image = self.session.image
+        plane = plane or self.current_plane()
+        rgb = self.plane_rgb(plane, image_data(image), tuple(image.contrast_limits), bool(getattr(image, "rgb", False)))
+        with self._lock:
+            self.backend.set_image(rgb)
+
+    def apply(self, result: PreviewResult | None) -> bool:
+        """Show a result if it answers the latest prompts; False if it is stale."""
+        if result is not None and result.generation != self._generation:
+            return False
+        self.result = result
+        self.choice = 0
+        self._draw_preview()
+        if result is not None and result.prediction.logits is not None:
+            self._logits_for_refine = result.prediction.logits[0]
+        self.preview_changed.emit(result)
+        return True
+
+    def update_preview(self) -> PreviewResult | None:
+        req = self.request()
+        if req is None:
+            return None
+        result = self.run(req)
+        self.apply(result)
+        return result
+
+    def _draw_preview(self) -> None:
+        data = self.preview.data
+        if self._preview_region is not None:
+            data[self._preview_region] = 0
+            self._preview_region = None
+        if self.result is not None and len(self.result.prediction):
+            plane = self.result.plane
+            mask = plane.mask_to_region(self.result.prediction.masks[self.choice])
+            data[plane.region] = mask.astype(np.uint8)
+            self._preview_region = plane.region
+            cls = self.session.current_class
+            rgba = hex_to_rgba(self.session.ontology[cls].color) if cls in self.session.ontology else (1, 1, 0, 1)
+            from napari.utils.colormaps import DirectLabelColormap
+
+            self.preview.colormap = DirectLabelColormap(color_dict={None: (0, 0, 0, 0), 0: (0, 0, 0, 0), 1: rgba})
+        self.preview.refresh()
+
+    # -- user actions ------------------------------------------------------
+    @property
+    def chosen(self) -> tuple[np.ndarray, float] | None:
+        if self.result is None or not len(self.result.prediction):
+            return None
+        pred = self.result.prediction
+        return pred.masks[self.choice], float(pred.scores[self.choice])
+
+    def cycle(self) -> int:
+        """Show the next of the model's candidate masks."""
+        if self.result is not None and len(self.result.prediction) > 1:
+            self.choice = (self.choice + 1) % len(self.result.prediction)
+            self._logits_for_refine = (
+                self.result.prediction.logits[self.choice] if self.result.prediction.logits is not None else None
+            )
+            self._draw_preview()
+            self.preview_changed.emit(self.result)
+        return self.choice
+
+    def commit(self) -> Instance:
+        """Write the previewed mask as a new instance (or into the selected one): one Ctrl+Z."""
+        if self.result is None or self.result.generation != self._generation:
+            self.update_preview()  # prompts changed since the last preview
+        chosen = self.chosen
+        if chosen is None:
+            raise PromptError("nothing to commit: click on the object (or drag a box) first")
+        mask, score = chosen
+        plane = self.result.plane
+        s = self.session
+        target = None
+        if self.into_selected:
+            target = s.labels.selected_label if s.table.get(s.labels.selected_label) is not None else None
+        rec = s.commit(
+            plane.mask_to_region(mask), region=plane.region, label_id=target, mode=self.mode,
+            source="model", confidence=score, replace=target is not None,
+        )  # fmt: skip
+        self.clear()
+        self.committed.emit(rec)
+        return rec
+
+    def commit_or_report(self):
+        from napari.utils.notifications import show_warning
+
+        try:
+            return self.commit()
+        except (PromptError, ValueError) as e:
+            show_warning(str(e))
+            return None
+
+    def clear(self) -> None:
+        """Esc: drop prompts and preview (labels stay)."""
+        with self.points.events.data.blocker(), self.boxes.events.data.blocker():
+            self.points.data = np.zeros((0, self.points.ndim))
+            self.boxes.data = []
+        self._logits_for_refine = None
+        self._generation += 1
+        self.apply(None)
+        self.prompts_changed.emit()
+
+    def label_all(self) -> list[Instance]:
+        """Every object the model finds on the plane becomes an instance of the current class."""
+        if self.backend is None:
+            raise PromptError("no model loaded: pick one in the Segment dock")
+        plane = self.current_plane()
+        image = self.session.image
+        rgb = self.plane_rgb(plane, image_data(image), tuple(image.contrast_limits), bool(getattr(image, "rgb", False)))
+        with self._lock:
+            found = self.backend.segment_all(rgb)
+        return self.commit_all(plane, found)
+
+    def commit_all(self, plane: Plane, found: list[tuple[np.ndarray, float]]) -> list[Instance]:
+        s = self.session
+        made = []
+        with s.annotation.action("label all"):
+            for mask, score in found:
+                try:
+                    made.append(
+                        s.commit(plane.mask_to_region(mask), region=plane.region, mode=self.mode,
+                                 source="model", confidence=score)
+                    )  # fmt: skip
+                except ValueError:
+                    continue  # fully covered by instances already there
+        return made
