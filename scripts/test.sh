@@ -15,7 +15,7 @@ if command -v apt-get >/dev/null 2>&1; then
 fi
 
 PY="${PYTHON:-python3}"
-"$PY" -m pip install -q --disable-pip-version-check -e ".[qt,testing]"
+"$PY" -m pip install -q --disable-pip-version-check -e ".[qt,sam,testing]"
 
 # -a: pick a free display number; the screen needs depth 24 for napari's GL canvas.
 exec xvfb-run -a -s "-screen 0 1600x1000x24" "$PY" -m pytest "$@"

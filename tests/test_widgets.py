@@ -153,3 +153,42 @@ def test_sample_and_launcher_open_a_ready_session(make_napari_viewer, monkeypatc
     assert s.labels.data.shape == viewer.layers[0].data.shape == (20, 192, 192)
     assert s.ontology.names == ["nucleus", "mitotic", "debris"]
     assert {"Classes (napari-samlabel)", "Instances (napari-samlabel)"} <= set(viewer.window.dock_widgets)
+
+
+def test_segment_dock_click_preview_enter_undo(viewer, qtbot):
+    from scipy import ndimage as ndi
+
+    from napari_samlabel.synthetic import fluorescence_timelapse
+
+    _, _, s = started(viewer, "nucleus")
+    segment = dock(viewer, "Segment")
+    controller = segment.start_prompting()  # the weight-free backend until a model is loaded
+    assert viewer.layers.selection.active is controller.points
+    _, truth = fluorescence_timelapse()
+    viewer.dims.set_current_step(0, 6)
+    m = truth[6] == 4
+    d = ndi.distance_transform_edt(m)
+    r, c = np.unravel_index(np.argmax(d), d.shape)
+    controller.add_point([6, r, c])
+    qtbot.waitUntil(lambda: controller.result is not None, timeout=5000)  # computed in a worker
+    assert controller.preview.data[6].any() and "Enter commits" in segment.status.text()
+    keys(viewer, "Enter")
+    rec = s.table[max(s.table.present(), key=lambda r: r.id).id]
+    dice = 2 * ((s.labels.data[6] == rec.id) & m).sum() / ((s.labels.data[6] == rec.id).sum() + m.sum())
+    assert dice > 0.9 and rec.source == "model"
+    viewer.layers.selection.active = s.labels
+    keys(viewer, "Control-Z")
+    assert not s.labels.data.any()
+
+
+def test_missing_weights_fall_back_to_seeds_with_a_message(viewer, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("SAMLABEL_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    started(viewer, "nucleus")
+    segment = dock(viewer, "Segment")
+    segment.model_combo.setCurrentText("sam2.1-tiny")
+    with qtbot.waitSignal(segment.load_model().finished, timeout=20000):
+        pass  # loading runs in a worker; the dock stays usable
+    text = segment.status.text()
+    assert "sam2.1_hiera_tiny.pt" in text and "seeds" in text
+    assert segment.backend.name == "seeds"

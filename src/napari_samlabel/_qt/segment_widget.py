@@ -167,13 +167,15 @@ class SegmentWidget(QWidget):
         device = self.device_combo.currentText()
         self.status.ok(f"Loading {name}…")
         self.load_button.setEnabled(False)
-        worker = create_worker(load_backend, name, ckpt, device)
-        worker.returned.connect(self._model_loaded)
-        worker.errored.connect(self._model_failed)
-        worker.finished.connect(lambda: self.load_button.setEnabled(True))
-        self._loader = worker
-        worker.start()
-        return worker
+        self._loader = create_worker(
+            load_backend, name, ckpt, device,
+            _connect={
+                "returned": self._model_loaded,
+                "errored": self._model_failed,
+                "finished": lambda: self.load_button.setEnabled(True),
+            },
+        )  # fmt: skip
+        return self._loader
 
     def _model_loaded(self, backend) -> None:
         self.set_backend(backend)
@@ -233,12 +235,10 @@ class SegmentWidget(QWidget):
         req = guarded(self.status, self.controller.request)
         if req is None:
             return
-        worker = create_worker(self.controller.run, req)
-        worker.returned.connect(self.controller.apply)
-        worker.errored.connect(lambda e: self.status.error(str(e)))
-        worker.finished.connect(self._preview_done)
-        self._worker = worker
-        worker.start()
+        self._worker = create_worker(
+            self.controller.run, req,
+            _connect={"returned": self.controller.apply, "errored": self._report, "finished": self._preview_done},
+        )  # fmt: skip
 
     def _preview_done(self) -> None:
         self._worker = None
@@ -254,11 +254,17 @@ class SegmentWidget(QWidget):
             plane = self.controller.current_plane()
         except ValueError:
             return
-        worker = create_worker(self.controller.prefetch, plane)
-        worker.finished.connect(lambda: setattr(self, "_prefetcher", None))
-        worker.errored.connect(lambda e: self.status.error(str(e)))
-        self._prefetcher = worker
-        worker.start()
+        self._prefetcher = create_worker(
+            self.controller.prefetch, plane,
+            _connect={"errored": self._report, "finished": lambda: setattr(self, "_prefetcher", None)},
+        )  # fmt: skip
+
+    def _report(self, exc: Exception) -> None:
+        """A worker's error: a message in the dock and the viewer, never a crash."""
+        from napari.utils.notifications import show_error
+
+        self.status.error(str(exc))
+        show_error(str(exc))
 
     def _show_result(self, result) -> None:
         if result is None:
