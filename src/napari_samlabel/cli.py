@@ -1,13 +1,16 @@
 """``samlabel``: the command line.
 
 ``samlabel`` (or ``samlabel gui``) opens napari with the plugin's docks and a
-sample, ready to label. Later subcommands (segment, track, export) run headless.
+sample, ready to label. ``samlabel segment`` runs prompts from a file without a
+viewer; ``samlabel models`` lists the models and their weights.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+import numpy as np
 
 DEMO_CLASSES = {
     "classes": [
@@ -41,7 +44,7 @@ def open_viewer(sample: str | None = "timelapse", files: list[str] | None = None
     return viewer
 
 
-SUBCOMMANDS = ("gui",)
+SUBCOMMANDS = ("gui", "segment", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("files", nargs="*", help="images to open instead of the sample")
     gui.add_argument("--sample", default="timelapse", choices=["timelapse", "volume", "none"])
     gui.add_argument("--ontology", help="classes JSON file to start with")
+
+    seg = sub.add_parser("segment", help="segment objects from a prompts file, headless")
+    seg.add_argument("image", help=".tif, .npy, .nii/.nii.gz, or a DICOM file or folder")
+    seg.add_argument("--prompts", required=True, help="PROMPTS.json (see napari_samlabel.headless)")
+    seg.add_argument("--model", default="seeds", help="a name from `samlabel models` (default: seeds)")
+    seg.add_argument("--checkpoint", help="a local checkpoint file for the model")
+    seg.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    seg.add_argument("--plane-axes", nargs=2, type=int, default=(-2, -1), metavar=("ROWS", "COLS"))
+    seg.add_argument("--window", nargs=2, type=float, metavar=("LO", "HI"), help="intensity window (default min-max)")
+    seg.add_argument("--mode", default="exclude", choices=["exclude", "overwrite", "inside"])
+    seg.add_argument("-o", "--output", required=True, help="label array: .tif, .npy or .nii.gz")
+
+    sub.add_parser("models", help="list models, where their weights are looked for, and whether present")
     return parser
 
 
@@ -64,6 +80,42 @@ def main(argv: list[str] | None = None) -> int:
 
         open_viewer(None if args.sample == "none" else args.sample, args.files, args.ontology)
         napari.run()
+    elif args.command == "models":
+        return _models()
+    elif args.command == "segment":
+        return _segment(args)
+    return 0
+
+
+def _models() -> int:
+    from .backends.registry import cache_dir, describe_models
+
+    print(f"checkpoints are looked for in {cache_dir() / 'checkpoints'} (set SAMLABEL_CACHE to move it)")
+    for m in describe_models():
+        mark = "present" if m["present"] else "missing"
+        src = f"  [download: {m['hf_id']}]" if m.get("hf_id") else ""
+        print(f"{m['name']:<18} {mark:<8} {m['weights']}{src}\n{'':<27}{m['description']}")
+    return 0
+
+
+def _segment(args) -> int:
+    from .backends.registry import CheckpointError, load_backend
+    from .headless import PromptFileError, load_prompts, segment_objects
+    from .io import ImageReadError, read_image, write_labels
+
+    try:
+        data, meta = read_image(args.image)
+        objects = load_prompts(args.prompts)
+        backend = load_backend(args.model, args.checkpoint, args.device)
+        labels = segment_objects(
+            np.asarray(data), objects, backend, args.plane_axes, tuple(args.window) if args.window else None, args.mode
+        )
+        out = write_labels(args.output, labels, meta)
+    except (ImageReadError, PromptFileError, CheckpointError, KeyError, ValueError) as e:
+        print(f"samlabel segment: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+        return 2
+    n = len(np.unique(labels)) - (1 if labels.min() == 0 else 0)
+    print(f"wrote {out}: {n} object(s), shape {labels.shape}")
     return 0
 
 

@@ -67,17 +67,25 @@ def fluorescence_timelapse(
     return image, truth
 
 
-def blobs_volume(shape: tuple[int, int, int] = (24, 64, 64), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A small 3D volume of bright ellipsoids on a dim background, with truth."""
+def blobs_volume(shape: tuple[int, int, int] = (24, 64, 64), seed: int = 0, n: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """A small 3D volume of separate bright ellipsoids on a dim background, with truth."""
     rng = np.random.default_rng(seed)
     zz, yy, xx = np.mgrid[0 : shape[0], 0 : shape[1], 0 : shape[2]].astype(np.float32)
     truth = np.zeros(shape, np.uint16)
     image = np.full(shape, 0.1, np.float32)
-    for i in range(4):
-        c = rng.uniform(0.3, 0.7, 3) * np.array(shape)
-        r = rng.uniform(0.12, 0.2, 3) * np.array(shape)
+    placed: list[tuple[np.ndarray, np.ndarray]] = []
+    for i in range(n):
+        for _ in range(1000):
+            c = rng.uniform(0.25, 0.75, 3) * np.array(shape)
+            r = rng.uniform(0.1, 0.17, 3) * np.array(shape)
+            # separate in voxels: centres farther apart than the two largest radii, plus a gap
+            if all(np.linalg.norm(c - c2) > r.max() + r2.max() + 2 for c2, r2 in placed):
+                break
+        else:
+            raise ValueError(f"cannot place {n} separate blobs in {shape}")
+        placed.append((c, r))
         d = ((zz - c[0]) / r[0]) ** 2 + ((yy - c[1]) / r[1]) ** 2 + ((xx - c[2]) / r[2]) ** 2
-        truth[(d <= 1) & (truth == 0)] = i + 1
+        truth[d <= 1] = i + 1
         image += 0.8 / (1 + np.exp((np.sqrt(d) - 1) * 10))
     image += rng.normal(0, 0.03, shape).astype(np.float32)
     return image, truth

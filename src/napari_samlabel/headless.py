@@ -1,0 +1,112 @@
+"""Segment from a prompts file without a viewer (``samlabel segment``).
+
+PROMPTS.json::
+
+    {"objects": [{"id": 1, "class": "nucleus", "frame": [0],
+                  "points": [[row, col], ...], "labels": [1, 0],
+                  "box": [row0, col0, row1, col1]}]}
+
+Coordinates are data pixels of the plane; ``frame`` gives the indices of the
+non-plane axes in order (empty for 2D). The plane is the last two axes unless
+``plane_axes`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .core.annotation import Annotation
+from .core.compose import Mode
+from .core.ontology import Ontology
+from .core.planes import Plane, window_to_uint8
+from .core.prompts import PromptError, PromptSet
+
+
+class PromptFileError(ValueError):
+    """A prompts file that does not fit the format or the image; the message says where."""
+
+
+def load_prompts(path: str | Path) -> list[dict]:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise PromptFileError(f"{path}: cannot read prompts ({e})") from None
+    objects = data.get("objects") if isinstance(data, dict) else None
+    if not isinstance(objects, list):
+        raise PromptFileError(f"{path}: expected {{'objects': [...]}}")
+    for i, obj in enumerate(objects):
+        if not isinstance(obj, dict) or "id" not in obj:
+            raise PromptFileError(f"{path}: object #{i + 1} needs an 'id'")
+        if int(obj["id"]) <= 0:
+            raise PromptFileError(f"{path}: object #{i + 1}: id must be a positive label")
+    return objects
+
+
+def image_is_rgb(data: np.ndarray) -> bool:
+    return data.ndim >= 3 and data.shape[-1] in (3, 4) and data.dtype == np.uint8
+
+
+def object_plane(obj: dict, shape: Sequence[int], plane_axes: Sequence[int]) -> Plane:
+    ndim = len(shape)
+    axes = [a % ndim for a in plane_axes]
+    others = [a for a in range(ndim) if a not in axes]
+    frame = list(obj.get("frame", []))
+    if len(frame) != len(others):
+        raise PromptFileError(
+            f"object {obj['id']}: 'frame' needs {len(others)} index(es) for axes {others}, got {frame}"
+        )
+    index = [0] * ndim
+    for a, i in zip(others, frame):
+        index[a] = int(i)
+    return Plane(tuple(shape), (axes[0], axes[1]), tuple(index))
+
+
+def object_prompts(obj: dict) -> PromptSet:
+    points = obj.get("points", [])
+    labels = obj.get("labels", [1] * len(points))
+    try:
+        return PromptSet(points, labels, obj.get("box"))
+    except PromptError as e:
+        raise PromptFileError(f"object {obj['id']}: {e}") from None
+
+
+def segment_objects(
+    data: np.ndarray,
+    objects: list[dict],
+    backend,
+    plane_axes: Sequence[int] = (-2, -1),
+    window: tuple[float, float] | None = None,
+    mode: Mode | str = Mode.EXCLUDE,
+    rgb: bool | None = None,
+) -> np.ndarray:
+    """A label array of the image's (spatial) shape with each object's mask under its id."""
+    rgb = image_is_rgb(data) if rgb is None else rgb
+    shape = data.shape[:-1] if rgb else data.shape
+    if window is None and not rgb:
+        window = (float(np.min(data)), float(np.max(data)))  # as napari's default contrast
+    labels = np.zeros(shape, np.uint32)
+    onto = Ontology()
+    ann = Annotation(labels, onto, frame_axis=None)
+    for obj in objects:
+        cls = str(obj.get("class", "object"))
+        if cls not in onto:
+            onto.add(cls, hotkey=None)
+        if int(obj["id"]) not in ann.table:
+            ann.table.adopt(int(obj["id"]), cls)
+    for obj in objects:
+        plane = object_plane(obj, shape, plane_axes)
+        prompts = object_prompts(obj)
+        try:
+            prompts.check(plane.hw)
+        except PromptError as e:
+            raise PromptFileError(f"object {obj['id']}: {e}") from None
+        backend.set_image(window_to_uint8(plane.read(data), window, rgb=rgb))
+        pred = backend.predict(prompts, multimask=True)
+        ann.write_mask(plane.mask_to_region(pred.masks[0]), int(obj["id"]), plane.region, mode,
+                       source="model", confidence=float(pred.scores[0]))  # fmt: skip
+    return labels

@@ -1,0 +1,110 @@
+"""`samlabel segment` and `samlabel models`, end to end on files."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from napari_samlabel.cli import main
+from napari_samlabel.io import read_image
+from napari_samlabel.synthetic import blobs_volume, fluorescence_timelapse
+
+
+def centre(mask):
+    d = ndi.distance_transform_edt(mask)
+    return [int(v) for v in np.unravel_index(np.argmax(d), d.shape)]
+
+
+def dice(a, b):
+    return 2 * (a & b).sum() / (a.sum() + b.sum())
+
+
+def write_dicom_series(folder, volume, spacing=(2.5, 0.7, 0.7), origin=(-50.0, -60.0, 100.0)):
+    """A CT-like series written with pydicom, files named in shuffled order."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    folder.mkdir()
+    series = generate_uid()
+    order = np.random.default_rng(0).permutation(len(volume))
+    for k, z in enumerate(order):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = CTImageStorage
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
+        ds.SeriesInstanceUID, ds.StudyInstanceUID, ds.Modality = series, generate_uid(), "CT"
+        ds.Rows, ds.Columns = volume.shape[1:]
+        ds.PixelSpacing = [spacing[1], spacing[2]]
+        ds.SliceThickness = spacing[0]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.ImagePositionPatient = [origin[0], origin[1], origin[2] + spacing[0] * int(z)]
+        ds.InstanceNumber = int(len(volume) - z)  # deliberately not the slice order
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+        ds.PixelData = volume[z].astype(np.uint16).tobytes()
+        ds.save_as(folder / f"img_{k:03d}.dcm", enforce_file_format=True)
+
+
+def test_segment_timelapse_npy_to_tif(tmp_path, capsys):
+    image, truth = fluorescence_timelapse(n_frames=4, size=128, n_cells=5)
+    np.save(tmp_path / "movie.npy", image)
+    objects = []
+    for k, (t, i) in enumerate([(0, 2), (2, 3), (3, 4)], start=1):
+        objects.append({"id": 10 + k, "class": "nucleus", "frame": [t], "points": [centre(truth[t] == i)], "labels": [1]})
+    (tmp_path / "p.json").write_text(json.dumps({"objects": objects}))
+    rc = main(["segment", str(tmp_path / "movie.npy"), "--prompts", str(tmp_path / "p.json"), "-o", str(tmp_path / "out.tif")])
+    assert rc == 0 and "3 object(s)" in capsys.readouterr().out
+    out, _ = read_image(tmp_path / "out.tif")
+    assert out.shape == image.shape
+    for k, (t, i) in enumerate([(0, 2), (2, 3), (3, 4)], start=1):
+        assert dice(out[t] == 10 + k, truth[t] == i) > 0.9
+        assert not (out == 10 + k).sum() - (out[t] == 10 + k).sum()  # only on its frame
+
+
+def test_segment_nifti_keeps_geometry(tmp_path):
+    nib = pytest.importorskip("nibabel")
+    vol, truth = blobs_volume()
+    affine = np.array([[0.8, 0, 0, -20], [0, 0.8, 0, 10], [0, 0, 2.0, 5], [0, 0, 0, 1]])
+    nib.save(nib.Nifti1Image(np.transpose(vol, (2, 1, 0)), affine), tmp_path / "vol.nii.gz")
+    z = 12
+    (tmp_path / "p.json").write_text(json.dumps({"objects": [
+        {"id": 1, "frame": [z], "points": [centre(truth[z] == 1)]},
+    ]}))  # fmt: skip
+    assert main(["segment", str(tmp_path / "vol.nii.gz"), "--prompts", str(tmp_path / "p.json"), "-o", str(tmp_path / "lab.nii.gz")]) == 0
+    out = nib.load(tmp_path / "lab.nii.gz")
+    np.testing.assert_allclose(out.affine, affine)
+    labels = np.transpose(np.asanyarray(out.dataobj), (2, 1, 0))
+    assert labels.shape == vol.shape and dice(labels[z] == 1, truth[z] == 1) > 0.9
+
+
+def test_segment_dicom_folder_with_shuffled_files(tmp_path):
+    vol, truth = blobs_volume(shape=(10, 48, 48), seed=2)
+    write_dicom_series(tmp_path / "series", (vol * 1000 + 1024).astype(np.uint16))
+    data, meta = read_image(tmp_path / "series")
+    np.testing.assert_allclose(data, np.round(vol * 1000), atol=1)  # slice order and Hounsfield units
+    assert meta["spacing"] == pytest.approx((2.5, 0.7, 0.7))
+    (tmp_path / "p.json").write_text(json.dumps({"objects": [{"id": 3, "frame": [5], "box": [0, 0, 47, 47]}]}))
+    assert main(["segment", str(tmp_path / "series"), "--prompts", str(tmp_path / "p.json"), "-o", str(tmp_path / "o.npy")]) == 0
+    assert np.load(tmp_path / "o.npy").shape == (10, 48, 48)
+
+
+def test_bad_prompts_fail_with_a_message(tmp_path, capsys):
+    np.save(tmp_path / "img.npy", np.zeros((3, 20, 20), np.float32))
+    (tmp_path / "p.json").write_text(json.dumps({"objects": [{"id": 1, "frame": [], "points": [[5, 5]]}]}))
+    assert main(["segment", str(tmp_path / "img.npy"), "--prompts", str(tmp_path / "p.json"), "-o", str(tmp_path / "o.npy")]) == 2
+    assert "'frame' needs 1 index(es)" in capsys.readouterr().err
+    assert main(["segment", str(tmp_path / "missing.tif"), "--prompts", str(tmp_path / "p.json"), "-o", str(tmp_path / "o.npy")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert not (tmp_path / "o.npy").exists()
+
+
+def test_models_lists_weights_and_where(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("SAMLABEL_CACHE", str(tmp_path))
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "seeds" in out and "sam2.1-tiny" in out and str(tmp_path / "checkpoints" / "sam2.1_hiera_tiny.pt") in out
