@@ -236,7 +236,17 @@ class PromptController:
         )  # fmt: skip
 
     def plane_rgb(self, plane: Plane, data, contrast_limits, rgb: bool) -> np.ndarray:
-        return window_to_uint8(plane.read(data), contrast_limits, rgb=rgb)
+        """The plane as the model sees it; the last one is kept, so refining
+        prompts on the same plane neither re-reads nor re-windows it."""
+        memo = (id(data), plane, tuple(contrast_limits), rgb)
+        last = self._last_rgb
+        if last is not None and last[0] == memo:
+            return last[1]
+        out = window_to_uint8(plane.read(data), contrast_limits, rgb=rgb)
+        self._last_rgb = (memo, out)
+        return out
+
+    _last_rgb: tuple | None = None
 
     def run(self, req: PreviewRequest) -> PreviewResult:
         """Model work only: safe in a worker thread."""
@@ -288,12 +298,20 @@ class PromptController:
             mask = plane.mask_to_region(self.result.prediction.masks[self.choice])
             data[plane.region] = mask.astype(np.uint8)
             self._preview_region = plane.region
-            cls = self.session.current_class
-            rgba = hex_to_rgba(self.session.ontology[cls].color) if cls in self.session.ontology else (1, 1, 0, 1)
+            self._color_preview()
+        self.preview.refresh()
+
+    def _color_preview(self) -> None:
+        """The preview takes the current class's colour (rebuilt only when that changes)."""
+        cls = self.session.current_class
+        rgba = hex_to_rgba(self.session.ontology[cls].color) if cls in self.session.ontology else (1.0, 1.0, 0.0, 1.0)
+        if rgba != self._preview_rgba:
             from napari.utils.colormaps import DirectLabelColormap
 
             self.preview.colormap = DirectLabelColormap(color_dict={None: (0, 0, 0, 0), 0: (0, 0, 0, 0), 1: rgba})
-        self.preview.refresh()
+            self._preview_rgba = rgba
+
+    _preview_rgba: tuple | None = None
 
     # -- user actions ------------------------------------------------------
     @property

@@ -68,6 +68,7 @@ class Sam2Segmenter:
         self.cache = cache if cache is not None else EmbeddingCache()
         self._lock = threading.RLock()  # one model call at a time (GUI prefetch + preview)
         self._key: str | None = None
+        self._last_rgb: np.ndarray | None = None
 
     @property
     def device(self) -> str:
@@ -82,6 +83,8 @@ class Sam2Segmenter:
         return f"{self.name}-{self.model.image_size}-{plane_digest(rgb)}"
 
     def set_image(self, rgb: np.ndarray) -> None:
+        if rgb is self._last_rgb and self._key is not None:
+            return  # the very array embedded last: callers never mutate it
         key = self.embedding_key(rgb)
         with self._lock:
             if key == self._key:
@@ -107,6 +110,7 @@ class Sam2Segmenter:
                     },
                 )
             self._key = key
+            self._last_rgb = rgb
 
     # -- prompting -------------------------------------------------------
     def predict(self, prompts: PromptSet, multimask: bool = True, mask_input: np.ndarray | None = None) -> MaskPrediction:

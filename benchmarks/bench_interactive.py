@@ -1,0 +1,111 @@
+"""Interactive latency and embedding time, as ratios to SAM2ImagePredictor on the same plane.
+
+    python benchmarks/bench_interactive.py [--size 1024] [--repeats 15] [--config tiny]
+
+Model: SAM 2.1 built from the package config with random weights (speed does not
+depend on the weights). "Ours" is the plugin's whole path: read the plane from
+the layer, window it to uint8 RGB, look up the cached embedding, predict, and
+write the preview layer (ViewerModel: everything but GPU drawing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+import torch
+
+CONFIGS = {"tiny": "configs/sam2.1/sam2.1_hiera_t.yaml", "small": "configs/sam2.1/sam2.1_hiera_s.yaml"}
+
+
+def timed(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> dict:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=512, help="plane size in pixels")
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--embed-repeats", type=int, default=3)
+    ap.add_argument("--config", default="tiny", choices=list(CONFIGS))
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+
+    from napari.components import ViewerModel
+    from sam2.sam2_image_predictor import SAM2ImagePredictor
+
+    from napari_samlabel._napari.prompting import PromptController
+    from napari_samlabel.api import start_session
+    from napari_samlabel.backends.sam2 import Sam2Segmenter, build_model
+    from napari_samlabel.core import Ontology
+    from napari_samlabel.core.planes import window_to_uint8
+    from napari_samlabel.core.prompts import PromptSet
+    from napari_samlabel.synthetic import fluorescence_timelapse
+
+    torch.manual_seed(0)
+    torch.set_grad_enabled(False)
+    model = build_model(CONFIGS[args.config], None, args.device)
+    image, _ = fluorescence_timelapse(n_frames=3, size=args.size, n_cells=12)
+    rgb = window_to_uint8(image[1], (float(image.min()), float(image.max())))
+    click = np.array([[args.size // 2, args.size // 3]])
+
+    raw = SAM2ImagePredictor(model)
+
+    def raw_embed():
+        with torch.inference_mode():
+            raw.set_image(rgb)
+
+    def raw_predict():
+        with torch.inference_mode():
+            raw.predict(point_coords=click[:, ::-1].copy(), point_labels=np.array([1]), multimask_output=True)
+
+    ours = Sam2Segmenter(model, "bench")
+
+    def our_embed():
+        ours.cache.clear()
+        ours._key = None
+        ours.set_image(rgb)
+
+    viewer = ViewerModel()
+    layer = viewer.add_image(image, contrast_limits=(float(image.min()), float(image.max())))
+    onto = Ontology()
+    onto.add("nucleus")
+    session = start_session(viewer, layer, ontology=onto)
+    pc = PromptController(session, ours)
+    viewer.dims.set_current_step(0, 1)
+    pc.add_point([1, *click[0]])
+    pc.update_preview()  # embedding cached from here on
+
+    def our_preview():  # prompt -> mask in the preview layer
+        pc._generation += 1  # as a prompt edit does
+        pc.apply(pc.run(pc.request()))
+
+    raw_embed()  # warm-up both paths
+    raw_predict()
+    res = {
+        "device": args.device,
+        "config": args.config,
+        "plane": [args.size, args.size],
+        "threads": torch.get_num_threads(),
+        "raw_set_image_s": timed(raw_embed, args.embed_repeats),
+        "ours_set_image_s": timed(our_embed, args.embed_repeats),
+        "raw_predict_ms": 1000 * timed(raw_predict, args.repeats),
+        "ours_preview_ms": 1000 * timed(our_preview, args.repeats),
+        "ours_cached_set_image_ms": 1000 * timed(lambda: (setattr(ours, "_key", None), ours.set_image(rgb)), args.repeats),
+    }
+    res["embedding_ratio"] = res["ours_set_image_s"] / res["raw_set_image_s"]
+    res["preview_ratio"] = res["ours_preview_ms"] / res["raw_predict_ms"]
+    print(json.dumps(res, indent=2))
+    return res
+
+
+if __name__ == "__main__":
+    main()
