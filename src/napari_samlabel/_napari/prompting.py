@@ -102,7 +102,6 @@ class PromptController:
             border_color="white",
             **geo,
         )
-        points.mode = "add"
         boxes = Shapes(ndim=ndim, name="samlabel box", edge_color="yellow", face_color=[0, 0, 0, 0], edge_width=1, **geo)
         preview = Labels(np.zeros(labels_shape(image), np.uint8), name="samlabel preview", opacity=0.55, **geo)
         preview.editable = False
@@ -114,6 +113,8 @@ class PromptController:
             for layer in (preview, boxes, points):
                 viewer.layers.append(layer)
             viewer.layers.selection.active = points
+        points.mode = "add"  # clicks add prompts straight away
+        boxes.mode = "add_rectangle"
         return points, boxes, preview
 
     def _bind_keys(self) -> None:

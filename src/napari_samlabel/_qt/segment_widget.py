@@ -215,6 +215,7 @@ class SegmentWidget(QWidget):
             self.controller.committed.connect(lambda rec: self.status.ok(f"Committed {rec.name}."))
             self._options_changed()
         self.viewer.layers.selection.active = self.controller.points
+        self.controller.points.mode = "add"
         self.status.ok("Left click: object; right click or N then click: background; drag a box on 'samlabel box'.")
         self._prefetch()
         return self.controller
