@@ -58,6 +58,7 @@ class SegmentWidget(QWidget):
         ckpt.addWidget(browse)
         self.device_combo = QComboBox()
         self.device_combo.addItems(DEVICES)
+        self.disk_cache = QCheckBox("Keep embeddings on disk (reopening skips the encoder)")
         self.load_button = QPushButton("Load model")
         self.load_button.clicked.connect(self.load_model)
 
@@ -101,6 +102,7 @@ class SegmentWidget(QWidget):
         form.addRow("Model", self.model_combo)
         form.addRow("Checkpoint", ckpt)
         form.addRow("Device", self.device_combo)
+        form.addRow(self.disk_cache)
         form.addRow(self.load_button)
         form.addRow("Class", self.class_combo)
         form.addRow("Mode", self.mode_combo)
@@ -168,7 +170,7 @@ class SegmentWidget(QWidget):
         self.status.ok(f"Loading {name}…")
         self.load_button.setEnabled(False)
         self._loader = create_worker(
-            load_backend, name, ckpt, device,
+            load_backend, name, ckpt, device, True, self.disk_cache.isChecked(),
             _connect={
                 "returned": self._model_loaded,
                 "errored": self._model_failed,

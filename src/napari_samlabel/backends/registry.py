@@ -153,8 +153,17 @@ def pick_device(device: str = "auto") -> str:
     return "cpu"
 
 
-def load_backend(name: str, checkpoint: str | Path | None = None, device: str = "auto", download: bool = True):
-    """Build the backend for a model name (weights resolved as above)."""
+def load_backend(
+    name: str,
+    checkpoint: str | Path | None = None,
+    device: str = "auto",
+    download: bool = True,
+    embeddings_on_disk: bool = False,
+):
+    """Build the backend for a model name (weights resolved as above).
+
+    ``embeddings_on_disk`` keeps SAM 2 embeddings under the cache folder, keyed
+    by plane content and model, so reopening the same stack skips the encoder."""
     spec = get_spec(name)
     if name in _FACTORIES:
         return _FACTORIES[name](checkpoint=checkpoint, device=device)
@@ -164,8 +173,11 @@ def load_backend(name: str, checkpoint: str | Path | None = None, device: str = 
         return SeedGrowSegmenter()
     from .sam2 import Sam2Segmenter
 
+    from .embeddings import EmbeddingCache
+
     path = resolve_checkpoint(name, checkpoint, download=download)
-    return Sam2Segmenter.from_checkpoint(spec, path, device=pick_device(device))
+    cache = EmbeddingCache(disk_dir=cache_dir() / "embeddings" / name if embeddings_on_disk else None)
+    return Sam2Segmenter.from_checkpoint(spec, path, device=pick_device(device), cache=cache)
 
 
 def describe_models() -> list[dict]:
