@@ -50,6 +50,23 @@ class PreviewResult:
     seconds: float
 
 
+def current_plane(session: AnnotationSession) -> Plane:
+    """The plane the viewer shows: its displayed data axes at the current position."""
+    from .session import labels_shape
+
+    image = session.image
+    shape = labels_shape(image)
+    viewer = session.viewer
+    if viewer is None:  # headless: the last two axes at the first index
+        return Plane(shape, (len(shape) - 2, len(shape) - 1), (0,) * len(shape))
+    offset = viewer.dims.ndim - len(shape)
+    displayed = [ax - offset for ax in viewer.dims.displayed[-2:]]
+    if any(ax < 0 for ax in displayed):
+        raise PromptError("the displayed axes are not axes of this image")
+    point = image.world_to_data(viewer.dims.point)
+    return Plane.from_point(shape, displayed, point[-len(shape) :])
+
+
 def image_data(image) -> Any:
     return image.data[0] if getattr(image, "multiscale", False) else image.data
 
@@ -198,19 +215,7 @@ class PromptController:
 
     # -- the plane ---------------------------------------------------------
     def current_plane(self) -> Plane:
-        from .session import labels_shape
-
-        image = self.session.image
-        shape = labels_shape(image)
-        viewer = self.session.viewer
-        if viewer is None:  # headless: the last two axes at the first index
-            return Plane(shape, (len(shape) - 2, len(shape) - 1), (0,) * len(shape))
-        offset = viewer.dims.ndim - len(shape)
-        displayed = [ax - offset for ax in viewer.dims.displayed[-2:]]
-        if any(ax < 0 for ax in displayed):
-            raise PromptError("the displayed axes are not axes of this image")
-        point = image.world_to_data(viewer.dims.point)
-        return Plane.from_point(shape, displayed, point[-len(shape) :])
+        return current_plane(self.session)
 
     def prompts_on(self, plane: Plane) -> PromptSet:
         pts = self.points.data

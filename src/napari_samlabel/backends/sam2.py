@@ -24,12 +24,14 @@ from .registry import CheckpointError, ModelSpec
 def build_model(config: str, checkpoint: str | Path | None = None, device: str = "cpu", overrides: Sequence[str] = ()):
     """A SAM 2 model from a package config; weights from ``checkpoint`` if given.
 
-    Loads with ``weights_only=True`` and says clearly when a file is not a SAM 2
-    checkpoint for this config (sam2's own loader raises a bare RuntimeError).
+    Built as a ``SAM2VideoPredictor`` so one set of weights serves both the
+    image predictor (prompting) and tracking. Loads with ``weights_only=True``
+    and says clearly when a file is not a SAM 2 checkpoint for this config
+    (sam2's own loader raises a bare RuntimeError).
     """
-    from sam2.build_sam import build_sam2
+    from sam2.build_sam import build_sam2_video_predictor
 
-    model = build_sam2(config, None, device="cpu", hydra_overrides_extra=list(overrides))
+    model = build_sam2_video_predictor(config, None, device="cpu", hydra_overrides_extra=list(overrides))
     if checkpoint is not None:
         load_weights(model, checkpoint, config)
     return model.to(device).eval()
@@ -129,6 +131,12 @@ class Sam2Segmenter:
                 )
         order = np.argsort(-scores, kind="stable")
         return MaskPrediction(masks[order] > 0, np.clip(scores[order], 0, 1), logits[order])
+
+    def tracker(self):
+        """Tracking with the same weights."""
+        from .sam2_video import Sam2Tracker
+
+        return Sam2Tracker(self.model)
 
     def segment_all(self, rgb: np.ndarray, points_per_side: int = 32) -> list[tuple[np.ndarray, float]]:
         """SAM 2's automatic mask generator: every object, with its predicted IoU as score."""

@@ -62,6 +62,12 @@ class SeedGrowSegmenter:
     def set_image(self, rgb: np.ndarray) -> None:
         self._gray = ndi.gaussian_filter(to_gray(rgb), self.smoothing)
 
+    def tracker(self):
+        """Propagation seeded frame by frame from the previous mask."""
+        from .tracking import SeedTracker
+
+        return SeedTracker(SeedGrowSegmenter(self.smoothing))
+
     # -- prompting -------------------------------------------------------
     def predict(self, prompts: PromptSet, multimask: bool = True, mask_input: np.ndarray | None = None) -> MaskPrediction:
         if self._gray is None:

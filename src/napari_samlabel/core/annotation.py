@@ -236,9 +236,10 @@ class Annotation:
             if source is not None:
                 rec.source = source
             if confidence is not None:
-                rec.confidence = float(confidence)
                 for f in touched:
                     rec.frame_scores[f] = float(confidence)
+                if not rec.frames - touched:  # a new instance: this is its confidence
+                    rec.confidence = float(confidence)
             self.sync_frames(touched)
         return len(add[0])
 

@@ -41,6 +41,13 @@ class Instance:
     def score_on(self, frame: int) -> float:
         return self.frame_scores.get(frame, self.confidence)
 
+    @property
+    def mean_confidence(self) -> float:
+        """Over the frames it is on: per-frame model scores where known, else its own."""
+        if not self.frames:
+            return self.confidence
+        return float(sum(self.score_on(f) for f in self.frames) / len(self.frames))
+
 
 def format_frames(frames: Iterable[int]) -> str:
     """Compact frame list: {0,1,2,5,7,8} -> '0-2, 5, 7-8'."""
@@ -163,7 +170,7 @@ class InstanceTable:
             "index": [r.id for r in rows],
             "class": [r.class_name for r in rows],
             "name": [r.name for r in rows],
-            "confidence": [round(float(r.confidence), 4) for r in rows],
+            "confidence": [round(r.mean_confidence, 4) for r in rows],
             "source": [r.source for r in rows],
             "frames": [format_frames(r.frames) for r in rows],
             "first_frame": [min(r.frames) if r.frames else -1 for r in rows],

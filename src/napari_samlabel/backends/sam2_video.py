@@ -1,0 +1,156 @@
+"""SAM 2's video predictor, fed from memory, with bounded memory.
+
+``SAM2VideoPredictor.init_state`` only reads a JPEG folder or an mp4, so we
+build the same inference state around :class:`LazyFrames`, which windows,
+resizes and normalises each plane when SAM 2 asks for it and keeps none.
+SAM 2 never prunes ``non_cond_frame_outputs``; we keep the frames its memory
+can still reach (``num_maskmem`` masks, ``max_obj_ptrs_in_encoder`` object
+pointers) and drop the rest, so memory does not grow with the stack and the
+results equal an unpruned run.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .tracking import AbsenceCounter, FrameSource, ObjectResult, TrackStep, frame_order
+
+def _quiet_progress() -> None:
+    """sam2 wraps propagation in a tqdm bar; in a viewer our progress bar says it."""
+    import sam2.sam2_video_predictor as svp
+
+    svp.tqdm = lambda iterable, *args, **kwargs: iterable
+
+
+_quiet_progress()
+
+IMG_MEAN = (0.485, 0.456, 0.406)  # sam2's video preprocessing (utils/misc.py)
+IMG_STD = (0.229, 0.224, 0.225)
+
+
+class LazyFrames:
+    """SAM 2's ``images`` sequence, computed on demand from a frame source."""
+
+    def __init__(self, frames: FrameSource, image_size: int, device) -> None:
+        self.frames, self.image_size, self.device = frames, image_size, device
+        self.mean = torch.tensor(IMG_MEAN, dtype=torch.float32)[:, None, None]
+        self.std = torch.tensor(IMG_STD, dtype=torch.float32)[:, None, None]
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        rgb = self.frames[int(index)]
+        # the same resize as sam2's frame loader (PIL, to a square image_size)
+        img = Image.fromarray(rgb).resize((self.image_size, self.image_size))
+        t = torch.from_numpy(np.asarray(img, np.float32) / 255.0).permute(2, 0, 1)
+        return ((t - self.mean) / self.std).to(self.device)
+
+
+def init_state(predictor, frames: FrameSource, offload_state_to_cpu: bool = False) -> dict:
+    """The inference state ``init_state`` builds, around in-memory frames."""
+    device = predictor.device
+    h, w = frames.hw
+    return {
+        "images": LazyFrames(frames, predictor.image_size, device),
+        "num_frames": len(frames),
+        "offload_video_to_cpu": False,
+        "offload_state_to_cpu": offload_state_to_cpu,
+        "video_height": h,
+        "video_width": w,
+        "device": device,
+        "storage_device": torch.device("cpu") if offload_state_to_cpu else device,
+        "point_inputs_per_obj": {},
+        "mask_inputs_per_obj": {},
+        "cached_features": {},
+        "constants": {},
+        "obj_id_to_idx": OrderedDict(),
+        "obj_idx_to_id": OrderedDict(),
+        "obj_ids": [],
+        "output_dict_per_obj": {},
+        "temp_output_dict_per_obj": {},
+        "frames_tracked_per_obj": {},
+    }
+
+
+def memory_reach(predictor) -> int:
+    """How many past frames SAM 2's memory attention can still read."""
+    return max(int(predictor.num_maskmem), int(getattr(predictor, "max_obj_ptrs_in_encoder", 16))) + 1
+
+
+def prune(state: dict, frame: int, keep: int) -> int:
+    """Drop tracked outputs further than ``keep`` frames from ``frame``; return how many."""
+    dropped = 0
+    for obj_out in state["output_dict_per_obj"].values():
+        outs = obj_out["non_cond_frame_outputs"]
+        for t in [t for t in outs if abs(t - frame) > keep]:
+            del outs[t]
+            dropped += 1
+    for tracked in state["frames_tracked_per_obj"].values():
+        for t in [t for t in tracked if abs(t - frame) > keep]:
+            del tracked[t]
+    return dropped
+
+
+class Sam2Tracker:
+    """Tracks many objects at once with a ``SAM2VideoPredictor``."""
+
+    name = "sam2"
+
+    def __init__(self, predictor, keep_frames: int | None = None) -> None:
+        self.predictor = predictor
+        self.keep = keep_frames if keep_frames is not None else memory_reach(predictor)
+        self.last_state: dict | None = None  # for tests and benchmarks
+
+    def track(
+        self,
+        frames: FrameSource,
+        start: int,
+        masks: dict[int, np.ndarray],
+        direction: str = "forward",
+        n_frames: int | None = 30,
+        stop_after: int | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> Iterator[TrackStep]:
+        p = self.predictor
+        masks = {int(i): np.asarray(m, bool) for i, m in masks.items() if np.asarray(m).any()}
+        if not masks:
+            return
+        for order in frame_order(start, len(frames), direction, n_frames):
+            if not order:
+                continue
+            with torch.inference_mode():
+                state = init_state(p, frames)
+                self.last_state = state
+                for obj_id, mask in masks.items():
+                    p.add_new_mask(state, start, obj_id, mask)
+                reverse = order[0] < start
+                counter = AbsenceCounter(masks, stop_after)
+                steps = p.propagate_in_video(state, start, len(order), reverse=reverse)
+                for frame_idx, obj_ids, video_res_masks in steps:
+                    if frame_idx == start:
+                        continue  # the user's own mask stays as drawn
+                    step = TrackStep(int(frame_idx))
+                    stopped = []
+                    for k, obj_id in enumerate(obj_ids):
+                        if obj_id not in counter.active:
+                            continue
+                        out = state["output_dict_per_obj"][k]["non_cond_frame_outputs"].get(frame_idx)
+                        obj_logit = float(out["object_score_logits"].flatten()[0]) if out is not None else 1.0
+                        mask = (video_res_masks[k, 0] > 0).cpu().numpy()
+                        present = bool(mask.any()) and obj_logit > 0
+                        score = float(torch.sigmoid(torch.tensor(obj_logit)))
+                        step.objects[int(obj_id)] = ObjectResult(mask if present else np.zeros_like(mask), score, present)
+                        if counter.update(int(obj_id), present):
+                            stopped.append(int(obj_id))
+                    step.stopped = tuple(stopped)
+                    prune(state, int(frame_idx), self.keep)
+                    yield step
+                    if cancelled() or not counter.active:
+                        break
+                steps.close()

@@ -1,0 +1,151 @@
+"""Propagating masks along the time or slice axis: what a tracker yields.
+
+A tracker takes a :class:`FrameSource` (planes read lazily, windowed to uint8
+RGB), a start frame and the start masks of the objects, and yields one
+:class:`TrackStep` per frame, so a worker can stream results to the viewer and
+stop within one frame. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Protocol, Sequence
+
+import numpy as np
+
+from ..core.planes import Plane, window_to_uint8
+
+DIRECTIONS = ("forward", "backward", "both")
+
+
+@dataclass
+class ObjectResult:
+    mask: np.ndarray  # (H, W) bool, empty when absent
+    score: float  # 0-1: the model's confidence that the object is there
+    present: bool
+
+
+@dataclass
+class TrackStep:
+    frame: int
+    objects: dict[int, ObjectResult] = field(default_factory=dict)
+    stopped: tuple[int, ...] = ()  # objects that stopped being tracked at this frame
+
+
+class FrameSource:
+    """The planes of one image along an axis, read and windowed on demand (never stored)."""
+
+    def __init__(self, data, plane: Plane, axis: int, contrast_limits=None, rgb: bool = False) -> None:
+        if axis in plane.displayed:
+            raise ValueError(f"axis {axis} is displayed; track along a slider axis")
+        self.data, self.plane, self.axis = data, plane, axis
+        self.contrast_limits, self.rgb = contrast_limits, rgb
+
+    def __len__(self) -> int:
+        return self.plane.shape[self.axis]
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        return self.plane.hw
+
+    def plane_at(self, frame: int) -> Plane:
+        index = list(self.plane.index)
+        index[self.axis] = int(frame)
+        return Plane(self.plane.shape, self.plane.displayed, tuple(index))
+
+    def __getitem__(self, frame: int) -> np.ndarray:
+        return window_to_uint8(self.plane_at(frame).read(self.data), self.contrast_limits, rgb=self.rgb)
+
+
+def frame_order(start: int, n_total: int, direction: str, n_frames: int | None) -> list[list[int]]:
+    """Frames to visit per pass, start excluded; ``n_frames`` counts the start frame."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
+    span = n_total if n_frames is None else max(int(n_frames), 1)
+    passes = []
+    if direction in ("forward", "both"):
+        passes.append(list(range(start + 1, min(start + span, n_total))))
+    if direction in ("backward", "both"):
+        passes.append(list(range(start - 1, max(start - span, -1), -1)))
+    return passes
+
+
+class Tracker(Protocol):
+    name: str
+
+    def track(
+        self,
+        frames: FrameSource,
+        start: int,
+        masks: dict[int, np.ndarray],
+        direction: str = "forward",
+        n_frames: int | None = 30,
+        stop_after: int | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> Iterator[TrackStep]: ...
+
+
+class AbsenceCounter:
+    """Stop an object after ``stop_after`` consecutive frames without it."""
+
+    def __init__(self, ids: Sequence[int], stop_after: int | None) -> None:
+        self.stop_after = stop_after
+        self.misses = {int(i): 0 for i in ids}
+        self.active = set(self.misses)
+
+    def update(self, obj_id: int, present: bool) -> bool:
+        """Record a frame; True if the object just stopped."""
+        self.misses[obj_id] = 0 if present else self.misses[obj_id] + 1
+        if self.stop_after and self.misses[obj_id] >= self.stop_after and obj_id in self.active:
+            self.active.discard(obj_id)
+            return True
+        return False
+
+
+class SeedTracker:
+    """Weight-free propagation: each frame is grown from seeds taken from the previous mask."""
+
+    name = "seeds"
+
+    def __init__(self, segmenter=None, min_overlap: float = 0.2) -> None:
+        from .seeds import SeedGrowSegmenter
+
+        self.segmenter = segmenter or SeedGrowSegmenter()
+        self.min_overlap = min_overlap
+
+    def track(self, frames, start, masks, direction="forward", n_frames=30, stop_after=None, cancelled=lambda: False):
+        from scipy import ndimage as ndi
+
+        from ..core.prompts import PromptSet
+
+        for order in frame_order(start, len(frames), direction, n_frames):
+            last = {i: np.asarray(m, bool) for i, m in masks.items() if np.asarray(m).any()}
+            counter = AbsenceCounter(last, stop_after)
+            for f in order:
+                if cancelled() or not counter.active:
+                    break
+                self.segmenter.set_image(frames[f])
+                step = TrackStep(f)
+                stopped = []
+                for obj_id in sorted(counter.active):
+                    prev = last[obj_id]
+                    # seed at the deepest point of the previous mask; box: its bounds, widened
+                    dist = ndi.distance_transform_edt(prev)
+                    seed = np.unravel_index(np.argmax(dist), dist.shape)
+                    rows, cols = np.nonzero(prev)
+                    pad = max(4, int(0.5 * max(np.ptp(rows), np.ptp(cols))))
+                    h, w = prev.shape
+                    box = [max(rows.min() - pad, 0), max(cols.min() - pad, 0), min(rows.max() + pad, h - 1), min(cols.max() + pad, w - 1)]
+                    pred = self.segmenter.predict(PromptSet([seed], [1], box), multimask=False)
+                    mask, score = pred.masks[0], float(pred.scores[0])
+                    overlap = (mask & prev).sum() / max(prev.sum(), 1)
+                    present = bool(mask.any()) and overlap >= self.min_overlap
+                    if not present:
+                        mask = np.zeros_like(prev)
+                    else:
+                        last[obj_id] = mask
+                    step.objects[obj_id] = ObjectResult(mask, score if present else 0.0, present)
+                    if counter.update(obj_id, present):
+                        stopped.append(obj_id)
+                step.stopped = tuple(stopped)
+                yield step
