@@ -33,7 +33,7 @@ def open_viewer(sample: str | None = "timelapse", files: list[str] | None = None
         viewer.open(files)
     elif sample:
         viewer.open_sample("napari-samlabel", sample)
-    for name in ("Classes", "Segment", "Instances"):
+    for name in ("Classes", "Segment", "Track", "Instances"):
         viewer.window.add_plugin_dock_widget("napari-samlabel", name)
     images = [layer for layer in viewer.layers if layer._type_string == "image"]
     if images:

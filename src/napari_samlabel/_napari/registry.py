@@ -24,6 +24,7 @@ class SessionList:
         self._viewer = weakref.ref(viewer)
         self.sessions: list[AnnotationSession] = []
         self.current: AnnotationSession | None = None
+        self.backend = None  # the model the Segment dock loaded; the Track dock tracks with it
         viewer.layers.events.removed.connect(self._on_layer_removed)
         viewer.layers.selection.events.active.connect(self._on_active_layer)
         # With any other layer active (prompts, other images) the keys go to the current session.

@@ -74,7 +74,9 @@ class AnnotationSession:
     """The napari side of an :class:`~napari_samlabel.core.Annotation`."""
 
     class_selected = Signal(object)  # class name or None
+    selection_changed = Signal(object)  # list of label ids picked in the Instances dock
     closed = Signal()
+    selection: list[int] = []
 
     def __init__(
         self,
@@ -185,6 +187,11 @@ class AnnotationSession:
         self._fresh.pop(name, None)
         self.select_class(name)
         return self.labels.selected_label
+
+    def set_selection(self, ids) -> None:
+        """Instances picked in a list, for the tools that act on several (track, merge...)."""
+        self.selection = sorted(int(i) for i in ids)
+        self.selection_changed.emit(self.selection)
 
     def select_instance(self, label_id: int, jump: bool = True) -> Instance:
         rec = self.table[label_id]

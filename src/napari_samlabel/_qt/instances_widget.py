@@ -62,6 +62,7 @@ class InstancesWidget(QWidget):
         self.tree.setMinimumHeight(220)
         self.tree.itemClicked.connect(self._on_clicked)
         self.tree.itemChanged.connect(self._on_item_changed)
+        self.tree.itemSelectionChanged.connect(self._share_selection)
         self.tree.setContextMenuPolicy(Qt.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._context_menu)
 
@@ -183,6 +184,10 @@ class InstancesWidget(QWidget):
                 spin.setRange(0, n)
         finally:
             self._building = False
+
+    def _share_selection(self) -> None:
+        if self._session is not None and not self._building:
+            self._session.set_selection(self.selected_ids())
 
     def _on_clicked(self, item: QTreeWidgetItem, column: int) -> None:
         label_id = item.data(COL_NAME, ID_ROLE)

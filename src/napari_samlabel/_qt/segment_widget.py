@@ -195,6 +195,7 @@ class SegmentWidget(QWidget):
 
     def set_backend(self, backend) -> None:
         self.backend = backend
+        self.registry.backend = backend  # the Track dock tracks with the same model
         if self.controller is not None:
             self.controller.backend = backend
             self.controller.apply(None)
@@ -210,7 +211,7 @@ class SegmentWidget(QWidget):
             return None
         if self.controller is None:
             if self.backend is None:
-                self.backend = SeedGrowSegmenter()  # works at once; load SAM 2 when wanted
+                self.set_backend(SeedGrowSegmenter())  # works at once; load SAM 2 when wanted
             self.controller = PromptController(self._session, self.backend)
             self.controller.prompts_changed.connect(self._debounce.start)
             self.controller.preview_changed.connect(self._show_result)

@@ -353,6 +353,30 @@ class Annotation:
             self._relabel([label_id], new.id, range(at_frame, self.n_frames))
         return new
 
+    def interpolate(self, label_id: int, frames: FrameSpan = None, mode: Mode | str = Mode.EXCLUDE) -> list[int]:
+        """Fill the gaps between an instance's keyframes (within a span) by shape-based
+        interpolation; returns the frames filled. One undo step."""
+        from .interpolate import interpolate_masks, keyframe_gaps
+
+        if self.frame_axis is None:
+            raise AnnotationError("interpolation needs a time or slice axis")
+        (rec,) = self._check_editable([label_id])
+        _, span = self.span_region(frames)
+        keys = {f for f in rec.frames if f in span}
+        gaps = keyframe_gaps(keys)
+        if not gaps:
+            raise AnnotationError(f"{rec.name} has no gap between keyframes to fill (draw it on two non-adjacent frames)")
+        filled = []
+        with self.action("interpolate"):
+            for a, b in gaps:
+                first = self.store.read(self.frame_region(a)) == label_id
+                last = self.store.read(self.frame_region(b)) == label_id
+                for f, mask in zip(range(a + 1, b), interpolate_masks(first, last, b - a - 1)):
+                    self.write_mask(mask, label_id, self.frame_region(f), mode)
+                    filled.append(f)
+            rec.source = "interpolated" if rec.source == "manual" else rec.source
+        return filled
+
     # -- instance state (view state: not undo steps) ------------------------
     def set_locked(self, ids: Iterable[int], locked: bool = True) -> None:
         for i in ids:
