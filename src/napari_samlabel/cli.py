@@ -1,8 +1,8 @@
 """``samlabel``: the command line.
 
 ``samlabel`` (or ``samlabel gui``) opens napari with the plugin's docks and a
-sample, ready to label. ``samlabel segment`` runs prompts from a file without a
-viewer; ``samlabel models`` lists the models and their weights.
+sample, ready to label. ``samlabel segment`` and ``samlabel track`` run prompts
+from a file without a viewer; ``samlabel models`` lists the models and weights.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def open_viewer(sample: str | None = "timelapse", files: list[str] | None = None
     return viewer
 
 
-SUBCOMMANDS = ("gui", "segment", "models")
+SUBCOMMANDS = ("gui", "segment", "track", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,18 +56,29 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--ontology", help="classes JSON file to start with")
 
     seg = sub.add_parser("segment", help="segment objects from a prompts file, headless")
-    seg.add_argument("image", help=".tif, .npy, .nii/.nii.gz, or a DICOM file or folder")
-    seg.add_argument("--prompts", required=True, help="PROMPTS.json (see napari_samlabel.headless)")
-    seg.add_argument("--model", default="seeds", help="a name from `samlabel models` (default: seeds)")
-    seg.add_argument("--checkpoint", help="a local checkpoint file for the model")
-    seg.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    seg.add_argument("--plane-axes", nargs=2, type=int, default=(-2, -1), metavar=("ROWS", "COLS"))
-    seg.add_argument("--window", nargs=2, type=float, metavar=("LO", "HI"), help="intensity window (default min-max)")
-    seg.add_argument("--mode", default="exclude", choices=["exclude", "overwrite", "inside"])
-    seg.add_argument("-o", "--output", required=True, help="label array: .tif, .npy or .nii.gz")
+    trk = sub.add_parser("track", help="segment objects on their start frame, then track them, headless")
+    for p in (seg, trk):
+        _add_io_args(p)
+    trk.add_argument("--axis", type=int, help="axis to track along (default: the first non-plane axis)")
+    trk.add_argument("--direction", default="forward", choices=["forward", "backward", "both"])
+    trk.add_argument("--frames", type=int, default=30, help="frames to cover, counting the start (0: to the end)")
+    trk.add_argument("--stop-after", type=int, default=0, help="stop an object after K frames without it (0: never)")
 
     sub.add_parser("models", help="list models, where their weights are looked for, and whether present")
     return parser
+
+
+def _add_io_args(p: argparse.ArgumentParser) -> None:
+    """The image, prompts and model options `segment` and `track` share."""
+    p.add_argument("image", help=".tif, .npy, .nii/.nii.gz, or a DICOM file or folder")
+    p.add_argument("--prompts", required=True, help="PROMPTS.json (see napari_samlabel.headless)")
+    p.add_argument("--model", default="seeds", help="a name from `samlabel models` (default: seeds)")
+    p.add_argument("--checkpoint", help="a local checkpoint file for the model")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--plane-axes", nargs=2, type=int, default=(-2, -1), metavar=("ROWS", "COLS"))
+    p.add_argument("--window", nargs=2, type=float, metavar=("LO", "HI"), help="intensity window (default min-max)")
+    p.add_argument("--mode", default="exclude", choices=["exclude", "overwrite", "inside"])
+    p.add_argument("-o", "--output", required=True, help="label array: .tif, .npy or .nii.gz")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         napari.run()
     elif args.command == "models":
         return _models()
-    elif args.command == "segment":
+    elif args.command in ("segment", "track"):
         return _segment(args)
     return 0
 
@@ -100,19 +111,24 @@ def _models() -> int:
 
 def _segment(args) -> int:
     from .backends.registry import CheckpointError, load_backend
-    from .headless import PromptFileError, load_prompts, segment_objects
+    from .headless import PromptFileError, load_prompts, segment_objects, track_objects
     from .io import ImageReadError, read_image, write_labels
 
     try:
         data, meta = read_image(args.image)
         objects = load_prompts(args.prompts)
         backend = load_backend(args.model, args.checkpoint, args.device)
-        labels = segment_objects(
-            np.asarray(data), objects, backend, args.plane_axes, tuple(args.window) if args.window else None, args.mode
-        )
+        window = tuple(args.window) if args.window else None
+        if args.command == "track":
+            labels = track_objects(
+                np.asarray(data), objects, backend, args.axis, args.direction, args.frames or None,
+                args.stop_after or None, args.plane_axes, window, args.mode,
+            )  # fmt: skip
+        else:
+            labels = segment_objects(np.asarray(data), objects, backend, args.plane_axes, window, args.mode)
         out = write_labels(args.output, labels, meta)
     except (ImageReadError, PromptFileError, CheckpointError, KeyError, ValueError) as e:
-        print(f"samlabel segment: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+        print(f"samlabel {args.command}: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
         return 2
     n = len(np.unique(labels)) - (1 if labels.min() == 0 else 0)
     print(f"wrote {out}: {n} object(s), shape {labels.shape}")

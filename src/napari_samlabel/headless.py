@@ -110,3 +110,57 @@ def segment_objects(
         ann.write_mask(plane.mask_to_region(pred.masks[0]), int(obj["id"]), plane.region, mode,
                        source="model", confidence=float(pred.scores[0]))  # fmt: skip
     return labels
+
+
+def track_objects(
+    data: np.ndarray,
+    objects: list[dict],
+    backend,
+    axis: int | None = None,
+    direction: str = "forward",
+    n_frames: int | None = 30,
+    stop_after: int | None = None,
+    plane_axes: Sequence[int] = (-2, -1),
+    window: tuple[float, float] | None = None,
+    mode: Mode | str = Mode.EXCLUDE,
+    rgb: bool | None = None,
+) -> np.ndarray:
+    """Segment each object on its start frame from its prompts, then track them all.
+
+    Objects sharing a start plane are tracked together in one run.
+    """
+    from .backends.tracking import FrameSource
+
+    rgb = image_is_rgb(data) if rgb is None else rgb
+    shape = data.shape[:-1] if rgb else data.shape
+    if window is None and not rgb:
+        window = (float(np.min(data)), float(np.max(data)))
+    labels = segment_objects(data, objects, backend, plane_axes, window, mode, rgb)
+    ann = Annotation(labels, Ontology(), frame_axis=None)
+    for i in np.unique(labels):
+        if i:
+            ann.table.adopt(int(i), "object")
+    tracker = backend.tracker()
+    groups: dict[tuple, list[dict]] = {}
+    for obj in objects:
+        plane = object_plane(obj, shape, plane_axes)
+        groups.setdefault((plane.displayed, plane.index), []).append(obj)
+    for (displayed, index), objs in groups.items():
+        plane = Plane(tuple(shape), displayed, index)
+        free = [a for a in range(len(shape)) if a not in displayed]
+        if not free:
+            raise PromptFileError("a 2D image has no axis to track along")
+        ax = free[0] if axis is None else axis % len(shape)
+        if ax not in free:
+            raise PromptFileError(f"--axis {axis} is a plane axis")
+        frames = FrameSource(data, plane, ax, window, rgb)
+        start = plane.index[ax]
+        region = labels[plane.region]
+        current = np.swapaxes(region, 0, 1) if plane.transposed else region
+        masks = {int(o["id"]): current == int(o["id"]) for o in objs}
+        for step in tracker.track(frames, start, masks, direction, n_frames, stop_after):
+            p = frames.plane_at(step.frame)
+            for obj_id, res in step.objects.items():
+                ann.write_mask(p.mask_to_region(res.mask), obj_id, p.region, mode, replace=True,
+                               source="tracked", confidence=res.score)  # fmt: skip
+    return labels

@@ -30,7 +30,9 @@ def fluorescence_timelapse(
     for i in range(n_cells):  # place one at a time: close, but never overlapping
         for _ in range(2000):
             p = rng.uniform(margin, size - margin, 2)
-            v = np.array([0.0, size * 0.04]) if i == 0 else rng.normal(0, size * 0.006, 2)  # 0 leaves
+            v = rng.normal(0, size * 0.006, 2)
+            if i == 0:  # the leaver: starts right of centre, out of the field within ~12 frames
+                p[1], v = rng.uniform(0.6, 0.8) * size, np.array([0.0, size * 0.04])
             r = rng.uniform(size * 0.045, size * 0.075, 2)
             track = p + v * times  # (T, 2)
             reach = r.max() * 1.15 + 1  # breathing included

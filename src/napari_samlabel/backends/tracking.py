@@ -107,11 +107,12 @@ class SeedTracker:
 
     name = "seeds"
 
-    def __init__(self, segmenter=None, min_overlap: float = 0.2) -> None:
+    def __init__(self, segmenter=None, min_overlap: float = 0.2, min_score: float = 0.35) -> None:
         from .seeds import SeedGrowSegmenter
 
         self.segmenter = segmenter or SeedGrowSegmenter()
-        self.min_overlap = min_overlap
+        self.min_overlap = min_overlap  # of the previous mask, to be the same object
+        self.min_score = min_score  # edge contrast below which it is background, not the object
 
     def track(self, frames, start, masks, direction="forward", n_frames=30, stop_after=None, cancelled=lambda: False):
         from scipy import ndimage as ndi
@@ -139,7 +140,11 @@ class SeedTracker:
                     pred = self.segmenter.predict(PromptSet([seed], [1], box), multimask=False)
                     mask, score = pred.masks[0], float(pred.scores[0])
                     overlap = (mask & prev).sum() / max(prev.sum(), 1)
-                    present = bool(mask.any()) and overlap >= self.min_overlap
+                    growth = mask.sum() / max(prev.sum(), 1)
+                    present = (
+                        bool(mask.any()) and overlap >= self.min_overlap
+                        and score >= self.min_score and 0.25 <= growth <= 4.0
+                    )  # fmt: skip
                     if not present:
                         mask = np.zeros_like(prev)
                     else:

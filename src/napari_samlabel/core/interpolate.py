@@ -2,7 +2,8 @@
 
 A mask drawn on frames a and b (non-adjacent) is filled in between by
 blending the two signed distance maps linearly and keeping where the blend is
-inside: shapes morph smoothly, unlike a per-pixel fade.
+inside: shapes morph smoothly, unlike a per-pixel fade. The maps are aligned
+on the masks' centroids first, so an object that moved is carried along.
 """
 
 from __future__ import annotations
@@ -25,11 +26,18 @@ def interpolate_masks(first: np.ndarray, last: np.ndarray, n_between: int) -> li
         raise ValueError(f"keyframe masks differ in shape: {first.shape} vs {last.shape}")
     if not np.asarray(first).any() or not np.asarray(last).any():
         raise ValueError("both keyframes need a non-empty mask")
+    # Blend the shapes about their centroids and move the blend along the line
+    # between them: objects that moved (and no longer overlap) still morph.
+    c0, c1 = np.array(ndi.center_of_mass(first)), np.array(ndi.center_of_mass(last))
     d0, d1 = signed_distance(first), signed_distance(last)
+    floor = float(min(d0.min(), d1.min()))  # outside value for pixels shifted in
     out = []
     for k in range(1, n_between + 1):
         w = k / (n_between + 1)
-        out.append((1 - w) * d0 + w * d1 > 0)
+        c = (1 - w) * c0 + w * c1
+        a = ndi.shift(d0, c - c0, order=1, mode="constant", cval=floor)
+        b = ndi.shift(d1, c - c1, order=1, mode="constant", cval=floor)
+        out.append((1 - w) * a + w * b > 0)
     return out
 
 
