@@ -62,7 +62,7 @@ class LayerStore:
         self.layer = layer
         self._undo: list[tuple[object, dict, dict]] = []
         self._redo: list[tuple[object, dict, dict]] = []
-        self._wrote = False
+        self._atoms: list[tuple] = []
         self.in_action = False
         self._annotation: Annotation | None = None
         self._orig_undo: Callable[[], None] = layer.undo
@@ -87,38 +87,54 @@ class LayerStore:
         return np.asarray(self.layer.data[region])
 
     def write(self, indices: tuple[np.ndarray, ...], value: int) -> None:
-        if len(indices[0]):
-            self.layer.data_setitem(indices, value, refresh=False)
-            self._wrote = True
+        """Write and remember the old values; the action becomes one history item at its end."""
+        if not len(indices[0]):
+            return
+        data = self.layer.data
+        old = np.asarray(data[indices])
+        changed = old != value
+        if not changed.any():
+            return
+        indices = tuple(np.asarray(i)[changed] for i in indices)
+        data[indices] = value
+        self._atoms.append((indices, old[changed].copy(), value))
 
     @contextmanager
     def transaction(self, annotation: Annotation) -> Iterator[None]:
+        """One user action = one napari history item, however long it runs.
+
+        We stage the atoms ourselves instead of holding napari's
+        ``block_history`` open: a tracking run spans many GUI events, and a
+        brush stroke in the meantime must stay its own undo step.
+        """
         layer = self.layer
         before = annotation.table.state()
-        self._wrote = False
-        self.in_action = True
+        self._atoms = []
+        try:
+            yield
+        except BaseException:
+            for indices, old, _ in reversed(self._atoms):  # put back what was written
+                layer.data[indices] = old
+            self._atoms = []
+            annotation.table.restore(before)
+            layer.refresh()
+            raise
+        atoms, self._atoms = self._atoms, []
+        after = annotation.table.state()
+        if not atoms and after == before:
+            return  # nothing happened: no undo step
+        if not atoms:
+            # A metadata-only action (change class): an empty item so that
+            # Ctrl+Z reaches it in order.
+            atoms = [(tuple(np.empty(0, np.intp) for _ in self.shape), np.empty(0, layer.data.dtype), 0)]
+        self.in_action = True  # our own paint event is not a brush stroke
         try:
             with layer.block_history():
-                try:
-                    yield
-                except BaseException:
-                    # Put back whatever was written before the failure.
-                    for atom in reversed(layer._staged_history):
-                        layer.data[atom[0]] = atom[1]
-                    layer._staged_history = []
-                    annotation.table.restore(before)
-                    raise
-                after = annotation.table.state()
-                if not self._wrote:
-                    if after == before:
-                        return  # nothing happened: no undo step
-                    # A metadata-only action (change class): an empty item
-                    # so that Ctrl+Z reaches it in order.
-                    empty = tuple(np.empty(0, np.intp) for _ in self.shape)
-                    layer._save_history((empty, np.empty(0, layer.data.dtype), 0))
+                for atom in atoms:
+                    layer._save_history(atom)
         finally:
             self.in_action = False
-            layer.refresh()
+        layer.refresh()
         item = layer._undo_history[-1] if layer._undo_history else None
         self._undo.append((item, before, after))
         del self._undo[: -self._limit]

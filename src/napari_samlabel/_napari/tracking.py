@@ -3,9 +3,9 @@
 Qt-free. :meth:`TrackJob.steps` is the model work (a generator, safe in a
 worker); :meth:`TrackJob.begin`, :meth:`TrackJob.apply` and
 :meth:`TrackJob.finish` run on the GUI thread. The whole run is one undo step:
-the annotation action stays open from ``begin`` to ``finish``, and the labels
-layer is read-only meanwhile so no brush stroke slips into it. Cancelling can
-keep the frames done or discard them.
+the annotation action stays open from ``begin`` to ``finish`` (brush strokes
+made meanwhile stay undo steps of their own). Cancelling can keep the frames
+done or discard them.
 """
 
 from __future__ import annotations
@@ -91,8 +91,6 @@ class TrackJob:
     def begin(self) -> None:
         self._stack = ExitStack()
         self._stack.enter_context(self.session.annotation.action("track"))
-        self._was_editable = self.session.labels.editable
-        self.session.labels.editable = False
         self._t0 = time.perf_counter()
 
     def apply(self, step: TrackStep) -> None:
@@ -108,6 +106,7 @@ class TrackJob:
             )  # fmt: skip
         self.done += 1
         self.written.add(step.frame)
+        self.session.labels.refresh()  # show each frame as it comes
 
     @property
     def seconds_left(self) -> float | None:
@@ -119,7 +118,6 @@ class TrackJob:
     def finish(self, keep: bool = True) -> None:
         """Close the run as one undo step; ``keep=False`` undoes the frames written."""
         stack, self._stack = self._stack, None
-        self.session.labels.editable = self._was_editable
         if stack is None:
             return
         if keep:

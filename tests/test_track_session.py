@@ -1,0 +1,144 @@
+"""Tracking on a session (napari models, no Qt), with the weight-free tracker."""
+
+import numpy as np
+import pytest
+from napari.components import ViewerModel
+
+from napari_samlabel._napari.tracking import TrackOptions, make_job
+from napari_samlabel._napari.tracks import add_tracks_layer
+from napari_samlabel.api import AnnotationError, start_session
+from napari_samlabel.backends.seeds import SeedGrowSegmenter
+from napari_samlabel.synthetic import fluorescence_timelapse
+
+
+@pytest.fixture
+def movie():
+    return fluorescence_timelapse(n_frames=14, size=112, n_cells=5, seed=4)
+
+
+@pytest.fixture
+def setup(movie, classes):
+    image, truth = movie
+    viewer = ViewerModel()
+    layer = viewer.add_image(image, scale=(1.0, 0.5, 0.5))
+    s = start_session(viewer, layer, ontology=classes)
+    viewer.dims.set_current_step(0, 6)
+    a = s.commit(truth[6] == 2, region=(6,))
+    b = s.commit(truth[6] == 3, region=(6,))
+    return viewer, s, truth, a.id, b.id
+
+
+def tracker():
+    return SeedGrowSegmenter().tracker()
+
+
+def test_forward_range_counts_the_start_frame(setup):
+    viewer, s, truth, a, b = setup
+    job = make_job(s, tracker(), [a], TrackOptions("forward", 4)).run()
+    assert s.table[a].frames == {6, 7, 8, 9} and s.table[b].frames == {6}
+    assert s.table[a].source == "tracked" and 0 < s.table[a].frame_scores[7] <= 1
+    assert job.total == job.done == 3
+
+
+def test_backward_both_and_to_the_end(setup):
+    viewer, s, truth, a, b = setup
+    make_job(s, tracker(), [a], TrackOptions("backward", 3)).run()
+    assert s.table[a].frames == {4, 5, 6}
+    make_job(s, tracker(), [b], TrackOptions("both", None)).run()
+    assert s.table[b].frames == set(range(14))
+
+
+def test_many_objects_keep_their_ids_and_never_eat_each_other(setup):
+    viewer, s, truth, a, b = setup
+    locked = s.commit(truth[9] == 4, region=(9,))
+    s.annotation.set_locked([locked.id])
+    before = s.labels.data == locked.id
+    make_job(s, tracker(), None, TrackOptions("forward", 8)).run()  # all on the current frame
+    for f in range(7, 14):
+        for i, t in ((a, 2), (b, 3)):
+            got, want = s.labels.data[f] == i, truth[f] == t
+            assert (got & want).sum() / (got | want).sum() > 0.8
+    assert ((s.labels.data == locked.id) == before).all()
+
+
+def test_whole_run_is_one_undo_step(setup):
+    viewer, s, truth, a, b = setup
+    before = s.labels.data.copy()
+    make_job(s, tracker(), [a, b], TrackOptions("both", 30)).run()
+    assert len(s.table[a].frames) == 14
+    s.labels.undo()
+    assert (s.labels.data == before).all() and s.table[a].frames == {6}
+
+
+def test_cancel_keeps_or_discards(setup):
+    viewer, s, truth, a, b = setup
+    job = make_job(s, tracker(), [a], TrackOptions("forward", 30))
+    job.begin()
+    for step in job.steps():
+        job.apply(step)
+        if job.done == 2:
+            job.cancel()
+    job.finish(keep=True)
+    assert s.table[a].frames == {6, 7, 8}  # stopped within one frame of the cancel
+    job = make_job(s, tracker(), [b], TrackOptions("forward", 30))
+    job.begin()
+    for step in job.steps():
+        job.apply(step)
+        if job.done == 3:
+            job.cancel()
+    job.finish(keep=False)
+    assert s.table[b].frames == {6}
+    s.labels.undo()  # the discarded run left no undo step: this undoes the first run
+    assert s.table[a].frames == {6}
+
+
+def test_retrack_from_a_corrected_frame_replaces_only_that_instance(setup):
+    viewer, s, truth, a, b = setup
+    make_job(s, tracker(), [a, b], TrackOptions("forward", 30)).run()
+    b_before = s.labels.data == b
+    # the user fixes a on frame 10 (here: swaps in a shrunken mask) and re-tracks a only
+    from scipy import ndimage as ndi
+
+    fixed = ndi.binary_erosion(truth[10] == 2, iterations=2)
+    s.annotation.write_mask(fixed, a, (10,), replace=True)
+    viewer.dims.set_current_step(0, 10)
+    make_job(s, tracker(), [a], TrackOptions("forward", 30)).run()
+    assert ((s.labels.data == b) == b_before).all()
+    assert s.table[a].frames == set(range(6, 14))
+
+
+def test_errors_are_clear(setup, classes):
+    viewer, s, truth, a, b = setup
+    with pytest.raises(AnnotationError, match="not on frame 6"):
+        fresh = s.annotation.new_instance("nucleus")
+        make_job(s, tracker(), [fresh.id])
+    s.annotation.set_locked([a])
+    with pytest.raises(AnnotationError, match="locked"):
+        make_job(s, tracker(), [a])
+    flat = ViewerModel()
+    s2 = start_session(flat, flat.add_image(np.zeros((20, 20))), ontology=classes)
+    with pytest.raises(AnnotationError, match="no time or slice axis"):
+        make_job(s2, tracker(), [1])
+
+
+def test_tracks_layer_has_a_centroid_per_frame(setup):
+    viewer, s, truth, a, b = setup
+    make_job(s, tracker(), [a, b], TrackOptions("forward", 4)).run()
+    layer = add_tracks_layer(s)
+    assert layer in viewer.layers
+    rows = layer.data[layer.data[:, 0] == a]
+    assert rows[:, 1].tolist() == [6, 7, 8, 9]
+    np.testing.assert_allclose(layer.scale, s.labels.scale)
+
+
+def test_interpolation_fills_gaps_as_one_step(setup):
+    viewer, s, truth, a, b = setup
+    s.annotation.write_mask(truth[10] == 2, a, (10,))
+    filled = s.annotation.interpolate(a)
+    assert filled == [7, 8, 9] and s.table[a].frames == set(range(6, 11))
+    for f in filled:
+        got, want = s.labels.data[f] == a, truth[f] == 2
+        assert 2 * (got & want).sum() / (got.sum() + want.sum()) > 0.85
+    assert s.table[a].source == "interpolated"
+    s.labels.undo()
+    assert s.table[a].frames == {6, 10}
