@@ -108,3 +108,18 @@ def test_models_lists_weights_and_where(capsys, tmp_path, monkeypatch):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "seeds" in out and "sam2.1-tiny" in out and str(tmp_path / "checkpoints" / "sam2.1_hiera_tiny.pt") in out
+
+
+def test_track_timelapse_headless(tmp_path, capsys):
+    image, truth = fluorescence_timelapse(n_frames=8, size=96, n_cells=4, seed=1)
+    np.save(tmp_path / "movie.npy", image)
+    objects = [{"id": 5, "frame": [3], "points": [centre(truth[3] == 2)]}]
+    (tmp_path / "p.json").write_text(json.dumps({"objects": objects}))
+    rc = main(["track", str(tmp_path / "movie.npy"), "--prompts", str(tmp_path / "p.json"),
+               "--direction", "both", "--frames", "3", "-o", str(tmp_path / "tracked.npy")])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    out = np.load(tmp_path / "tracked.npy")
+    assert out.shape == image.shape
+    assert [f for f in range(8) if (out[f] == 5).any()] == [1, 2, 3, 4, 5]
+    for f in (1, 2, 3, 4, 5):
+        assert dice(out[f] == 5, truth[f] == 2) > 0.85

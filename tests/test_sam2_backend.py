@@ -137,3 +137,109 @@ def test_through_the_prompt_controller(model, classes):
     rec = pc.commit()
     assert rec.source == "model" and rec.confidence == pytest.approx(score) and rec.frames == {2}
     assert ((session.labels.data[2] == rec.id) == mask).all()
+
+
+# -- tracking with the video predictor ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def movie():
+    from napari_samlabel.synthetic import fluorescence_timelapse
+
+    return fluorescence_timelapse(n_frames=12, size=64, n_cells=3, seed=5)
+
+
+def frames_of(image):
+    from napari_samlabel.backends.tracking import FrameSource
+    from napari_samlabel.core.planes import Plane
+
+    return FrameSource(image, Plane(image.shape, (1, 2), (0, 0, 0)), 0, (float(image.min()), float(image.max())))
+
+
+def test_video_tracking_plumbing_direction_and_range(model, movie):
+    from napari_samlabel.backends.sam2_video import Sam2Tracker
+
+    image, truth = movie
+    tracker = Sam2Tracker(model)
+    masks = {7: truth[5] == 1, 9: truth[5] == 2}
+    steps = list(tracker.track(frames_of(image), 5, masks, "both", n_frames=4))
+    assert [s.frame for s in steps] == [6, 7, 8, 4, 3, 2]
+    for s in steps:
+        assert set(s.objects) == {7, 9}
+        for res in s.objects.values():
+            assert res.mask.shape == (64, 64) and 0 <= res.score <= 1
+            assert res.present == bool(res.mask.any())
+
+
+def test_lazy_frames_match_sam2_preprocessing(model, movie):
+    from PIL import Image
+
+    from napari_samlabel.backends.sam2_video import LazyFrames
+
+    image, _ = movie
+    frames = frames_of(image)
+    lazy = LazyFrames(frames, model.image_size, "cpu")
+    t = lazy[3]
+    assert t.shape == (3, 256, 256) and len(lazy) == 12
+    # sam2's loader: PIL resize to a square, /255, ImageNet mean/std
+    ref = np.asarray(Image.fromarray(frames[3]).resize((256, 256)), np.float32) / 255.0
+    ref = (ref - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
+    np.testing.assert_allclose(t.permute(1, 2, 0).numpy(), ref, atol=1e-5)
+
+
+def test_memory_is_pruned_and_results_equal_an_unpruned_run(model, movie):
+    from napari_samlabel.backends.sam2_video import Sam2Tracker, memory_reach
+
+    image, truth = movie
+    masks = {1: truth[0] == 1}
+    pruned = Sam2Tracker(model, keep_frames=3)
+    sizes = []
+    steps_pruned = []
+    for s in pruned.track(frames_of(image), 0, masks, "forward", n_frames=None):
+        steps_pruned.append(s)
+        sizes.append(len(pruned.last_state["output_dict_per_obj"][0]["non_cond_frame_outputs"]))
+    assert max(sizes) <= 3 + 1 and len(steps_pruned) == 11  # bounded, whatever the length
+    default = Sam2Tracker(model)  # keeps what SAM 2's memory can reach: same answers
+    unpruned = Sam2Tracker(model, keep_frames=10**6)
+    assert default.keep == memory_reach(model) >= model.num_maskmem
+    a = [s.objects[1].mask for s in default.track(frames_of(image), 0, masks, "forward", n_frames=None)]
+    b = [s.objects[1].mask for s in unpruned.track(frames_of(image), 0, masks, "forward", n_frames=None)]
+    assert all((x == y).all() for x, y in zip(a, b)) and len(a) == len(b) == 11
+
+
+def test_video_tracking_cancel_and_stop_after(model, movie):
+    from napari_samlabel.backends.sam2_video import Sam2Tracker
+
+    image, truth = movie
+    seen = []
+    for s in Sam2Tracker(model).track(frames_of(image), 0, {1: truth[0] == 1}, cancelled=lambda: len(seen) >= 2):
+        seen.append(s.frame)
+    assert seen == [1, 2]
+    # stop-after: with random weights objects vanish early; whatever happens, no object is
+    # reported after it stopped
+    stopped_at = {}
+    for s in Sam2Tracker(model).track(frames_of(image), 0, {1: truth[0] == 1, 2: truth[0] == 2}, n_frames=None, stop_after=1):
+        for i in s.objects:
+            assert i not in stopped_at
+        for i in s.stopped:
+            stopped_at[i] = s.frame
+
+
+def test_session_tracking_with_sam2_is_one_undo_step(model, movie, classes):
+    from napari.components import ViewerModel
+
+    from napari_samlabel._napari.tracking import TrackOptions, make_job
+    from napari_samlabel.api import start_session
+    from napari_samlabel.backends.sam2 import Sam2Segmenter
+
+    image, truth = movie
+    viewer = ViewerModel()
+    s = start_session(viewer, viewer.add_image(image), ontology=classes)
+    viewer.dims.set_current_step(0, 2)
+    rec = s.commit(truth[2] == 1, region=(2,))
+    before = s.labels.data.copy()
+    job = make_job(s, Sam2Segmenter(model).tracker(), [rec.id], TrackOptions("forward", 5)).run()
+    assert job.done == 4
+    assert s.table[rec.id].frames <= {2, 3, 4, 5, 6} and 2 in s.table[rec.id].frames
+    s.labels.undo()
+    assert (s.labels.data == before).all()

@@ -192,3 +192,44 @@ def test_missing_weights_fall_back_to_seeds_with_a_message(viewer, qtbot, tmp_pa
     text = segment.status.text()
     assert "sam2.1_hiera_tiny.pt" in text and "seeds" in text
     assert segment.backend.name == "seeds"
+
+
+def test_track_dock_runs_in_a_worker_with_progress_and_undo(viewer, qtbot):
+    from napari_samlabel.synthetic import fluorescence_timelapse
+
+    _, instances, s = started(viewer, "nucleus")
+    track = dock(viewer, "Track")
+    _, truth = fluorescence_timelapse()
+    viewer.dims.set_current_step(0, 4)
+    rec = s.commit(truth[4] == 3, region=(4,))
+    (item,) = instance_items(instances)
+    item.setSelected(True)  # the Track dock tracks the Instances dock's selection
+    assert s.selection == [rec.id]
+    track.frames_spin.setValue(6)
+    track.direction_combo.setCurrentText("both")
+    with qtbot.waitSignal(track.start().finished, timeout=30000):
+        pass
+    assert s.table[rec.id].frames == set(range(0, 10))
+    assert track.progress.value() == track.progress.maximum() == 9
+    assert "One Ctrl+Z" in track.status.text()
+    viewer.layers.selection.active = s.labels
+    keys(viewer, "Control-Z")
+    assert s.table[rec.id].frames == {4}
+
+
+def test_track_dock_cancel_discards_when_asked(viewer, qtbot):
+    from napari_samlabel.synthetic import fluorescence_timelapse
+
+    _, _, s = started(viewer, "nucleus")
+    track = dock(viewer, "Track")
+    _, truth = fluorescence_timelapse()
+    viewer.dims.set_current_step(0, 0)  # tracking starts on the frame shown
+    rec = s.commit(truth[0] == 3, region=(0,))
+    s.set_selection([rec.id])
+    track.keep_on_cancel.setChecked(False)
+    worker = track.start()
+    assert worker is not None, track.status.text()
+    worker.yielded.connect(lambda _step: track.cancel())  # cancel after the first frame
+    with qtbot.waitSignal(worker.finished, timeout=30000):
+        pass
+    assert s.table[rec.id].frames == {0} and "nothing kept" in track.status.text()
