@@ -70,23 +70,22 @@ def test_whole_run_is_one_undo_step(setup):
     assert (s.labels.data == before).all() and s.table[a].frames == {6}
 
 
+def run_and_cancel(s, ids, after: int, keep: bool):
+    """A run the user cancels once ``after`` frames are written."""
+    job = make_job(s, tracker(), ids, TrackOptions("forward", 30))
+    job.begin()
+    for step in job.steps():
+        job.apply(step)
+        if job.done == after:
+            job.cancel()
+    job.finish(keep=keep)
+
+
 def test_cancel_keeps_or_discards(setup):
     viewer, s, truth, a, b = setup
-    job = make_job(s, tracker(), [a], TrackOptions("forward", 30))
-    job.begin()
-    for step in job.steps():
-        job.apply(step)
-        if job.done == 2:
-            job.cancel()
-    job.finish(keep=True)
+    run_and_cancel(s, [a], after=2, keep=True)
     assert s.table[a].frames == {6, 7, 8}  # stopped within one frame of the cancel
-    job = make_job(s, tracker(), [b], TrackOptions("forward", 30))
-    job.begin()
-    for step in job.steps():
-        job.apply(step)
-        if job.done == 3:
-            job.cancel()
-    job.finish(keep=False)
+    run_and_cancel(s, [b], after=3, keep=False)
     assert s.table[b].frames == {6}
     s.labels.undo()  # the discarded run left no undo step: this undoes the first run
     assert s.table[a].frames == {6}
