@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Annotation", "AnnotationError", "AnnotationSession", "Mode", "ObjectClass", "Ontology",
-    "OntologyError", "current_session", "start_session",
+    "OntologyError", "current_session", "open_project", "start_session",
 ]  # fmt: skip
 
 
@@ -52,3 +52,25 @@ def start_session(
 
 def current_session(viewer: ViewerModel) -> AnnotationSession | None:
     return sessions(viewer).current
+
+
+def open_project(viewer: ViewerModel, image: Image | str, folder: str | Path) -> AnnotationSession:
+    """Reopen a saved project over its image: labels, classes and instance table as saved."""
+
+    from ._napari.session import new_labels_layer
+    from .io.project import ProjectError, load_project
+
+    if isinstance(image, str):
+        image = viewer.layers[image]
+    labels, ontology, table, meta = load_project(folder)
+    layer = new_labels_layer(image)
+    if layer.data.shape != labels.shape:
+        raise ProjectError(f"{folder}: labels have shape {labels.shape}, image {image.name!r} {layer.data.shape}")
+    layer.data = labels
+    layer.name = Path(folder).name
+    layer.metadata["source_image"] = meta.get("source_image") or layer.metadata.get("source_image", {})
+    viewer.layers.append(layer)
+    session = AnnotationSession(image, labels=layer, ontology=ontology, viewer=viewer, table=table,
+                                frame_axis=meta.get("frame_axis", "auto"))  # fmt: skip
+    sessions(viewer).add(session)
+    return session

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -44,7 +45,7 @@ def open_viewer(sample: str | None = "timelapse", files: list[str] | None = None
     return viewer
 
 
-SUBCOMMANDS = ("gui", "segment", "track", "models")
+SUBCOMMANDS = ("gui", "segment", "track", "export", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
     trk.add_argument("--direction", default="forward", choices=["forward", "backward", "both"])
     trk.add_argument("--frames", type=int, default=30, help="frames to cover, counting the start (0: to the end)")
     trk.add_argument("--stop-after", type=int, default=0, help="stop an object after K frames without it (0: never)")
+
+    exp = sub.add_parser("export", help="export a label array with its ontology to other tools' formats")
+    exp.add_argument("labels", help="label array (.tif, .npy, .nii/.nii.gz) or a samlabel project folder")
+    exp.add_argument("--ontology", help="classes JSON (not needed for a project folder)")
+    exp.add_argument("--instances", help="instance CSV (id, class, confidence, source) to name classes per id")
+    exp.add_argument("--reference", help="source image: DICOM folder for dicom-seg, image for NIfTI geometry")
+    exp.add_argument("--format", required=True, choices=["nifti", "dicom-seg", "coco", "coco-panoptic", "ctc", "csv"])
+    exp.add_argument("--frame-axis", type=int, default=None, help="frame/slice axis (default 0 for 3D and up)")
+    exp.add_argument("--per", default="class", choices=["class", "instance"], help="DICOM SEG segments")
+    exp.add_argument("--polygons", action="store_true", help="COCO polygons instead of RLE")
+    exp.add_argument("-o", "--output", required=True)
 
     sub.add_parser("models", help="list models, where their weights are looked for, and whether present")
     return parser
@@ -95,7 +107,59 @@ def main(argv: list[str] | None = None) -> int:
         return _models()
     elif args.command in ("segment", "track"):
         return _segment(args)
+    elif args.command == "export":
+        return _export(args)
     return 0
+
+
+def _export(args) -> int:
+    from .core.annotation import Annotation
+    from .core.instances import InstanceTable
+    from .core.ontology import Ontology, OntologyError
+    from .io import ImageReadError, read_image
+    from .io.exporting import export
+    from .io.project import ProjectError, load_project
+
+    try:
+        path = Path(args.labels)
+        if path.is_dir():
+            labels, onto, table, meta = load_project(path)
+            frame_axis = meta.get("frame_axis")
+            source = meta.get("source_image", {})
+        else:
+            labels, source = read_image(path)
+            labels = np.asarray(labels)
+            if args.ontology is None:
+                raise ValueError("--ontology is needed for a label array")
+            onto = Ontology.load(args.ontology)
+            frame_axis = args.frame_axis if args.frame_axis is not None else (0 if labels.ndim >= 3 else None)
+            table = _table_from_csv(args.instances, onto) if args.instances else InstanceTable()
+            ann = Annotation(labels, onto, frame_axis, table)
+            ann.sync_frames()  # ids without a row in the CSV: the first class
+        if args.reference:
+            _, source = read_image(args.reference)
+        out = export(args.format, args.output, labels, onto, table, frame_axis, source, args.per, args.polygons)
+    except (ImageReadError, ProjectError, OntologyError, ValueError, KeyError, OSError) as e:
+        print(f"samlabel export: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0
+
+
+def _table_from_csv(path, onto):
+    import csv
+
+    from .core.instances import InstanceTable
+
+    table = InstanceTable()
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            cls = row.get("class") or onto.names[0]
+            if cls not in onto:
+                onto.add(cls, hotkey=None)
+            table.adopt(int(row["id"]), cls, stuff=onto[cls].is_stuff, source=row.get("source") or "manual",
+                        confidence=float(row.get("confidence") or 1.0))  # fmt: skip
+    return table
 
 
 def _models() -> int:

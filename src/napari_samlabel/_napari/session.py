@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from napari.layers import Image, Labels
 
 META_KEY = "samlabel"
+SOURCE_KEYS = ("source", "format", "geometry", "affine", "spacing", "series_uid", "files", "time_step")
 TRANSPARENT = (0.0, 0.0, 0.0, 0.0)
 
 
@@ -67,6 +68,8 @@ def new_labels_layer(image: Image, dtype=np.uint32) -> Labels:
     for attr in ("units", "axis_labels"):
         if hasattr(image, attr):
             kwargs[attr] = getattr(image, attr)
+    # what the writers need to put labels back over the source (geometry, series)
+    kwargs["metadata"] = {"source_image": {k: v for k, v in image.metadata.items() if k in SOURCE_KEYS}}
     return Labels(np.zeros(labels_shape(image), dtype=dtype), **kwargs)
 
 
@@ -85,6 +88,7 @@ class AnnotationSession:
         ontology: Ontology | str | Path | None = None,
         viewer: ViewerModel | None = None,
         frame_axis: int | None | str = "auto",
+        table: InstanceTable | None = None,
     ) -> None:
         self.image = image
         shape = labels_shape(image)
@@ -107,7 +111,9 @@ class AnnotationSession:
         if frame_axis == "auto":
             frame_axis = meta.get("frame_axis", default_frame_axis(len(shape)))
         self.store = LayerStore(labels)
-        self.annotation = Annotation(self.store, ontology, frame_axis, self._table_from_features(labels, ontology))
+        if table is None:
+            table = self._table_from_features(labels, ontology)
+        self.annotation = Annotation(self.store, ontology, frame_axis, table)
         self.store.attach(self.annotation)
         if adopted:  # a new layer is all background: nothing to read
             self.annotation.sync_frames()
@@ -227,6 +233,25 @@ class AnnotationSession:
         if new and self.current_class == rec.class_name:
             self.select_class(rec.class_name)  # the brush moves on to a fresh id
         return rec
+
+    # -- files -------------------------------------------------------------
+    def save_project(self, folder) -> Path:
+        """Labels, ontology, instance table and source geometry, written atomically."""
+        from ..io.project import save_project
+
+        meta = {
+            "frame_axis": self.frame_axis,
+            "image": self.image.name,
+            "source_image": self.labels.metadata.get("source_image", {}),
+        }
+        return save_project(folder, np.asarray(self.labels.data), self.ontology, self.table, meta)
+
+    def export(self, fmt: str, out, **kwargs):
+        """Export in one of :data:`napari_samlabel.io.exporting.FORMATS`."""
+        from ..io.exporting import export
+
+        return export(fmt, out, np.asarray(self.labels.data), self.ontology, self.table, self.frame_axis,
+                      self.labels.metadata.get("source_image", {}), **kwargs)  # fmt: skip
 
     # -- keeping the layer in step ---------------------------------------
     @staticmethod

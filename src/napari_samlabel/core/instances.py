@@ -162,6 +162,31 @@ class InstanceTable:
         if self._records:
             self._next_id = max(self._next_id, max(self._records) + 1)
 
+    # -- files -----------------------------------------------------------
+    def to_json(self) -> dict:
+        recs = []
+        for r in sorted(self._records.values(), key=lambda r: r.id):
+            d = dict(r.__dict__)
+            d["frames"] = sorted(r.frames)
+            d["frame_scores"] = {str(k): v for k, v in sorted(r.frame_scores.items())}
+            recs.append(d)
+        return {"next_id": self._next_id, "instances": recs}
+
+    @classmethod
+    def from_json(cls, data: dict) -> InstanceTable:
+        table = cls(int(data.get("next_id", 1)))
+        for d in data.get("instances", []):
+            d = dict(d)
+            frames = set(int(f) for f in d.pop("frames", []))
+            scores = {int(k): float(v) for k, v in d.pop("frame_scores", {}).items()}
+            label_id, cls_name = int(d.pop("id")), str(d.pop("class_name"))
+            rec = table.adopt(label_id, cls_name, **d)
+            rec.frame_scores = scores
+            for f in frames:
+                rec.frames.add(f)
+                table._on_frame.setdefault(f, set()).add(label_id)
+        return table
+
     # -- export ----------------------------------------------------------
     def to_columns(self, present_only: bool = True) -> dict[str, list]:
         """Columns for a napari ``features`` table (``index`` = label id)."""

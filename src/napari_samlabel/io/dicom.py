@@ -1,73 +1,258 @@
-"""DICOM series: grouped by SeriesInstanceUID, slices ordered along the normal."""
+"""DICOM series: grouped by SeriesInstanceUID, slices ordered along the normal.
+
+One pass over the files (each read once, as a plain pydicom loop would), then
+per series: order by position along the slice normal (ImagePositionPatient .
+normal of ImageOrientationPatient, never file name or InstanceNumber), check
+sizes and spacing, apply RescaleSlope/Intercept per slice, and return the
+volume with its geometry and display window. Enhanced (multi-frame) objects
+take positions from the per-frame functional groups.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable, Sequence
 
 import numpy as np
 
+from .geometry import Geometry
 from .images import ImageReadError
 
+COMPRESSED_HINT = (
+    "install a decoder for it, e.g. `pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg` "
+    "(JPEG, JPEG 2000, JPEG-LS) or `pip install python-gdcm`"
+)
 
-def _files(path: Path) -> list[Path]:
-    if path.is_file():
-        return [path]
-    return sorted(p for p in path.rglob("*") if p.is_file())
+
+@dataclass
+class Series:
+    uid: str
+    datasets: list = field(default_factory=list)
+    files: list = field(default_factory=list)
+
+    @property
+    def first(self):
+        return self.datasets[0]
+
+    @property
+    def name(self) -> str:
+        ds = self.first
+        desc = str(getattr(ds, "SeriesDescription", "") or "").strip()
+        modality = str(getattr(ds, "Modality", "") or "").strip()
+        number = getattr(ds, "SeriesNumber", None)
+        parts = [p for p in (modality, desc or (f"series {number}" if number is not None else "")) if p]
+        return " ".join(parts) or self.uid
 
 
-def read_dicom_series(path: str | Path, series_uid: str | None = None) -> tuple[np.ndarray, dict]:
-    """The (z, y, x) volume of one series, in stored units after RescaleSlope/Intercept.
+def is_dicom_file(path: Path) -> bool:
+    """Cheap sniff: the DICM preamble, or a .dcm name."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(132)
+    except OSError:
+        return False
+    return head[128:132] == b"DICM" or path.suffix.lower() in (".dcm", ".dicom")
 
-    Slices are ordered by their position along the slice normal
-    (ImagePositionPatient . normal of ImageOrientationPatient), never by file name.
-    With several series and no ``series_uid``, the one with most slices.
-    """
+
+def dicom_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
+    """DICOM files in a folder (recursively), a file, or a list of either."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.is_file() and is_dicom_file(f))
+        elif p.is_file() and is_dicom_file(p):
+            out.append(p)
+    return out
+
+
+def _read(path: Path):
     import pydicom
+    from pydicom.errors import InvalidDicomError
 
-    path = Path(path)
-    series: dict[str, list] = defaultdict(list)
-    for f in _files(path):
+    try:
+        return pydicom.dcmread(path)
+    except (InvalidDicomError, OSError, EOFError, ValueError) as e:
+        raise ImageReadError(f"{path}: not a readable DICOM file ({type(e).__name__}: {e})") from e
+
+
+def group_series(files: Iterable[Path], workers: int = 4) -> dict[str, Series]:
+    """Read every file once and group by SeriesInstanceUID (files without pixels are skipped)."""
+    files = list(files)
+    series: dict[str, Series] = defaultdict(lambda: Series(""))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        datasets = list(pool.map(_read, files))
+    for f, ds in zip(files, datasets):
+        if "PixelData" not in ds and "FloatPixelData" not in ds:
+            continue  # reports, presentation states...
+        uid = str(getattr(ds, "SeriesInstanceUID", "") or f"no-series-uid:{f.parent}")
+        s = series[uid]
+        s.uid = uid
+        s.datasets.append(ds)
+        s.files.append(f)
+    return dict(series)
+
+
+def _pixels(ds, path: Path) -> np.ndarray:
+    try:
+        return ds.pixel_array
+    except Exception as e:
+        ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+        if ts is not None and getattr(ts, "is_compressed", False):
+            raise ImageReadError(
+                f"{path}: pixel data is compressed ({ts.name}) and no installed handler decodes it; {COMPRESSED_HINT}"
+            ) from e
+        raise ImageReadError(f"{path}: pixel data cannot be read ({type(e).__name__}: {e})") from e
+
+
+def _rescale(ds) -> tuple[float, float]:
+    return float(getattr(ds, "RescaleSlope", 1) or 1), float(getattr(ds, "RescaleIntercept", 0) or 0)
+
+
+def _window(ds) -> tuple[float, float] | None:
+    c, w = getattr(ds, "WindowCenter", None), getattr(ds, "WindowWidth", None)
+    if c is None or w is None:
+        return None
+    c = float(c[0]) if hasattr(c, "__len__") and not isinstance(c, str) else float(c)
+    w = float(w[0]) if hasattr(w, "__len__") and not isinstance(w, str) else float(w)
+    return (c - w / 2, c + w / 2)
+
+
+def _orientation(ds) -> np.ndarray:
+    iop = getattr(ds, "ImageOrientationPatient", None)
+    if iop is None:
+        shared = getattr(ds, "SharedFunctionalGroupsSequence", None)
         try:
-            ds = pydicom.dcmread(f, stop_before_pixels=True)
-        except Exception:
-            continue  # not DICOM: skip, as a folder may hold other files
-        if "SeriesInstanceUID" in ds:
-            series[str(ds.SeriesInstanceUID)].append(f)
-    if not series:
-        raise ImageReadError(f"{path}: no DICOM image found")
-    uid = series_uid or max(series, key=lambda k: len(series[k]))
-    if uid not in series:
-        raise ImageReadError(f"{path}: no series {uid}")
-    slices = [pydicom.dcmread(f) for f in series[uid]]
-    first = slices[0]
-    if len(slices) == 1 or "ImagePositionPatient" not in first:
-        arr = np.asarray(first.pixel_array)
-        volume = arr if arr.ndim == 3 else arr[None]
-        positions = None
+            iop = shared[0].PlaneOrientationSequence[0].ImageOrientationPatient
+        except (AttributeError, IndexError, TypeError):
+            iop = [1, 0, 0, 0, 1, 0]
+    return np.array([float(v) for v in iop])
+
+
+def _check_spacing(positions: np.ndarray, files: Sequence[Path]) -> float:
+    if len(positions) < 2:
+        return 0.0
+    gaps = np.diff(positions)
+    if np.any(np.abs(gaps) < 1e-4):
+        i = int(np.argmin(np.abs(gaps)))
+        raise ImageReadError(f"{files[i + 1]}: two slices at the same position ({positions[i]:.3f} mm)")
+    step = float(np.median(gaps))
+    off = np.abs(gaps - step) > max(0.01 * abs(step), 1e-3)
+    if off.any():
+        i = int(np.argmax(off))
+        if np.isclose(gaps[i] / step, round(gaps[i] / step)) and round(gaps[i] / step) > 1:
+            n = int(round(gaps[i] / step)) - 1
+            raise ImageReadError(
+                f"{files[i]}: {n} slice(s) missing between {positions[i]:.2f} and {positions[i + 1]:.2f} mm "
+                f"(spacing {step:.2f} mm)"
+            )
+        raise ImageReadError(
+            f"{files[i + 1]}: slices are unevenly spaced ({gaps[i]:.2f} mm here, {step:.2f} mm elsewhere)"
+        )
+    return step
+
+
+def series_volume(series: Series) -> tuple[np.ndarray, dict]:
+    """(z, y, x) volume in stored units after rescale, with geometry and window."""
+    first = series.first
+    files = series.files
+    iop = _orientation(first)
+    normal = np.cross(iop[:3], iop[3:])
+    n_frames = int(getattr(first, "NumberOfFrames", 1) or 1)
+    if len(series.datasets) == 1 and n_frames > 1:
+        return _multiframe(series, iop, normal)
+    shapes = {(int(ds.Rows), int(ds.Columns)) for ds in series.datasets}
+    if len(shapes) > 1:
+        raise ImageReadError(f"{files[0].parent}: series {series.uid} mixes image sizes {sorted(shapes)}")
+    if all("ImagePositionPatient" in ds for ds in series.datasets):
+        pos = np.array([np.dot(normal, [float(v) for v in ds.ImagePositionPatient]) for ds in series.datasets])
     else:
-        iop = np.array(first.ImageOrientationPatient, float)
-        normal = np.cross(iop[:3], iop[3:])
-        pos = np.array([np.dot(normal, np.array(s.ImagePositionPatient, float)) for s in slices])
-        order = np.argsort(pos)
-        slices = [slices[i] for i in order]
-        positions = pos[order]
-        shapes = {(int(s.Rows), int(s.Columns)) for s in slices}
-        if len(shapes) > 1:
-            raise ImageReadError(f"{path}: series {uid} mixes image sizes {sorted(shapes)}")
-        volume = np.stack([s.pixel_array for s in slices])
-    slope = float(getattr(first, "RescaleSlope", 1) or 1)
-    intercept = float(getattr(first, "RescaleIntercept", 0) or 0)
-    if slope != 1 or intercept != 0:
-        volume = volume.astype(np.float32) * slope + intercept
+        pos = np.array([float(getattr(ds, "InstanceNumber", i) or i) for i, ds in enumerate(series.datasets)])
+    order = np.argsort(pos, kind="stable")
+    datasets = [series.datasets[i] for i in order]
+    files = [series.files[i] for i in order]
+    positions = pos[order]
+    dz = _check_spacing(positions, files) or float(getattr(first, "SliceThickness", 1) or 1)
+    rescales = [_rescale(ds) for ds in datasets]
+    integral = all(s == 1 and float(b).is_integer() for s, b in rescales)
+    pixels = [_pixels(ds, f) for ds, f in zip(datasets, files)]
+    dtype = np.result_type(pixels[0].dtype, np.int16) if integral else np.float32
+    volume = np.empty((len(pixels), *pixels[0].shape), dtype)
+    for k, (arr, (slope, inter)) in enumerate(zip(pixels, rescales)):
+        volume[k] = arr * slope + inter if not integral else arr.astype(dtype) + int(inter)
     ps = [float(v) for v in getattr(first, "PixelSpacing", (1, 1))]
-    dz = float(np.median(np.diff(positions))) if positions is not None and len(positions) > 1 else float(
-        getattr(first, "SliceThickness", 1) or 1
-    )
-    meta = {
-        "source": str(path),
-        "series_uid": uid,
-        "spacing": (dz, ps[0], ps[1]),
-        "origin": tuple(float(v) for v in getattr(slices[0], "ImagePositionPatient", (0, 0, 0))),
+    origin = [float(v) for v in getattr(datasets[0], "ImagePositionPatient", (0, 0, 0))]
+    direction = np.column_stack([iop[:3], iop[3:], normal])
+    geo = Geometry((dz, ps[0], ps[1]), origin, direction)
+    return volume, _meta(series, geo, first, files)
+
+
+def _multiframe(series: Series, iop: np.ndarray, normal: np.ndarray) -> tuple[np.ndarray, dict]:
+    ds, path = series.first, series.files[0]
+    arr = _pixels(ds, path)
+    frames = getattr(ds, "PerFrameFunctionalGroupsSequence", None)
+    shared = getattr(ds, "SharedFunctionalGroupsSequence", [None])[0]
+    positions, rescales = [], []
+    for i in range(arr.shape[0]):
+        group = frames[i] if frames is not None else None
+        try:
+            ipp = [float(v) for v in group.PlanePositionSequence[0].ImagePositionPatient]
+        except (AttributeError, IndexError, TypeError):
+            ipp = [0.0, 0.0, float(i)]
+        positions.append(ipp)
+        trans = None
+        for g in (group, shared):
+            seq = getattr(g, "PixelValueTransformationSequence", None) if g is not None else None
+            if seq:
+                trans = (float(seq[0].RescaleSlope), float(seq[0].RescaleIntercept))
+                break
+        rescales.append(trans or _rescale(ds))
+    pos = np.array([np.dot(normal, p) for p in positions])
+    order = np.argsort(pos, kind="stable")
+    dz = _check_spacing(pos[order], [path] * len(pos)) or 1.0
+    volume = np.stack([arr[i] * rescales[i][0] + rescales[i][1] for i in order]).astype(np.float32)
+    try:
+        ps = [float(v) for v in shared.PixelMeasuresSequence[0].PixelSpacing]
+    except (AttributeError, IndexError, TypeError):
+        ps = [float(v) for v in getattr(ds, "PixelSpacing", (1, 1))]
+    geo = Geometry((dz, ps[0], ps[1]), positions[order[0]], np.column_stack([iop[:3], iop[3:], normal]))
+    return volume, _meta(series, geo, ds, [path])
+
+
+def _meta(series: Series, geo: Geometry, ds, files) -> dict:
+    return {
+        "source": str(files[0].parent if len(files) > 1 else files[0]),
+        "format": "dicom",
+        "series_uid": series.uid,
+        "name": series.name,
+        "modality": str(getattr(ds, "Modality", "")),
+        "geometry": geo.to_meta(),
+        "spacing": geo.spacing,
+        "window": _window(ds),
+        "files": [str(f) for f in files],
     }
-    return volume, meta
+
+
+def read_dicom(paths, series_uid: str | None = None) -> list[tuple[np.ndarray, dict]]:
+    """Every series found (or the one asked for), largest first."""
+    files = dicom_files(paths)
+    if not files:
+        raise ImageReadError(f"{paths}: no DICOM file found")
+    groups = group_series(files)
+    if not groups:
+        raise ImageReadError(f"{paths}: DICOM files found, but none holds an image")
+    if series_uid is not None:
+        if series_uid not in groups:
+            raise ImageReadError(f"{paths}: no series {series_uid} (found {sorted(groups)})")
+        groups = {series_uid: groups[series_uid]}
+    ordered = sorted(groups.values(), key=lambda s: -len(s.datasets))
+    return [series_volume(s) for s in ordered]
+
+
+def read_dicom_series(path, series_uid: str | None = None) -> tuple[np.ndarray, dict]:
+    """One series: the one asked for, or the one with most slices."""
+    return read_dicom(path, series_uid)[0]

@@ -49,16 +49,41 @@ def read_image(path: str | Path) -> tuple[np.ndarray, dict]:
 
 
 def _read_nifti(path: Path) -> tuple[np.ndarray, dict]:
+    """A NIfTI image as (z, y, x) or (t, z, y, x), scaling applied, affine kept."""
     import nibabel as nib
+
+    from .geometry import Geometry
 
     img = nib.load(str(path))
     data = np.asanyarray(img.dataobj)  # applies scl_slope / scl_inter
-    nspatial = min(data.ndim, 3)
+    if data.ndim < 2:
+        raise ImageReadError(f"{path}: a {data.ndim}D NIfTI is not an image")
     # NIfTI stores (x, y, z[, t]); napari and SimpleITK show (t, z, y, x)
-    order = tuple(range(data.ndim))[::-1]
-    data = np.transpose(data, order)
-    zooms = tuple(float(z) for z in img.header.get_zooms()[:nspatial])[::-1]
-    return data, {"source": str(path), "affine": img.affine, "spacing": zooms, "nifti_axes_reversed": True}
+    data = np.transpose(data, tuple(range(data.ndim))[::-1])
+    affine = np.asarray(img.affine, float)
+    geo = Geometry.from_affine_ras(affine)
+    meta = {
+        "source": str(path),
+        "format": "nifti",
+        "affine": affine.tolist(),
+        "geometry": geo.to_meta(),
+        "spacing": geo.spacing,
+    }
+    if data.ndim == 4:
+        meta["time_step"] = float(img.header.get_zooms()[3]) if len(img.header.get_zooms()) > 3 else 1.0
+    return data, meta
+
+
+def labels_affine(meta: dict) -> np.ndarray:
+    """The NIfTI affine for labels over a source: its own affine, else its geometry."""
+    from .geometry import Geometry
+
+    if meta.get("affine") is not None:
+        return np.asarray(meta["affine"], float)
+    if meta.get("geometry"):
+        return Geometry.from_meta(meta["geometry"]).affine_ras()
+    spacing = list(meta.get("spacing", (1.0, 1.0, 1.0)))[-3:]
+    return np.diag([*spacing[::-1], 1.0])
 
 
 def write_labels(path: str | Path, labels: np.ndarray, meta: dict | None = None) -> Path:
@@ -77,13 +102,16 @@ def write_labels(path: str | Path, labels: np.ndarray, meta: dict | None = None)
     elif suffix in (".nii", ".nii.gz"):
         import nibabel as nib
 
-        affine = meta.get("affine")
-        if affine is None:
-            affine = np.diag([*(list(meta.get("spacing", (1.0,) * 3))[::-1] + [1.0] * 3)[:3], 1.0])
         arr = np.transpose(labels, tuple(range(labels.ndim))[::-1])
-        if arr.dtype.kind == "u" and arr.dtype.itemsize > 2 and arr.max(initial=0) < 2**15:
-            arr = arr.astype(np.int16)
-        nib.save(nib.Nifti1Image(arr, np.asarray(affine, float)), str(path))
+        if arr.dtype.kind in "ui" and arr.max(initial=0) < 2**15:
+            arr = arr.astype(np.int16)  # readable by every tool (uint32 is not)
+        img = nib.Nifti1Image(arr, labels_affine(meta))
+        img.set_qform(img.affine, code=1)
+        img.set_sform(img.affine, code=1)
+        img.header.set_intent("label")
+        tmp = path.with_name(path.name + ".part" + suffix)
+        nib.save(img, str(tmp))
+        tmp.replace(path)  # a crash never leaves half a file
     else:
         raise ValueError(f"{path}: write labels as .npy, .tif or .nii.gz")
     return path

@@ -1,0 +1,52 @@
+"""npe2 readers: DICOM (file, folder, list) and NIfTI. Sniff cheaply; None for anything else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _layer(data, meta: dict, default_name: str):
+    from .io.geometry import Geometry
+
+    geo = Geometry.from_meta(meta["geometry"]) if meta.get("geometry") else None
+    kwargs = {"name": meta.get("name") or default_name, "metadata": dict(meta)}
+    spatial = min(data.ndim, 3)
+    if geo is not None and data.ndim >= 3:
+        lead = data.ndim - spatial
+        step = [float(meta.get("time_step", 1.0))] * lead
+        kwargs["scale"] = step + list(geo.napari_scale())
+        kwargs["translate"] = [0.0] * lead + list(geo.napari_translate())
+    if meta.get("window"):
+        kwargs["contrast_limits"] = tuple(meta["window"])
+    return (data, kwargs, "image")
+
+
+def read_dicom_layers(path):
+    from .io.dicom import read_dicom
+
+    return [_layer(vol, meta, "DICOM") for vol, meta in read_dicom(path)]
+
+
+def read_nifti_layers(path):
+    from .io.images import read_image
+
+    data, meta = read_image(path)
+    return [_layer(data, meta, Path(str(path)).name.split(".")[0])]
+
+
+def napari_get_reader(path):
+    """DICOM files/folders and NIfTI files; None for anything else (never raises)."""
+    from .io.dicom import dicom_files, is_dicom_file
+
+    paths = path if isinstance(path, list) else [path]
+    try:
+        ps = [Path(str(p)) for p in paths]
+        if all(p.name.lower().endswith((".nii", ".nii.gz")) and p.is_file() for p in ps) and len(ps) == 1:
+            return read_nifti_layers
+        if all(p.is_file() and is_dicom_file(p) for p in ps):
+            return read_dicom_layers
+        if len(ps) == 1 and ps[0].is_dir() and dicom_files(ps[0])[:1]:
+            return read_dicom_layers
+    except OSError:
+        return None
+    return None
