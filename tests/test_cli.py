@@ -10,6 +10,8 @@ from napari_samlabel.cli import main
 from napari_samlabel.io import read_image
 from napari_samlabel.synthetic import blobs_volume, fluorescence_timelapse
 
+from dicom_helpers import write_dicom_series
+
 
 def centre(mask):
     d = ndi.distance_transform_edt(mask)
@@ -18,36 +20,6 @@ def centre(mask):
 
 def dice(a, b):
     return 2 * (a & b).sum() / (a.sum() + b.sum())
-
-
-def write_dicom_series(folder, volume, spacing=(2.5, 0.7, 0.7), origin=(-50.0, -60.0, 100.0)):
-    """A CT-like series written with pydicom, files named in shuffled order."""
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-
-    folder.mkdir()
-    series = generate_uid()
-    order = np.random.default_rng(0).permutation(len(volume))
-    for k, z in enumerate(order):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-        ds.SeriesInstanceUID, ds.StudyInstanceUID, ds.Modality = series, generate_uid(), "CT"
-        ds.Rows, ds.Columns = volume.shape[1:]
-        ds.PixelSpacing = [spacing[1], spacing[2]]
-        ds.SliceThickness = spacing[0]
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.ImagePositionPatient = [origin[0], origin[1], origin[2] + spacing[0] * int(z)]
-        ds.InstanceNumber = int(len(volume) - z)  # deliberately not the slice order
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
-        ds.PixelData = volume[z].astype(np.uint16).tobytes()
-        ds.save_as(folder / f"img_{k:03d}.dcm", enforce_file_format=True)
 
 
 def test_segment_timelapse_npy_to_tif(tmp_path, capsys):
@@ -84,7 +56,7 @@ def test_segment_nifti_keeps_geometry(tmp_path):
 
 def test_segment_dicom_folder_with_shuffled_files(tmp_path):
     vol, truth = blobs_volume(shape=(10, 48, 48), seed=2)
-    write_dicom_series(tmp_path / "series", (vol * 1000 + 1024).astype(np.uint16))
+    write_dicom_series(tmp_path / "series", np.round(vol * 1000))
     data, meta = read_image(tmp_path / "series")
     np.testing.assert_allclose(data, np.round(vol * 1000), atol=1)  # slice order and Hounsfield units
     assert meta["spacing"] == pytest.approx((2.5, 0.7, 0.7))

@@ -197,12 +197,15 @@ def _multiframe(series: Series, iop: np.ndarray, normal: np.ndarray) -> tuple[np
     frames = getattr(ds, "PerFrameFunctionalGroupsSequence", None)
     shared = getattr(ds, "SharedFunctionalGroupsSequence", [None])[0]
     positions, rescales = [], []
+    base = np.array([float(v) for v in getattr(ds, "ImagePositionPatient", (0, 0, 0))])
+    offsets = getattr(ds, "GridFrameOffsetVector", None)  # RT Dose and similar
     for i in range(arr.shape[0]):
         group = frames[i] if frames is not None else None
         try:
             ipp = [float(v) for v in group.PlanePositionSequence[0].ImagePositionPatient]
         except (AttributeError, IndexError, TypeError):
-            ipp = [0.0, 0.0, float(i)]
+            step = float(offsets[i]) if offsets is not None and i < len(offsets) else float(i)
+            ipp = list(base + normal * step)
         positions.append(ipp)
         trans = None
         for g in (group, shared):

@@ -230,9 +230,10 @@ def instance_shapes(labels: np.ndarray, table: InstanceTable, frame_axis: int | 
             if rec is None:
                 continue
             m = plane == label_id
-            if kind == "rectangle":
+            if kind == "rectangle":  # corners at the centres of the outermost pixels, as napari draws
                 rows, cols = np.nonzero(m)
-                verts = [np.array([[rows.min(), cols.min()], [rows.max() + 1, cols.max() + 1]], float)]
+                r0, c0, r1, c1 = rows.min(), cols.min(), rows.max(), cols.max()
+                verts = [np.array([[r0, c0], [r0, c1], [r1, c1], [r1, c0]], float)]
             else:
                 verts = [np.asarray(p, float).reshape(-1, 2)[:, ::-1] for p in mask_polygons(m)]
             for v in verts:
@@ -250,14 +251,16 @@ def shape_mask(vertices: np.ndarray, shape_type: str, plane_hw: tuple[int, int])
 
     v = np.asarray(vertices, float)
     mask = np.zeros(plane_hw, bool)
+    if shape_type == "rectangle":
+        r0, c0 = np.ceil(v.min(axis=0)).astype(int)
+        r1, c1 = np.floor(v.max(axis=0)).astype(int)
+        mask[max(r0, 0) : r1 + 1, max(c0, 0) : c1 + 1] = True
+        return mask
     if shape_type == "ellipse":
         c = v.mean(axis=0)
         r = (v.max(axis=0) - v.min(axis=0)) / 2
         rr, cc = ellipse(c[0], c[1], r[0], r[1], shape=plane_hw)
     else:
-        if shape_type == "rectangle" and len(v) == 2:
-            (r0, c0), (r1, c1) = v
-            v = np.array([[r0, c0], [r0, c1], [r1, c1], [r1, c0]])
         rr, cc = polygon(v[:, 0], v[:, 1], shape=plane_hw)
     mask[rr, cc] = True
     return mask
