@@ -233,3 +233,58 @@ def test_track_dock_cancel_discards_when_asked(viewer, qtbot):
     with qtbot.waitSignal(worker.finished, timeout=30000):
         pass
     assert s.table[rec.id].frames == {0} and "nothing kept" in track.status.text()
+
+
+def test_export_dock_csv_project_autosave_and_shapes(viewer, tmp_path, monkeypatch):
+    import csv
+
+    from napari_samlabel.api import open_project
+    from napari_samlabel.synthetic import disc
+
+    monkeypatch.setenv("SAMLABEL_CACHE", str(tmp_path / "cache"))
+    _, _, s = started(viewer, "nucleus")
+    export = dock(viewer, "Export annotations")
+    a = s.commit(disc((192, 192), 50, 50, 10), region=(3,), source="model", confidence=0.7)
+    export.format_combo.setCurrentText("csv")
+    out = export.export(str(tmp_path / "inst.csv"))
+    assert [r["id"] for r in csv.DictReader(open(out))] == [str(a.id)]
+
+    folder = export.save_project(str(tmp_path / "movie.samlabel"))
+    assert (folder / "labels.npy").exists()
+    assert export.autosave_now() == folder  # autosave goes to the project once there is one
+
+    layer = export.to_shapes()
+    assert len(layer.data) == 1 and layer.data[0][0, 0] == 3
+    s.annotation.delete([a.id])
+    viewer.layers.selection.active = layer
+    (made,) = export.from_shapes()
+    got, want = s.labels.data[3] == made.id, disc((192, 192), 50, 50, 10)
+    assert 2 * (got & want).sum() / (got.sum() + want.sum()) > 0.9
+
+    reopened = open_project(viewer, s.image, folder)
+    assert reopened.table[a.id].frame_scores == {3: 0.7} and (reopened.labels.data[3] == a.id).sum() == want.sum()
+
+
+def test_open_dicom_annotate_and_save_nifti_through_napari(make_napari_viewer, tmp_path):
+    import napari
+    import SimpleITK as sitk
+
+    from dicom_helpers import write_dicom_series
+    from napari_samlabel.api import start_session
+    from napari_samlabel.core import Ontology
+    from napari_samlabel.synthetic import blobs_volume
+
+    write_dicom_series(tmp_path / "ct", np.round(blobs_volume((10, 32, 40), seed=1, n=3)[0] * 1000))
+    v = make_napari_viewer()
+    (image,) = v.open(str(tmp_path / "ct"), plugin="napari-samlabel")
+    onto = Ontology()
+    onto.add("liver")
+    s = start_session(v, image, ontology=onto)
+    s.commit(np.asarray(image.data[5]) > 300, region=(5,))
+    out = tmp_path / "liver.nii.gz"
+    napari.save_layers(str(out), [s.labels], plugin="napari-samlabel")
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(tmp_path / "ct")))
+    ref, seg = reader.Execute(), sitk.ReadImage(str(out))
+    assert seg.GetOrigin() == pytest.approx(ref.GetOrigin()) and seg.GetSpacing() == pytest.approx(ref.GetSpacing())
+    assert (sitk.GetArrayFromImage(seg) == np.asarray(s.labels.data)).all()

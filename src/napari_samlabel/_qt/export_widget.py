@@ -1,0 +1,215 @@
+"""The "Export annotations" dock: formats other tools read, projects, autosave, shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..io.exporting import FORMATS
+from ._common import StatusLine, guarded
+
+if TYPE_CHECKING:
+    import napari
+
+
+class ExportWidget(QWidget):
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        from .._napari.registry import sessions
+
+        self.viewer = napari_viewer
+        self.registry = sessions(napari_viewer)
+        self.format_combo = QComboBox()
+        self.format_combo.addItems(FORMATS)
+        self.per_combo = QComboBox()
+        self.per_combo.addItems(["class", "instance"])
+        self.polygons = QCheckBox("COCO polygons (else RLE)")
+        self.export_button = QPushButton("Export…")
+        self.export_button.clicked.connect(lambda: self.export())
+
+        self.save_button = QPushButton("Save project…")
+        self.load_button = QPushButton("Open project…")
+        self.save_button.clicked.connect(lambda: self.save_project())
+        self.load_button.clicked.connect(lambda: self.open_project())
+        project = QHBoxLayout()
+        project.addWidget(self.save_button)
+        project.addWidget(self.load_button)
+        self.autosave = QCheckBox("Autosave every")
+        self.autosave_minutes = QSpinBox()
+        self.autosave_minutes.setRange(1, 120)
+        self.autosave_minutes.setValue(3)
+        self.autosave_minutes.setSuffix(" min")
+        auto = QHBoxLayout()
+        auto.addWidget(self.autosave)
+        auto.addWidget(self.autosave_minutes)
+        self.autosave.toggled.connect(self._autosave_toggled)
+        self.autosave_minutes.valueChanged.connect(lambda _v: self._autosave_toggled(self.autosave.isChecked()))
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.autosave_now)
+        self.project_folder: Path | None = None
+
+        self.shape_kind = QComboBox()
+        self.shape_kind.addItems(["polygon", "rectangle"])
+        self.to_shapes_button = QPushButton("Instances -> Shapes layer")
+        self.from_shapes_button = QPushButton("Shapes layer -> instances")
+        self.to_shapes_button.clicked.connect(self.to_shapes)
+        self.from_shapes_button.clicked.connect(self.from_shapes)
+        shapes = QHBoxLayout()
+        shapes.addWidget(self.to_shapes_button)
+        shapes.addWidget(self.from_shapes_button)
+        self.status = StatusLine()
+
+        form = QFormLayout()
+        form.addRow("Format", self.format_combo)
+        form.addRow("DICOM SEG segments per", self.per_combo)
+        form.addRow(self.polygons)
+        form.addRow(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(project)
+        layout.addLayout(auto)
+        layout.addWidget(self.shape_kind)
+        layout.addLayout(shapes)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+    def _session(self):
+        s = self.registry.current
+        if s is None:
+            self.status.error("No session: start annotating in the Classes dock first.")
+        return s
+
+    def export(self, path: str | None = None):
+        s = self._session()
+        if s is None:
+            return None
+        fmt = self.format_combo.currentText()
+        if path is None:
+            if fmt in ("coco-panoptic", "ctc"):
+                path = QFileDialog.getExistingDirectory(self, f"Folder for {fmt}")
+            else:
+                ext = {"nifti": "labels.nii.gz", "dicom-seg": "seg.dcm", "coco": "coco.json", "csv": "instances.csv"}[fmt]
+                path, _ = QFileDialog.getSaveFileName(self, f"Export {fmt}", ext)
+            if not path:
+                return None
+        out = guarded(self.status, s.export, fmt, path, per=self.per_combo.currentText(), polygons=self.polygons.isChecked())
+        if out is not None:
+            self.status.ok(f"Wrote {out}")
+        return out
+
+    def save_project(self, folder: str | None = None):
+        s = self._session()
+        if s is None:
+            return None
+        if folder is None:
+            folder = QFileDialog.getSaveFileName(self, "Save project folder", f"{s.image.name}.samlabel")[0]
+            if not folder:
+                return None
+        out = guarded(self.status, s.save_project, folder)
+        if out is not None:
+            self.project_folder = Path(out)
+            self.status.ok(f"Saved {out}")
+        return out
+
+    def open_project(self, folder: str | None = None):
+        from ..api import open_project
+
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Open project folder")
+            if not folder:
+                return None
+        image = self.viewer.layers.selection.active
+        if image is None or image._type_string != "image":
+            images = [layer for layer in self.viewer.layers if layer._type_string == "image"]
+            image = images[0] if images else None
+        if image is None:
+            self.status.error("Open the project's image first (the labels go over it).")
+            return None
+        s = guarded(self.status, open_project, self.viewer, image, folder)
+        if s is not None:
+            self.project_folder = Path(folder)
+            self.status.ok(f"Opened {folder}: {len(s.table.present())} instances.")
+        return s
+
+    def _autosave_toggled(self, on: bool) -> None:
+        self._timer.stop()
+        if on:
+            self._timer.start(self.autosave_minutes.value() * 60_000)
+
+    def autosave_now(self):
+        """To the project folder, else to the cache folder (a crash loses at most one interval)."""
+        from ..backends.registry import cache_dir
+
+        s = self.registry.current
+        if s is None:
+            return None
+        folder = self.project_folder or cache_dir() / "autosave" / f"{s.image.name}.samlabel"
+        out = guarded(self.status, s.save_project, folder)
+        if out is not None:
+            self.status.ok(f"Autosaved to {out}")
+        return out
+
+    def to_shapes(self):
+        from ..io.export import instance_shapes
+
+        s = self._session()
+        if s is None:
+            return None
+        shapes, feats = guarded(self.status, instance_shapes, s.labels.data, s.table, s.frame_axis,
+                                self.shape_kind.currentText()) or (None, None)  # fmt: skip
+        if shapes is None:
+            return None
+        layer = self.viewer.add_shapes(
+            shapes, shape_type=self.shape_kind.currentText(), features=feats, name=f"{s.labels.name} shapes",
+            scale=s.labels.scale, translate=s.labels.translate, face_color=[0, 0, 0, 0], edge_color="yellow",
+        )  # fmt: skip
+        self.status.ok(f"{len(shapes)} shapes in {layer.name!r}.")
+        return layer
+
+    def from_shapes(self):
+        """Every shape of the selected Shapes layer becomes an instance of the current class."""
+        from ..io.export import shape_mask
+
+        s = self._session()
+        layer = self.viewer.layers.selection.active
+        if s is None:
+            return None
+        if layer is None or layer._type_string != "shapes":
+            self.status.error("Select a Shapes layer with polygons, rectangles or ellipses.")
+            return None
+        made = []
+
+        def run():
+            from ..core.planes import Plane
+
+            shape = s.labels.data.shape
+            with s.annotation.action("shapes to instances"):
+                for verts, kind in zip(layer.data, layer.shape_type):
+                    verts = np.asarray(verts)
+                    if len(shape) == 2:
+                        plane = Plane(shape, (0, 1), (0, 0))
+                    else:  # drawn on a plane: the axes along which the shape is flat are the others
+                        flat = [a for a in range(len(shape)) if np.ptp(verts[:, a]) == 0]
+                        shown = [a for a in range(len(shape)) if a not in flat][-2:]
+                        plane = Plane.from_point(shape, shown, verts[0])
+                    mask = shape_mask(plane.data_to_plane(verts), kind, plane.hw)
+                    made.append(s.commit(plane.mask_to_region(mask), region=plane.region))
+
+        guarded(self.status, run)
+        self.status.ok(f"{len(made)} instance(s) from {layer.name!r}.")
+        return made
+
