@@ -95,3 +95,31 @@ def test_track_timelapse_headless(tmp_path, capsys):
     assert [f for f in range(8) if (out[f] == 5).any()] == [1, 2, 3, 4, 5]
     for f in (1, 2, 3, 4, 5):
         assert dice(out[f] == 5, truth[f] == 2) > 0.85
+
+
+@pytest.mark.parametrize("fmt", ["nifti", "coco", "coco-panoptic", "ctc", "csv"])
+def test_export_label_arrays(tmp_path, fmt, capsys):
+    labels = np.zeros((3, 20, 20), np.uint16)
+    labels[0:2, 2:6, 2:6] = 1
+    labels[1:3, 10:15, 10:15] = 2
+    np.save(tmp_path / "labels.npy", labels)
+    (tmp_path / "classes.json").write_text(json.dumps({"classes": [{"name": "cell"}, {"name": "nucleus"}]}))
+    (tmp_path / "inst.csv").write_text("id,class,confidence,source\n1,cell,0.9,model\n2,nucleus,1.0,manual\n")
+    out = tmp_path / ("out.nii.gz" if fmt == "nifti" else "out.json" if fmt == "coco" else "out.csv" if fmt == "csv" else "out")
+    rc = main(["export", str(tmp_path / "labels.npy"), "--ontology", str(tmp_path / "classes.json"),
+               "--instances", str(tmp_path / "inst.csv"), "--format", fmt, "-o", str(out)])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    if fmt == "coco":
+        cats = {c["id"]: c["name"] for c in json.loads(out.read_text())["categories"]}
+        anns = json.loads(out.read_text())["annotations"]
+        assert {(a["instance_id"], cats[a["category_id"]]) for a in anns} == {(1, "cell"), (2, "nucleus")}
+    elif fmt == "nifti":
+        back, _ = read_image(out)
+        assert (back == labels).all()
+
+
+def test_export_dicom_seg_needs_a_dicom_reference(tmp_path, capsys):
+    np.save(tmp_path / "labels.npy", np.ones((2, 4, 4), np.uint16))
+    (tmp_path / "c.json").write_text(json.dumps({"classes": [{"name": "x"}]}))
+    rc = main(["export", str(tmp_path / "labels.npy"), "--ontology", str(tmp_path / "c.json"), "--format", "dicom-seg", "-o", str(tmp_path / "s.dcm")])
+    assert rc == 2 and "needs labels made over a DICOM series" in capsys.readouterr().err

@@ -80,12 +80,13 @@ def _read(path: Path):
         raise ImageReadError(f"{path}: not a readable DICOM file ({type(e).__name__}: {e})") from e
 
 
-def group_series(files: Iterable[Path], workers: int = 4) -> dict[str, Series]:
-    """Read every file once and group by SeriesInstanceUID (files without pixels are skipped)."""
+def group_series(files: Iterable[Path]) -> dict[str, Series]:
+    """Read every file once and group by SeriesInstanceUID (files without pixels are skipped).
+
+    Sequential on purpose: dcmread holds the GIL, threads only made it slower (measured)."""
     files = list(files)
     series: dict[str, Series] = defaultdict(lambda: Series(""))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        datasets = list(pool.map(_read, files))
+    datasets = [_read(f) for f in files]
     for f, ds in zip(files, datasets):
         if "PixelData" not in ds and "FloatPixelData" not in ds:
             continue  # reports, presentation states...
@@ -97,7 +98,27 @@ def group_series(files: Iterable[Path], workers: int = 4) -> dict[str, Series]:
     return dict(series)
 
 
+NATIVE_LE = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")  # implicit / explicit VR little endian
+
+
 def _pixels(ds, path: Path) -> np.ndarray:
+    ts = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", ""))
+    if (
+        ts in NATIVE_LE and int(getattr(ds, "SamplesPerPixel", 1)) == 1
+        and int(getattr(ds, "BitsAllocated", 0)) in (8, 16) and int(getattr(ds, "NumberOfFrames", 1) or 1) == 1
+        and "PixelData" in ds
+    ):  # fmt: skip
+        # uncompressed, one frame: a view on the bytes, no copy (pydicom's pixel_array copies)
+        signed = int(getattr(ds, "PixelRepresentation", 0)) == 1
+        dtype = np.dtype(("<i" if signed else "<u") + str(int(ds.BitsAllocated) // 8))
+        n = int(ds.Rows) * int(ds.Columns)
+        raw = ds.PixelData
+        if len(raw) >= n * dtype.itemsize:
+            arr = np.frombuffer(raw, dtype, count=n).reshape(int(ds.Rows), int(ds.Columns))
+            bits = int(getattr(ds, "BitsStored", ds.BitsAllocated))
+            if bits == int(ds.BitsAllocated):
+                return arr
+        # otherwise (truncated, odd bit depths) pydicom decides and explains
     try:
         return ds.pixel_array
     except Exception as e:
@@ -120,6 +141,22 @@ def _window(ds) -> tuple[float, float] | None:
     c = float(c[0]) if hasattr(c, "__len__") and not isinstance(c, str) else float(c)
     w = float(w[0]) if hasattr(w, "__len__") and not isinstance(w, str) else float(w)
     return (c - w / 2, c + w / 2)
+
+
+def _output_dtype(ds, rescales) -> np.dtype:
+    """The smallest type that holds every rescaled value (CT: int16 in Hounsfield units)."""
+    if not all(s == 1 and float(b).is_integer() for s, b in rescales):
+        return np.dtype(np.float32)
+    bits = int(getattr(ds, "BitsStored", 16) or 16)
+    signed = int(getattr(ds, "PixelRepresentation", 0) or 0) == 1
+    lo = -(2 ** (bits - 1)) if signed else 0
+    hi = 2 ** (bits - 1) - 1 if signed else 2**bits - 1
+    inters = [b for _, b in rescales]
+    lo, hi = lo + min(inters), hi + max(inters)
+    for t in (np.int16, np.int32):
+        if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
+            return np.dtype(t)
+    return np.dtype(np.float64)
 
 
 def _orientation(ds) -> np.ndarray:
@@ -178,12 +215,20 @@ def series_volume(series: Series) -> tuple[np.ndarray, dict]:
     positions = pos[order]
     dz = _check_spacing(positions, files) or float(getattr(first, "SliceThickness", 1) or 1)
     rescales = [_rescale(ds) for ds in datasets]
-    integral = all(s == 1 and float(b).is_integer() for s, b in rescales)
-    pixels = [_pixels(ds, f) for ds, f in zip(datasets, files)]
-    dtype = np.result_type(pixels[0].dtype, np.int16) if integral else np.float32
-    volume = np.empty((len(pixels), *pixels[0].shape), dtype)
-    for k, (arr, (slope, inter)) in enumerate(zip(pixels, rescales)):
-        volume[k] = arr * slope + inter if not integral else arr.astype(dtype) + int(inter)
+    dtype = _output_dtype(first, rescales)
+    volume = np.empty((len(datasets), int(first.Rows), int(first.Columns)), dtype)
+
+    def fill(k: int) -> None:
+        arr = _pixels(datasets[k], files[k])
+        slope, inter = rescales[k]
+        if slope == 1:  # the common CT case: one add, straight into the volume
+            np.add(arr, np.asarray(inter, dtype), out=volume[k], casting="unsafe")
+        else:
+            volume[k] = arr * slope + inter
+
+    # numpy releases the GIL for the conversion: two threads fill slices at once
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(fill, range(len(datasets))))
     ps = [float(v) for v in getattr(first, "PixelSpacing", (1, 1))]
     origin = [float(v) for v in getattr(datasets[0], "ImagePositionPatient", (0, 0, 0))]
     direction = np.column_stack([iop[:3], iop[3:], normal])
