@@ -143,22 +143,6 @@ def _window(ds) -> tuple[float, float] | None:
     return (c - w / 2, c + w / 2)
 
 
-def _output_dtype(ds, rescales) -> np.dtype:
-    """The smallest type that holds every rescaled value (CT: int16 in Hounsfield units)."""
-    if not all(s == 1 and float(b).is_integer() for s, b in rescales):
-        return np.dtype(np.float32)
-    bits = int(getattr(ds, "BitsStored", 16) or 16)
-    signed = int(getattr(ds, "PixelRepresentation", 0) or 0) == 1
-    lo = -(2 ** (bits - 1)) if signed else 0
-    hi = 2 ** (bits - 1) - 1 if signed else 2**bits - 1
-    inters = [b for _, b in rescales]
-    lo, hi = lo + min(inters), hi + max(inters)
-    for t in (np.int16, np.int32):
-        if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
-            return np.dtype(t)
-    return np.dtype(np.float64)
-
-
 def _orientation(ds) -> np.ndarray:
     iop = getattr(ds, "ImageOrientationPatient", None)
     if iop is None:
@@ -215,20 +199,30 @@ def series_volume(series: Series) -> tuple[np.ndarray, dict]:
     positions = pos[order]
     dz = _check_spacing(positions, files) or float(getattr(first, "SliceThickness", 1) or 1)
     rescales = [_rescale(ds) for ds in datasets]
-    dtype = _output_dtype(first, rescales)
-    volume = np.empty((len(datasets), int(first.Rows), int(first.Columns)), dtype)
-
-    def fill(k: int) -> None:
-        arr = _pixels(datasets[k], files[k])
-        slope, inter = rescales[k]
-        if slope == 1:  # the common CT case: one add, straight into the volume
-            np.add(arr, np.asarray(inter, dtype), out=volume[k], casting="unsafe")
+    with ThreadPoolExecutor(max_workers=2) as pool:  # numpy releases the GIL: two slices at once
+        raws = list(pool.map(lambda k: _pixels(datasets[k], files[k]), range(len(datasets))))
+        integral = all(sl == 1 and float(b).is_integer() for sl, b in rescales)
+        if integral:  # the real value range decides the type (CT: int16 Hounsfield units)
+            ranges = list(pool.map(lambda a: (int(a.min()), int(a.max())), raws))
+            lo = min(r[0] + int(b) for r, (_, b) in zip(ranges, rescales))
+            hi = max(r[1] + int(b) for r, (_, b) in zip(ranges, rescales))
+            dtype = next((np.dtype(t) for t in (np.int16, np.int32) if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max), np.dtype(np.int64))
         else:
-            volume[k] = arr * slope + inter
+            dtype = np.dtype(np.float32)
+        volume = np.empty((len(raws), *raws[0].shape), dtype)
 
-    # numpy releases the GIL for the conversion: two threads fill slices at once
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(fill, range(len(datasets))))
+        def fill(k: int) -> None:
+            arr, (slope, inter) = raws[k], rescales[k]
+            if not integral:
+                np.multiply(arr, slope, out=volume[k], casting="unsafe")
+                volume[k] += inter
+            elif arr.dtype.itemsize == dtype.itemsize and ranges[k][1] <= np.iinfo(dtype).max:
+                # same width and in range: reinterpret, add in place, no widening
+                np.add(arr.view(dtype), dtype.type(inter), out=volume[k])
+            else:
+                np.add(arr, np.asarray(inter, dtype), out=volume[k], casting="unsafe")
+
+        list(pool.map(fill, range(len(raws))))
     ps = [float(v) for v in getattr(first, "PixelSpacing", (1, 1))]
     origin = [float(v) for v in getattr(datasets[0], "ImagePositionPatient", (0, 0, 0))]
     direction = np.column_stack([iop[:3], iop[3:], normal])
