@@ -75,7 +75,7 @@ def _read(path: Path):
     from pydicom.errors import InvalidDicomError
 
     try:
-        return pydicom.dcmread(path)
+        return pydicom.dcmread(path, defer_size="64 KB")  # pixels read later, in the conversion threads
     except (InvalidDicomError, OSError, EOFError, ValueError) as e:
         raise ImageReadError(f"{path}: not a readable DICOM file ({type(e).__name__}: {e})") from e
 
