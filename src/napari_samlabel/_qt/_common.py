@@ -40,3 +40,14 @@ def guarded(status: StatusLine, fn: Callable, *args, **kwargs):
         status.error(str(msg))
         show_error(str(msg))
         return None
+
+
+NO_SESSION = "No session: start annotating in the Classes dock first."
+
+
+def require_session(registry, status: StatusLine):
+    """The viewer's current session, or None with a message saying how to get one."""
+    session = registry.current
+    if session is None:
+        status.error(NO_SESSION)
+    return session

@@ -20,7 +20,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..io.exporting import FORMATS
-from ._common import StatusLine, guarded
+from ._common import StatusLine, guarded, require_session
 
 if TYPE_CHECKING:
     import napari
@@ -88,10 +88,7 @@ class ExportWidget(QWidget):
         layout.addStretch(1)
 
     def _session(self):
-        s = self.registry.current
-        if s is None:
-            self.status.error("No session: start annotating in the Classes dock first.")
-        return s
+        return require_session(self.registry, self.status)
 
     def export(self, path: str | None = None):
         s = self._session()

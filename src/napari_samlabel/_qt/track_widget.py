@@ -18,7 +18,7 @@ from qtpy.QtWidgets import (
 from superqt.utils import create_worker
 
 from ..backends.tracking import DIRECTIONS
-from ._common import StatusLine, guarded
+from ._common import StatusLine, guarded, require_session
 
 if TYPE_CHECKING:
     import napari
@@ -94,10 +94,7 @@ class TrackWidget(QWidget):
         layout.addStretch(1)
 
     def _session(self):
-        s = self.registry.current
-        if s is None:
-            self.status.error("No session: start annotating in the Classes dock first.")
-        return s
+        return require_session(self.registry, self.status)
 
     def _tracker(self):
         from ..backends.seeds import SeedGrowSegmenter
