@@ -93,11 +93,13 @@ class LayerStore:
         data = self.layer.data
         old = np.asarray(data[indices])
         changed = old != value
-        if not changed.any():
-            return
-        indices = tuple(np.asarray(i)[changed] for i in indices)
+        if not changed.all():  # callers usually pass only pixels that change: skip the gathers then
+            if not changed.any():
+                return
+            indices = tuple(np.asarray(i)[changed] for i in indices)
+            old = old[changed]
         data[indices] = value
-        self._atoms.append((indices, old[changed].copy(), value))
+        self._atoms.append((indices, old, value))
 
     @contextmanager
     def transaction(self, annotation: Annotation) -> Iterator[None]:

@@ -120,10 +120,20 @@ class Annotation:
             self._depth -= 1
         self.changed.emit()
 
-    def sync_frames(self, frames: Iterable[int] | None = None) -> list[Instance]:
+    def sync_frames(self, frames: Iterable[int] | None = None, ids: Iterable[int] | None = None) -> list[Instance]:
         """Re-read which ids are on ``frames``; ids without a record become
-        instances of the current class (napari's brush paints such ids)."""
+        instances of the current class (napari's brush paints such ids).
+
+        With ``ids`` (the only ids an edit can have changed, all known) only
+        those are checked: much cheaper than listing every id of every frame."""
         frames = range(self.n_frames) if frames is None else frames
+        if ids is not None:
+            ids = [int(i) for i in set(ids) if int(i) and int(i) in self.table]
+            for f in sorted(set(int(f) for f in frames)):
+                plane = self.store.read(self.frame_region(f))
+                for i in ids:
+                    self.table.set_presence(f, i, bool((plane == i).any()))
+            return []
         new = []
         for f in sorted(set(int(f) for f in frames)):
             ids = np.unique(self.store.read(self.frame_region(f)))
@@ -227,6 +237,8 @@ class Annotation:
                 f"no pixel of the mask is free for {rec.name} in mode '{Mode(mode).value}' "
                 "(other or locked instances cover it)"
             )
+        changed_ids = {label_id, *np.unique(current[ok]).tolist()}  # the new id and those it took from
+        unknown = [i for i in changed_ids if i and i not in self.table]
         with self.action("write mask"):
             self.store.write(add, label_id)
             touched = set(frames_touched(add, self.frame_axis))
@@ -240,7 +252,7 @@ class Annotation:
                     rec.frame_scores[f] = float(confidence)
                 if not rec.frames - touched:  # a new instance: this is its confidence
                     rec.confidence = float(confidence)
-            self.sync_frames(touched)
+            self.sync_frames(touched, None if unknown else changed_ids)
         return len(add[0])
 
     def _relabel(self, ids: Iterable[int], value: int, frames: FrameSpan = None) -> int:
@@ -250,11 +262,13 @@ class Annotation:
             return 0
         region, _ = self.span_region(frames)
         region = normalize_region(region, self.store.shape)
-        where = np.isin(self.store.read(region), ids)
+        current = self.store.read(region)
+        where = current == ids[0] if len(ids) == 1 else np.isin(current, ids)
         idx = region_indices(region, np.nonzero(where))
+        known = all(i in self.table for i in ids)
         with self.action("relabel"):
             self.store.write(idx, value)
-            self.sync_frames(frames_touched(idx, self.frame_axis))
+            self.sync_frames(frames_touched(idx, self.frame_axis), [*ids, value] if known else None)
         return len(idx[0])
 
     # -- bulk operations -------------------------------------------------

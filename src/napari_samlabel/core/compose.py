@@ -75,7 +75,7 @@ def region_indices(region: tuple, local: tuple[np.ndarray, ...]) -> tuple[np.nda
     out, k = [], 0
     for r in region:
         if isinstance(r, slice):
-            out.append(local[k] + r.start)
+            out.append(local[k] + r.start if r.start else local[k])
             k += 1
         else:
             out.append(np.full(n, r, dtype=np.intp))
@@ -85,4 +85,6 @@ def region_indices(region: tuple, local: tuple[np.ndarray, ...]) -> tuple[np.nda
 def frames_touched(indices: tuple[np.ndarray, ...], frame_axis: int | None) -> list[int]:
     if frame_axis is None:
         return [0] if indices and len(indices[0]) else []
-    return np.unique(indices[frame_axis]).tolist()
+    if not len(indices[frame_axis]):
+        return []
+    return np.flatnonzero(np.bincount(indices[frame_axis])).tolist()  # faster than unique on millions

@@ -151,6 +151,20 @@ class InstanceTable:
             self._on_frame.pop(frame, None)
         return sorted(unknown)
 
+    def set_presence(self, frame: int, label_id: int, present: bool) -> None:
+        """Record one known id as on (or off) one frame."""
+        rec = self._records[label_id]
+        ids = self._on_frame.setdefault(frame, set())
+        if present:
+            rec.frames.add(frame)
+            ids.add(label_id)
+        else:
+            rec.frames.discard(frame)
+            rec.frame_scores.pop(frame, None)
+            ids.discard(label_id)
+            if not ids:
+                del self._on_frame[frame]
+
     # -- undo support ----------------------------------------------------
     def state(self) -> dict:
         """A deep copy of everything but the id counter (ids are never given back)."""
