@@ -64,6 +64,7 @@ class ClassesWidget(QWidget):
         header.setSectionResizeMode(COL_NAME, QHeaderView.Stretch)
         for col in (COL_COLOR, COL_KIND, COL_KEY):
             header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
+        self.table.setMinimumHeight(130)  # a few classes visible even with every dock open
         self.table.setMaximumHeight(240)
         self.table.itemChanged.connect(self._on_item_changed)
         self.table.itemSelectionChanged.connect(self._on_row_selected)
