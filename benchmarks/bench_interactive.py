@@ -47,7 +47,6 @@ def main() -> dict:
     from napari_samlabel.backends.sam2 import Sam2Segmenter, build_model
     from napari_samlabel.core import Ontology
     from napari_samlabel.core.planes import window_to_uint8
-    from napari_samlabel.core.prompts import PromptSet
     from napari_samlabel.synthetic import fluorescence_timelapse
 
     torch.manual_seed(0)

@@ -21,7 +21,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 
 CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 SMALL = [

@@ -8,7 +8,7 @@ import pytest
 
 from dicom_helpers import write_dicom_series
 from napari_samlabel._reader import napari_get_reader
-from napari_samlabel.core import Annotation, Ontology
+from napari_samlabel.core import Annotation
 from napari_samlabel.io import ImageReadError, read_image, write_labels
 from napari_samlabel.io.dicom import read_dicom
 from napari_samlabel.synthetic import blobs_volume

@@ -8,7 +8,7 @@ import pytest
 from napari.components import ViewerModel
 
 from napari_samlabel._napari.prompting import PromptController
-from napari_samlabel.api import AnnotationError, start_session
+from napari_samlabel.api import start_session
 from napari_samlabel.core.prompts import PromptError
 from napari_samlabel.synthetic import disc
 

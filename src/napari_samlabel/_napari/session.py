@@ -79,7 +79,6 @@ class AnnotationSession:
     class_selected = Signal(object)  # class name or None
     selection_changed = Signal(object)  # list of label ids picked in the Instances dock
     closed = Signal()
-    selection: list[int] = []
 
     def __init__(
         self,
@@ -102,6 +101,7 @@ class AnnotationSession:
             )
         self.labels = labels
         self._fresh: dict[str, int] = {}  # class -> id handed to the brush, not painted yet
+        self.selection: list[int] = []  # picked in the Instances dock
         self._viewer_ref = weakref.ref(viewer) if viewer is not None else (lambda: None)
         meta = labels.metadata.get(META_KEY, {})
         if isinstance(ontology, (str, Path)):
