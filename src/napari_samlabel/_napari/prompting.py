@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from psygnal import Signal
 
-from ..core.compose import Mode
+from ..core.compose import Mode, normalize_region, region_indices
 from ..core.ontology import HOTKEYS, hex_to_rgba
 from ..core.planes import Plane, window_to_uint8
 from ..core.prompts import PromptError, PromptSet
@@ -122,6 +122,9 @@ class PromptController:
         boxes = Shapes(ndim=ndim, name="samlabel box", edge_color="yellow", face_color=[0, 0, 0, 0], edge_width=1, **geo)
         preview = Labels(np.zeros(labels_shape(image), np.uint8), name="samlabel preview", opacity=0.55, **geo)
         preview.editable = False
+        # the preview keeps no undo history: data_setitem is used only for its partial redraw
+        preview._history_limit = 0
+        preview._reset_history()
         points.events.data.connect(self._on_points)
         boxes.events.data.connect(self._on_boxes)
         points.mouse_drag_callbacks.append(self._right_click_is_negative)
@@ -295,17 +298,26 @@ class PromptController:
         return result
 
     def _draw_preview(self) -> None:
-        data = self.preview.data
-        if self._preview_region is not None:
-            data[self._preview_region] = 0
-            self._preview_region = None
-        if self.result is not None and len(self.result.prediction):
-            plane = self.result.plane
-            mask = plane.mask_to_region(self.result.prediction.masks[self.choice])
-            data[plane.region] = mask.astype(np.uint8)
-            self._preview_region = plane.region
+        """Show the chosen candidate, clearing the plane shown before if it was another."""
+        shown = self._preview_region
+        want = self.result.plane if self.result is not None and len(self.result.prediction) else None
+        if shown is not None and (want is None or want.region != shown):
+            self._write_preview(shown, None)
+        if want is not None:
+            self._write_preview(want.region, want.mask_to_region(self.result.prediction.masks[self.choice]))
             self._color_preview()
-        self.preview.refresh()
+        self._preview_region = want.region if want is not None else None
+
+    def _write_preview(self, region: tuple, mask: np.ndarray | None) -> None:
+        """Write only the pixels that differ from what is shown, through napari's
+        partial texture update (a full refresh of the layer costs more)."""
+        data = self.preview.data
+        region = normalize_region(region, data.shape)
+        current = data[region]
+        new = np.zeros_like(current) if mask is None else mask.astype(np.uint8)
+        diff = np.nonzero(current != new)
+        if len(diff[0]):
+            self.preview.data_setitem(region_indices(region, diff), new[diff])  # no history: see _make_layers
 
     def _color_preview(self) -> None:
         """The preview takes the current class's colour (rebuilt only when that changes)."""
