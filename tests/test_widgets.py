@@ -288,3 +288,17 @@ def test_open_dicom_annotate_and_save_nifti_through_napari(make_napari_viewer, t
     ref, seg = reader.Execute(), sitk.ReadImage(str(out))
     assert seg.GetOrigin() == pytest.approx(ref.GetOrigin()) and seg.GetSpacing() == pytest.approx(ref.GetSpacing())
     assert (sitk.GetArrayFromImage(seg) == np.asarray(s.labels.data)).all()
+
+
+def test_open_only_the_series_the_user_picks(make_napari_viewer, tmp_path):
+    from dicom_helpers import write_dicom_series
+
+    write_dicom_series(tmp_path / "study", np.zeros((4, 16, 16)), description="arterial")
+    write_dicom_series(tmp_path / "study", np.ones((6, 16, 16)), description="venous")
+    v = make_napari_viewer()
+    classes = dock(v, "Classes")
+    offered = []
+    layer = classes.open_dicom_series(str(tmp_path / "study"), choose=lambda labels: offered.extend(labels) or 1)
+    assert offered == ["CT venous (6 files)", "CT arterial (4 files)"]
+    assert [l.name for l in v.layers] == ["CT arterial"] and layer.data.shape == (4, 16, 16)
+    assert classes.image_combo.currentText() == "CT arterial"

@@ -27,6 +27,13 @@ def read_dicom_layers(path):
     return [_layer(vol, meta, "DICOM") for vol, meta in read_dicom(path)]
 
 
+def read_one_series(path, series_uid: str):
+    """Only the series the user picked (see the Classes dock's "Open DICOM series…")."""
+    from .io.dicom import read_dicom
+
+    return [_layer(vol, meta, "DICOM") for vol, meta in read_dicom(path, series_uid)]
+
+
 def read_nifti_layers(path):
     from .io.images import read_image
 

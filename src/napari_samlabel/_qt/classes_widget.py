@@ -49,6 +49,9 @@ class ClassesWidget(QWidget):
         self.labels_combo = QComboBox()
         self.start_button = QPushButton("Start annotating")
         self.start_button.clicked.connect(self._start)
+        self.dicom_button = QPushButton("Open one DICOM series…")
+        self.dicom_button.setToolTip("Pick one series of a folder (File > Open opens them all)")
+        self.dicom_button.clicked.connect(lambda: self.open_dicom_series())
         form = QFormLayout()
         form.addRow("Image", self.image_combo)
         form.addRow("Labels", self.labels_combo)
@@ -89,6 +92,7 @@ class ClassesWidget(QWidget):
         self.status = StatusLine()
 
         layout = QVBoxLayout(self)
+        layout.addWidget(self.dicom_button)
         layout.addLayout(form)
         layout.addWidget(self.start_button)
         layout.addWidget(self.table)
@@ -139,6 +143,40 @@ class ClassesWidget(QWidget):
             combo.addItems(extra + [layer.name for layer in self.viewer.layers if isinstance(layer, kind)])
             if keep and combo.findText(keep) >= 0:
                 combo.setCurrentText(keep)
+
+    def open_dicom_series(self, folder: str | None = None, choose=None):
+        """List the series of a folder (headers only), let the user pick one, open it.
+
+        ``choose(labels) -> index`` replaces the dialog (scripts, tests)."""
+        from qtpy.QtWidgets import QInputDialog
+
+        from .._reader import read_one_series
+        from ..io.dicom import list_series
+
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "DICOM folder")
+            if not folder:
+                return None
+        series = guarded(self.status, list_series, folder)
+        if not series:
+            self.status.error(f"{folder}: no DICOM image series found")
+            return None
+        labels = [f"{name} ({n} files)" for _, name, n in series]
+        if choose is not None:
+            index = choose(labels)
+        else:
+            item, ok = QInputDialog.getItem(self, "Open DICOM series", "Series", labels, 0, False)
+            if not ok:
+                return None
+            index = labels.index(item)
+        layers = guarded(self.status, read_one_series, folder, series[index][0])
+        if not layers:
+            return None
+        data, kwargs, _ = layers[0]
+        layer = self.viewer.add_image(data, **kwargs)
+        self.image_combo.setCurrentText(layer.name)
+        self.status.ok(f"Opened {layer.name}: {data.shape[0]} slices.")
+        return layer
 
     def _start(self) -> None:
         from ..api import start_session

@@ -279,11 +279,30 @@ def _meta(series: Series, geo: Geometry, ds, files) -> dict:
     }
 
 
+def list_series(paths) -> list[tuple[str, str, int]]:
+    """(uid, name, number of files) of every image series, headers only (fast), largest first."""
+    import pydicom
+
+    found: dict[str, Series] = {}
+    for f in dicom_files(paths):
+        try:
+            ds = pydicom.dcmread(f, stop_before_pixels=True)
+        except Exception:
+            continue
+        uid = str(getattr(ds, "SeriesInstanceUID", "") or f"no-series-uid:{f.parent}")
+        found.setdefault(uid, Series(uid)).datasets.append(ds)
+    return sorted(((u, s.name, len(s.datasets)) for u, s in found.items()), key=lambda t: -t[2])
+
+
 def read_dicom(paths, series_uid: str | None = None) -> list[tuple[np.ndarray, dict]]:
     """Every series found (or the one asked for), largest first."""
     files = dicom_files(paths)
     if not files:
         raise ImageReadError(f"{paths}: no DICOM file found")
+    if series_uid is not None:  # read pixels of that series only
+        import pydicom
+
+        files = [f for f in files if _series_uid_of(pydicom, f) == series_uid]
     groups = group_series(files)
     if not groups:
         raise ImageReadError(f"{paths}: DICOM files found, but none holds an image")
@@ -293,6 +312,13 @@ def read_dicom(paths, series_uid: str | None = None) -> list[tuple[np.ndarray, d
         groups = {series_uid: groups[series_uid]}
     ordered = sorted(groups.values(), key=lambda s: -len(s.datasets))
     return [series_volume(s) for s in ordered]
+
+
+def _series_uid_of(pydicom, f: Path) -> str | None:
+    try:
+        return str(pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"]).SeriesInstanceUID)
+    except Exception:
+        return None
 
 
 def read_dicom_series(path, series_uid: str | None = None) -> tuple[np.ndarray, dict]:
