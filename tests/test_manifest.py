@@ -52,3 +52,17 @@ def test_cli_opens_viewer_by_default(monkeypatch):
     assert cli.main([]) == 0
     assert cli.main(["a.tif", "--sample", "volume"]) == 0
     assert calls == [("timelapse", [], None), "run", ("volume", ["a.tif"], None), "run"]
+
+
+def test_sam2_without_torch_says_what_to_install(monkeypatch):
+    import sys
+
+    import pytest
+
+    from napari_samlabel.backends.registry import ModelUnavailable, load_backend
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # as on a machine without the sam extra
+    monkeypatch.delitem(sys.modules, "napari_samlabel.backends.sam2", raising=False)
+    with pytest.raises(ModelUnavailable, match=r"pip install 'napari-samlabel\[sam\]'"):
+        load_backend("sam2.1-tiny")
+    assert load_backend("seeds").name == "seeds"

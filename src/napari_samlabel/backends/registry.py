@@ -19,6 +19,10 @@ class CheckpointError(FileNotFoundError):
     """No weights for a model; the message says which file to put where."""
 
 
+class ModelUnavailable(CheckpointError):
+    """The model's libraries are not installed; the message says what to install."""
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -171,8 +175,12 @@ def load_backend(
         from .seeds import SeedGrowSegmenter
 
         return SeedGrowSegmenter()
-    from .sam2 import Sam2Segmenter
-
+    try:
+        from .sam2 import Sam2Segmenter  # torch and sam2 load here, not at import
+    except ImportError as e:
+        raise ModelUnavailable(
+            f"{name} needs PyTorch and sam2 ({e}): pip install 'napari-samlabel[sam]'; 'seeds' works without them."
+        ) from e
     from .embeddings import EmbeddingCache
 
     path = resolve_checkpoint(name, checkpoint, download=download)
