@@ -155,8 +155,7 @@ def track_objects(
             raise PromptFileError(f"--axis {axis} is a plane axis")
         frames = FrameSource(data, plane, ax, window, rgb)
         start = plane.index[ax]
-        region = labels[plane.region]
-        current = np.swapaxes(region, 0, 1) if plane.transposed else region
+        current = plane.read(labels)
         masks = {int(o["id"]): current == int(o["id"]) for o in objs}
         for step in tracker.track(frames, start, masks, direction, n_frames, stop_after):
             p = frames.plane_at(step.frame)

@@ -63,9 +63,7 @@ class TrackJob:
         locked = [session.table[i].name for i in self.ids if session.table[i].locked]
         if locked:
             raise AnnotationError(f"{', '.join(locked)} locked: unlock before tracking")
-        start_plane = self.frames.plane_at(self.start)
-        region = session.labels.data[start_plane.region]
-        current = np.swapaxes(region, 0, 1) if start_plane.transposed else np.asarray(region)
+        current = self.frames.plane_at(self.start).read(session.labels.data)
         self.masks = {i: current == i for i in self.ids}
         missing = [session.table[i].name for i, m in self.masks.items() if not m.any()]
         if missing:

@@ -294,15 +294,13 @@ def list_series(paths) -> list[tuple[str, str, int]]:
     return sorted(((u, s.name, len(s.datasets)) for u, s in found.items()), key=lambda t: -t[2])
 
 
-def read_dicom(paths, series_uid: str | None = None) -> list[tuple[np.ndarray, dict]]:
-    """Every series found (or the one asked for), largest first."""
+def read_dicom(paths, series_uid: str | None = None, largest_only: bool = False) -> list[tuple[np.ndarray, dict]]:
+    """Every series found (or the one asked for, or the largest), largest first.
+
+    Files are read once, pixel data deferred: only the series returned are decoded."""
     files = dicom_files(paths)
     if not files:
         raise ImageReadError(f"{paths}: no DICOM file found")
-    if series_uid is not None:  # read pixels of that series only
-        import pydicom
-
-        files = [f for f in files if _series_uid_of(pydicom, f) == series_uid]
     groups = group_series(files)
     if not groups:
         raise ImageReadError(f"{paths}: DICOM files found, but none holds an image")
@@ -311,16 +309,9 @@ def read_dicom(paths, series_uid: str | None = None) -> list[tuple[np.ndarray, d
             raise ImageReadError(f"{paths}: no series {series_uid} (found {sorted(groups)})")
         groups = {series_uid: groups[series_uid]}
     ordered = sorted(groups.values(), key=lambda s: -len(s.datasets))
-    return [series_volume(s) for s in ordered]
-
-
-def _series_uid_of(pydicom, f: Path) -> str | None:
-    try:
-        return str(pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"]).SeriesInstanceUID)
-    except Exception:
-        return None
+    return [series_volume(s) for s in (ordered[:1] if largest_only else ordered)]
 
 
 def read_dicom_series(path, series_uid: str | None = None) -> tuple[np.ndarray, dict]:
     """One series: the one asked for, or the one with most slices."""
-    return read_dicom(path, series_uid)[0]
+    return read_dicom(path, series_uid, largest_only=True)[0]
