@@ -89,7 +89,7 @@ def test_delete_class_in_frame_range(ann):
 def test_delete_below_confidence_uses_per_frame_scores(ann):
     a = add(ann, "nucleus", 0, 10, 10, source="tracked", confidence=0.9)
     for f, score in [(1, 0.8), (2, 0.3), (3, 0.2)]:
-        ann.write_mask(disc((40, 40), 10, 10, 5), a.id, (f,), confidence=score)
+        ann.write_mask(disc((40, 40), 10, 10, 5), a.id, (f,), source="tracked", confidence=score)
     manual = add(ann, "cell", 2, 30, 30)
     ann.delete_below(0.5, range(0, 3))
     assert a.frames == {0, 1, 3}  # frame 3 is outside the range

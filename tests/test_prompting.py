@@ -40,7 +40,7 @@ def test_click_on_scaled_translated_layer_lands_on_the_right_pixels(viewer, clas
     expected = np.zeros(data.shape, bool)
     expected[4] = disc((40, 60), 12, 30, 4)
     assert ((s.labels.data == rec.id) == expected).all()
-    assert (rec.source, rec.confidence, rec.frames) == ("model", 0.9, {4})
+    assert (rec.sources, rec.mean_confidence, rec.frames) == ("manual", 1.0, {4})  # the user accepted it
     assert len(pc.points.data) == 0 and pc.preview.data.sum() == 0  # prompts and preview cleared
 
 
@@ -138,7 +138,7 @@ def test_escape_clears_prompts_and_preview_but_keeps_labels(viewer, classes):
 def test_label_all_is_one_undo_step_with_scores(viewer, classes):
     s, pc, _ = setup(viewer, classes, np.zeros((40, 40)))
     made = pc.label_all()
-    assert [r.confidence for r in made] == [0.8, 0.3]
+    assert [r.mean_confidence for r in made] == [0.8, 0.3] and {r.sources for r in made} == {"model"}
     s.annotation.delete_below(0.5)
     assert made[0].present and not made[1].present
     s.labels.undo()

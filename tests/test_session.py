@@ -151,8 +151,11 @@ def test_stroke_over_locked_instance_is_rejected(session):
     session.labels.brush_size = 15
     with session.labels.block_history():  # as napari's mouse drag does
         session.labels.paint((2, 20, 20), session.labels.selected_label)
+    locked = snapshot == a.id
+    assert (session.labels.data[locked] == a.id).all()  # the locked instance is untouched
+    assert (session.labels.data == session.labels.selected_label).sum() > 0  # free pixels were painted
+    session.labels.undo()
     assert (session.labels.data == snapshot).all()
-    assert not session.labels._redo_history
 
 
 def test_empty_commit_is_refused_and_keeps_labels(session):

@@ -36,7 +36,8 @@ def test_forward_range_counts_the_start_frame(setup):
     viewer, s, truth, a, b = setup
     job = make_job(s, tracker(), [a], TrackOptions("forward", 4)).run()
     assert s.table[a].frames == {6, 7, 8, 9} and s.table[b].frames == {6}
-    assert s.table[a].source == "tracked" and 0 < s.table[a].frame_scores[7] <= 1
+    assert s.table[a].sources == "manual+tracked" and 0 < s.table[a].frame_scores[7] <= 1
+    assert s.table[a].source_on(6) == "manual" and s.table[a].score_on(6) == 1.0  # the start frame stays the user's
     assert job.total == job.done == 3
 
 
@@ -138,6 +139,7 @@ def test_interpolation_fills_gaps_as_one_step(setup):
     for f in filled:
         got, want = s.labels.data[f] == a, truth[f] == 2
         assert 2 * (got & want).sum() / (got.sum() + want.sum()) > 0.85
-    assert s.table[a].source == "interpolated"
+    assert [s.table[a].source_on(f) for f in (6, 7, 8, 9, 10)] == ["manual"] + ["interpolated"] * 3 + ["manual"]
+    assert all(0.5 <= s.table[a].score_on(f) < 1.0 for f in filled)
     s.labels.undo()
     assert s.table[a].frames == {6, 10}

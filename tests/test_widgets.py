@@ -115,7 +115,7 @@ def test_bulk_delete_below_confidence_in_range_then_undo(viewer):
     _, instances, s = started(viewer, "nucleus")
     rec = s.commit(disc((192, 192), 60, 60, 12), region=(0,), source="tracked", confidence=0.9)
     for f, score in enumerate([0.9, 0.4, 0.3, 0.8, 0.2], start=0):
-        s.annotation.write_mask(disc((192, 192), 60, 60, 12), rec.id, (f,), confidence=score)
+        s.annotation.write_mask(disc((192, 192), 60, 60, 12), rec.id, (f,), source="tracked", confidence=score)
     before = s.labels.data.copy()
     instances.first_spin.setValue(0)
     instances.last_spin.setValue(3)
@@ -175,7 +175,7 @@ def test_segment_dock_click_preview_enter_undo(viewer, qtbot):
     keys(viewer, "Enter")
     rec = s.table[max(s.table.present(), key=lambda r: r.id).id]
     dice = 2 * ((s.labels.data[6] == rec.id) & m).sum() / ((s.labels.data[6] == rec.id).sum() + m.sum())
-    assert dice > 0.9 and rec.source == "model"
+    assert dice > 0.9 and rec.sources == "manual" and rec.mean_confidence == 1.0
     viewer.layers.selection.active = s.labels
     keys(viewer, "Control-Z")
     assert not s.labels.data.any()
@@ -251,7 +251,9 @@ def test_export_dock_csv_project_autosave_and_shapes(viewer, tmp_path, monkeypat
 
     folder = export.save_project(str(tmp_path / "movie.samlabel"))
     assert (folder / "labels.npy").exists()
-    assert export.autosave_now() == folder  # autosave goes to the project once there is one
+    assert export.autosave_now() == []  # nothing changed since the save
+    s.commit(disc((192, 192), 150, 150, 8), region=(3,))
+    assert export.autosave_now() == [folder]  # autosave goes to the project once there is one
 
     layer = export.to_shapes()
     assert len(layer.data) == 1 and layer.data[0][0, 0] == 3

@@ -72,5 +72,7 @@ def open_project(viewer: ViewerModel, image: Image | str, folder: str | Path) ->
     viewer.layers.append(layer)
     session = AnnotationSession(image, labels=layer, ontology=ontology, viewer=viewer, table=table,
                                 frame_axis=meta.get("frame_axis", "auto"))  # fmt: skip
+    session.project_folder = Path(folder)  # Save project and autosave write back here
+    session.saved_version = session.version
     sessions(viewer).add(session)
     return session

@@ -130,6 +130,7 @@ def track_objects(
     Objects sharing a start plane are tracked together in one run.
     """
     from .backends.tracking import FrameSource
+    from .core.tracking_run import TrackOptions, TrackRun
 
     rgb = image_is_rgb(data) if rgb is None else rgb
     shape = data.shape[:-1] if rgb else data.shape
@@ -141,6 +142,7 @@ def track_objects(
         if i:
             ann.table.adopt(int(i), "object")
     tracker = backend.tracker()
+    options = TrackOptions(direction, n_frames, stop_after, Mode(mode))
     groups: dict[tuple, list[dict]] = {}
     for obj in objects:
         plane = object_plane(obj, shape, plane_axes)
@@ -154,12 +156,8 @@ def track_objects(
         if ax not in free:
             raise PromptFileError(f"--axis {axis} is a plane axis")
         frames = FrameSource(data, plane, ax, window, rgb)
-        start = plane.index[ax]
-        current = plane.read(labels)
-        masks = {int(o["id"]): current == int(o["id"]) for o in objs}
-        for step in tracker.track(frames, start, masks, direction, n_frames, stop_after):
-            p = frames.plane_at(step.frame)
-            for obj_id, res in step.objects.items():
-                ann.write_mask(p.mask_to_region(res.mask), obj_id, p.region, mode, replace=True,
-                               source="tracked", confidence=res.score)  # fmt: skip
+        here = plane.read(labels)
+        ids = [int(o["id"]) for o in objs if (here == int(o["id"])).any()]  # a prompt that found nothing
+        if ids:
+            TrackRun(ann, tracker, frames, ids, plane.index[ax], options).run()
     return labels

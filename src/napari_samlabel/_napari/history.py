@@ -1,26 +1,45 @@
-"""Keep the instance table in step with napari's undo history.
+"""A napari Labels layer as the annotation's label store: undo, and napari's own tools.
 
-napari's Labels undo only knows pixels. Each samlabel action is committed as
-one napari history item (a metadata-only action gets an empty one), and we
-remember the table before and after it; when that item is undone or redone we
-restore the table too. Items we did not make (napari's brush, fill, polygon)
-are followed by re-reading presence on the frames they touched.
+napari's Labels undo only knows pixels. Each samlabel transaction is pushed
+as one napari history item (a metadata-only one gets an empty item), with the
+pre- and post-images of the instance records it changed; undo and redo put
+those records back. napari's own edits (brush, eraser, fill, polygon, direct
+``paint``/``fill``/``paint_polygon``/``data_setitem``) are recorded the same
+way when napari commits them, their frames becoming the user's (manual, 1.0).
 
-napari emits no event on undo/redo, so we wrap the layer's ``undo``/``redo``
-methods, which its Ctrl+Z / Ctrl+Shift+Z bindings call.
+Every napari edit passes ``_save_history`` *before* napari writes the pixels,
+and each tool is one of the four public methods, so this store wraps those
+methods: after napari has written, pixels of protected instances (locked, or
+being tracked) are put back and the history atom is trimmed to match. napari
+emits no event on undo/redo, so ``undo``/``redo`` (which Ctrl+Z and
+Ctrl+Shift+Z call) are wrapped too; an undo step that would change a locked
+instance is refused. Everything patched is put back by :meth:`LayerStore.detach`.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Iterator
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 if TYPE_CHECKING:
     from napari.layers import Labels
 
-    from ..core.annotation import Annotation
+    from ..core.annotation import Annotation, Atom, Transaction
+    from ..core.instances import Instance
+
+GUARDED = ("paint", "fill", "paint_polygon", "data_setitem")
+
+
+@dataclass
+class Step:
+    """One of our undo steps: napari's history item and the records around it."""
+
+    item: object
+    before: dict[int, Instance | None]
+    after: dict[int, Instance | None]
 
 
 def atom_frames(atom, frame_axis: int | None) -> set[int]:
@@ -31,54 +50,60 @@ def atom_frames(atom, frame_axis: int | None) -> set[int]:
         s = atom.slice_key[frame_axis]
         return set(range(s.start, s.stop)) if isinstance(s, slice) else {int(s)}
     indices = atom[0]
-    return set(np.unique(np.asarray(indices[frame_axis])).tolist()) if len(indices) else set()
+    return set(np.unique(np.asarray(indices[frame_axis])).tolist()) if len(indices) and len(indices[0]) else set()
 
 
-def apply_atom(data, atom) -> None:
-    """Write an atom's new values (idempotent).
-
-    napari emits ``paint`` before it writes a single, unblocked edit, so a
-    handler that wants to read the result applies the atom first.
-    """
+def atom_ids(atom) -> set[int]:
+    """Label ids an atom swaps (its old values and its new value)."""
     if hasattr(atom, "slice_key"):
-        if atom.mask is None:
-            data[atom.slice_key] = atom.new_value
-        else:
-            region = np.asarray(data[atom.slice_key])
-            region[atom.mask] = atom.new_value
-            data[atom.slice_key] = region
+        old, new = np.asarray(atom.old_values), np.asarray(atom.new_value)
     else:
-        data[atom[0]] = atom[2]
-
-
-def atom_old_values(atom) -> np.ndarray:
-    return np.asarray(atom.old_values if hasattr(atom, "old_values") else atom[1])
+        old, new = np.asarray(atom[1]), np.asarray(atom[2])
+    return {int(v) for v in np.unique(old)} | {int(v) for v in np.unique(new)}
 
 
 class LayerStore:
-    """A napari Labels layer as the annotation's label store, with undo sync."""
+    """The label store of a session whose labels live in a napari Labels layer."""
 
-    def __init__(self, layer: Labels, history_limit: int | None = None) -> None:
+    def __init__(self, layer: Labels, history_limit: int | None = None, warn: Callable[[str], None] | None = None) -> None:
         self.layer = layer
-        self._undo: list[tuple[object, dict, dict]] = []
-        self._redo: list[tuple[object, dict, dict]] = []
-        self._atoms: list[tuple] = []
-        self.in_action = False
+        self._undo: list[Step] = []
+        self._redo: list[Step] = []
+        self.in_action = False  # our own paint events are not the user's edits
         self._annotation: Annotation | None = None
-        self._orig_undo: Callable[[], None] = layer.undo
-        self._orig_redo: Callable[[], None] = layer.redo
         self._limit = history_limit or getattr(layer, "_history_limit", 100)
+        self._warn = warn or _napari_warning
+        self._last_warning = 0.0
+        self._guard_depth = 0
+        self._recorded: list = []
+        self._originals: dict[str, Callable] = {}
 
+    # -- wiring --------------------------------------------------------------
     def attach(self, annotation: Annotation) -> None:
         self._annotation = annotation
-        self.layer.undo = self.undo
-        self.layer.redo = self.redo
+        layer = self.layer
+        patches = {
+            "undo": lambda: self._step(undoing=True),
+            "redo": lambda: self._step(undoing=False),
+            "_save_history": self._record_atom,
+            "_append_to_undo_history": self._before_napari_item,
+        }
+        for name in GUARDED:
+            patches[name] = self._guarded(getattr(layer, name))
+        for name, fn in patches.items():
+            self._originals[name] = getattr(layer, name)
+            setattr(layer, name, fn)
+        layer.events.paint.connect(self._on_paint)
 
     def detach(self) -> None:
-        for name in ("undo", "redo"):
+        """Put back every method patched and stop listening (the session closed)."""
+        for name in self._originals:
             self.layer.__dict__.pop(name, None)
+        self._originals.clear()
+        self.layer.events.paint.disconnect(self._on_paint)
+        self._annotation = None
 
-    # -- LabelStore ------------------------------------------------------
+    # -- LabelStore ------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.layer.data.shape)
@@ -86,90 +111,227 @@ class LayerStore:
     def read(self, region: tuple) -> np.ndarray:
         return np.asarray(self.layer.data[region])
 
-    def write(self, indices: tuple[np.ndarray, ...], value: int) -> None:
-        """Write and remember the old values; the action becomes one history item at its end."""
-        if not len(indices[0]):
-            return
-        data = self.layer.data
-        old = np.asarray(data[indices])
+    __getitem__ = read  # so Plane.read works on a store
+
+    def read_at(self, indices: tuple[np.ndarray, ...]) -> np.ndarray:
+        return np.asarray(self.layer.data[indices])
+
+    def write(self, indices: tuple[np.ndarray, ...], value: int, old: np.ndarray) -> Atom | None:
         changed = old != value
         if not changed.all():  # callers usually pass only pixels that change: skip the gathers then
             if not changed.any():
-                return
+                return None
             indices = tuple(np.asarray(i)[changed] for i in indices)
             old = old[changed]
-        data[indices] = value
-        self._atoms.append((indices, old, value))
+        self.layer.data[indices] = value
+        return indices, old, value
 
-    @contextmanager
-    def transaction(self, annotation: Annotation) -> Iterator[None]:
-        """One user action = one napari history item, however long it runs.
+    def revert(self, atoms) -> None:
+        for indices, old, _ in reversed(atoms):
+            self.layer.data[indices] = old
+        if atoms:
+            self.layer.refresh()
 
-        We stage the atoms ourselves instead of holding napari's
-        ``block_history`` open: a tracking run spans many GUI events, and a
-        brush stroke in the meantime must stay its own undo step.
-        """
+    def push(self, txn: Transaction, after: dict) -> None:
+        """A transaction's work as one napari history item (Ctrl+Z reaches it in order)."""
         layer = self.layer
-        before = annotation.table.state()
-        self._atoms = []
-        try:
-            yield
-        except BaseException:
-            for indices, old, _ in reversed(self._atoms):  # put back what was written
-                layer.data[indices] = old
-            self._atoms = []
-            annotation.table.restore(before)
-            layer.refresh()
-            raise
-        atoms, self._atoms = self._atoms, []
-        after = annotation.table.state()
-        if not atoms and after == before:
-            return  # nothing happened: no undo step
-        if not atoms:
-            # A metadata-only action (change class): an empty item so that
-            # Ctrl+Z reaches it in order.
+        atoms = list(txn.atoms)
+        if not atoms:  # a metadata-only action (change class)
             atoms = [(tuple(np.empty(0, np.intp) for _ in self.shape), np.empty(0, layer.data.dtype), 0)]
-        self.in_action = True  # our own paint event is not a brush stroke
+        layer._undo_history.append(atoms)
+        layer._redo_history.clear()
+        self.in_action = True
         try:
-            with layer.block_history():
-                for atom in atoms:
-                    layer._save_history(atom)
+            layer.events.paint(value=atoms)
         finally:
             self.in_action = False
+        self._remember(Step(atoms, dict(txn.before), after))
         layer.refresh()
-        item = layer._undo_history[-1] if layer._undo_history else None
-        self._undo.append((item, before, after))
+
+    def rename_class(self, old: str, new: str) -> None:
+        """Class renames are not undo steps: the history takes the new name too."""
+        for step in (*self._undo, *self._redo):
+            for images in (step.before, step.after):
+                for image in images.values():
+                    if image is not None and image.class_name == old:
+                        image.class_name = new
+
+    @property
+    def stroke_open(self) -> bool:
+        """A napari brush stroke is being drawn (its atoms are staged, not committed)."""
+        return bool(getattr(self.layer, "_block_history", False))
+
+    def _remember(self, step: Step) -> None:
+        self._undo.append(step)
         del self._undo[: -self._limit]
         self._redo.clear()
 
-    # -- undo / redo -----------------------------------------------------
-    def undo(self) -> None:
-        self._step(self._orig_undo, self.layer._undo_history, self.layer._redo_history, self._undo, self._redo, 1)
+    # -- napari's own edits ------------------------------------------------------
+    def _guarded(self, method: Callable) -> Callable:
+        def call(*args, **kwargs):
+            if self._guard_depth or self.in_action:
+                return method(*args, **kwargs)
+            self._guard_depth += 1
+            self._recorded = []
+            try:
+                result = method(*args, **kwargs)
+            finally:
+                self._guard_depth -= 1
+            recorded, self._recorded = self._recorded, []
+            self._enforce(recorded)
+            return result
 
-    def redo(self) -> None:
-        self._step(self._orig_redo, self.layer._redo_history, self.layer._undo_history, self._redo, self._undo, 2)
+        call.__name__ = getattr(method, "__name__", "guarded")
+        return call
 
-    def _step(self, apply, source, target, ours, theirs, which: int) -> None:
-        if not source:
-            return
-        item = source[-1]
-        apply()
+    def _record_atom(self, atom) -> None:
+        if self._guard_depth:
+            self._recorded.append(atom)
+        self._originals["_save_history"](atom)
+
+    def _before_napari_item(self, item) -> None:
+        """napari is about to push an item: what our open transactions did comes first."""
+        if not self.in_action and self._annotation is not None:
+            self._annotation.checkpoint_open()
+        self._originals["_append_to_undo_history"](item)
+
+    def _enforce(self, atoms: list) -> None:
+        """napari has written: put protected pixels back and trim the atoms to match."""
         ann = self._annotation
-        if ours and ours[-1][0] is item:
-            _, before, after = ours.pop()
-            ann.table.restore(before if which == 1 else after)
-            theirs.append((target[-1], before, after))
-        else:
+        protected = ann.protected_ids() if ann is not None else set()
+        layer = self.layer
+        item = None  # a single edit is pushed at once; a stroke's atoms are staged
+        if atoms and layer._undo_history and any(a is atoms[-1] for a in layer._undo_history[-1]):
+            item = layer._undo_history[-1]
+        hit: set[int] = set()
+        for atom in atoms:
+            if protected:
+                fixed = self._trim(atom, protected, hit)
+                if fixed is not atom:
+                    _replace_atom(layer, atom, fixed)
+        if hit:
+            layer.refresh()
+            names = ", ".join(ann.table[i].name for i in sorted(hit) if i in ann.table)
+            self._say(f"{names}: {ann._why(min(hit))}. Those pixels were left as they were.")
+        if item is not None and layer._undo_history and layer._undo_history[-1] is item:
+            self._record_napari_item(item)
+
+    def _trim(self, atom, protected: set[int], hit: set[int]):
+        """The atom without its protected pixels, which are written back; the atom itself if clean."""
+        data = self.layer.data
+        prot = list(protected)
+        if hasattr(atom, "slice_key"):
+            region = np.array(data[atom.slice_key])
+            full_mask = np.ones(region.shape, bool) if atom.mask is None else atom.mask
+            old_full = np.array(atom.old_values) if atom.mask is None else np.zeros(region.shape, region.dtype)
+            if atom.mask is not None:
+                old_full[full_mask] = atom.old_values
+            bad = full_mask & np.isin(old_full, prot)
+            if int(atom.new_value) in protected:
+                bad = full_mask.copy()
+            if not bad.any():
+                return atom
+            hit.update(int(v) for v in np.unique(old_full[bad]) if int(v) in protected)
+            if int(atom.new_value) in protected:
+                hit.add(int(atom.new_value))
+            region[bad] = old_full[bad]
+            data[atom.slice_key] = region
+            keep = full_mask & ~bad
+            return type(atom)(atom.slice_key, keep, old_full[keep], atom.new_value) if keep.any() else None
+        indices, old, new = atom
+        old = np.asarray(old)
+        new_arr = np.broadcast_to(np.asarray(new), old.shape)
+        bad = np.isin(old, prot) | np.isin(new_arr, prot)
+        if not bad.any():
+            return atom
+        hit.update(int(v) for v in np.unique(np.concatenate([old[bad], new_arr[bad]])) if int(v) in protected)
+        data[tuple(np.asarray(i)[bad] for i in indices)] = old[bad]
+        keep = ~bad
+        if not keep.any():
+            return None
+        kept_new = new_arr[keep] if np.ndim(new) else new
+        return tuple(np.asarray(i)[keep] for i in indices), old[keep], kept_new
+
+    def _on_paint(self, event) -> None:
+        """napari committed an edit. Single edits are handled after their write (in the guard)."""
+        if self.in_action or self._guard_depth or self._annotation is None:
+            return
+        self._record_napari_item(event.value)
+
+    def _record_napari_item(self, item) -> None:
+        """A napari edit becomes one of our steps: presence re-read, its frames the user's."""
+        ann = self._annotation
+        if not item:
+            return
+        journal: dict = {}
+        ann.table.journal = journal
+        try:
             frames = set().union(*(atom_frames(a, ann.frame_axis) for a in item))
+            ids = set().union(*(atom_ids(a) for a in item)) - {0}
             ann.sync_frames(frames)
+            for i in ids:
+                rec = ann.table.get(i)
+                if rec is None:
+                    continue
+                for f in frames & rec.frames:
+                    ann.table.edit(i).set_frame(f, "manual", 1.0)
+        finally:
+            ann.table.journal = None
+        self._remember(Step(item, journal, ann.table.snapshot(journal)))
         ann.changed.emit()
 
-    def forget_redo(self) -> None:
-        """A new edit outside samlabel (a brush stroke) ends the redo chain."""
-        self._redo.clear()
+    # -- undo / redo ---------------------------------------------------------------
+    def _step(self, undoing: bool) -> None:
+        layer, ann = self.layer, self._annotation
+        source = layer._undo_history if undoing else layer._redo_history
+        target = layer._redo_history if undoing else layer._undo_history
+        if not source or ann is None:
+            return
+        if ann.running:
+            self._say("Tracking is writing labels: undo and redo wait until the run ends (or Cancel).")
+            return
+        item = source[-1]
+        ours, theirs = (self._undo, self._redo) if undoing else (self._redo, self._undo)
+        step = ours[-1] if ours and ours[-1].item is item else None
+        ids = set().union(*(atom_ids(a) for a in item)) if item else set()
+        if step is not None:
+            ids |= {i for i in step.before if step.before[i] != step.after.get(i)}
+        locked = sorted(i for i in ids & ann.table.locked_ids())
+        if locked:
+            names = ", ".join(ann.table[i].name for i in locked)
+            self._say(f"{names} locked: unlock to {'undo' if undoing else 'redo'} this step.")
+            return
+        self._originals["undo" if undoing else "redo"]()
+        if step is not None:
+            ours.pop()
+            ann.table.put(step.before if undoing else step.after)
+            theirs.append(Step(target[-1], step.before, step.after))
+        else:  # an edit from before this session: re-read its frames
+            ann.sync_frames(set().union(*(atom_frames(a, ann.frame_axis) for a in item)))
+        ann.changed.emit()
 
-    def reject_last(self) -> None:
-        """Revert napari's last history item and leave no redo for it."""
-        self._orig_undo()
-        if self.layer._redo_history:
-            self.layer._redo_history.pop()
+    def _say(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._last_warning > 0.5:  # once per drag, not once per mouse event
+            self._warn(message)
+        self._last_warning = now
+
+
+def _replace_atom(layer, atom, fixed) -> None:
+    """Swap an atom in napari's staged history or its newest item (None removes it)."""
+    for items in (layer._staged_history, layer._undo_history[-1] if layer._undo_history else []):
+        for k, a in enumerate(items):
+            if a is atom:
+                if fixed is None:
+                    del items[k]
+                else:
+                    items[k] = fixed
+                if not items and items is not layer._staged_history:
+                    layer._undo_history.pop()
+                return
+
+
+def _napari_warning(message: str) -> None:
+    from napari.utils.notifications import show_warning
+
+    show_warning(message)

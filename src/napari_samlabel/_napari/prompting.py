@@ -144,18 +144,36 @@ class PromptController:
             "c": lambda _l: self.cycle(),
             "n": lambda _l: self.toggle_negative(),
         }
+        self._bound: list[tuple[Any, str]] = []
         for layer in (self.points, self.boxes, self.preview, self.session.labels, self.session.image):
             for key, fn in keys.items():
                 layer.bind_key(key, fn, overwrite=True)
+                self._bound.append((layer, key))
         for layer in (self.points, self.boxes, self.preview):  # class hotkeys while prompting
             for key in HOTKEYS:
                 layer.bind_key(key, lambda _l, k=key: self.session.press_hotkey(k), overwrite=True)
+                self._bound.append((layer, key))
 
     def remove_layers(self) -> None:
         viewer = self.session.viewer
         for layer in (self.points, self.boxes, self.preview):
             if viewer is not None and layer in viewer.layers:
                 viewer.layers.remove(layer)
+
+    def close(self) -> None:
+        """Undo exactly what ``__init__`` bound: keys on the session's layers (which
+        stay), signals, the prompt layers. A closed controller reacts to nothing."""
+        from napari.utils.key_bindings import coerce_keybinding
+
+        for layer, key in self._bound:
+            layer.keymap.pop(coerce_keybinding(key), None)
+        self._bound = []
+        self.points.events.data.disconnect(self._on_points)
+        self.boxes.events.data.disconnect(self._on_boxes)
+        if self._right_click_is_negative in self.points.mouse_drag_callbacks:
+            self.points.mouse_drag_callbacks.remove(self._right_click_is_negative)
+        self.remove_layers()
+        self.backend = None
 
     # -- prompt events ---------------------------------------------------
     _right_pressed = False
@@ -363,10 +381,9 @@ class PromptController:
         target = None
         if self.into_selected:
             target = s.labels.selected_label if s.table.get(s.labels.selected_label) is not None else None
-        rec = s.commit(
-            plane.mask_to_region(mask), region=plane.region, label_id=target, mode=self.mode,
-            source="model", confidence=score, replace=target is not None,
-        )  # fmt: skip
+        # The user looked at the preview and accepted it: a manual frame (1.0), as a brush stroke is.
+        rec = s.commit(plane.mask_to_region(mask), region=plane.region, label_id=target, mode=self.mode,
+                       replace=target is not None)  # fmt: skip
         self.clear()
         self.committed.emit(rec)
         return rec

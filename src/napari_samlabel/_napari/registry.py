@@ -31,6 +31,22 @@ class SessionList:
         for key in HOTKEYS:
             viewer.bind_key(key, lambda _viewer, k=key: self.current and self.current.press_hotkey(k), overwrite=True)
 
+    def close(self) -> None:
+        """Close every session and undo what ``__init__`` bound on the viewer."""
+        from napari.utils.key_bindings import coerce_keybinding
+
+        for session in list(self.sessions):
+            session.close()
+        self.sessions.clear()
+        self.set_current(None)
+        viewer = self._viewer()
+        if viewer is not None:
+            viewer.layers.events.removed.disconnect(self._on_layer_removed)
+            viewer.layers.selection.events.active.disconnect(self._on_active_layer)
+            for key in HOTKEYS:
+                viewer.keymap.pop(coerce_keybinding(key), None)
+            _REGISTRY.pop(viewer, None)
+
     def add(self, session: AnnotationSession) -> None:
         self.sessions.append(session)
         self.set_current(session)
@@ -49,7 +65,7 @@ class SessionList:
             self.set_current(session)
 
     def _on_layer_removed(self, event) -> None:
-        for session in [s for s in self.sessions if s.labels is event.value]:
+        for session in [s for s in self.sessions if event.value is s.labels or event.value is s.image]:
             session.close()
             self.sessions.remove(session)
             if self.current is session:

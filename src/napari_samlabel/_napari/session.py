@@ -23,7 +23,7 @@ from ..core.annotation import Annotation, AnnotationError
 from ..core.compose import Mode
 from ..core.instances import Instance, InstanceTable
 from ..core.ontology import HOTKEYS, Ontology, hex_to_rgba
-from .history import LayerStore, apply_atom, atom_frames, atom_old_values
+from .history import LayerStore
 
 if TYPE_CHECKING:
     from napari.components import ViewerModel
@@ -99,18 +99,30 @@ class AnnotationSession:
                 f"labels layer {labels.name!r} has shape {tuple(labels.data.shape)}, "
                 f"image {image.name!r} needs {shape}"
             )
+        self.notice = ""  # what starting did that the user should know (said in the status line)
+        if adopted and not _wide_enough(labels.data.dtype):
+            old = labels.data.dtype
+            labels.data = np.asarray(labels.data).astype(np.uint32)  # napari resets its history here
+            self.notice = f"{labels.name!r} was {old}: widened to uint32 so new ids fit (values unchanged)."
         self.labels = labels
+        self.project_folder: Path | None = None  # where Save project / autosave write this session
+        self.version = 0  # counts changes, so autosave skips sessions saved since
+        self.saved_version = -1
         self._fresh: dict[str, int] = {}  # class -> id handed to the brush, not painted yet
         self.selection: list[int] = []  # picked in the Instances dock
         self._viewer_ref = weakref.ref(viewer) if viewer is not None else (lambda: None)
         meta = labels.metadata.get(META_KEY, {})
         if isinstance(ontology, (str, Path)):
             ontology = Ontology.load(ontology)
+        elif isinstance(ontology, Ontology):
+            # Each session owns its ontology: classes given at start are copied, so
+            # another session's edits (or deletes) never reach this one.
+            ontology = Ontology.from_dict(ontology.to_dict())
         if ontology is None:
             ontology = Ontology.from_dict(meta["ontology"]) if "ontology" in meta else Ontology()
         if frame_axis == "auto":
             frame_axis = meta.get("frame_axis", default_frame_axis(len(shape)))
-        self.store = LayerStore(labels)
+        self.store = LayerStore(labels, warn=_warn)
         if table is None:
             table = self._table_from_features(labels, ontology)
         self.annotation = Annotation(self.store, ontology, frame_axis, table)
@@ -119,7 +131,6 @@ class AnnotationSession:
             self.annotation.sync_frames()
         self.annotation.changed.connect(self._refresh_layer)
         ontology.changed.connect(self._refresh_layer)
-        labels.events.paint.connect(self._on_paint)
         labels.events.selected_label.connect(self._on_selected_label)
         for layer in (labels, image):
             self._bind_keys(layer)
@@ -182,7 +193,7 @@ class AnnotationSession:
         if self.ontology[class_name].is_stuff:
             return self.annotation.new_instance(class_name).id
         fresh = self.table.get(self._fresh.get(class_name, 0))
-        if fresh is None or fresh.present or fresh.class_name != class_name:
+        if fresh is None or not self.table.is_unused(fresh.id) or fresh.class_name != class_name:
             fresh = self.annotation.new_instance(class_name)
             self._fresh[class_name] = fresh.id
         return fresh.id
@@ -235,16 +246,36 @@ class AnnotationSession:
         return rec
 
     # -- files -------------------------------------------------------------
-    def save_project(self, folder) -> Path:
-        """Labels, ontology, instance table and source geometry, written atomically."""
-        from ..io.project import save_project
+    @property
+    def image_key(self) -> str:
+        """What identifies this session's image across runs: a project written for
+        one image is never overwritten with another's labels."""
+        from ..io.project import image_key
 
+        return image_key(self.image.name, self.labels.data.shape, self.labels.metadata.get("source_image", {}))
+
+    def save_project(self, folder=None, remember: bool = True) -> Path:
+        """Labels, ontology, instance table and source geometry, written atomically.
+
+        Without ``folder``: this session's project folder (the last saved or opened);
+        ``remember`` makes ``folder`` that folder."""
+        from ..io.project import ProjectError, save_project
+
+        folder = folder if folder is not None else self.project_folder
+        if folder is None:
+            raise ProjectError("this session has no project folder yet: choose one with Save project")
         meta = {
             "frame_axis": self.frame_axis,
             "image": self.image.name,
+            "image_key": self.image_key,
             "source_image": self.labels.metadata.get("source_image", {}),
         }
-        return save_project(folder, np.asarray(self.labels.data), self.ontology, self.table, meta)
+        version = self.version
+        out = save_project(folder, np.asarray(self.labels.data), self.ontology, self.table, meta, owner=self.image_key)
+        if remember:
+            self.project_folder = out
+        self.saved_version = version
+        return out
 
     def export(self, fmt: str, out, **kwargs):
         """Export in one of :data:`napari_samlabel.io.exporting.FORMATS`."""
@@ -281,6 +312,7 @@ class AnnotationSession:
     def _refresh_layer(self) -> None:
         from napari.utils.colormaps import DirectLabelColormap
 
+        self.version += 1
         colors: dict[int | None, tuple] = {None: TRANSPARENT, 0: TRANSPARENT}
         class_rgba = {c.name: hex_to_rgba(c.color) for c in self.ontology}
         for rec in self.table:
@@ -296,30 +328,12 @@ class AnnotationSession:
             "image": self.image.name,
         }
 
-    def _on_paint(self, event) -> None:
-        """napari's own tools (brush, fill, polygon) changed pixels."""
-        if self.store.in_action:
-            return
-        atoms = event.value
-        locked = self.table.locked_ids()
-        if locked and any(np.isin(atom_old_values(a), list(locked)).any() for a in atoms):
-            self.store.reject_last()
-            names = ", ".join(self.table[i].name for i in sorted(locked))
-            _warn(f"That stroke touched a locked instance ({names}) and was undone.")
-            return
-        self.store.forget_redo()
-        for atom in atoms:
-            apply_atom(self.labels.data, atom)
-        frames = set().union(*(atom_frames(a, self.frame_axis) for a in atoms))
-        self.annotation.sync_frames(frames)
-        self.annotation.changed.emit()
-
     def _on_selected_label(self, event=None) -> None:
         """napari's 'new label' picks max+1, which may be a deleted instance's id:
         ids are never reused, so hand the brush a fresh id instead."""
         label = self.labels.selected_label
         rec = self.table.get(label) if label else None
-        if rec is None or rec.present or label in self._fresh.values() or self.store.in_action:
+        if rec is None or self.table.is_unused(label) or rec.present or self.store.in_action:
             return
         fresh = self._unused_id(self.current_class or rec.class_name)
         if fresh != label:
@@ -342,15 +356,29 @@ class AnnotationSession:
             layer.bind_key("m", lambda _layer: self.new_instance(), overwrite=True)
 
     def close(self) -> None:
-        """Unbind keys and stop following the layer; the labels stay."""
+        """Undo exactly what ``__init__`` bound: keys, signals, the layer's patched
+        methods. The labels stay; a closed session reacts to nothing."""
+        if self._closed:
+            return
+        self._closed = True
         for layer in (self.labels, self.image):
             for key in (*HOTKEYS, "m"):
                 if layer is self.labels or key != "m":
                     layer.keymap.pop(_keybinding(key), None)
-        self.labels.events.paint.disconnect(self._on_paint)
         self.labels.events.selected_label.disconnect(self._on_selected_label)
+        self.annotation.changed.disconnect(self._refresh_layer)
+        self.ontology.changed.disconnect(self._refresh_layer)
+        self.annotation.close()
         self.store.detach()
         self.closed.emit()
+
+    _closed = False
+
+
+def _wide_enough(dtype) -> bool:
+    """uint32/int64-like: room for the ids of a dense tissue (napari needs unsigned or signed ints)."""
+    dtype = np.dtype(dtype)
+    return dtype.kind in "iu" and dtype.itemsize >= 4
 
 
 def _keybinding(key: str):

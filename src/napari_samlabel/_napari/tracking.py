@@ -1,146 +1,65 @@
-"""A tracking run on a session: which objects, which frames, and writing results.
+"""A tracking run on a session: the viewer's plane and axis, and the layer kept in step.
 
-Qt-free. :meth:`TrackJob.steps` is the model work (a generator, safe in a
-worker); :meth:`TrackJob.begin`, :meth:`TrackJob.apply` and
-:meth:`TrackJob.finish` run on the GUI thread. The whole run is one undo step:
-the annotation action stays open from ``begin`` to ``finish`` (brush strokes
-made meanwhile stay undo steps of their own). Cancelling can keep the frames
-done or discard them.
+Qt-free. The run itself is :class:`napari_samlabel.core.tracking_run.TrackRun`
+(shared with ``samlabel track``); this adds what a viewer needs: the frames
+read from the image layer as the user sees it, and frames that arrive while
+the user is drawing a brush stroke wait until the stroke ends, so the stroke
+and the run never interleave in the undo history.
 """
 
 from __future__ import annotations
 
-import time
-from contextlib import ExitStack
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from ..backends.tracking import FrameSource, TrackStep
+from ..backends.tracking import FrameSource
 from ..core.annotation import AnnotationError
-from ..core.compose import Mode
 from ..core.planes import Plane
+from ..core.tracking_run import TrackOptions, TrackRun
 from .prompting import image_data
 
 if TYPE_CHECKING:
     from .session import AnnotationSession
 
-
-class TrackCancelled(Exception):
-    """Raised inside the open action to roll a cancelled run back."""
+__all__ = ["TrackJob", "TrackOptions", "make_job", "tracking_axis"]
 
 
-@dataclass
-class TrackOptions:
-    direction: str = "forward"
-    n_frames: int | None = 30  # counting the start frame; None = to the end
-    stop_after: int | None = 3  # consecutive frames without the object
-    mode: Mode = Mode.EXCLUDE
-
-
-class TrackJob:
-    def __init__(
-        self,
-        session: AnnotationSession,
-        tracker,
-        ids: Sequence[int],
-        start: int,
-        axis: int,
-        plane: Plane,
-        options: TrackOptions | None = None,
-    ) -> None:
-        self.session, self.tracker = session, tracker
-        self.options = options or TrackOptions()
-        self.start, self.axis = int(start), int(axis)
+class TrackJob(TrackRun):
+    def __init__(self, session: AnnotationSession, tracker, ids: Sequence[int], start: int, axis: int, plane: Plane,
+                 options: TrackOptions | None = None) -> None:  # fmt: skip
+        self.session, self.axis = session, int(axis)
         image = session.image
-        self.frames = FrameSource(
+        frames = FrameSource(
             image_data(image), plane, axis, tuple(image.contrast_limits), bool(getattr(image, "rgb", False))
         )
-        self.ids = [int(i) for i in ids]
-        if not self.ids:
-            raise AnnotationError("nothing to track: select instances, or use all on the current frame")
-        locked = [session.table[i].name for i in self.ids if session.table[i].locked]
-        if locked:
-            raise AnnotationError(f"{', '.join(locked)} locked: unlock before tracking")
-        current = self.frames.plane_at(self.start).read(session.labels.data)
-        self.masks = {i: current == i for i in self.ids}
-        missing = [session.table[i].name for i, m in self.masks.items() if not m.any()]
-        if missing:
-            raise AnnotationError(f"{', '.join(missing)} not on frame {self.start}: go to a frame where it is")
-        self.total = sum(len(o) for o in _orders(self))
-        self.done = 0
-        self.written: set[int] = set()
-        self._cancel = False
-        self._stack: ExitStack | None = None
-        self._t0 = 0.0
+        super().__init__(session.annotation, tracker, frames, ids, start, options)
+        self._waiting: list = []
+        session.annotation.changed.connect(self._flush)
 
-    # -- worker side -----------------------------------------------------
-    def steps(self) -> Iterator[TrackStep]:
-        o = self.options
-        yield from self.tracker.track(
-            self.frames, self.start, self.masks, o.direction, o.n_frames, o.stop_after, cancelled=lambda: self._cancel
-        )
+    def apply(self, step) -> None:
+        """Write a frame now, or once the user's brush stroke is committed."""
+        self._waiting.append(step)
+        self._flush()
 
-    def cancel(self) -> None:
-        self._cancel = True
-
-    # -- GUI side ----------------------------------------------------------
-    def begin(self) -> None:
-        self._stack = ExitStack()
-        self._stack.enter_context(self.session.annotation.action("track"))
-        self._t0 = time.perf_counter()
-
-    def apply(self, step: TrackStep) -> None:
-        """Write one frame: each object's mask replaces its pixels there (absent: none)."""
-        ann = self.session.annotation
-        plane = self.frames.plane_at(step.frame)
-        for obj_id, res in step.objects.items():
-            if self.session.table[obj_id].locked:
-                continue
-            ann.write_mask(
-                plane.mask_to_region(res.mask), obj_id, plane.region, self.options.mode,
-                replace=True, source="tracked", confidence=res.score,
-            )  # fmt: skip
-        self.done += 1
-        self.written.add(step.frame)
-        self.session.labels.refresh()  # show each frame as it comes
-
-    @property
-    def seconds_left(self) -> float | None:
-        if not self.done:
-            return None
-        rate = (time.perf_counter() - self._t0) / self.done
-        return rate * max(self.total - self.done, 0)
+    def _flush(self) -> None:
+        if self.session.store.stroke_open:
+            return
+        waiting, self._waiting = self._waiting, []
+        for step in waiting:
+            super().apply(step)
+        if waiting:
+            self.session.labels.refresh()  # show each frame as it comes
 
     def finish(self, keep: bool = True) -> None:
-        """Close the run as one undo step; ``keep=False`` undoes the frames written."""
-        stack, self._stack = self._stack, None
-        if stack is None:
-            return
         if keep:
-            stack.close()
-        else:
-            stack.__exit__(TrackCancelled, TrackCancelled(), None)
-        self.session.annotation.changed.emit()
-
-    def run(self) -> TrackJob:
-        """Everything in this thread (scripts, tests, the CLI)."""
-        self.begin()
-        try:
-            for step in self.steps():
-                self.apply(step)
-        except BaseException:
-            self.finish(keep=False)
-            raise
-        self.finish(keep=True)
-        return self
-
-
-def _orders(job: TrackJob):
-    from ..backends.tracking import frame_order
-
-    return frame_order(job.start, len(job.frames), job.options.direction, job.options.n_frames)
+            waiting, self._waiting = self._waiting, []
+            for step in waiting:  # a stroke cannot be open now: this runs on a GUI event
+                super().apply(step)
+        self._waiting = []
+        self.session.annotation.changed.disconnect(self._flush)
+        super().finish(keep)
+        self.session.labels.refresh()
 
 
 def tracking_axis(session: AnnotationSession, plane: Plane, axis: int | None = None) -> int:

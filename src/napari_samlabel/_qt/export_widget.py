@@ -60,7 +60,6 @@ class ExportWidget(QWidget):
         self.autosave_minutes.valueChanged.connect(lambda _v: self._autosave_toggled(self.autosave.isChecked()))
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.autosave_now)
-        self.project_folder: Path | None = None
 
         self.shape_kind = QComboBox()
         self.shape_kind.addItems(["polygon", "rectangle"])
@@ -113,12 +112,14 @@ class ExportWidget(QWidget):
         if s is None:
             return None
         if folder is None:
-            folder = QFileDialog.getSaveFileName(self, "Save project folder", f"{s.image.name}.samlabel")[0]
+            from ..io.project import safe_name
+
+            start = str(s.project_folder) if s.project_folder else f"{safe_name(s.image.name)}.samlabel"
+            folder = QFileDialog.getSaveFileName(self, "Save project folder", start)[0]
             if not folder:
                 return None
         out = guarded(self.status, s.save_project, folder)
         if out is not None:
-            self.project_folder = Path(out)
             self.status.ok(f"Saved {out}")
         return out
 
@@ -138,7 +139,6 @@ class ExportWidget(QWidget):
             return None
         s = guarded(self.status, open_project, self.viewer, image, folder)
         if s is not None:
-            self.project_folder = Path(folder)
             self.status.ok(f"Opened {folder}: {len(s.table.present())} instances.")
         return s
 
@@ -148,16 +148,13 @@ class ExportWidget(QWidget):
             self._timer.start(self.autosave_minutes.value() * 60_000)
 
     def autosave_now(self):
-        """To the project folder, else to the cache folder (a crash loses at most one interval)."""
-        from ..backends.registry import cache_dir
+        """Every session changed since its last save, each to its own project folder
+        (else its own folder in the cache): a crash loses at most one interval."""
+        from .._napari.autosave import autosave
 
-        s = self.registry.current
-        if s is None:
-            return None
-        folder = self.project_folder or cache_dir() / "autosave" / f"{s.image.name}.samlabel"
-        out = guarded(self.status, s.save_project, folder)
-        if out is not None:
-            self.status.ok(f"Autosaved to {out}")
+        out = guarded(self.status, autosave, list(self.registry.sessions))
+        if out:
+            self.status.ok("Autosaved to " + ", ".join(str(p) for p in out))
         return out
 
     def to_shapes(self):

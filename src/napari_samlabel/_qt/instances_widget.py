@@ -167,7 +167,7 @@ class InstancesWidget(QWidget):
                 self.tree.addTopLevelItem(group)
                 for r in sorted(recs, key=lambda r: r.id):
                     item = QTreeWidgetItem(
-                        [r.name, format_frames(r.frames), f"{r.confidence:.2f}", r.source, r.status, ""]
+                        [r.name, format_frames(r.frames), f"{r.mean_confidence:.2f}", r.sources, r.status, ""]
                     )
                     item.setData(COL_NAME, ID_ROLE, r.id)
                     item.setFlags(item.flags() | Qt.ItemIsUserCheckable)

@@ -135,7 +135,7 @@ class SegmentWidget(QWidget):
             self._session.ontology.changed.disconnect(self._refresh_classes)
             self._session.class_selected.disconnect(self._refresh_classes)
         if self.controller is not None:
-            self.controller.remove_layers()
+            self.controller.close()  # its keys leave the old session's layers too
             self.controller = None
         self._session = session
         if session is not None:

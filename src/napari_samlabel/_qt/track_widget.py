@@ -160,7 +160,7 @@ class TrackWidget(QWidget):
 
         if self.job is not None:
             self.job.cancel()
-            self.job._error = exc
+            self.job.error = exc
         self.status.error(f"Tracking failed: {exc}. The frames done are kept.")
         show_error(f"Tracking failed: {exc}")
 
@@ -170,11 +170,17 @@ class TrackWidget(QWidget):
         self.cancel_button.setEnabled(False)
         if job is None:
             return
-        keep = not job._cancel or self.keep_on_cancel.isChecked() or getattr(job, "_error", None) is not None
+        keep = not job.cancelled or self.keep_on_cancel.isChecked() or job.error is not None
         job.finish(keep=keep)
-        if getattr(job, "_error", None) is None:
-            what = "cancelled, frames kept" if job._cancel and keep else "cancelled, nothing kept" if job._cancel else "done"
-            self.status.ok(f"Tracking {what}: {job.done} frame(s). One Ctrl+Z undoes the run.")
+        if job.error is None:
+            what = "cancelled, frames kept" if job.cancelled and keep else "cancelled, nothing kept" if job.cancelled else "done"
+            undo = "One Ctrl+Z undoes the run."
+            if job.kept_parts > (1 if keep else 0):
+                undo = ("You edited during the run, so it is split around your edits: each part is its own "
+                        "Ctrl+Z" + ("" if keep else "; the frames before your last edit were kept") + ".")
+            elif not keep:
+                undo = ""
+            self.status.ok(f"Tracking {what}: {job.done} frame(s). {undo}".strip())
 
     def interpolate(self) -> None:
         s = self._session()

@@ -14,8 +14,7 @@ from typing import Callable, Iterator, Protocol, Sequence
 import numpy as np
 
 from ..core.planes import Plane, window_to_uint8
-
-DIRECTIONS = ("forward", "backward", "both")
+from ..core.tracking_run import DIRECTIONS, frame_order  # noqa: F401  (the contract's names)
 
 
 @dataclass
@@ -55,19 +54,6 @@ class FrameSource:
 
     def __getitem__(self, frame: int) -> np.ndarray:
         return window_to_uint8(self.plane_at(frame).read(self.data), self.contrast_limits, rgb=self.rgb)
-
-
-def frame_order(start: int, n_total: int, direction: str, n_frames: int | None) -> list[list[int]]:
-    """Frames to visit per pass, start excluded; ``n_frames`` counts the start frame."""
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
-    span = n_total if n_frames is None else max(int(n_frames), 1)
-    passes = []
-    if direction in ("forward", "both"):
-        passes.append(list(range(start + 1, min(start + span, n_total))))
-    if direction in ("backward", "both"):
-        passes.append(list(range(start - 1, max(start - span, -1), -1)))
-    return passes
 
 
 class Tracker(Protocol):

@@ -20,6 +20,7 @@ import numpy as np
 from psygnal import Signal
 
 from .compose import Mode, allowed_pixels, frames_touched, normalize_region, region_indices
+from .interpolate import interpolated_scores
 from .instances import Instance, InstanceTable
 from .ontology import Ontology
 
@@ -31,13 +32,18 @@ class AnnotationError(ValueError):
 
 
 class LabelStore(Protocol):
-    """Where label pixels live. The napari store records undo history."""
+    """Where label pixels live. The napari store also keeps the undo history."""
 
     @property
     def shape(self) -> tuple[int, ...]: ...
     def read(self, region: tuple) -> np.ndarray: ...
-    def write(self, indices: tuple[np.ndarray, ...], value: int) -> None: ...
-    def transaction(self, annotation: Annotation) -> contextmanager: ...
+    def read_at(self, indices: tuple[np.ndarray, ...]) -> np.ndarray: ...
+    def write(self, indices: tuple[np.ndarray, ...], value: int, old: np.ndarray) -> Atom | None: ...
+    def revert(self, atoms: Sequence[Atom]) -> None: ...
+    def push(self, txn: Transaction, after: dict) -> None: ...
+
+
+Atom = Tuple[Tuple[np.ndarray, ...], np.ndarray, int]  # indices, old values, new value
 
 
 class ArrayStore:
@@ -53,13 +59,86 @@ class ArrayStore:
     def read(self, region: tuple) -> np.ndarray:
         return np.asarray(self.data[region])
 
-    def write(self, indices: tuple[np.ndarray, ...], value: int) -> None:
-        if len(indices[0]):
-            self.data[indices] = value
+    __getitem__ = read  # so Plane.read works on a store
+
+    def read_at(self, indices: tuple[np.ndarray, ...]) -> np.ndarray:
+        return np.asarray(self.data[indices])
+
+    def write(self, indices: tuple[np.ndarray, ...], value: int, old: np.ndarray) -> Atom | None:
+        changed = old != value
+        if not changed.all():
+            indices, old = tuple(np.asarray(i)[changed] for i in indices), old[changed]
+        if not len(indices[0]):
+            return None
+        self.data[indices] = value
+        return indices, old, value
+
+    def revert(self, atoms: Sequence[Atom]) -> None:
+        for indices, old, _ in reversed(atoms):
+            self.data[indices] = old
+
+    def push(self, txn: Transaction, after: dict) -> None:
+        pass  # no history
+
+
+class Transaction:
+    """One user action in the making: the pixels it wrote and the records it changed.
+
+    ``commit()`` makes it one undo step, ``rollback()`` puts everything back.
+    Several may be open at once (a tracking run, and the user's own commits
+    while it runs), but only the *active* one writes; whatever is pushed to the
+    history first checkpoints the others, so the history stays in the order
+    things happened and every undo step is exact. Ids a transaction ``claims``
+    are off limits to the others while it is open.
+    """
+
+    def __init__(self, annotation: Annotation, name: str, claims: Iterable[int] = ()) -> None:
+        self.annotation, self.name = annotation, name
+        self.claims = {int(i) for i in claims}
+        self.atoms: list[Atom] = []
+        self.before: dict[int, Instance | None] = {}  # record pre-images
+        self.parts = 0  # undo steps already pushed by checkpoints
+        self.closed = False
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.atoms or self.before)
 
     @contextmanager
-    def transaction(self, annotation: Annotation) -> Iterator[None]:
-        yield
+    def writing(self) -> Iterator[Transaction]:
+        """Make this the transaction that edits go into; an error rolls back only
+        what was written inside this block."""
+        ann = self.annotation
+        if self.closed:
+            raise AnnotationError(f"'{self.name}' is already finished")
+        prev, ann._active = ann._active, self
+        prev_journal, ann.table.journal = ann.table.journal, self.before
+        mark = (len(self.atoms), set(self.before))
+        try:
+            yield self
+        except BaseException:
+            n, had = mark
+            ann.store.revert(self.atoms[n:])
+            del self.atoms[n:]
+            undo = {i: r for i, r in self.before.items() if i not in had}
+            ann.table.journal = None
+            ann.table.put(undo)
+            for i in undo:
+                del self.before[i]
+            raise
+        finally:
+            ann._active, ann.table.journal = prev, prev_journal
+
+    def checkpoint(self) -> None:
+        """Push what is done so far as its own undo step and carry on."""
+        self.annotation._push(self)
+
+    def commit(self) -> None:
+        self.annotation._close(self, keep=True)
+
+    def rollback(self) -> None:
+        """Undo what is not pushed yet (all of it unless a checkpoint was made)."""
+        self.annotation._close(self, keep=False)
 
 
 class Annotation:
@@ -80,8 +159,13 @@ class Annotation:
         self.frame_axis = frame_axis
         self.table = table if table is not None else InstanceTable()
         self.current_class: str | None = None
-        self._depth = 0
+        self._open: list[Transaction] = []
+        self._active: Transaction | None = None
         self.ontology.renamed.connect(self._on_class_renamed)
+
+    def close(self) -> None:
+        """Stop following the ontology (the session that owned this ended)."""
+        self.ontology.renamed.disconnect(self._on_class_renamed)
 
     # -- geometry --------------------------------------------------------
     @property
@@ -105,20 +189,103 @@ class Annotation:
             raise AnnotationError(f"frames {lo}-{hi} are outside 0-{self.n_frames - 1}")
         return (slice(None),) * self.frame_axis + (slice(lo, hi + 1),), list(range(lo, hi + 1))
 
-    # -- actions ---------------------------------------------------------
+    # -- transactions ------------------------------------------------------
+    def begin(self, name: str = "edit", claims: Iterable[int] = ()) -> Transaction:
+        """Open a transaction (a long one, like a tracking run, that spans GUI events)."""
+        claims = [int(i) for i in claims]
+        self._check_editable(claims)
+        txn = Transaction(self, name, claims)
+        self._open.append(txn)
+        return txn
+
     @contextmanager
     def action(self, name: str = "edit") -> Iterator[None]:
-        """Group edits into one user action (one undo step in napari)."""
-        if self._depth:
+        """Group edits into one user action (one undo step in napari).
+
+        Inside an active transaction this joins it; an error rolls the action back."""
+        if self._active is not None:
             yield
             return
-        self._depth += 1
+        txn = self.begin(name)
         try:
-            with self.store.transaction(self):
+            with txn.writing():
                 yield
-        finally:
-            self._depth -= 1
+        except BaseException:
+            txn.rollback()
+            raise
+        txn.commit()
+
+    @property
+    def running(self) -> list[Transaction]:
+        """Open transactions other than the one writing now (a tracking run)."""
+        return [t for t in self._open if t is not self._active]
+
+    def protected_ids(self) -> set[int]:
+        """Ids the active edit may not change: locked ones and those another open transaction claims."""
+        out = self.table.locked_ids()
+        for t in self._open:
+            if t is not self._active:
+                out |= t.claims
+        return out
+
+    def checkpoint_open(self, but: Transaction | None = None) -> None:
+        """Push every other open transaction's pending work, so that what comes
+        next lands after it in the history (see :class:`Transaction`)."""
+        for t in self._open:
+            if t is not but and t.pending:
+                self._push(t)
+
+    def _push(self, txn: Transaction) -> None:
+        self.checkpoint_open(but=txn)
+        if not txn.pending:
+            return
+        after = self.table.snapshot(txn.before)
+        if txn.atoms or any(_differs(txn.before[i], after[i]) for i in txn.before):
+            self.store.push(txn, after)
+            txn.parts += 1
+        txn.atoms, txn.before = [], {}
+        if self._active is txn:
+            self.table.journal = txn.before
+
+    def _close(self, txn: Transaction, keep: bool) -> None:
+        if txn.closed:
+            return
+        if keep:
+            self._push(txn)
+        else:
+            self.store.revert(txn.atoms)
+            journal, self.table.journal = self.table.journal, None
+            self.table.put(txn.before)
+            self.table.journal = journal
+            txn.atoms, txn.before = [], {}
+        txn.closed = True
+        self._open.remove(txn)
         self.changed.emit()
+
+    def _write(self, indices: tuple[np.ndarray, ...], value: int) -> None:
+        """The one place pixels change: never a protected (locked, claimed) id."""
+        txn = self._active
+        if txn is None:
+            raise RuntimeError("labels can only change inside Annotation.action() or a transaction")
+        if not len(indices[0]):
+            return
+        old = self.store.read_at(indices)
+        protected = self.protected_ids()
+        if protected:
+            if int(value) in protected:
+                raise AnnotationError(f"{self.table[int(value)].name} {self._why(int(value))}")
+            hit = np.isin(old, list(protected))
+            if hit.any():
+                i = int(old[hit][0])
+                raise AnnotationError(f"{self.table[i].name} {self._why(i)}")
+        atom = self.store.write(indices, value, old)
+        if atom is not None:
+            txn.atoms.append(atom)
+
+    def _why(self, label_id: int) -> str:
+        if self.table[label_id].locked:
+            return "is locked: unlock it before editing"
+        return "is being tracked: wait for the run to end (or cancel it) before editing it"
 
     def sync_frames(self, frames: Iterable[int] | None = None, ids: Iterable[int] | None = None) -> list[Instance]:
         """Re-read which ids are on ``frames``; ids without a record become
@@ -152,9 +319,16 @@ class Annotation:
         return self.ontology.add("object").name
 
     def _on_class_renamed(self, old: str, new: str) -> None:
-        for rec in self.table:
-            if rec.class_name == old:
-                rec.class_name = new
+        """A rename is not an undo step: records, open transactions and the
+        history all take the new name, so an undo never brings the old one back."""
+        self.table.rename_class(old, new)
+        for txn in self._open:
+            for image in txn.before.values():
+                if image is not None and image.class_name == old:
+                    image.class_name = new
+        rename = getattr(self.store, "rename_class", None)
+        if rename is not None:
+            rename(old, new)
         if self.current_class == old:
             self.current_class = new
         self.changed.emit()
@@ -169,7 +343,7 @@ class Annotation:
                     f"class {name!r} has {len(used)} instance(s): its kind can only change while it has none"
                 )
             for rec in self.table.of_class(name, present_only=False):
-                rec.stuff = changes["kind"] == "stuff"
+                rec.stuff = changes["kind"] == "stuff"  # absent records: not an undo step
         self.ontology.update(name, **changes)
 
     def remove_class(self, name: str) -> None:
@@ -196,9 +370,10 @@ class Annotation:
 
     def _check_editable(self, ids: Iterable[int]) -> list[Instance]:
         recs = [self.table[i] for i in ids]
-        locked = [r.name for r in recs if r.locked]
-        if locked:
-            raise AnnotationError(f"{', '.join(locked)} locked: unlock before editing")
+        protected = self.protected_ids()
+        bad = [r for r in recs if r.id in protected]
+        if bad:
+            raise AnnotationError(f"{', '.join(r.name for r in bad)} {self._why(bad[0].id)}")
         return recs
 
     # -- the write path --------------------------------------------------
@@ -211,16 +386,18 @@ class Annotation:
         *,
         within: int | None = None,
         replace: bool = False,
-        source: str | None = None,
-        confidence: float | None = None,
+        source: str = "manual",
+        confidence: float = 1.0,
         require_pixels: bool = False,
     ) -> int:
         """Write ``mask`` (shaped like ``labels[region]``) as ``label_id``.
 
         ``replace`` also clears the instance's pixels in the region that are
-        outside the mask (re-segmenting an object on a plane). Returns the
-        number of pixels that took the label; with ``require_pixels`` a mask
-        that could take no pixel raises instead of writing nothing.
+        outside the mask (re-segmenting an object on a plane). The frames
+        written take ``source`` and ``confidence`` (``manual`` is always 1.0).
+        Returns the number of pixels that took the label; with
+        ``require_pixels`` a mask that could take no pixel raises instead of
+        writing nothing.
         """
         (rec,) = self._check_editable([label_id])
         region = normalize_region(region, self.store.shape)
@@ -229,7 +406,7 @@ class Annotation:
         if mask.shape != current.shape:
             raise AnnotationError(f"mask shape {mask.shape} does not match the labels region {current.shape}")
         mask = mask.astype(bool, copy=False)
-        ok = allowed_pixels(current, mask, label_id, mode, self.table.locked_ids(), within)
+        ok = allowed_pixels(current, mask, label_id, mode, self.protected_ids(), within)
         add = region_indices(region, np.nonzero(ok))
         erase = region_indices(region, np.nonzero((current == label_id) & ~mask)) if replace else None
         if require_pixels and not len(add[0]) and not (erase and len(erase[0])):
@@ -240,19 +417,15 @@ class Annotation:
         changed_ids = {label_id, *np.unique(current[ok]).tolist()}  # the new id and those it took from
         unknown = [i for i in changed_ids if i and i not in self.table]
         with self.action("write mask"):
-            self.store.write(add, label_id)
+            self._write(add, label_id)
             touched = set(frames_touched(add, self.frame_axis))
             if erase is not None:
-                self.store.write(erase, 0)
+                self._write(erase, 0)
                 touched |= set(frames_touched(erase, self.frame_axis))
-            if source is not None:
-                rec.source = source
-            if confidence is not None:
-                for f in touched:
-                    rec.frame_scores[f] = float(confidence)
-                if not rec.frames - touched:  # a new instance: this is its confidence
-                    rec.confidence = float(confidence)
             self.sync_frames(touched, None if unknown else changed_ids)
+            rec = self.table.edit(label_id)
+            for f in touched & rec.frames:
+                rec.set_frame(f, source, confidence)
         return len(add[0])
 
     def _relabel(self, ids: Iterable[int], value: int, frames: FrameSpan = None) -> int:
@@ -267,7 +440,7 @@ class Annotation:
         idx = region_indices(region, np.nonzero(where))
         known = all(i in self.table for i in ids)
         with self.action("relabel"):
-            self.store.write(idx, value)
+            self._write(idx, value)
             self.sync_frames(frames_touched(idx, self.frame_axis), [*ids, value] if known else None)
         return len(idx[0])
 
@@ -327,10 +500,12 @@ class Annotation:
         with self.action("change class"):
             if target.is_stuff:
                 stuff = self.new_instance(class_name)
+                self._check_editable([stuff.id])  # a locked stuff label never grows
                 self._relabel([r.id for r in recs], stuff.id)
                 out = [stuff.id]
             else:
                 for r in recs:
+                    r = self.table.edit(r.id)
                     r.class_name, r.stuff = class_name, False
                     out.append(r.id)
         return out
@@ -345,10 +520,11 @@ class Annotation:
             raise AnnotationError(f"{rec.name} is not on frame {src_frame}")
         _, span = self.span_region(frames)
         done = 0
+        source, score = rec.source_on(src_frame), rec.score_on(src_frame)  # a copy is what it was copied from
         with self.action("copy to frames"):
             for f in span:
                 if f != src_frame:
-                    done += self.write_mask(mask, label_id, self.frame_region(f), mode)
+                    done += self.write_mask(mask, label_id, self.frame_region(f), mode, source=source, confidence=score)
         return done
 
     def split(self, label_id: int, at_frame: int) -> Instance:
@@ -364,6 +540,7 @@ class Annotation:
         with self.action("split"):
             new = self.table.allocate(rec.class_name, source=rec.source, confidence=rec.confidence)
             new.frame_scores = {f: s for f, s in rec.frame_scores.items() if f >= at_frame}
+            new.frame_sources = {f: s for f, s in rec.frame_sources.items() if f >= at_frame}
             self._relabel([label_id], new.id, range(at_frame, self.n_frames))
         return new
 
@@ -385,13 +562,13 @@ class Annotation:
             for a, b in gaps:
                 first = self.store.read(self.frame_region(a)) == label_id
                 last = self.store.read(self.frame_region(b)) == label_id
-                for f, mask in zip(range(a + 1, b), interpolate_masks(first, last, b - a - 1)):
-                    self.write_mask(mask, label_id, self.frame_region(f), mode)
+                masks = interpolate_masks(first, last, b - a - 1)
+                for f, mask, score in zip(range(a + 1, b), masks, interpolated_scores(a, b)):
+                    self.write_mask(mask, label_id, self.frame_region(f), mode, source="interpolated", confidence=score)
                     filled.append(f)
-            rec.source = "interpolated" if rec.source == "manual" else rec.source
         return filled
 
-    # -- instance state (view state: not undo steps) ------------------------
+    # -- instance state (the user's view state: never undo steps, never undone) --
     def set_locked(self, ids: Iterable[int], locked: bool = True) -> None:
         for i in ids:
             self.table[i].locked = bool(locked)
@@ -406,3 +583,7 @@ class Annotation:
         for i in ids:
             self.table[i].status = status
         self.changed.emit()
+
+
+def _differs(a: Instance | None, b: Instance | None) -> bool:
+    return a != b

@@ -2,32 +2,57 @@
 
 Records are never dropped while a session lives: an instance whose pixels are
 all gone is *absent* (no frames) and reappears if an undo brings its pixels
-back. That is also why ids are never reused.
+back. Ids are never reused: an id once handed out or painted stays taken.
+
+Confidence and source are per frame: a frame written by the user is 1.0 and
+``manual``; tracked, interpolated and model frames carry their own score.
+Instance-level figures are derived from the frames.
+
+Undo support is a journal: while a transaction is open the table keeps a copy
+of each record *before* its first change (:meth:`InstanceTable.edit`), so an
+undo step restores exactly the records it changed. Lock, visibility and review
+status are the user's view state and are never restored by undo.
 """
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
 
 SOURCES = ("manual", "model", "tracked", "interpolated")
 STATUSES = ("unreviewed", "accepted", "rejected")
+VIEW_STATE = ("status", "locked", "visible")  # the user's, not undone
 
 
 @dataclass
 class Instance:
     id: int
     class_name: str
+    # what a frame without its own entry in frame_sources/frame_scores holds
+    # (adopted layers, files from other tools)
     source: str = "manual"
     confidence: float = 1.0
     frames: set[int] = field(default_factory=set)
-    # per-frame model scores where a model produced that frame
     frame_scores: dict[int, float] = field(default_factory=dict)
+    frame_sources: dict[int, str] = field(default_factory=dict)
     status: str = "unreviewed"
     locked: bool = False
     visible: bool = True
     stuff: bool = False
+
+    def copy(self) -> Instance:
+        return replace(self, frames=set(self.frames), frame_scores=dict(self.frame_scores),
+                       frame_sources=dict(self.frame_sources))  # fmt: skip
+
+    def set_frame(self, frame: int, source: str, score: float) -> None:
+        """What produced the instance on one frame; the user's frames are 1.0."""
+        self.frame_sources[frame] = source
+        self.frame_scores[frame] = 1.0 if source == "manual" else float(score)
+
+    def forget_frame(self, frame: int) -> None:
+        self.frames.discard(frame)
+        self.frame_scores.pop(frame, None)
+        self.frame_sources.pop(frame, None)
 
     @property
     def present(self) -> bool:
@@ -41,12 +66,21 @@ class Instance:
     def score_on(self, frame: int) -> float:
         return self.frame_scores.get(frame, self.confidence)
 
+    def source_on(self, frame: int) -> str:
+        return self.frame_sources.get(frame, self.source)
+
     @property
     def mean_confidence(self) -> float:
-        """Over the frames it is on: per-frame model scores where known, else its own."""
+        """Over the frames it is on (what the dock, features, status bar and CSV show)."""
         if not self.frames:
             return self.confidence
         return float(sum(self.score_on(f) for f in self.frames) / len(self.frames))
+
+    @property
+    def sources(self) -> str:
+        """The sources of its frames, e.g. ``manual`` or ``manual+tracked``."""
+        found = {self.source_on(f) for f in self.frames} or {self.source}
+        return "+".join(sorted(found, key=lambda s: (SOURCES.index(s) if s in SOURCES else len(SOURCES), s)))
 
 
 def format_frames(frames: Iterable[int]) -> str:
@@ -72,6 +106,8 @@ class InstanceTable:
         self._records: dict[int, Instance] = {}
         self._on_frame: dict[int, set[int]] = {}
         self._next_id = max(int(first_id), 1)
+        self._painted: set[int] = set()  # ids that have ever had pixels: never handed out again
+        self.journal: dict[int, Instance | None] | None = None  # the open transaction's pre-images
 
     # -- ids -------------------------------------------------------------
     @property
@@ -81,9 +117,14 @@ class InstanceTable:
     def allocate(self, class_name: str, *, stuff: bool = False, source: str = "manual", confidence: float = 1.0) -> Instance:
         """A new record with an id never used before in this table."""
         inst = Instance(self._next_id, class_name, source=source, confidence=float(confidence), stuff=stuff)
+        self._note(inst.id)
         self._records[inst.id] = inst
         self._next_id += 1
         return inst
+
+    def is_unused(self, label_id: int) -> bool:
+        """A record that was handed out but has never had a pixel (a brush's fresh id)."""
+        return int(label_id) in self._records and int(label_id) not in self._painted
 
     def adopt(self, label_id: int, class_name: str, *, stuff: bool = False, **fields) -> Instance:
         """Record an id that already exists in the data (adopted layers, hand painting)."""
@@ -91,9 +132,63 @@ class InstanceTable:
         if label_id <= 0:
             raise ValueError("label 0 is the background, not an instance")
         inst = Instance(label_id, class_name, stuff=stuff, **fields)
+        self._note(label_id)
         self._records[label_id] = inst
         self._next_id = max(self._next_id, label_id + 1)
         return inst
+
+    # -- the journal -------------------------------------------------------
+    def _note(self, label_id: int) -> None:
+        """Remember a record's pre-image for the open transaction (first change only)."""
+        j = self.journal
+        if j is not None and label_id not in j:
+            rec = self._records.get(label_id)
+            j[label_id] = None if rec is None else rec.copy()
+
+    def edit(self, label_id: int) -> Instance:
+        """The record, to be changed by the caller (journaled for undo)."""
+        rec = self[label_id]
+        self._note(rec.id)
+        return rec
+
+    def snapshot(self, ids: Iterable[int]) -> dict[int, Instance | None]:
+        return {i: (self._records[i].copy() if i in self._records else None) for i in ids}
+
+    def put(self, images: dict[int, Instance | None]) -> None:
+        """Put records back as they were (undo/redo), keeping each one's view state.
+
+        A record that did not exist then stays, absent: ids are never reused."""
+        for i, image in images.items():
+            current = self._records.get(i)
+            self._note(i)
+            if current is not None:
+                for f in current.frames:
+                    ids = self._on_frame.get(f)
+                    if ids is not None:
+                        ids.discard(i)
+                        if not ids:
+                            del self._on_frame[f]
+            if image is None:
+                if current is not None:
+                    current.frames.clear()
+                    current.frame_scores.clear()
+                    current.frame_sources.clear()
+                continue
+            rec = image.copy()
+            if current is not None:
+                for name in VIEW_STATE:
+                    setattr(rec, name, getattr(current, name))
+            self._records[i] = rec
+            for f in rec.frames:
+                self._on_frame.setdefault(f, set()).add(i)
+            if rec.frames:
+                self._painted.add(i)
+            self._next_id = max(self._next_id, i + 1)
+
+    def rename_class(self, old: str, new: str) -> None:
+        for rec in self._records.values():
+            if rec.class_name == old:
+                rec.class_name = new
 
     # -- reading ---------------------------------------------------------
     def __contains__(self, label_id: object) -> bool:
@@ -136,15 +231,15 @@ class InstanceTable:
         before = self._on_frame.get(frame, set())
         for gone in before - ids:
             if gone in self._records:
-                self._records[gone].frames.discard(frame)
-                self._records[gone].frame_scores.pop(frame, None)
+                self.edit(gone).forget_frame(frame)
         unknown = []
         for i in ids:
             rec = self._records.get(i)
             if rec is None:
                 unknown.append(i)
-            else:
-                rec.frames.add(frame)
+            elif frame not in rec.frames:
+                self.edit(i).frames.add(frame)
+                self._painted.add(i)
         if ids:
             self._on_frame[frame] = ids
         else:
@@ -154,27 +249,19 @@ class InstanceTable:
     def set_presence(self, frame: int, label_id: int, present: bool) -> None:
         """Record one known id as on (or off) one frame."""
         rec = self._records[label_id]
+        if present == (frame in rec.frames):
+            return
+        self._note(label_id)
         ids = self._on_frame.setdefault(frame, set())
         if present:
             rec.frames.add(frame)
+            self._painted.add(label_id)
             ids.add(label_id)
         else:
-            rec.frames.discard(frame)
-            rec.frame_scores.pop(frame, None)
+            rec.forget_frame(frame)
             ids.discard(label_id)
             if not ids:
                 del self._on_frame[frame]
-
-    # -- undo support ----------------------------------------------------
-    def state(self) -> dict:
-        """A deep copy of everything but the id counter (ids are never given back)."""
-        return {"records": copy.deepcopy(self._records), "on_frame": copy.deepcopy(self._on_frame)}
-
-    def restore(self, state: dict) -> None:
-        self._records = copy.deepcopy(state["records"])
-        self._on_frame = copy.deepcopy(state["on_frame"])
-        if self._records:
-            self._next_id = max(self._next_id, max(self._records) + 1)
 
     # -- files -----------------------------------------------------------
     def to_json(self) -> dict:
@@ -183,6 +270,7 @@ class InstanceTable:
             d = dict(r.__dict__)
             d["frames"] = sorted(r.frames)
             d["frame_scores"] = {str(k): v for k, v in sorted(r.frame_scores.items())}
+            d["frame_sources"] = {str(k): v for k, v in sorted(r.frame_sources.items())}
             recs.append(d)
         return {"next_id": self._next_id, "instances": recs}
 
@@ -193,12 +281,14 @@ class InstanceTable:
             d = dict(d)
             frames = set(int(f) for f in d.pop("frames", []))
             scores = {int(k): float(v) for k, v in d.pop("frame_scores", {}).items()}
+            sources = {int(k): str(v) for k, v in d.pop("frame_sources", {}).items()}
             label_id, cls_name = int(d.pop("id")), str(d.pop("class_name"))
             rec = table.adopt(label_id, cls_name, **d)
-            rec.frame_scores = scores
+            rec.frame_scores, rec.frame_sources = scores, sources
             for f in frames:
                 rec.frames.add(f)
                 table._on_frame.setdefault(f, set()).add(label_id)
+                table._painted.add(label_id)
         return table
 
     # -- export ----------------------------------------------------------
@@ -210,7 +300,7 @@ class InstanceTable:
             "class": [r.class_name for r in rows],
             "name": [r.name for r in rows],
             "confidence": [round(r.mean_confidence, 4) for r in rows],
-            "source": [r.source for r in rows],
+            "source": [r.sources for r in rows],
             "frames": [format_frames(r.frames) for r in rows],
             "first_frame": [min(r.frames) if r.frames else -1 for r in rows],
             "last_frame": [max(r.frames) if r.frames else -1 for r in rows],

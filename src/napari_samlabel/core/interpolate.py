@@ -45,3 +45,10 @@ def keyframe_gaps(frames: set[int]) -> list[tuple[int, int]]:
     """Pairs of consecutive keyframes with frames missing between them."""
     ordered = sorted(frames)
     return [(a, b) for a, b in zip(ordered, ordered[1:]) if b - a > 1]
+
+
+def interpolated_scores(a: int, b: int) -> list[float]:
+    """Confidence of the frames strictly between keyframes ``a`` and ``b``: below
+    1.0 (the user's frames), lowest (0.5) midway, higher next to a keyframe."""
+    gap = b - a
+    return [1.0 - min(f - a, b - f) / gap for f in range(a + 1, b)]

@@ -47,7 +47,7 @@ def instance_rows(labels: np.ndarray, table: InstanceTable, spacing: Sequence[fl
             continue
         rows.append({
             "id": rec.id, "class": rec.class_name, "name": rec.name,
-            "confidence": round(rec.mean_confidence, 4), "source": rec.source,
+            "confidence": round(rec.mean_confidence, 4), "source": rec.sources,
             "first_frame": min(rec.frames) if rec.frames else "", "last_frame": max(rec.frames) if rec.frames else "",
             "voxels": n, "volume_mm3": round(n * voxel_mm3, 3) if voxel_mm3 else "",
         })  # fmt: skip

@@ -1,14 +1,27 @@
 """Project folders: labels + ontology + instance table (+ geometry) in one place.
 
-Saved atomically: everything goes into ``<name>.saving``, the old folder is moved
-aside, the new one renamed into place, the old one removed. A crash at any point
-leaves either the old project or the new one; :func:`load_project` also finds the
-old one if a crash came between the two renames.
+Saving never deletes what it did not write, and a crash at any point leaves a
+complete project that :func:`load_project` finds:
+
+1. everything is written into ``<name>.saving`` and flushed to disk (fsync);
+   ``project.json`` is written last and lists every file with its size, so a
+   copy is *complete* exactly when its ``project.json`` says so;
+2. the current ``<name>`` (if any) is renamed to ``<name>.old``;
+3. ``<name>.saving`` is renamed to ``<name>`` and the parent folder flushed;
+4. ``<name>.old`` is removed.
+
+Opening takes the first complete copy of ``<name>``, ``<name>.saving`` (newer
+than ``.old`` whenever ``<name>`` is missing) and ``<name>.old``; saving first
+puts such a leftover back in place, so repeated crashes never lose the last
+complete copy. A folder that exists and is not a project of ours is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -17,42 +30,197 @@ import numpy as np
 from ..core.instances import InstanceTable
 from ..core.ontology import Ontology
 
-VERSION = 1
+VERSION = 2
+FORMAT = "napari-samlabel project"
+FILES = ("labels.npy", "ontology.json", "instances.json")
+MARK = ".samlabel-project"  # written first into every copy: the folder is ours even half-written
+OURS = {*FILES, "project.json", MARK}
 
 
 class ProjectError(ValueError):
-    """A project folder that cannot be read; the message says which file and why."""
+    """A project folder that cannot be read or written; the message says which and why."""
 
 
-def save_project(folder, labels: np.ndarray, ontology: Ontology, table: InstanceTable, meta: dict | None = None) -> Path:
+# -- names ------------------------------------------------------------------
+def safe_name(name: str, limit: int = 60) -> str:
+    """A file name made from any text (a DICOM SeriesDescription like '../../x' or '/tmp/x'):
+    letters, digits, '.', '_' and '-' only, never '.' or '..', never empty."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._-")
+    return slug[:limit] or "image"
+
+
+def image_key(name: str, shape, source: dict | None = None) -> str:
+    """A stable identity of an image: its name, shape and where it came from."""
+    source = source or {}
+    parts = [str(name), "x".join(str(int(n)) for n in shape)]
+    for k in ("series_uid", "source", "files"):
+        v = source.get(k)
+        if v:
+            parts.append(str(v[0] if isinstance(v, (list, tuple)) else v))
+    return hashlib.sha1("\n".join(parts).encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def inside(root: Path, path: Path) -> Path:
+    """``path`` if it lies inside ``root`` (after resolving '..' and links), else an error."""
+    root_r, path_r = Path(root).resolve(), Path(path).resolve()
+    if path_r != root_r and root_r not in path_r.parents:
+        raise ProjectError(f"{path}: outside {root}; nothing was written")
+    return path
+
+
+# -- completeness -----------------------------------------------------------------
+def _read_info(folder: Path) -> dict | None:
+    try:
+        info = json.loads((folder / "project.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def is_project(folder: Path) -> bool:
+    """A folder this plugin wrote (now or in version 1), complete or not."""
+    info = _read_info(Path(folder))
+    return info is not None and (info.get("format") == FORMAT or "version" in info)
+
+
+def is_complete(folder: Path) -> bool:
     folder = Path(folder)
-    tmp = folder.with_name(folder.name + ".saving")
-    old = folder.with_name(folder.name + ".old")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    np.save(tmp / "labels.npy", np.asarray(labels))
-    ontology.save(tmp / "ontology.json")
-    (tmp / "instances.json").write_text(json.dumps(table.to_json()), encoding="utf-8")
-    info = {"version": VERSION, **_jsonable(meta or {})}
-    (tmp / "project.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
-    if old.exists():
+    info = _read_info(folder)
+    if info is None:
+        return False
+    sizes = info.get("files")
+    if isinstance(sizes, dict):
+        try:
+            return all((folder / n).stat().st_size == int(size) for n, size in sizes.items())
+        except (OSError, ValueError, TypeError):
+            return False
+    return all((folder / n).is_file() for n in FILES)  # a version 1 project
+
+
+def _siblings(folder: Path) -> tuple[Path, Path]:
+    return folder.with_name(folder.name + ".saving"), folder.with_name(folder.name + ".old")
+
+
+def find_complete(folder) -> Path | None:
+    """The copy a crash left complete: the folder, else ``.saving``, else ``.old``."""
+    folder = Path(folder)
+    saving, old = _siblings(folder)
+    for candidate in (folder, saving, old):
+        if candidate.is_dir() and is_complete(candidate):
+            return candidate
+    return None
+
+
+def _only_ours(folder: Path) -> bool:
+    """A leftover ``.saving``/``.old`` copy holding nothing but files we write."""
+    return folder.is_dir() and all(p.name in OURS for p in folder.iterdir())
+
+
+def _recover(folder: Path) -> None:
+    """Put a complete leftover copy in place when a crash left none at ``folder``."""
+    if folder.exists():
+        return
+    best = find_complete(folder)
+    if best is not None and best != folder:
+        best.rename(folder)
+        _fsync_dir(folder.parent)
+
+
+# -- saving -----------------------------------------------------------------------
+def save_project(folder, labels: np.ndarray, ontology: Ontology, table: InstanceTable, meta: dict | None = None,
+                 owner: str | None = None) -> Path:  # fmt: skip
+    """Write a project atomically. ``owner`` (an :func:`image_key`) refuses a project
+    folder written for another image."""
+    folder = Path(folder)
+    saving, old = _siblings(folder)
+    _check_target(folder, owner)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ProjectError(f"{folder}: cannot create the folder it goes in ({e.strerror or e}); nothing was written") from None
+    for leftover in (saving, old):  # ours only: never delete what we did not write
+        if leftover.exists() and not _only_ours(leftover):
+            raise ProjectError(f"{leftover} is in the way and is not a samlabel project; nothing was written")
+    _recover(folder)
+    if saving.exists():
+        shutil.rmtree(saving)
+    try:
+        saving.mkdir()
+        (saving / MARK).touch()
+        sizes = {}
+        np.save(saving / "labels.npy", np.asarray(labels))
+        _write_text(saving / "ontology.json", json.dumps(ontology.to_dict(), indent=2) + "\n")
+        _write_text(saving / "instances.json", json.dumps(table.to_json()))
+        for name in FILES:
+            _fsync_file(saving / name)
+            sizes[name] = (saving / name).stat().st_size
+        info = {"format": FORMAT, "version": VERSION, "files": sizes, **_jsonable(meta or {})}
+        _write_text(saving / "project.json", json.dumps(info, indent=1))  # last: marks the copy complete
+        _fsync_file(saving / "project.json")
+        _fsync_dir(saving)
+    except OSError as e:
+        raise ProjectError(f"{folder}: could not write the project ({e.strerror or e}); the previous copy is kept") from None
+    if old.exists():  # a complete project is in place (recovered above): the older copy can go
         shutil.rmtree(old)
     if folder.exists():
         folder.rename(old)
-    tmp.rename(folder)
+    saving.rename(folder)
+    _fsync_dir(folder.parent)
     if old.exists():
         shutil.rmtree(old)
     return folder
 
 
+def _check_target(folder: Path, owner: str | None) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise ProjectError(f"{folder} is a file, not a project folder; nothing was written")
+    if folder.is_dir():
+        if not is_project(folder):
+            if any(folder.iterdir()):
+                raise ProjectError(
+                    f"{folder} already holds other files and is not a samlabel project: "
+                    "choose a new (or empty) folder; nothing was written"
+                )
+            return
+        theirs = (_read_info(folder) or {}).get("image_key")
+        if owner is not None and theirs is not None and theirs != owner:
+            image = (_read_info(folder) or {}).get("image", "another image")
+            raise ProjectError(f"{folder} is the project of {image!r}, not of this image; nothing was written")
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return  # not every platform opens folders (Windows)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# -- opening ----------------------------------------------------------------------
 def load_project(folder) -> tuple[np.ndarray, Ontology, InstanceTable, dict]:
     folder = Path(folder)
-    if not folder.exists() and folder.with_name(folder.name + ".old").exists():
-        folder = folder.with_name(folder.name + ".old")  # a save crashed between its renames
-    for name in ("labels.npy", "ontology.json", "instances.json", "project.json"):
-        if not (folder / name).is_file():
-            raise ProjectError(f"{folder}: not a samlabel project ({name} is missing)")
+    found = find_complete(folder)
+    if found is None:
+        if folder.is_dir() and not is_project(folder):
+            raise ProjectError(f"{folder}: not a samlabel project (project.json is missing)")
+        missing = [n for n in (*FILES, "project.json") if not (folder / n).is_file()]
+        raise ProjectError(f"{folder}: not a complete samlabel project ({', '.join(missing) or 'file sizes differ'})")
+    folder = found
     try:
         labels = np.load(folder / "labels.npy")
     except Exception as e:

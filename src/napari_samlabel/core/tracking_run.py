@@ -1,0 +1,141 @@
+"""A tracking run over an :class:`~napari_samlabel.core.Annotation`, without napari.
+
+The Track dock and ``samlabel track`` both use this. :meth:`TrackRun.steps` is
+the model work (a generator, safe in a worker thread); :meth:`TrackRun.apply`
+and :meth:`TrackRun.finish` write, on the thread that owns the labels.
+
+The run is one transaction that claims the ids it tracks: while it runs, no
+other edit may change those instances (it is refused with a message), and the
+user's other edits stay undo steps of their own, in the order they were made
+(the run checkpoints before them). ``finish(keep=False)`` rolls back what the
+run wrote since the user's last edit; frames written before such an edit stay,
+as their own undo step.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterator, Protocol, Sequence
+
+from .annotation import Annotation, AnnotationError
+from .compose import Mode
+
+
+@dataclass
+class TrackOptions:
+    direction: str = "forward"
+    n_frames: int | None = 30  # counting the start frame; None = to the end
+    stop_after: int | None = 3  # consecutive frames without the object
+    mode: Mode = Mode.EXCLUDE
+
+
+class Frames(Protocol):
+    """The planes along the tracked axis (``backends.tracking.FrameSource``)."""
+
+    def __len__(self) -> int: ...
+    def plane_at(self, frame: int): ...
+
+
+class TrackRun:
+    def __init__(self, annotation: Annotation, tracker, frames: Frames, ids: Sequence[int], start: int,
+                 options: TrackOptions | None = None) -> None:  # fmt: skip
+        self.annotation, self.tracker, self.frames = annotation, tracker, frames
+        self.options = options or TrackOptions()
+        self.start = int(start)
+        self.ids = [int(i) for i in ids]
+        if not self.ids:
+            raise AnnotationError("nothing to track: select instances, or use all on the current frame")
+        unknown = [i for i in self.ids if i not in annotation.table]
+        if unknown:
+            raise AnnotationError(f"no instance with label id {unknown[0]}")
+        annotation._check_editable(self.ids)
+        current = frames.plane_at(self.start).read(annotation.store)
+        self.masks = {i: current == i for i in self.ids}
+        missing = [annotation.table[i].name for i, m in self.masks.items() if not m.any()]
+        if missing:
+            raise AnnotationError(f"{', '.join(missing)} not on frame {self.start}: go to a frame where it is")
+        self.total = sum(len(o) for o in frame_order(self.start, len(frames), self.options.direction, self.options.n_frames))
+        self.done = 0
+        self.written: set[int] = set()
+        self.cancelled = False
+        self.error: BaseException | None = None
+        self.txn = None
+        self._t0 = 0.0
+
+    # -- worker side -----------------------------------------------------
+    def steps(self) -> Iterator:
+        o = self.options
+        yield from self.tracker.track(
+            self.frames, self.start, self.masks, o.direction, o.n_frames, o.stop_after, cancelled=lambda: self.cancelled
+        )
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    # -- writing side ------------------------------------------------------
+    def begin(self) -> None:
+        self.txn = self.annotation.begin("track", claims=self.ids)
+        self._t0 = time.perf_counter()
+
+    def apply(self, step) -> None:
+        """Write one frame: each object's mask replaces its pixels there (absent: none)."""
+        if self.txn is None:
+            self.begin()
+        plane = self.frames.plane_at(step.frame)
+        with self.txn.writing():
+            for obj_id, res in step.objects.items():
+                self.annotation.write_mask(
+                    plane.mask_to_region(res.mask), obj_id, plane.region, self.options.mode,
+                    replace=True, source="tracked", confidence=res.score,
+                )  # fmt: skip
+        self.done += 1
+        self.written.add(step.frame)
+
+    @property
+    def seconds_left(self) -> float | None:
+        if not self.done:
+            return None
+        rate = (time.perf_counter() - self._t0) / self.done
+        return rate * max(self.total - self.done, 0)
+
+    @property
+    def kept_parts(self) -> int:
+        """Undo steps the run already pushed because the user edited meanwhile."""
+        return self.txn.parts if self.txn is not None else 0
+
+    def finish(self, keep: bool = True) -> None:
+        """Close the run as one undo step; ``keep=False`` rolls back what it wrote
+        since the user's last edit during the run."""
+        txn, self.txn = self.txn, None
+        if txn is None:
+            return
+        txn.commit() if keep else txn.rollback()
+
+    def run(self) -> TrackRun:
+        """Everything in this thread (scripts, tests, the CLI)."""
+        self.begin()
+        try:
+            for step in self.steps():
+                self.apply(step)
+        except BaseException:
+            self.finish(keep=False)
+            raise
+        self.finish(keep=True)
+        return self
+
+
+DIRECTIONS = ("forward", "backward", "both")
+
+
+def frame_order(start: int, n_total: int, direction: str, n_frames: int | None) -> list[list[int]]:
+    """Frames to visit per pass, start excluded; ``n_frames`` counts the start frame."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
+    span = n_total if n_frames is None else max(int(n_frames), 1)
+    passes = []
+    if direction in ("forward", "both"):
+        passes.append(list(range(start + 1, min(start + span, n_total))))
+    if direction in ("backward", "both"):
+        passes.append(list(range(start - 1, max(start - span, -1), -1)))
+    return passes
