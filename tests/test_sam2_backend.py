@@ -133,9 +133,9 @@ def test_through_the_prompt_controller(model, classes):
         if not nonempty:
             pytest.skip("random weights predicted no mask at all")
         pc.choice = nonempty[0]
-    mask, score = pc.chosen
+    mask, _score = pc.chosen
     rec = pc.commit()
-    assert rec.source == "model" and rec.confidence == pytest.approx(score) and rec.frames == {2}
+    assert rec.sources == "manual" and rec.mean_confidence == 1.0 and rec.frames == {2}  # accepted by the user
     assert ((session.labels.data[2] == rec.id) == mask).all()
 
 

@@ -252,7 +252,7 @@ def test_export_dock_csv_project_autosave_and_shapes(viewer, tmp_path, monkeypat
     folder = export.save_project(str(tmp_path / "movie.samlabel"))
     assert (folder / "labels.npy").exists()
     assert export.autosave_now() == []  # nothing changed since the save
-    s.commit(disc((192, 192), 150, 150, 8), region=(3,))
+    s.annotation.set_status([a.id], "accepted")  # a review counts as a change
     assert export.autosave_now() == [folder]  # autosave goes to the project once there is one
 
     layer = export.to_shapes()

@@ -375,7 +375,7 @@ class PromptController:
         chosen = self.chosen
         if chosen is None:
             raise PromptError("nothing to commit: click on the object (or drag a box) first")
-        mask, score = chosen
+        mask, _score = chosen
         plane = self.result.plane
         s = self.session
         target = None
