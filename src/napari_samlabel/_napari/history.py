@@ -73,7 +73,7 @@ class LayerStore:
         self._annotation: Annotation | None = None
         self._limit = history_limit or getattr(layer, "_history_limit", 100)
         self._warn = warn or _napari_warning
-        self._last_warning = 0.0
+        self._last_warning, self._last_message = 0.0, ""
         self._guard_depth = 0
         self._recorded: list = []
         self._originals: dict[str, Callable] = {}
@@ -191,8 +191,8 @@ class LayerStore:
 
     def _before_napari_item(self, item) -> None:
         """napari is about to push an item: what our open transactions did comes first."""
-        if not self.in_action and self._annotation is not None:
-            self._annotation.checkpoint_open()
+        if not self.in_action and not self._guard_depth and self._annotation is not None:
+            self._annotation.checkpoint_open()  # single edits: after the guard, if anything is left
         self._originals["_append_to_undo_history"](item)
 
     def _enforce(self, atoms: list) -> None:
@@ -214,6 +214,10 @@ class LayerStore:
             names = ", ".join(ann.table[i].name for i in sorted(hit) if i in ann.table)
             self._say(f"{names}: {ann._why(min(hit))}. Those pixels were left as they were.")
         if item is not None and layer._undo_history and layer._undo_history[-1] is item:
+            if ann is not None and any(t.pending for t in ann._open):
+                layer._undo_history.pop()  # what an open run wrote before this edit goes first
+                ann.checkpoint_open()
+                layer._undo_history.append(item)
             self._record_napari_item(item)
 
     def _trim(self, atom, protected: set[int], hit: set[int]):
@@ -312,9 +316,9 @@ class LayerStore:
 
     def _say(self, message: str) -> None:
         now = time.monotonic()
-        if now - self._last_warning > 0.5:  # once per drag, not once per mouse event
+        if message != self._last_message or now - self._last_warning > 0.5:  # once per drag, not per mouse event
             self._warn(message)
-        self._last_warning = now
+        self._last_warning, self._last_message = now, message
 
 
 def _replace_atom(layer, atom, fixed) -> None:

@@ -233,10 +233,13 @@ class Annotation:
         next lands after it in the history (see :class:`Transaction`)."""
         for t in self._open:
             if t is not but and t.pending:
-                self._push(t)
+                self._push_one(t)
 
     def _push(self, txn: Transaction) -> None:
         self.checkpoint_open(but=txn)
+        self._push_one(txn)
+
+    def _push_one(self, txn: Transaction) -> None:
         if not txn.pending:
             return
         after = self.table.snapshot(txn.before)
