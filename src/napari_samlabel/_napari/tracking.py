@@ -49,7 +49,8 @@ class TrackJob(TrackRun):
         for step in waiting:
             super().apply(step)
         if waiting:
-            self.session.labels.refresh()  # show each frame as it comes
+            self.session.annotation.changed.emit()  # features, colours, docks: each frame as it comes
+            self.session.labels.refresh()
 
     def finish(self, keep: bool = True) -> None:
         if keep:

@@ -178,9 +178,12 @@ class Ontology:
         if unknown:
             raise OntologyError(f"cannot change {sorted(unknown)} of a class")
         new = replace(old, **changes)
-        self._set([new if c is old else c for c in self._classes])
-        if new.name != old.name:
+        classes = [new if c is old else c for c in self._classes]
+        _check_unique(classes)
+        self._classes = classes
+        if new.name != old.name:  # followers rename first, so 'changed' finds them consistent
             self.renamed.emit(old.name, new.name)
+        self.changed.emit()
         return new
 
     def rename(self, name: str, new_name: str) -> ObjectClass:

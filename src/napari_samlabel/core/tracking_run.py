@@ -85,6 +85,8 @@ class TrackRun:
         plane = self.frames.plane_at(step.frame)
         with self.txn.writing():
             for obj_id, res in step.objects.items():
+                if self.annotation.table[obj_id].locked:
+                    continue  # locked by the user while the run went on: left as it is
                 self.annotation.write_mask(
                     plane.mask_to_region(res.mask), obj_id, plane.region, self.options.mode,
                     replace=True, source="tracked", confidence=res.score,
