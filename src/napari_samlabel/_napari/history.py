@@ -212,7 +212,8 @@ class LayerStore:
         if hit:
             layer.refresh()
             names = ", ".join(ann.table[i].name for i in sorted(hit) if i in ann.table)
-            self._say(f"{names}: {ann._why(min(hit))}. Those pixels were left as they were.")
+            why = "locked" if all(ann.table[i].locked for i in hit if i in ann.table) else "being tracked"
+            self._say(f"{names}: {why}, so that edit left it unchanged.")
         if item is not None and layer._undo_history and layer._undo_history[-1] is item:
             if ann is not None and any(t.pending for t in ann._open):
                 layer._undo_history.pop()  # what an open run wrote before this edit goes first
