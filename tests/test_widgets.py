@@ -304,3 +304,22 @@ def test_open_only_the_series_the_user_picks(make_napari_viewer, tmp_path):
     assert offered == ["CT venous (6 files)", "CT arterial (4 files)"]
     assert [l.name for l in v.layers] == ["CT arterial"] and layer.data.shape == (4, 16, 16)
     assert classes.image_combo.currentText() == "CT arterial"
+
+
+def test_segment_dock_leaves_no_keys_on_a_session_it_left(viewer):
+    from napari.utils.key_bindings import coerce_keybinding
+
+    from napari_samlabel.api import start_session
+
+    _, _, a = started(viewer, "nucleus")
+    segment = dock(viewer, "Segment")
+    old = segment.start_prompting()
+    assert coerce_keybinding("Enter") in a.labels.keymap
+    other = viewer.add_image(np.zeros((5, 64, 64)), name="second image")
+    b = start_session(viewer, other)  # the docks follow the new current session
+    assert segment._session is b and segment.controller is None
+    for layer in (a.labels, a.image):
+        assert not {coerce_keybinding(k) for k in ("Enter", "Escape", "c", "n")} & set(layer.keymap)
+    assert old.points not in viewer.layers
+    new = segment.start_prompting()
+    assert new.session is b and coerce_keybinding("Enter") in b.labels.keymap
