@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 
@@ -14,3 +15,20 @@ def classes():
             ]
         }
     )
+
+
+@pytest.fixture
+def viewer():
+    """A napari viewer model without Qt (test modules with a real window override this)."""
+    from napari.components import ViewerModel
+
+    return ViewerModel()
+
+
+@pytest.fixture
+def session(viewer, classes):
+    """A session on an 8-frame 40 x 50 movie."""
+    from napari_samlabel.api import start_session
+
+    image = viewer.add_image(np.random.default_rng(0).random((8, 40, 50)), name="movie")
+    return start_session(viewer, image, ontology=classes)

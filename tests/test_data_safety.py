@@ -9,22 +9,10 @@ import os
 
 import numpy as np
 import pytest
-from napari.components import ViewerModel
 
 from napari_samlabel.api import AnnotationError, start_session
 from napari_samlabel.io.project import ProjectError, load_project, save_project
 from napari_samlabel.synthetic import disc
-
-
-@pytest.fixture
-def viewer():
-    return ViewerModel()
-
-
-@pytest.fixture
-def session(viewer, classes):
-    image = viewer.add_image(np.random.default_rng(0).random((8, 40, 50)), name="movie")
-    return start_session(viewer, image, ontology=classes)
 
 
 def table_state(s):
@@ -196,7 +184,7 @@ def test_bulk_edits_and_class_changes_spare_locked_instances(session):
 
 def test_undo_keeps_locks_visibility_and_review(session):
     a = session.commit(disc((40, 50), 10, 10, 4), region=(1,))
-    b = session.commit(disc((40, 50), 30, 30, 4), region=(1,))
+    session.commit(disc((40, 50), 30, 30, 4), region=(1,))
     session.annotation.set_locked([a.id])
     session.annotation.set_visible([a.id], False)
     session.annotation.set_status([a.id], "accepted")

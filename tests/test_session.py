@@ -2,23 +2,11 @@
 
 import numpy as np
 import pytest
-from napari.components import ViewerModel
 from napari.utils.key_bindings import KeymapHandler
 
 from napari_samlabel.api import AnnotationError, current_session, start_session
 
 from napari_samlabel.synthetic import disc
-
-
-@pytest.fixture
-def viewer():
-    return ViewerModel()
-
-
-@pytest.fixture
-def session(viewer, classes):
-    image = viewer.add_image(np.random.default_rng(0).random((8, 40, 50)), name="movie")
-    return start_session(viewer, image, ontology=classes)
 
 
 def press(viewer, layer, key):
