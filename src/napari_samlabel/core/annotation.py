@@ -243,7 +243,7 @@ class Annotation:
         if not txn.pending:
             return
         after = self.table.snapshot(txn.before)
-        if txn.atoms or any(_differs(txn.before[i], after[i]) for i in txn.before):
+        if txn.atoms or any(txn.before[i] != after[i] for i in txn.before):
             self.store.push(txn, after)
             txn.parts += 1
         txn.atoms, txn.before = [], {}
@@ -586,7 +586,3 @@ class Annotation:
         for i in ids:
             self.table[i].status = status
         self.changed.emit()
-
-
-def _differs(a: Instance | None, b: Instance | None) -> bool:
-    return a != b
