@@ -24,10 +24,13 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from ..core.annotation import ArrayStore
+from ..core.instances import rename_class_in
+
 if TYPE_CHECKING:
     from napari.layers import Labels
 
-    from ..core.annotation import Annotation, Atom, Transaction
+    from ..core.annotation import Annotation, Transaction
     from ..core.instances import Instance
 
 GUARDED = ("paint", "fill", "paint_polygon", "data_setitem")
@@ -62,11 +65,12 @@ def atom_ids(atom) -> set[int]:
     return {int(v) for v in np.unique(old)} | {int(v) for v in np.unique(new)}
 
 
-class LayerStore:
-    """The label store of a session whose labels live in a napari Labels layer."""
+class LayerStore(ArrayStore):
+    """The label store of a session whose labels live in a napari Labels layer:
+    the array store's pixel code on ``layer.data``, plus napari's history."""
 
     def __init__(self, layer: Labels, history_limit: int | None = None, warn: Callable[[str], None] | None = None) -> None:
-        self.layer = layer
+        self.layer = layer  # no ArrayStore.__init__: ``data`` is the layer's, read each time
         self._undo: list[Step] = []
         self._redo: list[Step] = []
         self.in_action = False  # our own paint events are not the user's edits
@@ -103,32 +107,13 @@ class LayerStore:
         self.layer.events.paint.disconnect(self._on_paint)
         self._annotation = None
 
-    # -- LabelStore ------------------------------------------------------------
+    # -- LabelStore (reading and writing pixels: ArrayStore's) ---------------------
     @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.layer.data.shape)
-
-    def read(self, region: tuple) -> np.ndarray:
-        return np.asarray(self.layer.data[region])
-
-    __getitem__ = read  # so Plane.read works on a store
-
-    def read_at(self, indices: tuple[np.ndarray, ...]) -> np.ndarray:
-        return np.asarray(self.layer.data[indices])
-
-    def write(self, indices: tuple[np.ndarray, ...], value: int, old: np.ndarray) -> Atom | None:
-        changed = old != value
-        if not changed.all():  # callers usually pass only pixels that change: skip the gathers then
-            if not changed.any():
-                return None
-            indices = tuple(np.asarray(i)[changed] for i in indices)
-            old = old[changed]
-        self.layer.data[indices] = value
-        return indices, old, value
+    def data(self):
+        return self.layer.data  # napari may replace the array (a dtype upgrade): never cache it
 
     def revert(self, atoms) -> None:
-        for indices, old, _ in reversed(atoms):
-            self.layer.data[indices] = old
+        super().revert(atoms)
         if atoms:
             self.layer.refresh()
 
@@ -151,10 +136,8 @@ class LayerStore:
     def rename_class(self, old: str, new: str) -> None:
         """Class renames are not undo steps: the history takes the new name too."""
         for step in (*self._undo, *self._redo):
-            for images in (step.before, step.after):
-                for image in images.values():
-                    if image is not None and image.class_name == old:
-                        image.class_name = new
+            rename_class_in(step.before.values(), old, new)
+            rename_class_in(step.after.values(), old, new)
 
     @property
     def stroke_open(self) -> bool:

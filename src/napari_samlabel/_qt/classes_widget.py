@@ -191,7 +191,7 @@ class ClassesWidget(QWidget):
         session = guarded(self.status, start_session, self.viewer, name, labels, ontology)
         if session is not None:
             self.viewer.layers.selection.active = session.labels
-            self.status.ok(f"Annotating {name!r} into {session.labels.name!r}.")
+            self.status.ok(f"Annotating {name!r} into {session.labels.name!r}. {session.notice}".strip())
 
     # -- table -----------------------------------------------------------
     def _rebuild(self) -> None:

@@ -21,7 +21,7 @@ from psygnal import Signal
 
 from .compose import Mode, allowed_pixels, frames_touched, normalize_region, region_indices
 from .interpolate import interpolated_scores
-from .instances import Instance, InstanceTable
+from .instances import Instance, InstanceTable, rename_class_in
 from .ontology import Ontology
 
 FrameSpan = Union[Tuple[int, int], range, Sequence[int], None]
@@ -65,11 +65,12 @@ class ArrayStore:
         return np.asarray(self.data[indices])
 
     def write(self, indices: tuple[np.ndarray, ...], value: int, old: np.ndarray) -> Atom | None:
+        """Write ``value`` where it changes something; the atom for undo, or None."""
         changed = old != value
-        if not changed.all():
+        if not changed.all():  # callers usually pass only pixels that change: skip the gathers then
+            if not changed.any():
+                return None
             indices, old = tuple(np.asarray(i)[changed] for i in indices), old[changed]
-        if not len(indices[0]):
-            return None
         self.data[indices] = value
         return indices, old, value
 
@@ -117,17 +118,23 @@ class Transaction:
         try:
             yield self
         except BaseException:
-            n, had = mark
-            ann.store.revert(self.atoms[n:])
-            del self.atoms[n:]
-            undo = {i: r for i, r in self.before.items() if i not in had}
-            ann.table.journal = None
-            ann.table.put(undo)
-            for i in undo:
-                del self.before[i]
+            self.revert(since=mark)
             raise
         finally:
             ann._active, ann.table.journal = prev, prev_journal
+
+    def revert(self, since: tuple[int, set[int]] = (0, set())) -> None:
+        """Put back the pixels and records changed after ``since`` (atoms written, ids journaled)."""
+        n, had = since
+        ann = self.annotation
+        ann.store.revert(self.atoms[n:])
+        del self.atoms[n:]
+        undo = {i: r for i, r in self.before.items() if i not in had}
+        journal, ann.table.journal = ann.table.journal, None
+        ann.table.put(undo)
+        ann.table.journal = journal
+        for i in undo:
+            del self.before[i]
 
     def checkpoint(self) -> None:
         """Push what is done so far as its own undo step and carry on."""
@@ -256,11 +263,7 @@ class Annotation:
         if keep:
             self._push(txn)
         else:
-            self.store.revert(txn.atoms)
-            journal, self.table.journal = self.table.journal, None
-            self.table.put(txn.before)
-            self.table.journal = journal
-            txn.atoms, txn.before = [], {}
+            txn.revert()
         txn.closed = True
         self._open.remove(txn)
         self.changed.emit()
@@ -326,9 +329,7 @@ class Annotation:
         history all take the new name, so an undo never brings the old one back."""
         self.table.rename_class(old, new)
         for txn in self._open:
-            for image in txn.before.values():
-                if image is not None and image.class_name == old:
-                    image.class_name = new
+            rename_class_in(txn.before.values(), old, new)
         rename = getattr(self.store, "rename_class", None)
         if rename is not None:
             rename(old, new)

@@ -83,6 +83,13 @@ class Instance:
         return "+".join(sorted(found, key=lambda s: (SOURCES.index(s) if s in SOURCES else len(SOURCES), s)))
 
 
+def rename_class_in(records: Iterable[Instance | None], old: str, new: str) -> None:
+    """Records (live ones, or pre-images kept for undo) take a class's new name."""
+    for rec in records:
+        if rec is not None and rec.class_name == old:
+            rec.class_name = new
+
+
 def format_frames(frames: Iterable[int]) -> str:
     """Compact frame list: {0,1,2,5,7,8} -> '0-2, 5, 7-8'."""
     out: list[str] = []
@@ -186,9 +193,7 @@ class InstanceTable:
             self._next_id = max(self._next_id, i + 1)
 
     def rename_class(self, old: str, new: str) -> None:
-        for rec in self._records.values():
-            if rec.class_name == old:
-                rec.class_name = new
+        rename_class_in(self._records.values(), old, new)
 
     # -- reading ---------------------------------------------------------
     def __contains__(self, label_id: object) -> bool:
