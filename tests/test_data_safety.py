@@ -402,3 +402,31 @@ def test_a_small_dtype_layer_is_widened_when_adopted(viewer, classes):
     assert s.labels.data.dtype == np.uint32 and (s.labels.data[0, 2:6, 2:6] == 255).all() and "uint8" in s.notice
     b = s.commit(disc((20, 20), 12, 12, 3), region=(1,))
     assert b.id == 256 and (s.labels.data == 256).any()
+
+
+def test_a_real_dicom_series_folder_is_never_overwritten_and_its_name_stays_a_name(viewer, classes, tmp_path):
+    """pydicom's own CT file, its SeriesDescription set to a path, read through the plugin."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    from napari_samlabel._napari.autosave import autosave
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.SeriesDescription = "../../../outside"
+    ds.save_as(folder / "CT_small.dcm")
+    original = (folder / "CT_small.dcm").read_bytes()
+    from napari_samlabel._reader import napari_get_reader
+
+    ((data, kwargs, _),) = napari_get_reader(str(folder))(str(folder))  # what File > Open runs
+    image = viewer.add_image(data, **kwargs)
+    s = start_session(viewer, image, ontology=classes)
+    s.commit(np.ones(s.labels.data.shape[-2:], bool), region=(0,) * (s.labels.ndim - 2))
+    with pytest.raises(ProjectError, match="not a samlabel project"):
+        s.save_project(folder)
+    assert [p.name for p in folder.iterdir()] == ["CT_small.dcm"] and (folder / "CT_small.dcm").read_bytes() == original
+    root = tmp_path / "cache" / "autosave"
+    (saved,) = autosave([s], root=root)
+    assert saved.parent == root and "outside" in saved.name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "study"]
