@@ -36,12 +36,39 @@ def started(viewer, *class_names):
 
 
 def instance_items(instances):
-    tree = instances.tree
-    return [
-        tree.topLevelItem(i).child(j)
-        for i in range(tree.topLevelItemCount())
-        for j in range(tree.topLevelItem(i).childCount())
-    ]
+    """The rows the Instances list shows, top to bottom: handles that read, tick, select and click
+    a row by column title."""
+    from qtpy.QtCore import QItemSelectionModel
+
+    from napari_samlabel._qt.instances_widget import COLUMNS
+
+    view = instances.tree
+    model = view.model()
+
+    class Row:
+        def __init__(self, r):
+            self.r = r
+
+        def _ix(self, col):
+            return model.index(self.r, COLUMNS.index(col) if isinstance(col, str) else col)
+
+        def text(self, col):
+            return self._ix(col).data()
+
+        def data(self, col, role):
+            return self._ix(col).data(role)
+
+        def setCheckState(self, col, state):
+            model.setData(self._ix(col), state, Qt.CheckStateRole)
+
+        def setSelected(self, on):
+            flag = QItemSelectionModel.SelectionFlag
+            view.selectionModel().select(self._ix(0), (flag.Select if on else flag.Deselect) | flag.Rows)
+
+        def click(self):
+            view.clicked.emit(self._ix(0))
+
+    return [Row(r) for r in range(model.rowCount())]
 
 
 def test_add_class_pick_with_hotkey_paint_and_undo(viewer):
@@ -68,7 +95,7 @@ def test_add_class_pick_with_hotkey_paint_and_undo(viewer):
         session.labels.paint((4, 60, 60), label)
     assert session.table[label].class_name == "mitotic"
     (item,) = instance_items(instances)
-    assert item.text(0) == f"Mitotic ({label})" and item.text(1) == "4"
+    assert item.text("Instance") == f"Mitotic ({label})" and item.text("Frames") == "4"
 
     keys(viewer, "Control-Z")
     assert (session.labels.data == 0).all()
@@ -82,7 +109,7 @@ def test_instances_dock_delete_merge_lock_and_jump(viewer):
     items = {it.data(0, Qt.UserRole): it for it in instance_items(instances)}
     assert set(items) == {a.id, b.id}
 
-    instances.tree.itemClicked.emit(items[b.id], 0)  # click: select and jump
+    items[b.id].click()  # click: select and jump
     assert s.current_frame() == 7 and s.labels.selected_label == b.id
 
     for it in items.values():
@@ -91,7 +118,7 @@ def test_instances_dock_delete_merge_lock_and_jump(viewer):
     assert not s.table[b.id].present and s.table[a.id].frames == {2, 7}
 
     (item,) = instance_items(instances)
-    item.setCheckState(5, Qt.Checked)  # lock
+    item.setCheckState("Lock", Qt.Checked)  # lock
     assert s.table[a.id].locked
     (item,) = instance_items(instances)  # the list was rebuilt
     item.setSelected(True)
@@ -102,7 +129,7 @@ def test_instances_dock_delete_merge_lock_and_jump(viewer):
     item.setSelected(True)
     instances.review_actions()["Accept"](instances.selected_ids())
     (item,) = instance_items(instances)
-    assert item.text(4) == "accepted" and s.labels.features["status"].tolist() == ["accepted"]
+    assert item.text("Status") == "accepted" and s.labels.features["status"].tolist() == ["accepted"]
 
     instances.filter_combo.setCurrentText("Current frame")
     viewer.dims.set_current_step(0, 5)

@@ -1,26 +1,35 @@
-"""The "Instances" dock: every object by class, and the bulk edits."""
+"""The "Instances" dock: every object in one searchable, sortable list, and the bulk edits.
+
+The list is a Qt item model over :class:`~napari_samlabel._napari.instance_rows.RowTracker`:
+a change to the annotation updates only the rows of the instances it touched
+(the selection and scroll position stay), and a proxy model does search,
+frame filter and sort.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
-from qtpy.QtCore import Qt
+from qtpy.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QMessageBox,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
-    QTreeWidget,
-    QTreeWidgetItem,
+    QTreeView,
     QVBoxLayout,
     QWidget,
 )
 from superqt import QCollapsible
 
-from ..core.instances import format_frames
+from .._napari.instance_rows import SORT_KEYS, Row, RowChanges, RowTracker, matches, on_frames
 from ._common import StatusLine, guarded
 
 if TYPE_CHECKING:
@@ -28,10 +37,21 @@ if TYPE_CHECKING:
 
     from .._napari.session import AnnotationSession
 
-ALL_FRAMES, CURRENT_FRAME = "All frames", "Current frame"
-COLUMNS = ["Instance", "Frames", "Conf.", "Source", "Status", "Lock"]
-COL_NAME, COL_FRAMES, COL_CONF, COL_SOURCE, COL_STATUS, COL_LOCK = range(6)
-ID_ROLE = Qt.UserRole
+ALL_FRAMES, CURRENT_FRAME, FRAME_RANGE = "All frames", "Current frame", "Frame range"
+COLUMNS = ["Instance", "Class", "Frames", "Conf.", "Source", "Status", "Lock"]
+COL_NAME, COL_CLASS, COL_FRAMES, COL_CONF, COL_SOURCE, COL_STATUS, COL_LOCK = range(len(COLUMNS))
+ID_ROLE = Qt.ItemDataRole.UserRole
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+_SORT_OF = {COL_NAME: "id", COL_CLASS: "class", COL_FRAMES: "frames", COL_CONF: "confidence",
+            COL_SOURCE: "source", COL_STATUS: "status", COL_LOCK: "locked"}  # fmt: skip
+_HEADER_TIPS = {
+    COL_NAME: "Tick to show, untick to hide; click the header to sort by id",
+    COL_FRAMES: "Frames the instance is on; sorts by first frame",
+    COL_CONF: "Mean confidence over its frames (manual frames are 1.0)",
+    COL_LOCK: "Locked instances are never changed by any tool",
+}
+#: a change this large is shown by one reset rather than row by row
+_RESET_ABOVE = 200
 
 OP_DELETE_CLASS = "Delete all of a class"
 OP_DELETE_BELOW = "Delete below confidence"
@@ -39,6 +59,189 @@ OP_DELETE_ALL = "Delete everything"
 OP_COPY = "Copy selected to frames"
 OP_SPLIT = "Split selected at current frame"
 OPERATIONS = (OP_DELETE_CLASS, OP_DELETE_BELOW, OP_DELETE_ALL, OP_COPY, OP_SPLIT)
+
+_CHECKED = Qt.CheckState.Checked
+
+
+def _is_checked(value) -> bool:
+    return getattr(value, "value", value) == _CHECKED.value
+
+
+class InstanceModel(QAbstractTableModel):
+    """One row per present instance, in the order they appeared; edits go to ``on_check``."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.tracker = RowTracker()
+        self._ids: list[int] = []
+        self._pos: dict[int, int] = {}
+        self.colors: dict[str, object] = {}  # class name -> QColor
+        self.on_check: Callable[[int, int, bool], None] | None = None  # (id, column, checked)
+
+    # -- reading ------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def row(self, source_row: int) -> Row:
+        return self.tracker.rows[self._ids[source_row]]
+
+    def row_of_id(self, label_id: int) -> int | None:
+        return self._pos.get(label_id)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        r, col = self.row(index.row()), index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == COL_NAME:
+                return r.name
+            if col == COL_CLASS:
+                return r.class_name
+            if col == COL_FRAMES:
+                return r.frames_text
+            if col == COL_CONF:
+                return f"{r.confidence:.2f}"
+            if col == COL_SOURCE:
+                return r.sources
+            if col == COL_STATUS:
+                return r.status
+            return None
+        if role == SORT_ROLE:
+            return SORT_KEYS[_SORT_OF[col]](r)
+        if role == ID_ROLE:
+            return r.id
+        if role == Qt.ItemDataRole.CheckStateRole:
+            if col == COL_NAME:
+                return _CHECKED if r.visible else Qt.CheckState.Unchecked
+            if col == COL_LOCK:
+                return _CHECKED if r.locked else Qt.CheckState.Unchecked
+            return None
+        if role == Qt.ItemDataRole.DecorationRole and col == COL_CLASS:
+            return self.colors.get(r.class_name)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == COL_NAME:
+                return "Tick to show, untick to hide; click to select and go to it"
+            if col == COL_FRAMES:
+                return r.frames_text
+            if col == COL_LOCK:
+                return "Locked: no tool changes it"
+        return None
+
+    def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return COLUMNS[section]
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return _HEADER_TIPS.get(section)
+        return None
+
+    def flags(self, index: QModelIndex):
+        f = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if index.column() in (COL_NAME, COL_LOCK):
+            f |= Qt.ItemFlag.ItemIsUserCheckable
+        return f
+
+    def setData(self, index: QModelIndex, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if role != Qt.ItemDataRole.CheckStateRole or index.column() not in (COL_NAME, COL_LOCK):
+            return False
+        if self.on_check is not None:
+            self.on_check(self.row(index.row()).id, index.column(), _is_checked(value))
+        return True  # the annotation's change signal brings the new state back
+
+    # -- following the table ------------------------------------------------
+    def update(self, table) -> RowChanges:
+        """Bring the rows up to date with ``table`` (None: no session), touching only changed rows."""
+        changes = self.tracker.update(table)
+        if not changes:
+            return changes
+        if len(changes.added) + len(changes.removed) > _RESET_ABOVE:
+            self.beginResetModel()
+            self._ids = list(self.tracker.rows)
+            self._reindex()
+            self.endResetModel()
+            return changes
+        if changes.removed:
+            rows = sorted((self._pos[i] for i in changes.removed), reverse=True)
+            runs: list[list[int]] = []
+            for r in rows:  # contiguous runs, last first
+                if runs and runs[-1][0] == r + 1:
+                    runs[-1][0] = r
+                else:
+                    runs.append([r, r])
+            for lo, hi in runs:
+                self.beginRemoveRows(QModelIndex(), lo, hi)
+                del self._ids[lo : hi + 1]
+                self.endRemoveRows()
+            self._reindex()
+        if changes.added:
+            n = len(self._ids)
+            self.beginInsertRows(QModelIndex(), n, n + len(changes.added) - 1)
+            self._ids.extend(changes.added)
+            for k, i in enumerate(changes.added):
+                self._pos[i] = n + k
+            self.endInsertRows()
+        last = len(COLUMNS) - 1
+        for i in changes.changed:
+            r = self._pos[i]
+            self.dataChanged.emit(self.index(r, 0), self.index(r, last))
+        return changes
+
+    def _reindex(self) -> None:
+        self._pos = {i: k for k, i in enumerate(self._ids)}
+
+    def recolor(self, colors: dict) -> None:
+        self.colors = colors
+        if self._ids:
+            self.dataChanged.emit(
+                self.index(0, COL_CLASS), self.index(len(self._ids) - 1, COL_CLASS), [Qt.ItemDataRole.DecorationRole]
+            )
+
+
+class InstanceFilter(QSortFilterProxyModel):
+    """Search text and frame range over an :class:`InstanceModel`; sorts by :data:`SORT_ROLE`."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.text = ""
+        self.frames: tuple[int | None, int | None] | None = None  # None: all frames
+        self.setSortRole(SORT_ROLE)
+        self.setDynamicSortFilter(True)
+
+    def set_rule(self, text: str, frames) -> None:
+        if (text, frames) == (self.text, self.frames):
+            return
+        begin = getattr(self, "beginFilterChange", None)  # Qt >= 6.10
+        if begin is not None:
+            begin()
+            self.text, self.frames = text, frames
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.text, self.frames = text, frames
+            self.invalidateRowsFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
+        if not self.text and self.frames is None:
+            return True
+        r = self.sourceModel().row(source_row)
+        if self.frames is not None and not on_frames(r, *self.frames):
+            return False
+        return matches(r, self.text)
+
+
+class InstanceList(QTreeView):
+    """The list; Delete or Backspace deletes the selected instances."""
+
+    delete_pressed = Signal()
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.selectionModel().hasSelection():
+            self.delete_pressed.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
 
 class InstancesWidget(QWidget):
@@ -50,32 +253,76 @@ class InstancesWidget(QWidget):
         self.registry = sessions(napari_viewer)
         self._session: AnnotationSession | None = None
         self._building = False
+        #: asks the user (title, question) -> yes?; tests may replace it
+        self.confirm: Callable[[str, str], bool] = self._ask
 
+        # -- search and frame filter
+        self.search_edit = QLineEdit()
+        self.search_edit.setPlaceholderText("Search name, class or id")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.textChanged.connect(self._apply_filter)
         self.filter_combo = QComboBox()
-        self.filter_combo.addItems([ALL_FRAMES, CURRENT_FRAME])
-        self.filter_combo.currentTextChanged.connect(self.refresh)
+        self.filter_combo.addItems([ALL_FRAMES, CURRENT_FRAME, FRAME_RANGE])
+        self.filter_combo.setToolTip("Show instances on all frames, the current frame, or a frame range")
+        self.filter_combo.currentTextChanged.connect(self._on_filter_mode)
+        self.range_first_spin, self.range_last_spin = QSpinBox(), QSpinBox()
+        for spin, tip in ((self.range_first_spin, "First frame shown"), (self.range_last_spin, "Last frame shown")):
+            spin.setToolTip(tip)
+            spin.setVisible(False)
+            spin.valueChanged.connect(self._apply_filter)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.search_edit, 1)
+        top.addWidget(self.filter_combo)
+        top.addWidget(self.range_first_spin)
+        top.addWidget(self.range_last_spin)
 
-        self.tree = QTreeWidget()
-        self.tree.setColumnCount(len(COLUMNS))
-        self.tree.setHeaderLabels(COLUMNS)
-        self.tree.setSelectionMode(QAbstractItemView.ExtendedSelection)
-        self.tree.setMinimumHeight(220)
-        self.tree.itemClicked.connect(self._on_clicked)
-        self.tree.itemChanged.connect(self._on_item_changed)
-        self.tree.itemSelectionChanged.connect(self._share_selection)
-        self.tree.setContextMenuPolicy(Qt.CustomContextMenu)
+        # -- the list
+        self.model = InstanceModel(self)
+        self.model.on_check = self._on_check
+        self.proxy = InstanceFilter(self)
+        self.proxy.setSourceModel(self.model)
+        self.tree = InstanceList()
+        self.tree.setModel(self.proxy)
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSortingEnabled(True)
+        self.tree.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.tree.setMinimumHeight(120)
+        self.tree.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setMinimumSectionSize(24)
+        for col, width in ((COL_NAME, 110), (COL_CLASS, 70), (COL_FRAMES, 60), (COL_CONF, 44),
+                           (COL_SOURCE, 60), (COL_STATUS, 76), (COL_LOCK, 36)):  # fmt: skip
+            header.resizeSection(col, width)
+        self.tree.clicked.connect(self._on_clicked)
+        self.tree.selectionModel().selectionChanged.connect(self._share_selection)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._context_menu)
+        self.tree.delete_pressed.connect(self._delete_selected)
 
+        # -- actions on the selection
         self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip("Delete the selected instances (Delete key in the list)")
         self.merge_button = QPushButton("Merge")
+        self.merge_button.setToolTip("Merge the selected instances into the first")
         self.class_combo = QComboBox()
+        self.class_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.class_combo.setMinimumContentsLength(6)
         self.change_class_button = QPushButton("Set class")
         self.delete_button.clicked.connect(self._delete_selected)
         self.merge_button.clicked.connect(self._merge_selected)
         self.change_class_button.clicked.connect(self._change_class)
         row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
         for w in (self.delete_button, self.merge_button, self.class_combo, self.change_class_button):
             row.addWidget(w)
+        row.setStretch(2, 1)
 
         # -- bulk edit
         self.first_spin, self.last_spin = QSpinBox(), QSpinBox()
@@ -96,6 +343,7 @@ class InstancesWidget(QWidget):
         self.apply_button = QPushButton("Apply")
         self.apply_button.clicked.connect(self._apply_bulk)
         bulk_form = QFormLayout()
+        bulk_form.setContentsMargins(0, 0, 0, 0)
         bulk_form.addRow("Frames", frames)
         bulk_form.addRow("Operation", self.op_combo)
         bulk_form.addRow("Class", self.bulk_class_combo)
@@ -105,12 +353,12 @@ class InstancesWidget(QWidget):
         bulk_box.setLayout(bulk_form)
         self.bulk = QCollapsible("Bulk edit")
         self.bulk.addWidget(bulk_box)
-        self.bulk.expand(animate=False)
+        self.bulk.collapse(animate=False)
 
         self.status = StatusLine()
-        top = QFormLayout()
-        top.addRow("Show", self.filter_combo)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
         layout.addLayout(top)
         layout.addWidget(self.tree, 1)
         layout.addLayout(row)
@@ -124,85 +372,116 @@ class InstancesWidget(QWidget):
     # -- session -----------------------------------------------------------
     def _set_session(self, session: AnnotationSession | None) -> None:
         if self._session is not None:
-            self._session.annotation.changed.disconnect(self.refresh)
-            self._session.ontology.changed.disconnect(self.refresh)
+            self._session.annotation.changed.disconnect(self._on_changed)
+            self._session.ontology.changed.disconnect(self._on_ontology)
         self._session = session
+        self._building = True
+        try:  # another session: a new list
+            self.model.beginResetModel()
+            self.model.tracker.clear()
+            self.model._ids, self.model._pos = [], {}
+            self.model.endResetModel()
+        finally:
+            self._building = False
         if session is not None:
-            session.annotation.changed.connect(self.refresh)
-            session.ontology.changed.connect(self.refresh)
+            session.annotation.changed.connect(self._on_changed)
+            session.ontology.changed.connect(self._on_ontology)
             self._range_all()
         self.refresh()
 
     def _on_step(self, event=None) -> None:
         if self.filter_combo.currentText() == CURRENT_FRAME:
-            self.refresh()
+            self._apply_filter()
 
     # -- list --------------------------------------------------------------
     def selected_ids(self) -> list[int]:
-        return sorted(it.data(COL_NAME, ID_ROLE) for it in self.tree.selectedItems() if it.data(COL_NAME, ID_ROLE))
+        rows = self.tree.selectionModel().selectedRows(COL_NAME)
+        return sorted(int(ix.data(ID_ROLE)) for ix in rows)
 
     def refresh(self, *_args) -> None:
+        """Bring everything up to date: class lists, frame ranges and the changed rows."""
+        self._on_ontology()
+
+    def _on_ontology(self, *_args) -> None:
         s = self._session
-        keep = set(self.selected_ids())
+        for combo in (self.class_combo, self.bulk_class_combo):
+            current = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            if s is not None:
+                combo.addItems(s.ontology.names)
+                if current in s.ontology:
+                    combo.setCurrentText(current)
+            combo.blockSignals(False)
+        from qtpy.QtGui import QColor
+
+        self.model.recolor({c.name: QColor(c.color) for c in s.ontology} if s is not None else {})
+        self._on_changed()
+
+    def _on_changed(self, *_args) -> None:
+        """The annotation changed: update the rows of the instances that did, nothing else."""
+        s = self._session
         self._building = True
         try:
-            self.tree.clear()
-            for combo in (self.class_combo, self.bulk_class_combo):
-                current = combo.currentText()
-                combo.clear()
-                if s is not None:
-                    combo.addItems(s.ontology.names)
-                    if current in s.ontology:
-                        combo.setCurrentText(current)
-            if s is None:
-                return
-            frame = s.current_frame() if self.filter_combo.currentText() == CURRENT_FRAME else None
-            for cls in s.ontology:
-                recs = [r for r in s.table.of_class(cls.name) if frame is None or frame in r.frames]
-                if not recs:
-                    continue
-                group = QTreeWidgetItem([f"{cls.title} ({len(recs)})"])
-                group.setForeground(COL_NAME, _brush(cls.color))
-                group.setFlags(group.flags() & ~Qt.ItemIsSelectable)
-                self.tree.addTopLevelItem(group)
-                for r in sorted(recs, key=lambda r: r.id):
-                    item = QTreeWidgetItem(
-                        [r.name, format_frames(r.frames), f"{r.mean_confidence:.2f}", r.sources, r.status, ""]
-                    )
-                    item.setData(COL_NAME, ID_ROLE, r.id)
-                    item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
-                    item.setCheckState(COL_NAME, Qt.Checked if r.visible else Qt.Unchecked)
-                    item.setCheckState(COL_LOCK, Qt.Checked if r.locked else Qt.Unchecked)
-                    item.setToolTip(COL_NAME, "Tick to show, untick to hide")
-                    group.addChild(item)
-                    item.setSelected(r.id in keep)
-                group.setExpanded(True)
-            for col in range(len(COLUMNS)):
-                self.tree.resizeColumnToContents(col)
-            n = s.annotation.n_frames - 1
-            for spin in (self.first_spin, self.last_spin):
-                spin.setRange(0, n)
+            before = set(self.selected_ids())
+            self.model.update(s.table if s is not None else None)
+            if s is not None:
+                n = s.annotation.n_frames - 1
+                for spin in (self.first_spin, self.last_spin, self.range_first_spin, self.range_last_spin):
+                    if spin.maximum() != n:
+                        spin.setRange(0, n)
         finally:
             self._building = False
+        if set(self.selected_ids()) != before:  # selected instances went away
+            self._share_selection()
 
-    def _share_selection(self) -> None:
+    def _on_filter_mode(self, mode: str) -> None:
+        ranged = mode == FRAME_RANGE
+        if ranged and self._session is not None and self.range_first_spin.value() == self.range_last_spin.value() == 0:
+            f = self._session.current_frame()
+            self.range_first_spin.setValue(f)
+            self.range_last_spin.setValue(f)
+        for spin in (self.range_first_spin, self.range_last_spin):
+            spin.setVisible(ranged)
+        self._apply_filter()
+
+    def filter_frames(self) -> tuple[int | None, int | None] | None:
+        """The frames the list is limited to: None for all frames."""
+        mode = self.filter_combo.currentText()
+        if mode == CURRENT_FRAME:
+            f = self._session.current_frame() if self._session is not None else 0
+            return (f, f)
+        if mode == FRAME_RANGE:
+            return (self.range_first_spin.value(), self.range_last_spin.value())
+        return None
+
+    def _apply_filter(self, *_args) -> None:
+        self._building = True
+        try:
+            before = set(self.selected_ids())
+            self.proxy.set_rule(self.search_edit.text(), self.filter_frames())
+        finally:
+            self._building = False
+        if set(self.selected_ids()) != before:
+            self._share_selection()
+
+    def _share_selection(self, *_args) -> None:
         if self._session is not None and not self._building:
             self._session.set_selection(self.selected_ids())
 
-    def _on_clicked(self, item: QTreeWidgetItem, column: int) -> None:
-        label_id = item.data(COL_NAME, ID_ROLE)
-        if label_id and self._session is not None and column not in (COL_LOCK,):
-            self._session.select_instance(label_id, jump=True)
+    def _on_clicked(self, index: QModelIndex) -> None:
+        label_id = index.data(ID_ROLE)
+        if label_id and self._session is not None and index.column() != COL_LOCK:
+            guarded(self.status, self._session.select_instance, int(label_id), jump=True)
 
-    def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
-        label_id = item.data(COL_NAME, ID_ROLE)
-        if self._building or not label_id or self._session is None:
+    def _on_check(self, label_id: int, column: int, checked: bool) -> None:
+        if self._session is None:
             return
         ann = self._session.annotation
         if column == COL_NAME:
-            ann.set_visible([label_id], item.checkState(COL_NAME) == Qt.Checked)
+            ann.set_visible([label_id], checked)
         elif column == COL_LOCK:
-            ann.set_locked([label_id], item.checkState(COL_LOCK) == Qt.Checked)
+            ann.set_locked([label_id], checked)
 
     def review_actions(self) -> dict:
         """What the right-click menu offers for the selected instances."""
@@ -228,7 +507,7 @@ class InstancesWidget(QWidget):
             menu.addAction(text, lambda fn=fn: fn(ids))
         menu.addSeparator()
         menu.addAction("Delete", self._delete_selected)
-        menu.exec_(self.tree.viewport().mapToGlobal(pos))
+        menu.exec(self.tree.viewport().mapToGlobal(pos))
 
     # -- actions on the selection ----------------------------------------
     def _need_selection(self, at_least: int = 1) -> list[int] | None:
@@ -276,6 +555,10 @@ class InstancesWidget(QWidget):
             self.first_spin.setValue(0)
             self.last_spin.setValue(n)
 
+    def _ask(self, title: str, question: str) -> bool:
+        Btn = QMessageBox.StandardButton
+        return QMessageBox.question(self, title, question, Btn.Yes | Btn.No, Btn.No) == Btn.Yes
+
     def _apply_bulk(self) -> None:
         s = self._session
         if s is None:
@@ -288,6 +571,18 @@ class InstancesWidget(QWidget):
         elif op == OP_DELETE_BELOW:
             n = guarded(self.status, ann.delete_below, self.threshold_spin.value(), span)
         elif op == OP_DELETE_ALL:
+            ids = set().union(*(s.table.on_frame(f) for f in span))
+            if not ids:
+                self.status.ok(f"Nothing to delete on {where}.")
+                return
+            on = [f for f in span if s.table.on_frame(f)]
+            question = (
+                f"Delete all {len(ids)} instance(s) on {len(on)} frame(s) of {where}?\n"
+                "Ctrl+Z on the labels layer undoes it."
+            )
+            if not self.confirm(OP_DELETE_ALL, question):
+                self.status.ok("Nothing deleted.")
+                return
             n = guarded(self.status, ann.delete_all, span)
         elif op == OP_COPY:
             ids = self._need_selection()
@@ -310,9 +605,3 @@ def _one_step(annotation, fn):
     """Several core calls as one user action (one Ctrl+Z)."""
     with annotation.action():
         return fn()
-
-
-def _brush(color: str):
-    from qtpy.QtGui import QBrush, QColor
-
-    return QBrush(QColor(color))

@@ -1,0 +1,143 @@
+"""The rows of the Instances list, without Qt: what each row shows, which rows
+changed since the last look, and the search, frame and sort rules.
+
+The list follows :attr:`Annotation.changed`, which says *that* something
+changed, not what. :class:`RowTracker` finds out cheaply: it keeps a small
+signature of every record (its plain fields plus copies of its frame sets) and
+compares them, so one commit among thousands of instances rebuilds one row.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
+
+from ..core.instances import STATUSES, format_frames
+
+if TYPE_CHECKING:
+    from ..core.instances import Instance, InstanceTable
+
+
+class Row(NamedTuple):
+    """What the list shows for one present instance."""
+
+    id: int
+    name: str
+    class_name: str
+    frames: tuple[int, ...]  # sorted
+    frames_text: str
+    confidence: float
+    sources: str
+    status: str
+    locked: bool
+    visible: bool
+
+    @property
+    def first(self) -> int:
+        return self.frames[0] if self.frames else -1
+
+    @property
+    def last(self) -> int:
+        return self.frames[-1] if self.frames else -1
+
+
+def row_of(rec: Instance) -> Row:
+    frames = tuple(sorted(rec.frames))
+    return Row(
+        rec.id, rec.name, rec.class_name, frames, format_frames(frames),
+        rec.mean_confidence, rec.sources, rec.status, rec.locked, rec.visible,
+    )  # fmt: skip
+
+
+def _signature(rec: Instance) -> tuple:
+    """Everything a row is made of, frozen (records are edited in place)."""
+    return (
+        rec.class_name, rec.stuff, rec.status, rec.locked, rec.visible, rec.source, rec.confidence,
+        frozenset(rec.frames), dict(rec.frame_scores), dict(rec.frame_sources),
+    )  # fmt: skip
+
+
+def _same(sig: tuple, rec: Instance) -> bool:
+    # cheap fields first; the set and dict comparisons run in C
+    return (
+        sig[0] == rec.class_name and sig[1] == rec.stuff and sig[2] == rec.status and sig[3] == rec.locked
+        and sig[4] == rec.visible and sig[5] == rec.source and sig[6] == rec.confidence
+        and sig[7] == rec.frames and sig[8] == rec.frame_scores and sig[9] == rec.frame_sources
+    )  # fmt: skip
+
+
+@dataclass
+class RowChanges:
+    added: list[int] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+class RowTracker:
+    """The rows of the present instances of a table, and what changed since the last :meth:`update`."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, Row] = {}
+        self._sigs: dict[int, tuple] = {}
+
+    def clear(self) -> None:
+        self.rows.clear()
+        self._sigs.clear()
+
+    def update(self, table: InstanceTable | None) -> RowChanges:
+        out = RowChanges()
+        seen: set[int] = set()
+        sigs, rows = self._sigs, self.rows
+        for rec in table or ():
+            if not rec.frames:  # absent: no row
+                continue
+            i = rec.id
+            seen.add(i)
+            sig = sigs.get(i)
+            if sig is not None and _same(sig, rec):
+                continue
+            sigs[i] = _signature(rec)
+            rows[i] = row_of(rec)
+            (out.changed if sig is not None else out.added).append(i)
+        if len(seen) != len(rows):
+            out.removed = [i for i in rows if i not in seen]
+            for i in out.removed:
+                del rows[i], sigs[i]
+        return out
+
+
+# -- search, frames, sort ----------------------------------------------------
+def matches(row: Row, text: str) -> bool:
+    """Does the search text (any case) occur in the name, the class or the id?"""
+    text = text.strip().lower().lstrip("#")
+    if not text:
+        return True
+    return text in row.name.lower() or text in row.class_name.lower() or text in str(row.id)
+
+
+def on_frames(row: Row, first: int | None, last: int | None) -> bool:
+    """Is the instance on any frame of ``first..last`` (None: no bound)?"""
+    if not row.frames:
+        return False
+    lo = row.frames[0] if first is None else first
+    hi = row.frames[-1] if last is None else last
+    if lo > hi:
+        lo, hi = hi, lo
+    k = bisect_left(row.frames, lo)
+    return k < len(row.frames) and row.frames[k] <= hi
+
+
+#: sort keys by column name: plain ints, floats and strings (Qt compares them itself)
+SORT_KEYS = {
+    "id": lambda r: r.id,
+    "class": lambda r: r.class_name.lower(),
+    "frames": lambda r: float(r.first) * 1e7 + r.last,  # by first frame, then last
+    "confidence": lambda r: r.confidence,
+    "source": lambda r: r.sources,
+    "status": lambda r: STATUSES.index(r.status) if r.status in STATUSES else len(STATUSES),
+    "locked": lambda r: int(r.locked),
+}
