@@ -8,19 +8,40 @@ until a model is actually loaded.
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 CACHE_ENV = "SAMLABEL_CACHE"
+SHORT = 90  # the most characters an error line in a dock may take
 
 
 class CheckpointError(FileNotFoundError):
-    """No weights for a model; the message says which file to put where."""
+    """No weights for a model. ``str()`` is one short line for a status bar; ``details``
+    says which file to put where (the dock's tooltip, the command line's second line)."""
+
+    def __init__(self, message: str, details: str | None = None) -> None:
+        super().__init__(message)
+        self.details = details or message
 
 
 class ModelUnavailable(CheckpointError):
     """The model's libraries are not installed; the message says what to install."""
+
+
+def short_error(exc: BaseException) -> tuple[str, str]:
+    """(one line of at most ``SHORT`` characters, the full text) for any error a dock shows."""
+    full = str(exc) or type(exc).__name__
+    details = getattr(exc, "details", None) or full
+    line = " ".join(full.split())
+    if len(line) > SHORT:
+        line = line[: SHORT - 1].rstrip() + "\u2026"
+    return line, details
 
 
 @dataclass(frozen=True)
@@ -99,25 +120,37 @@ def find_checkpoint(spec: ModelSpec) -> Path | None:
 
 
 def resolve_checkpoint(name: str, checkpoint: str | Path | None = None, download: bool = True) -> Path:
-    """The checkpoint file to load for a model, downloading it once if allowed."""
+    """The checkpoint file to load for a model, downloading it once if allowed.
+
+    Offline (``HF_HUB_OFFLINE`` or the hub unreachable within about a second) this
+    fails at once with a one-line :class:`CheckpointError`, instead of waiting out
+    huggingface_hub's retries."""
     spec = get_spec(name)
     if checkpoint is not None:
         path = Path(checkpoint).expanduser()
         if not path.is_file():
-            raise CheckpointError(f"checkpoint {path} does not exist (model {name})")
+            raise CheckpointError(
+                _short(f"{name}: checkpoint file not found: {path.name}"),
+                f"checkpoint {path} does not exist (model {name})",
+            )
         return path
-    found = find_checkpoint(spec)
+    found = find_checkpoint(spec) or _hub_cached(spec)
     if found is not None:
         return found
     target = checkpoint_dir() / spec.filename
     if not download:
-        raise CheckpointError(_missing_message(spec, target, "downloads are off"))
+        raise CheckpointError(f"{name}: no weights here (downloads are off)", _missing_message(spec, target, "downloads are off"))
+    problem = _download_problem(name)
+    if problem:
+        raise CheckpointError(problem[0], _missing_message(spec, target, problem[1]))
     try:
         from huggingface_hub import hf_hub_download
 
         got = Path(hf_hub_download(spec.hf_id, spec.filename))
-    except Exception as e:  # no network, no hub, no such file: say what to do
-        raise CheckpointError(_missing_message(spec, target, f"download from {spec.hf_id} failed: {e}")) from e
+    except Exception as e:  # no hub, no such file, network lost: say what to do
+        forget_network_check()
+        why = f"download from {spec.hf_id} failed ({type(e).__name__}: {e})"
+        raise CheckpointError(f"{name}: weights download failed", _missing_message(spec, target, why)) from e
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
         try:
@@ -129,11 +162,108 @@ def resolve_checkpoint(name: str, checkpoint: str | Path | None = None, download
     return target
 
 
+def _short(line: str) -> str:
+    return line if len(line) <= SHORT else line[: SHORT - 1] + "\u2026"
+
+
 def _missing_message(spec: ModelSpec, target: Path, why: str) -> str:
     return (
-        f"no weights for {spec.name}: {why}. Put {spec.filename} (from the Hugging Face repo "
-        f"{spec.hf_id}) at {target}, or pass a checkpoint file; 'seeds' works without weights."
+        f"No weights for {spec.name}: {why}.\n"
+        f"Put {spec.filename} (from the Hugging Face repo {spec.hf_id}, "
+        f"https://huggingface.co/{spec.hf_id}) at {target}, or pass a checkpoint file; "
+        "'seeds' works without weights."
     )
+
+
+def _hub_cached(spec: ModelSpec) -> Path | None:
+    """The file in huggingface_hub's own cache (an earlier download), found without network."""
+    if not spec.hf_id or find_spec("huggingface_hub") is None:
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        got = try_to_load_from_cache(spec.hf_id, spec.filename)
+    except (OSError, ValueError):  # an unreadable cache is no cache
+        return None
+    return Path(got) if isinstance(got, str) and Path(got).is_file() else None
+
+
+# -- is the hub reachable? ---------------------------------------------------------
+NETWORK_TIMEOUT = 1.0  # seconds for one reachability check
+NETWORK_TTL = 20.0  # seconds a check's answer is reused
+_TRUE = {"1", "on", "yes", "true"}
+_net_lock = threading.Lock()
+_net_cache: dict[str, tuple[float, str]] = {}  # endpoint -> (time checked, "" or why unreachable)
+
+
+def hub_endpoint() -> str:
+    return (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+
+
+def _offline_reason() -> str:
+    """'' when the Hugging Face hub can be reached now, else why not (said in a few words)."""
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        if os.environ.get(var, "").strip().lower() in _TRUE:
+            return f"{var} is set (offline mode)"
+    endpoint = hub_endpoint()
+    with _net_lock:
+        hit = _net_cache.get(endpoint)
+        if hit is not None and time.monotonic() - hit[0] < NETWORK_TTL:
+            return hit[1]
+    why = _probe(endpoint)
+    with _net_lock:
+        _net_cache[endpoint] = (time.monotonic(), why)
+    return why
+
+
+def _download_problem(name: str) -> tuple[str, str] | None:
+    """(short line, why) when weights cannot be downloaded now; None when they can."""
+    if find_spec("huggingface_hub") is None:
+        return _short(f"{name}: no weights here, and huggingface_hub is missing"), (
+            "huggingface_hub is not installed to download them (pip install 'napari-samlabel[sam]')"
+        )
+    why = _offline_reason()
+    return (_short(f"{name}: no weights here and no network"), why) if why else None
+
+
+def hub_reachable() -> bool:
+    """Whether weights can be downloaded now (answered within about a second, then cached)."""
+    return not _offline_reason()
+
+
+def forget_network_check() -> None:
+    """Ask again next time (after a failed download, or when the user retries)."""
+    with _net_lock:
+        _net_cache.clear()
+
+
+def _probe(endpoint: str) -> str:
+    """Open a TCP connection to the hub (or the configured proxy), in a thread so a slow
+    DNS lookup cannot hold the caller past ``NETWORK_TIMEOUT``."""
+    url = urlsplit(endpoint)
+    host, port = url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+    proxy = next((os.environ[v] for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy") if os.environ.get(v)), "")
+    if proxy and not _no_proxy(host):
+        p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        host, port = p.hostname or host, p.port or 8080
+    result: list[str] = []
+
+    def connect() -> None:
+        try:
+            socket.create_connection((host, port), timeout=NETWORK_TIMEOUT).close()
+            result.append("")
+        except OSError as e:
+            result.append(f"{host} unreachable ({e.strerror or type(e).__name__})")
+
+    t = threading.Thread(target=connect, name="samlabel-hub-check", daemon=True)
+    t.start()
+    t.join(NETWORK_TIMEOUT + 0.2)
+    return result[0] if result else f"{host} did not answer within {NETWORK_TIMEOUT:g} s"
+
+
+def _no_proxy(host: str) -> bool:
+    rules = (os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or "").split(",")
+    return any(r.strip() and (r.strip() == "*" or host.endswith(r.strip().lstrip("."))) for r in rules)
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -175,15 +305,16 @@ def load_backend(
         from .seeds import SeedGrowSegmenter
 
         return SeedGrowSegmenter()
+    missing = _missing_libraries()
+    if missing:  # said before looking for weights, and without importing torch
+        raise _unavailable(name, f"{' and '.join(missing)} not installed")
+    path = resolve_checkpoint(name, checkpoint, download=download)  # fails fast offline, before torch loads
     try:
         from .sam2 import Sam2Segmenter  # torch and sam2 load here, not at import
     except ImportError as e:
-        raise ModelUnavailable(
-            f"{name} needs PyTorch and sam2 ({e}): pip install 'napari-samlabel[sam]'; 'seeds' works without them."
-        ) from e
+        raise _unavailable(name, str(e)) from e
     from .embeddings import EmbeddingCache
 
-    path = resolve_checkpoint(name, checkpoint, download=download)
     cache = EmbeddingCache(disk_dir=cache_dir() / "embeddings" / name if embeddings_on_disk else None)
     return Sam2Segmenter.from_checkpoint(spec, path, device=pick_device(device), cache=cache)
 
@@ -207,3 +338,53 @@ def describe_models() -> list[dict]:
             }
         )
     return out
+
+
+def _missing_libraries() -> list[str]:
+    """Libraries a SAM 2 model needs that are not installed (found without importing them)."""
+    out = []
+    for mod, label in (("torch", "PyTorch"), ("sam2", "sam2")):
+        try:
+            if find_spec(mod) is None:
+                out.append(label)
+        except (ImportError, ValueError):
+            out.append(label)
+    return out
+
+
+def _unavailable(name: str, why: str) -> ModelUnavailable:
+    return ModelUnavailable(
+        f"{name} needs PyTorch and sam2: pip install 'napari-samlabel[sam]'",
+        f"{name} needs PyTorch and sam2 ({why}): pip install 'napari-samlabel[sam]'; 'seeds' works without them.",
+    )
+
+
+def model_status(name: str) -> tuple[bool, str, str]:
+    """(ready, one short line, details): can this model be loaded now? Loads nothing.
+
+    For the Segment dock to show the moment a model is picked: weights present,
+    downloadable, missing while offline, or libraries missing. At most one
+    reachability check of about a second, reused for ``NETWORK_TTL`` seconds."""
+    try:
+        spec = get_spec(name)
+    except KeyError as e:
+        return False, _short(f"{name}: unknown model"), str(e.args[0])
+    if name in _FACTORIES:
+        return True, _short(f"{name}: ready (plugin backend)"), spec.description
+    if not spec.needs_weights:
+        return True, _short(f"{name}: ready, no weights needed"), spec.description
+    missing = _missing_libraries()
+    if missing:
+        e = _unavailable(name, f"{' and '.join(missing)} not installed")
+        return False, str(e), e.details
+    target = checkpoint_dir() / spec.filename
+    found = find_checkpoint(spec) or _hub_cached(spec)
+    if found is not None:
+        return True, _short(f"{name}: weights present"), f"{spec.description}\nWeights: {found}"
+    problem = _download_problem(name)
+    if problem:
+        return False, problem[0], _missing_message(spec, target, problem[1])
+    return True, _short(f"{name}: weights download once on Load"), (
+        f"{spec.description}\n{spec.filename} comes from https://huggingface.co/{spec.hf_id} "
+        f"and is kept at {target}."
+    )
