@@ -359,12 +359,13 @@ def _unavailable(name: str, why: str) -> ModelUnavailable:
     )
 
 
-def model_status(name: str) -> tuple[bool, str, str]:
+def model_status(name: str, checkpoint: str | Path | None = None) -> tuple[bool, str, str]:
     """(ready, one short line, details): can this model be loaded now? Loads nothing.
 
     For the Segment dock to show the moment a model is picked: weights present,
-    downloadable, missing while offline, or libraries missing. At most one
-    reachability check of about a second, reused for ``NETWORK_TTL`` seconds."""
+    downloadable, missing while offline, or libraries missing (``checkpoint``: a file
+    the user gave instead). At most one reachability check of about a second, reused
+    for ``NETWORK_TTL`` seconds."""
     try:
         spec = get_spec(name)
     except KeyError as e:
@@ -377,6 +378,11 @@ def model_status(name: str) -> tuple[bool, str, str]:
     if missing:
         e = _unavailable(name, f"{' and '.join(missing)} not installed")
         return False, str(e), e.details
+    if checkpoint:
+        path = Path(checkpoint).expanduser()
+        if not path.is_file():
+            return False, _short(f"{name}: checkpoint file not found: {path.name}"), f"{path} does not exist."
+        return True, _short(f"{name}: weights from {path.name}"), f"{spec.description}\nWeights: {path}"
     target = checkpoint_dir() / spec.filename
     found = find_checkpoint(spec) or _hub_cached(spec)
     if found is not None:
