@@ -31,11 +31,11 @@ def open_viewer(sample: str | None = "timelapse", files: list[str] | None = None
 
     viewer = napari.Viewer(title="napari-samlabel")
     if files:
-        viewer.open(files)
+        open_files(viewer, files)
     elif sample:
         viewer.open_sample("napari-samlabel", sample)
-    for name in ("Classes", "Segment", "Track", "Instances"):
-        viewer.window.add_plugin_dock_widget("napari-samlabel", name)
+    # One slim tabbed panel: four stacked docks asked for more height than a laptop has.
+    viewer.window.add_plugin_dock_widget("napari-samlabel", "SAM Label")
     images = [layer for layer in viewer.layers if layer._type_string == "image"]
     if images:
         onto = Ontology.load(ontology) if ontology else Ontology.from_dict(DEMO_CLASSES)
@@ -43,6 +43,63 @@ def open_viewer(sample: str | None = "timelapse", files: list[str] | None = None
         viewer.layers.selection.active = session.labels
         session.labels.mode = "paint"
     return viewer
+
+
+
+PLUGIN = "napari-samlabel"
+
+
+def open_files(viewer, files) -> list:
+    """Open paths the way ``samlabel FILE...`` does: the plugin's reader for what it claims
+    (DICOM files and folders, DICOMDIR, NIfTI: spacing, origin and metadata["geometry"]
+    kept, so NIfTI and DICOM SEG exports keep the geometry), napari's usual choice for the
+    rest. DICOM slices given one by one are read together, one layer per series."""
+    from ._reader import napari_get_reader, read_dicom_layers
+
+    paths = [str(f) for f in files]
+    readers = {p: napari_get_reader(p) for p in paths}
+    slices = [p for p in paths if readers[p] is read_dicom_layers and Path(p).is_file()]
+    added, slices_done = [], False
+    for p in paths:
+        if readers[p] is None:
+            added += _open_with_napari(viewer, p)
+        elif p in slices and len(slices) > 1:
+            if not slices_done:
+                added += _open_with_plugin(viewer, slices)
+                slices_done = True
+        else:
+            added += _open_with_plugin(viewer, [p])
+    return added
+
+
+def _open_with_plugin(viewer, paths: list[str]) -> list:
+    """Through napari (layer source, progress) when npe2's name patterns let it; otherwise
+    (a long extensionless DICOM name, slices with mixed suffixes) the same reader, called here."""
+    from npe2 import PluginManager
+
+    from ._reader import napari_get_reader
+
+    try:
+        claimed = any(r.plugin_name == PLUGIN for r in PluginManager.instance().iter_compatible_readers(paths))
+    except ValueError:  # npe2 refuses a stack whose names have different suffixes
+        claimed = False
+    if claimed:
+        return viewer.open(paths if len(paths) > 1 else paths[0], stack=len(paths) > 1, plugin=PLUGIN)
+    from napari.layers import Layer
+
+    reader = napari_get_reader(paths if len(paths) > 1 else paths[0])
+    return [viewer.add_layer(Layer.create(*ld)) for ld in reader(paths if len(paths) > 1 else paths[0])]
+
+
+def _open_with_napari(viewer, path: str) -> list:
+    """The user's saved reader choice or the only reader; napari's own when several claim it."""
+    from napari.errors import MultipleReaderError
+
+    try:
+        return viewer.open(path, plugin=None)
+    except MultipleReaderError as e:
+        choices = list(e.available_plugins)
+        return viewer.open(path, plugin="napari" if "napari" in choices else choices[0])
 
 
 SUBCOMMANDS = ("gui", "segment", "track", "export", "models")

@@ -18,7 +18,7 @@ import numpy as np
 from psygnal import Signal
 
 from ..core.compose import Mode, normalize_region, region_indices
-from ..core.ontology import HOTKEYS, hex_to_rgba
+from ..core.ontology import hex_to_rgba
 from ..core.planes import Plane, window_to_uint8
 from ..core.prompts import PromptError, PromptSet
 
@@ -138,21 +138,23 @@ class PromptController:
         return points, boxes, preview
 
     def _bind_keys(self) -> None:
-        keys = {
-            "Enter": lambda _l: self.commit_or_report(),
-            "Escape": lambda _l: self.clear(),
-            "c": lambda _l: self.cycle(),
-            "n": lambda _l: self.toggle_negative(),
-        }
-        self._bound: list[tuple[Any, str]] = []
-        for layer in (self.points, self.boxes, self.preview, self.session.labels, self.session.image):
-            for key, fn in keys.items():
-                layer.bind_key(key, fn, overwrite=True)
-                self._bound.append((layer, key))
-        for layer in (self.points, self.boxes, self.preview):  # class hotkeys while prompting
-            for key in HOTKEYS:
-                layer.bind_key(key, lambda _l, k=key: self.session.press_hotkey(k), overwrite=True)
-                self._bound.append((layer, key))
+        """Enter, Escape, C and N through the viewer's key router, on every layer (the
+        session's keys, class hotkeys included, reach the prompt layers the same way)."""
+        viewer = self.session.viewer
+        self._keys = self._tokens = None
+        if viewer is None:
+            return
+        from .registry import sessions
+
+        self._keys = sessions(viewer).keys
+        for layer in (self.points, self.boxes, self.preview):
+            self._keys.adopt(layer)
+        self._tokens = [
+            self._keys.handle("Enter", lambda _l: self.commit_or_report()),
+            self._keys.handle("Escape", lambda _l: self.clear()),
+            self._keys.handle("c", lambda _l: self.cycle()),
+            self._keys.handle("n", lambda _l: self.toggle_negative()),
+        ]
 
     def remove_layers(self) -> None:
         viewer = self.session.viewer
@@ -163,11 +165,12 @@ class PromptController:
     def close(self) -> None:
         """Undo exactly what ``__init__`` bound: keys on the session's layers (which
         stay), signals, the prompt layers. A closed controller reacts to nothing."""
-        from napari.utils.key_bindings import coerce_keybinding
-
-        for layer, key in self._bound:
-            layer.keymap.pop(coerce_keybinding(key), None)
-        self._bound = []
+        if self._keys is not None:
+            for token in self._tokens:
+                self._keys.drop(token)
+            for layer in (self.points, self.boxes, self.preview):
+                self._keys.release(layer)
+            self._keys = None
         self.points.events.data.disconnect(self._on_points)
         self.boxes.events.data.disconnect(self._on_boxes)
         if self._right_click_is_negative in self.points.mouse_drag_callbacks:
@@ -188,14 +191,20 @@ class PromptController:
             if getattr(event, "action", None) in ("removed", "changed"):
                 self._prompts_changed()
             return
-        feats = self.points.features
-        negative = self.negative_next or self._right_pressed
+        # The sign is ours to set on every new point: napari copies a selected point's
+        # features into feature_defaults, so after one negative click every later click
+        # would be negative too.
+        positive = not (self.negative_next or self._right_pressed) if self._sign is None else self._sign
         self._right_pressed = False
-        if negative and len(feats):
-            for i in event.data_indices:
-                feats.loc[feats.index[i], "positive"] = False
+        feats = self.points.features
+        for i in event.data_indices:
+            feats.loc[feats.index[i], "positive"] = positive
+        with self.points.events.feature_defaults.blocker():
+            self.points.feature_defaults = {"positive": True}
         self._recolor()
         self._prompts_changed()
+
+    _sign: bool | None = None  # set by add_point for its one point
 
     def _recolor(self) -> None:
         pos = self.points.features["positive"].to_numpy(bool) if len(self.points.data) else np.zeros(0, bool)
@@ -217,9 +226,11 @@ class PromptController:
 
     def add_point(self, data_coord, positive: bool = True) -> None:
         """Add a click in the image's data coordinates (what a left/right click does)."""
-        self.points.feature_defaults = {"positive": bool(positive)}
-        self.points.add(np.asarray(data_coord, float))
-        self.points.feature_defaults = {"positive": True}
+        self._sign = bool(positive)
+        try:
+            self.points.add(np.asarray(data_coord, float))
+        finally:
+            self._sign = None
 
     def set_box(self, data_corner0, data_corner1) -> None:
         """Add a box in data coordinates (what a rectangle drag does)."""
@@ -407,16 +418,28 @@ class PromptController:
         self.apply(None)
         self.prompts_changed.emit()
 
-    def label_all(self) -> list[Instance]:
-        """Every object the model finds on the plane becomes an instance of the current class."""
+    def label_all_job(self):
+        """(plane, find): ``find()`` runs the model's find-everything on the plane shown now;
+        safe in a worker. Its result goes to :meth:`commit_all` on the GUI thread."""
         if self.backend is None:
             raise PromptError("no model loaded: pick one in the Segment dock")
         plane = self.current_plane()
         image = self.session.image
-        rgb = self.plane_rgb(plane, image_data(image), tuple(image.contrast_limits), bool(getattr(image, "rgb", False)))
-        with self._lock:
-            found = self.backend.segment_all(rgb)
-        return self.commit_all(plane, found)
+        data, limits, rgb = image_data(image), tuple(image.contrast_limits), bool(getattr(image, "rgb", False))
+        backend = self.backend
+
+        def find():
+            pixels = self.plane_rgb(plane, data, limits, rgb)
+            with self._lock:
+                return backend.segment_all(pixels)
+
+        return plane, find
+
+    def label_all(self) -> list[Instance]:
+        """Every object the model finds on the plane becomes an instance of the current class
+        (all in this thread: scripts; the Segment dock runs ``label_all_job`` in a worker)."""
+        plane, find = self.label_all_job()
+        return self.commit_all(plane, find())
 
     def commit_all(self, plane: Plane, found: list[tuple[np.ndarray, float]]) -> list[Instance]:
         s = self.session

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from psygnal import Signal
 
 from ..core.ontology import HOTKEYS
+from .keys import KeyRouter
 
 if TYPE_CHECKING:
     from napari.components import ViewerModel
@@ -27,24 +28,36 @@ class SessionList:
         self.backend = None  # the model the Segment dock loaded; the Track dock tracks with it
         viewer.layers.events.removed.connect(self._on_layer_removed)
         viewer.layers.selection.events.active.connect(self._on_active_layer)
-        # With any other layer active (prompts, other images) the keys go to the current session.
-        for key in HOTKEYS:
-            viewer.bind_key(key, lambda _viewer, k=key: self.current and self.current.press_hotkey(k), overwrite=True)
+        self.keys = KeyRouter(viewer)  # every plugin key of this viewer; sessions adopt their layers
+        for key, action in SESSION_KEYS.items():
+            self.keys.handle(key, lambda layer, a=action: self._session_key(layer, a))
+
+    def _session_key(self, layer, action):
+        """A session key acts on the layer's own session, else on the current one."""
+        from napari.utils.notifications import show_warning
+
+        from ..core.annotation import AnnotationError
+
+        session = self.for_layer(layer) or self.current
+        if session is None:
+            return None
+        try:
+            return action(session)
+        except (AnnotationError, KeyError) as e:  # a key has no dock line to show it: say it in the viewer
+            show_warning(str(e.args[0] if isinstance(e, KeyError) and e.args else e))
+            return None
 
     def close(self) -> None:
         """Close every session and undo what ``__init__`` bound on the viewer."""
-        from napari.utils.key_bindings import coerce_keybinding
-
         for session in list(self.sessions):
             session.close()
         self.sessions.clear()
         self.set_current(None)
+        self.keys.close()
         viewer = self._viewer()
         if viewer is not None:
             viewer.layers.events.removed.disconnect(self._on_layer_removed)
             viewer.layers.selection.events.active.disconnect(self._on_active_layer)
-            for key in HOTKEYS:
-                viewer.keymap.pop(coerce_keybinding(key), None)
             _REGISTRY.pop(viewer, None)
 
     def add(self, session: AnnotationSession) -> None:
@@ -71,6 +84,19 @@ class SessionList:
             if self.current is session:
                 self.set_current(self.sessions[-1] if self.sessions else None)
 
+
+#: Keys that act on a session, whatever layer is active (see ``keys.SHORTCUTS``).
+SESSION_KEYS = {
+    **{key: (lambda s, k=key: s.press_hotkey(k)) for key in HOTKEYS},
+    "m": lambda s: s.new_instance(),
+    "Control-Z": lambda s: s.labels.undo(),
+    "Control-Shift-Z": lambda s: s.labels.redo(),
+    "Control-C": lambda s: s.copy_selected(),
+    "Control-V": lambda s: s.paste(as_new=False),
+    "Control-Shift-V": lambda s: s.paste(as_new=True),
+    "Shift-N": lambda s: s.go_to_unlabeled(),
+    "Shift-F": lambda s: s.focus_selected(),
+}
 
 _REGISTRY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 

@@ -22,7 +22,7 @@ from psygnal import Signal
 from ..core.annotation import Annotation, AnnotationError
 from ..core.compose import Mode
 from ..core.instances import Instance, InstanceTable
-from ..core.ontology import HOTKEYS, Ontology, hex_to_rgba
+from ..core.ontology import Ontology, hex_to_rgba
 from .history import LayerStore
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ class AnnotationSession:
     """The napari side of an :class:`~napari_samlabel.core.Annotation`."""
 
     class_selected = Signal(object)  # class name or None
+    said = Signal(str)  # what a key action did (the docks show it; so does napari's status bar)
     selection_changed = Signal(object)  # list of label ids picked in the Instances dock
     closed = Signal()
 
@@ -110,6 +111,8 @@ class AnnotationSession:
         self.saved_version = -1
         self._fresh: dict[str, int] = {}  # class -> id handed to the brush, not painted yet
         self.selection: list[int] = []  # picked in the Instances dock
+        self.recent: int | None = None  # the instance saved last (what Shift+T, Ctrl+C act on after Enter)
+        self.clipboard = None  # Ctrl+C's mask (see quick_keys.Copied)
         self._viewer_ref = weakref.ref(viewer) if viewer is not None else (lambda: None)
         meta = labels.metadata.get(META_KEY, {})
         if isinstance(ontology, (str, Path)):
@@ -132,11 +135,15 @@ class AnnotationSession:
         self.annotation.changed.connect(self._refresh_layer)
         ontology.changed.connect(self._refresh_layer)
         labels.events.selected_label.connect(self._on_selected_label)
-        for layer in (labels, image):
-            self._bind_keys(layer)
+        self._keys = None
         if viewer is not None:
             if labels not in viewer.layers:
                 viewer.layers.append(labels)
+            from .registry import sessions
+
+            self._keys = sessions(viewer).keys  # the viewer's plugin keys work on our layers too
+            for layer in (labels, image):
+                self._keys.adopt(layer)
         self._refresh_layer()
         if len(ontology):
             self.select_class(ontology.names[0])
@@ -241,9 +248,42 @@ class AnnotationSession:
         self.annotation.write_mask(
             mask, rec.id, region, mode, replace=replace, source=source, confidence=confidence, require_pixels=True
         )
+        self.recent = rec.id
         if new and self.current_class == rec.class_name:
             self.select_class(rec.class_name)  # the brush moves on to a fresh id
         return rec
+
+    # -- one-key actions (see keys.SHORTCUTS) -----------------------------
+    def copy_selected(self):
+        from .quick_keys import copy_selected
+
+        return copy_selected(self)
+
+    def paste(self, as_new: bool = False) -> Instance:
+        from .quick_keys import paste
+
+        return paste(self, as_new)
+
+    def go_to_unlabeled(self) -> int | None:
+        from .quick_keys import go_to_unlabeled
+
+        return go_to_unlabeled(self)
+
+    def focus_selected(self) -> int:
+        from .quick_keys import focus_selected
+
+        return focus_selected(self)
+
+    def target_ids(self, frame: int | None = None) -> list[int]:
+        from .quick_keys import target_ids
+
+        return target_ids(self, frame)
+
+    def say(self, text: str) -> None:
+        viewer = self.viewer
+        if viewer is not None:
+            viewer.status = text
+        self.said.emit(text)
 
     # -- files -------------------------------------------------------------
     @property
@@ -347,24 +387,15 @@ class AnnotationSession:
             self.select_class(cls.name)
         return cls is not None
 
-    def _bind_keys(self, layer: Any) -> None:
-        """Hotkeys on our own layers: layer bindings win over the viewer's (napari#7302),
-        and over napari's numeric mode keys of the labels layer."""
-        for key in HOTKEYS:
-            layer.bind_key(key, lambda _layer, k=key: self.press_hotkey(k), overwrite=True)
-        if layer is self.labels:
-            layer.bind_key("m", lambda _layer: self.new_instance(), overwrite=True)
-
     def close(self) -> None:
         """Undo exactly what ``__init__`` bound: keys, signals, the layer's patched
         methods. The labels stay; a closed session reacts to nothing."""
         if self._closed:
             return
         self._closed = True
-        for layer in (self.labels, self.image):
-            for key in (*HOTKEYS, "m"):
-                if layer is self.labels or key != "m":
-                    layer.keymap.pop(_keybinding(key), None)
+        if self._keys is not None:
+            for layer in (self.labels, self.image):
+                self._keys.release(layer)
         self.labels.events.selected_label.disconnect(self._on_selected_label)
         self.annotation.changed.disconnect(self._refresh_layer)
         self.ontology.changed.disconnect(self._refresh_layer)
@@ -379,12 +410,6 @@ def _wide_enough(dtype) -> bool:
     """uint32/int64-like: room for the ids of a dense tissue (napari needs unsigned or signed ints)."""
     dtype = np.dtype(dtype)
     return dtype.kind in "iu" and dtype.itemsize >= 4
-
-
-def _keybinding(key: str):
-    from napari.utils.key_bindings import coerce_keybinding
-
-    return coerce_keybinding(key)
 
 
 def _warn(message: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from qtpy.QtWidgets import QLabel
+from qtpy.QtWidgets import QComboBox, QLabel, QWidget
 
 from ..core.annotation import AnnotationError
 from ..core.ontology import OntologyError
@@ -51,3 +51,12 @@ def require_session(registry, status: StatusLine):
     if session is None:
         status.error(NO_SESSION)
     return session
+
+
+def compact(widget: QWidget, chars: int = 8) -> QWidget:
+    """Let a form shrink to a slim panel: combo boxes stop asking for their longest item's
+    width (a layer called "nuclei (synthetic time-lapse)" widened the whole dock)."""
+    for combo in widget.findChildren(QComboBox):
+        combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(chars)
+    return widget

@@ -15,6 +15,7 @@ from qtpy.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QStyledItemDelegate,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -31,6 +32,27 @@ if TYPE_CHECKING:
 
 NEW_LABELS = "New labels layer"
 COL_COLOR, COL_NAME, COL_KIND, COL_KEY = range(4)
+
+
+class ChoiceDelegate(QStyledItemDelegate):
+    """A text cell edited with a drop-down of fixed choices."""
+
+    def __init__(self, choices, parent=None) -> None:
+        super().__init__(parent)
+        self.choices = list(choices)
+
+    def createEditor(self, parent, option, index):
+        combo = QComboBox(parent)
+        combo.addItems(self.choices)
+        combo.activated.connect(lambda _i, c=combo: self.commitData.emit(c))
+        return combo
+
+    def setEditorData(self, editor, index) -> None:
+        editor.setCurrentText(index.data() or "")
+        editor.showPopup()
+
+    def setModelData(self, editor, model, index) -> None:
+        model.setData(index, editor.currentText())
 
 
 class ClassesWidget(QWidget):
@@ -64,8 +86,15 @@ class ClassesWidget(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_NAME, QHeaderView.Stretch)
+        # Kind and Key are text cells edited with a drop-down (a delegate): combo boxes as
+        # cell widgets are invisible to ResizeToContents, which squashed them to ~35 px.
         for col in (COL_COLOR, COL_KIND, COL_KEY):
             header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
+        self.table.setItemDelegateForColumn(COL_KIND, ChoiceDelegate(KINDS, self.table))
+        self.table.setItemDelegateForColumn(COL_KEY, ChoiceDelegate(["", *HOTKEYS], self.table))
+        self.table.setEditTriggers(
+            QAbstractItemView.DoubleClicked | QAbstractItemView.SelectedClicked | QAbstractItemView.EditKeyPressed
+        )
         self.table.setMinimumHeight(130)  # a few classes visible even with every dock open
         self.table.setMaximumHeight(240)
         self.table.itemChanged.connect(self._on_item_changed)
@@ -84,7 +113,8 @@ class ClassesWidget(QWidget):
             buttons.addWidget(b)
 
         self.current_label = QLabel("")
-        self.new_instance_button = QPushButton("New instance (M)")
+        self.new_instance_button = QPushButton("New (M)")
+        self.new_instance_button.setToolTip("Start a new instance of the current class")
         self.new_instance_button.clicked.connect(self._new_instance)
         current = QHBoxLayout()
         current.addWidget(self.current_label, 1)
@@ -206,16 +236,10 @@ class ClassesWidget(QWidget):
                 swatch.clicked.connect(lambda _=False, n=cls.name: self._pick_color(n))
                 self.table.setCellWidget(row, COL_COLOR, swatch)
                 self.table.setItem(row, COL_NAME, QTableWidgetItem(cls.name))
-                kind = QComboBox()
-                kind.addItems(KINDS)
-                kind.setCurrentText(cls.kind)
-                kind.currentTextChanged.connect(lambda k, n=cls.name: self._change(n, kind=k))
-                self.table.setCellWidget(row, COL_KIND, kind)
-                key = QComboBox()
-                key.addItems(["", *HOTKEYS])
-                key.setCurrentText(cls.hotkey or "")
-                key.currentTextChanged.connect(lambda k, n=cls.name: self._change(n, hotkey=k or None))
-                self.table.setCellWidget(row, COL_KEY, key)
+                for col, text in ((COL_KIND, cls.kind), (COL_KEY, cls.hotkey or "")):
+                    item = QTableWidgetItem(text)
+                    item.setToolTip("Double-click to change")
+                    self.table.setItem(row, col, item)
         finally:
             self._building = False
         self._show_current()
@@ -231,11 +255,16 @@ class ClassesWidget(QWidget):
             self._rebuild()  # show the ontology as it still is
 
     def _on_item_changed(self, item: QTableWidgetItem) -> None:
-        if self._building or item.column() != COL_NAME:
+        if self._building:
             return
-        old = self.ontology.names[item.row()]
-        if item.text().strip() != old:
-            self._change(old, name=item.text())
+        cls = self.ontology[self.ontology.names[item.row()]]
+        text = item.text().strip()
+        if item.column() == COL_NAME and text != cls.name:
+            self._change(cls.name, name=item.text())
+        elif item.column() == COL_KIND and text != cls.kind:
+            self._change(cls.name, kind=text)
+        elif item.column() == COL_KEY and text != (cls.hotkey or ""):
+            self._change(cls.name, hotkey=text or None)
 
     def _pick_color(self, name: str) -> None:
         color = QColorDialog.getColor(QColor(self.ontology[name].color), self, f"Colour of {name}")

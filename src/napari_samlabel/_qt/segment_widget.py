@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QTimer, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -13,10 +13,12 @@ from qtpy.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
+from superqt import QCollapsible
 from superqt.utils import create_worker
 
 from ..core.compose import Mode
@@ -32,6 +34,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 class SegmentWidget(QWidget):
+    sam_mode_changed = Signal(bool)
+
     def __init__(self, napari_viewer: napari.Viewer) -> None:
         super().__init__()
         from .._napari.registry import sessions
@@ -47,10 +51,24 @@ class SegmentWidget(QWidget):
         self._loader = None
         self._prefetcher = None
 
+        self._commit_waiting = False  # Enter pressed while the preview was being computed
+        self._keys = self.registry.keys
+        self._enter_token = None
+        self._label_all = None  # the "Label all" worker
+
         self.model_combo = QComboBox()
         self.model_combo.addItems(model_names())
+        self.model_combo.currentTextChanged.connect(self._model_picked)
+        self.load_button = QPushButton("Load")
+        self.load_button.setToolTip("Load the model (weights from the checkpoint, the cache or a download)")
+        self.load_button.clicked.connect(self.load_model)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_combo, 1)
+        model_row.addWidget(self.load_button)
+        self.model_line = StatusLine()  # what the picked model needs, said the moment it is picked
         self.checkpoint_edit = QLineEdit()
         self.checkpoint_edit.setPlaceholderText("cached or downloaded by id")
+        self.checkpoint_edit.editingFinished.connect(self._model_picked)
         browse = QPushButton("…")
         browse.clicked.connect(self._browse)
         ckpt = QHBoxLayout()
@@ -58,40 +76,68 @@ class SegmentWidget(QWidget):
         ckpt.addWidget(browse)
         self.device_combo = QComboBox()
         self.device_combo.addItems(DEVICES)
-        self.disk_cache = QCheckBox("Keep embeddings on disk (reopening skips the encoder)")
-        self.load_button = QPushButton("Load model")
-        self.load_button.clicked.connect(self.load_model)
+        self.disk_cache = QCheckBox("Embeddings on disk")
+        self.disk_cache.setToolTip("Keep image embeddings in the cache folder: reopening the same images skips the encoder")
+        options = QFormLayout()
+        options.addRow("Checkpoint", ckpt)
+        options.addRow("Device", self.device_combo)
+        options.addRow(self.disk_cache)
+        options_box = QWidget()
+        options_box.setLayout(options)
+        self.model_options = QCollapsible("Model options")
+        self.model_options.addWidget(options_box)
 
         self.class_combo = QComboBox()
         self.class_combo.activated.connect(self._class_chosen)
         self.mode_combo = QComboBox()
         self.mode_combo.addItems([m.value for m in Mode])
+        self.mode_combo.setToolTip("exclude: never over other instances; overwrite: over unlocked ones; "
+                                   "inside: only on unlabeled pixels")  # fmt: skip
         self.mode_combo.currentTextChanged.connect(self._options_changed)
-        self.into_selected = QCheckBox("Into selected instance (replace it on this plane)")
+        self.into_selected = QCheckBox("Into selected")
+        self.into_selected.setToolTip("Replace the selected instance on this plane instead of making a new one")
         self.into_selected.toggled.connect(self._options_changed)
-        self.multimask = QCheckBox("Several candidates (C cycles)")
+        self.multimask = QCheckBox("3 candidates (C)")
+        self.multimask.setToolTip("The model proposes several masks; C shows the next")
         self.multimask.setChecked(True)
         self.multimask.toggled.connect(self._options_changed)
+        checks = QHBoxLayout()
+        checks.addWidget(self.into_selected)
+        checks.addWidget(self.multimask)
 
-        self.prompt_button = QPushButton("Start prompting")
-        self.prompt_button.clicked.connect(self.start_prompting)
-        self.commit_button = QPushButton("Commit (Enter)")
+        self.prompt_button = QPushButton("SAM mode (Shift+A)")
+        self.prompt_button.setCheckable(True)
+        self.prompt_button.setToolTip("Left click: object, right click: background, drag on 'samlabel box': a box")
+        self.prompt_button.clicked.connect(lambda on: self.set_sam_mode(on))
+        self.commit_button = QPushButton("Save (Enter)")
         self.clear_button = QPushButton("Clear (Esc)")
         self.cycle_button = QPushButton("Next (C)")
-        self.commit_button.clicked.connect(lambda: self._with_controller(lambda c: c.commit()))
+        self.commit_button.clicked.connect(lambda: self.commit())
         self.clear_button.clicked.connect(lambda: self._with_controller(lambda c: c.clear()))
         self.cycle_button.clicked.connect(lambda: self._with_controller(lambda c: c.cycle()))
         actions = QHBoxLayout()
         for b in (self.commit_button, self.clear_button, self.cycle_button):
             actions.addWidget(b)
 
-        self.label_all_button = QPushButton("Label all objects on this plane")
-        self.label_all_button.clicked.connect(self.label_all)
+        self.label_all_button = QPushButton("Label all on this plane")
+        self.label_all_button.clicked.connect(lambda: self.label_all())
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel_label_all)
+        label_all = QHBoxLayout()
+        label_all.addWidget(self.label_all_button, 1)
+        label_all.addWidget(self.cancel_button)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)  # the model gives no progress: a busy bar while it runs
+        self.busy.setMaximumHeight(8)
+        self.busy.setTextVisible(False)
+        self.busy.hide()
         self.threshold_spin = QDoubleSpinBox()
         self.threshold_spin.setRange(0, 1)
         self.threshold_spin.setSingleStep(0.05)
         self.threshold_spin.setValue(0.5)
         self.prune_button = QPushButton("Delete below")
+        self.prune_button.setToolTip("Delete this frame's instances whose confidence is below the value")
         self.prune_button.clicked.connect(self._prune)
         prune = QHBoxLayout()
         prune.addWidget(self.prune_button)
@@ -99,20 +145,18 @@ class SegmentWidget(QWidget):
 
         self.status = StatusLine()
         form = QFormLayout()
-        form.addRow("Model", self.model_combo)
-        form.addRow("Checkpoint", ckpt)
-        form.addRow("Device", self.device_combo)
-        form.addRow(self.disk_cache)
-        form.addRow(self.load_button)
+        form.addRow("Model", model_row)
+        form.addRow(self.model_line)
+        form.addRow(self.model_options)
         form.addRow("Class", self.class_combo)
         form.addRow("Mode", self.mode_combo)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(self.into_selected)
-        layout.addWidget(self.multimask)
+        layout.addLayout(checks)
         layout.addWidget(self.prompt_button)
         layout.addLayout(actions)
-        layout.addWidget(self.label_all_button)
+        layout.addLayout(label_all)
+        layout.addWidget(self.busy)
         layout.addLayout(prune)
         layout.addWidget(self.status)
         layout.addStretch(1)
@@ -128,20 +172,55 @@ class SegmentWidget(QWidget):
         napari_viewer.dims.events.current_step.connect(lambda e=None: self._plane_timer.start())
         self.registry.current_changed.connect(self._set_session)
         self._set_session(self.registry.current)
+        self._key_tokens = [self._keys.handle("Shift-A", lambda _layer: self.toggle_sam_mode())]
+        self._model_picked()
+
+    def closeEvent(self, event) -> None:
+        self.close_keys()
+        super().closeEvent(event)
+
+    def close_keys(self) -> None:
+        """Take back every key this dock bound (and its controller's)."""
+        for token in [*self._key_tokens, self._enter_token]:
+            if token is not None:
+                self._keys.drop(token)
+        self._key_tokens, self._enter_token = [], None
+        if self.controller is not None:
+            self.controller.close()
+            self.controller = None
 
     # -- session -----------------------------------------------------------
     def _set_session(self, session: AnnotationSession | None) -> None:
         if self._session is not None:
             self._session.ontology.changed.disconnect(self._refresh_classes)
-            self._session.class_selected.disconnect(self._refresh_classes)
-        if self.controller is not None:
-            self.controller.close()  # its keys leave the old session's layers too
-            self.controller = None
+            self._session.class_selected.disconnect(self._on_class_selected)
+        was_on = self.sam_mode
+        self._close_controller()  # its keys leave the old session's layers too
         self._session = session
         if session is not None:
             session.ontology.changed.connect(self._refresh_classes)
-            session.class_selected.connect(self._refresh_classes)
+            session.class_selected.connect(self._on_class_selected)
         self._refresh_classes()
+        if was_on and session is not None:
+            self.set_sam_mode(True)  # SAM mode follows the user to the next image
+
+    def _close_controller(self) -> None:
+        if self._enter_token is not None:
+            self._keys.drop(self._enter_token)
+            self._enter_token = None
+        if self.controller is not None:
+            self.controller.close()
+            self.controller = None
+        self._commit_waiting = False
+        self._show_sam_mode()
+
+    def _on_class_selected(self, name) -> None:
+        """A class hotkey in SAM mode means: prompt for that class now."""
+        self._refresh_classes()
+        if self.sam_mode and self.controller is not None:
+            self.viewer.layers.selection.active = self.controller.points
+            self.controller.points.mode = "add"
+            self.controller._color_preview()
 
     def _refresh_classes(self, *_args) -> None:
         self.class_combo.clear()
@@ -160,14 +239,34 @@ class SegmentWidget(QWidget):
         if path:
             self.checkpoint_edit.setText(path)
 
+    def _model_picked(self, *_args) -> None:
+        """Say at once what the picked model needs (nothing is loaded); clears old errors."""
+        from ..backends import registry
+
+        name = self.model_combo.currentText()
+        status = getattr(registry, "model_status", None)
+        if not name or status is None:
+            return
+        ckpt = self.checkpoint_edit.text().strip() or None
+        try:
+            ready, line, details = status(name, ckpt)
+        except TypeError:  # a status without a checkpoint argument
+            ready, line, details = status(name)
+        (self.model_line.ok if ready else self.model_line.error)(line)
+        self.model_line.setToolTip(details)
+        loaded = self.backend is not None and getattr(self.backend, "name", None) == name
+        self.load_button.setText("Loaded" if loaded else "Load")
+
     def load_model(self):
-        """Load the chosen model in a worker; on failure say why and keep the weight-free backend."""
+        """Load the chosen model in a worker; on failure say why in one line and keep the
+        weight-free backend."""
         from ..backends.registry import load_backend
 
         name = self.model_combo.currentText()
         ckpt = self.checkpoint_edit.text().strip() or None
         device = self.device_combo.currentText()
-        self.status.ok(f"Loading {name}…")
+        self.model_line.ok(f"Loading {name}…")
+        self.model_line.setToolTip("")
         self.load_button.setEnabled(False)
         self._loader = create_worker(
             load_backend, name, ckpt, device, True, self.disk_cache.isChecked(),
@@ -181,17 +280,25 @@ class SegmentWidget(QWidget):
 
     def _model_loaded(self, backend) -> None:
         self.set_backend(backend)
-        self.status.ok(f"{backend.name} ready on {getattr(backend, 'device', 'cpu')}.")
+        self.model_line.ok(f"{backend.name} ready on {getattr(backend, 'device', 'cpu')}.")
+        self.model_line.setToolTip("")
+        self.load_button.setText("Loaded")
 
     def _model_failed(self, exc: Exception) -> None:
+        """One short line in the dock (the full text in its tooltip and the log)."""
+        import logging
+
         from napari.utils.notifications import show_warning
 
         from ..backends.seeds import SeedGrowSegmenter
 
         self.set_backend(SeedGrowSegmenter())
-        msg = f"{exc} Using the weight-free 'seeds' backend meanwhile."
-        self.status.error(msg)
-        show_warning(msg)
+        line = str(exc).split(". ")[0][:120]
+        details = getattr(exc, "details", "") or str(exc)
+        self.model_line.error(f"{line}. Using 'seeds'.")
+        self.model_line.setToolTip(details)
+        logging.getLogger("napari_samlabel").warning("%s", details)
+        show_warning(f"{line}. Using the weight-free 'seeds' backend.")
 
     def set_backend(self, backend) -> None:
         self.backend = backend
@@ -201,13 +308,41 @@ class SegmentWidget(QWidget):
             self.controller.apply(None)
             self._prefetch()
 
-    # -- prompting ---------------------------------------------------------
+    # -- SAM mode ------------------------------------------------------------
+    @property
+    def sam_mode(self) -> bool:
+        return self.controller is not None and self.controller.points.visible
+
+    def toggle_sam_mode(self) -> bool:
+        """Shift+A."""
+        return self.set_sam_mode(not self.sam_mode)
+
+    def set_sam_mode(self, on: bool) -> bool:
+        """On: the prompt layers are shown and clicks prompt the model. Off: they are hidden
+        (clicks and preview kept), the labels layer is active for napari's brush."""
+        if on:
+            self.start_prompting()
+        elif self.controller is not None:
+            for layer in (self.controller.points, self.controller.boxes, self.controller.preview):
+                layer.visible = False
+            if self._session is not None:
+                self.viewer.layers.selection.active = self._session.labels
+            self.status.ok("SAM mode off: napari's brush and tools act on the labels. Shift+A turns it on.")
+        self._show_sam_mode()
+        return self.sam_mode
+
+    def _show_sam_mode(self) -> None:
+        on = self.sam_mode
+        self.prompt_button.setChecked(on)
+        self.sam_mode_changed.emit(on)
+
     def start_prompting(self) -> PromptController | None:
         from .._napari.prompting import PromptController
         from ..backends.seeds import SeedGrowSegmenter
 
         if self._session is None:
             self.status.error("No session: start annotating in the Classes dock first.")
+            self._show_sam_mode()
             return None
         if self.controller is None:
             if self.backend is None:
@@ -215,13 +350,46 @@ class SegmentWidget(QWidget):
             self.controller = PromptController(self._session, self.backend)
             self.controller.prompts_changed.connect(self._debounce.start)
             self.controller.preview_changed.connect(self._show_result)
-            self.controller.committed.connect(lambda rec: self.status.ok(f"Committed {rec.name}."))
+            self.controller.committed.connect(lambda rec: self.status.ok(f"Saved {rec.name}. Click the next object."))
+            # Enter waits for a preview still being computed instead of running the model here
+            self._enter_token = self._keys.handle("Enter", lambda _layer: self.commit())
             self._options_changed()
+        for layer in (self.controller.points, self.controller.boxes, self.controller.preview):
+            layer.visible = True
         self.viewer.layers.selection.active = self.controller.points
         self.controller.points.mode = "add"
-        self.status.ok("Left click: object; right click or N then click: background; drag a box on 'samlabel box'.")
+        self.status.ok("Left click: object; right click: background; Enter saves; Esc clears.")
+        self._show_sam_mode()
         self._prefetch()
         return self.controller
+
+    def commit(self):
+        """Enter: save the preview. If the prompts changed since it was computed, save as
+        soon as the new one arrives; the model never runs on the GUI thread."""
+        if self.controller is None and self.start_prompting() is None:
+            return None
+        c = self.controller
+        if c.result is not None and c.result.generation == c._generation:
+            return guarded(self.status, c.commit)
+        if c.prompts_on(c.current_plane()).empty:
+            self.status.error("Nothing to save: click on the object (or drag a box) first.")
+            return None
+        self._commit_waiting = True
+        self.status.ok("Saving when the preview is ready…")
+        if self._worker is None:
+            self._debounce.stop()
+            self._run_preview()
+        return None
+
+    def _applied(self, result) -> None:
+        """A preview arrived: show it, and save it if Enter is waiting for it."""
+        c = self.controller
+        if c is None:
+            return
+        fresh = c.apply(result)
+        if fresh and self._commit_waiting:
+            self._commit_waiting = False
+            guarded(self.status, c.commit)
 
     def _options_changed(self, *_args) -> None:
         if self.controller is not None:
@@ -241,7 +409,7 @@ class SegmentWidget(QWidget):
             return
         self._worker = create_worker(
             self.controller.run, req,
-            _connect={"returned": self.controller.apply, "errored": self._report, "finished": self._preview_done},
+            _connect={"returned": self._applied, "errored": self._preview_failed, "finished": self._preview_done},
         )  # fmt: skip
 
     def _preview_done(self) -> None:
@@ -262,6 +430,10 @@ class SegmentWidget(QWidget):
             self.controller.prefetch, plane,
             _connect={"errored": self._report, "finished": lambda: setattr(self, "_prefetcher", None)},
         )  # fmt: skip
+
+    def _preview_failed(self, exc: Exception) -> None:
+        self._commit_waiting = False
+        self._report(exc)
 
     def _report(self, exc: Exception) -> None:
         """A worker's error: a message in the dock and the viewer, never a crash."""
@@ -285,10 +457,46 @@ class SegmentWidget(QWidget):
         return guarded(self.status, fn, self.controller)
 
     def label_all(self):
-        made = self._with_controller(lambda c: c.label_all())
+        """Every object the model finds on this plane, in a worker (SAM 2's automatic mask
+        generator takes minutes on a CPU); saved as one undo step when it returns."""
+        if self._label_all is not None:
+            return None
+        if self.controller is None and self.start_prompting() is None:
+            return None
+        c = self.controller
+        job = guarded(self.status, c.label_all_job)
+        if job is None:
+            return None
+        plane, find = job
+        self.label_all_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.busy.show()
+        self.status.ok("Looking for every object on this plane… (Cancel drops the result)")
+        worker = create_worker(find, _connect={"errored": self._report})
+        worker.returned.connect(lambda found, w=worker, p=plane: self._label_all_found(w, p, found))
+        worker.finished.connect(lambda w=worker: w is self._label_all and self._label_all_done())
+        self._label_all = worker
+        return worker
+
+    def _label_all_found(self, worker, plane, found) -> None:
+        if worker is not self._label_all or self.controller is None:
+            return  # cancelled: the result is dropped
+        made = guarded(self.status, self.controller.commit_all, plane, found)
         if made is not None:
             self.status.ok(f"Labeled {len(made)} objects; 'Delete below' removes weak ones on this frame.")
-        return made
+
+    def cancel_label_all(self) -> None:
+        """The model cannot be stopped mid-image; its result is dropped when it comes."""
+        if self._label_all is not None:
+            self._label_all = None
+            self._label_all_done()
+            self.status.ok("Label all cancelled: nothing will be written.")
+
+    def _label_all_done(self) -> None:
+        self._label_all = None
+        self.label_all_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.busy.hide()
 
     def _prune(self) -> None:
         s = self._session

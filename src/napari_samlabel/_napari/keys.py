@@ -1,0 +1,156 @@
+"""Every key the plugin binds, in one table, and the one object per viewer that binds and unbinds them.
+
+No Qt. napari looks a key up in the active layer's own keymap, then its class keymap
+(napari's tools), then the viewer's. A key bound only on the viewer is therefore shadowed
+by a layer class that uses it (Points' Ctrl+C, Labels' Enter), and a key bound on a layer
+works only while that layer is active. :class:`KeyRouter` binds each key on both and
+remembers what it replaced, so ``close()`` takes back exactly what was bound.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+#: (key as napari spells it, what it does, where it works). The README's table and the
+#: "Keyboard shortcuts" dialog are made from this list; a test checks each is bound.
+SHORTCUTS: list[tuple[str, str, str]] = [
+    ("Shift-A", "SAM mode on/off (prompt layers shown or hidden)", "anywhere in the viewer"),
+    ("1-9", "pick the class with that hotkey; in SAM mode, prompt for it", "anywhere in the viewer"),
+    ("Left click", "include: the object is here", "SAM mode"),
+    ("Right click / N then click", "exclude: background here (N toggles)", "SAM mode"),
+    ("Drag (box layer)", "a box around the object", "SAM mode"),
+    ("Enter", "save the previewed mask as an instance (finishes napari's polygon first)", "SAM mode"),
+    ("Escape", "clear clicks and preview (cancels napari's polygon first)", "SAM mode"),
+    ("C", "next candidate mask", "SAM mode"),
+    ("M", "start a new instance of the current class", "anywhere in the viewer"),
+    ("Shift-T", "track the selected (or just-saved) instance forward over the tracking range", "anywhere"),
+    ("Shift-Alt-T", "track it backward", "anywhere in the viewer"),
+    ("Control-C", "copy the selected instance's mask on this frame", "anywhere in the viewer"),
+    ("Control-V", "paste it on this frame as the same instance", "anywhere in the viewer"),
+    ("Control-Shift-V", "paste it as a new instance", "anywhere in the viewer"),
+    ("Control-Z", "undo the last labeling action", "anywhere in the viewer"),
+    ("Control-Shift-Z", "redo", "anywhere in the viewer"),
+    ("Shift-N", "go to the next frame or slice without labels", "anywhere in the viewer"),
+    ("Shift-F", "centre and zoom on the selected instance", "anywhere in the viewer"),
+]
+
+
+def keybinding(key: str):
+    from napari.utils.key_bindings import coerce_keybinding
+
+    return coerce_keybinding(key)
+
+
+class KeyRouter:
+    """One per viewer: each plugin key bound once on the viewer and on the plugin's
+    layers, and sent to whoever handles it now.
+
+    Owners (the session list, the Segment and Track docks) ``handle`` a key and ``drop``
+    it when they close; layers are ``adopt``-ed while they exist. Binding on our layers too
+    is what makes a key work whatever layer is active; a key napari's own tool is using
+    (Enter/Escape during a polygon or a stroke) goes to napari; a key with no handler
+    falls back to napari's binding for that layer, so overriding never loses a tool.
+    """
+
+    def __init__(self, viewer) -> None:
+        self.viewer = viewer
+        self._handlers: dict[str, list[tuple[object, Callable]]] = {}  # key -> stack of (token, fn(layer))
+        self._targets: list[Any] = [viewer]
+        self._bound: dict[tuple[int, Any], tuple[Any, Any]] = {}  # (id(target), kb) -> (target, old)
+
+    # -- who handles a key
+    def handle(self, key: str, fn: Callable[[Any], Any]) -> object:
+        """``fn(layer)`` runs on ``key`` (layer: the active one); returns a token for ``drop``."""
+        token = object()
+        self._handlers.setdefault(key, []).append((token, fn))
+        for target in self._targets:
+            self._bind(target, key)
+        return token
+
+    def drop(self, token: object) -> None:
+        for key, stack in list(self._handlers.items()):
+            stack[:] = [(t, fn) for t, fn in stack if t is not token]
+            if not stack:
+                del self._handlers[key]
+                for target in list(self._targets):
+                    self._unbind(target, key)
+
+    # -- where keys are bound
+    def adopt(self, layer) -> None:
+        if all(t is not layer for t in self._targets):
+            self._targets.append(layer)
+            for key in self._handlers:
+                self._bind(layer, key)
+
+    def release(self, layer) -> None:
+        if any(t is layer for t in self._targets):
+            for key in self._handlers:
+                self._unbind(layer, key)
+            self._targets = [t for t in self._targets if t is not layer]
+
+    def close(self) -> None:
+        for target in list(self._targets):
+            for key in list(self._handlers):
+                self._unbind(target, key)
+        self._handlers.clear()
+        self._targets = []
+
+    def bound_keys(self) -> set[str]:
+        return set(self._handlers)
+
+    # -- pressing
+    def press(self, key: str, layer=None) -> Any:
+        """What a key press does (also the entry point for scripts and tests)."""
+        if layer is None:
+            layer = self.viewer.layers.selection.active
+        if layer is not None and napari_tool_busy(layer, key):
+            return run_napari_binding(layer, key)
+        stack = self._handlers.get(key)
+        if stack:
+            return stack[-1][1](layer)
+        return layer is not None and run_napari_binding(layer, key)
+
+    def _bind(self, target, key: str) -> None:
+        kb = keybinding(key)
+        slot = (id(target), kb)
+        if slot not in self._bound:
+            self._bound[slot] = (target, target.keymap.get(kb))
+        provider_is_layer = target is not self.viewer
+        target.bind_key(
+            key, lambda t, k=key: self.press(k, t if provider_is_layer else None), overwrite=True
+        )
+
+    def _unbind(self, target, key: str) -> None:
+        kb = keybinding(key)
+        entry = self._bound.pop((id(target), kb), None)
+        if entry is None:
+            return
+        old = entry[1]
+        if old is None:
+            target.keymap.pop(kb, None)
+        else:
+            target.keymap[kb] = old
+
+
+def napari_tool_busy(layer, key: str) -> bool:
+    """Whether napari's own tool on ``layer`` is mid-gesture and ``key`` belongs to it:
+    Enter finishes and Escape cancels a polygon (or a brush stroke) on a Labels layer."""
+    if getattr(layer, "_type_string", None) != "labels" or key not in ("Enter", "Escape"):
+        return False
+    overlays = getattr(layer, "_overlays", {})
+    polygon = overlays.get("polygon")
+    if layer.mode == "polygon" and polygon is not None and len(polygon.points):
+        return True
+    stroke = overlays.get("brush_stroke")
+    return key == "Escape" and stroke is not None and bool(getattr(stroke, "active", False))
+
+
+def run_napari_binding(layer, key: str) -> bool:
+    """Run what napari's class keymap binds to ``key`` on ``layer`` (its own tool's key)."""
+    kb = keybinding(key)
+    for cls in type(layer).__mro__:
+        fn = getattr(cls, "class_keymap", {}).get(kb)
+        if fn is not None and fn is not Ellipsis:
+            fn(layer)
+            return True
+    return False

@@ -1,0 +1,146 @@
+"""What the one-key actions act on, and the actions that are not a dock's: copy/paste a
+mask between frames, jump to the next frame without labels, centre on an instance.
+
+No Qt. Each takes an :class:`~napari_samlabel._napari.session.AnnotationSession`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..core.annotation import AnnotationError
+from ..core.compose import Mode
+
+if TYPE_CHECKING:
+    from ..core.planes import Plane
+    from .session import AnnotationSession
+
+
+def target_ids(session: AnnotationSession, frame: int | None = None) -> list[int]:
+    """The instances a key acts on, present on ``frame`` (any frame if None): those picked
+    in the Instances dock, else the brush's instance if it has pixels, else the one saved last.
+
+    After Enter the brush already holds a fresh, unpainted id for the next object: that id
+    is never a target, the instance just saved is."""
+
+    def present(i) -> bool:
+        rec = session.table.get(i)
+        return rec is not None and rec.present and (frame is None or frame in rec.frames)
+
+    picked = [i for i in session.selection if present(i)]
+    if picked:
+        return picked
+    for i in (session.labels.selected_label, session.recent):
+        if i and present(i):
+            return [int(i)]
+    return []
+
+
+def _one_target(session: AnnotationSession, frame: int | None, what: str) -> int:
+    ids = target_ids(session, frame)
+    if not ids:
+        where = f" on frame {frame}" if frame is not None and session.frame_axis is not None else ""
+        raise AnnotationError(f"nothing to {what}{where}: select an instance in the Instances dock or save one first")
+    return ids[0]
+
+
+@dataclass
+class Copied:
+    label_id: int
+    class_name: str
+    mask: np.ndarray  # rows x columns of the plane it was copied from
+    frame: int
+
+
+def copy_selected(session: AnnotationSession) -> Copied:
+    """Ctrl+C: the target instance's mask on the plane shown."""
+    from .prompting import current_plane
+
+    plane = current_plane(session)
+    frame = session.current_frame()
+    label_id = _one_target(session, frame, "copy")
+    mask = plane.read(session.labels.data) == label_id
+    session.clipboard = Copied(label_id, session.table[label_id].class_name, mask, frame)
+    session.say(f"Copied {session.table[label_id].name} from frame {frame}: Ctrl+V pastes it.")
+    return session.clipboard
+
+
+def paste(session: AnnotationSession, as_new: bool = False):
+    """Ctrl+V: the copied mask onto the plane shown, as the same instance (replacing what it
+    has there) or, with Ctrl+Shift+V, as a new instance of its class. Never over another
+    instance (panoptic exclusion) and never over a locked one; one undo step."""
+    from .prompting import current_plane
+
+    copied: Copied | None = session.clipboard
+    if copied is None:
+        raise AnnotationError("nothing copied: select an instance and press Ctrl+C first")
+    plane: Plane = current_plane(session)
+    if copied.mask.shape != plane.hw:
+        raise AnnotationError(f"the copied mask is {copied.mask.shape[0]} x {copied.mask.shape[1]}, this view "
+                              f"{plane.hw[0]} x {plane.hw[1]}: paste in the view it was copied in")  # fmt: skip
+    region_mask = plane.mask_to_region(copied.mask)
+    if as_new or copied.label_id not in session.table:
+        rec = session.annotation.new_instance(copied.class_name)
+        out = session.commit(region_mask, region=plane.region, label_id=rec.id, mode=Mode.EXCLUDE)
+    else:
+        out = session.commit(region_mask, region=plane.region, label_id=copied.label_id, mode=Mode.EXCLUDE, replace=True)
+    session.select_instance(out.id, jump=False)
+    session.say(f"Pasted {out.name} on frame {session.current_frame()}.")
+    return out
+
+
+def unlabeled_frames(session: AnnotationSession) -> list[int]:
+    labeled = set().union(*(rec.frames for rec in session.table if rec.present)) if len(session.table) else set()
+    return [f for f in range(session.annotation.n_frames) if f not in labeled]
+
+
+def go_to_unlabeled(session: AnnotationSession) -> int | None:
+    """Shift+N: the next frame (or slice) after this one with no labels, wrapping round."""
+    if session.frame_axis is None:
+        raise AnnotationError("this image has no frames or slices to step through")
+    free = unlabeled_frames(session)
+    if not free:
+        session.say("Every frame has labels.")
+        return None
+    here = session.current_frame()
+    nxt = next((f for f in free if f > here), free[0])
+    session.go_to_frame(nxt)
+    session.say(f"Frame {nxt}: no labels yet ({len(free)} such frame(s)).")
+    return nxt
+
+
+def focus_selected(session: AnnotationSession, fill: float = 0.5) -> int:
+    """Shift+F: go to the target instance's frame, centre it and zoom so it fills about
+    half the canvas (Encord's jump to object)."""
+    from .prompting import current_plane
+
+    label_id = _one_target(session, None, "centre on")
+    rec = session.table[label_id]
+    if session.frame_axis is not None and session.current_frame() not in rec.frames:
+        session.go_to_frame(min(rec.frames))
+    plane = current_plane(session)
+    rows, cols = np.nonzero(plane.read(session.labels.data) == label_id)
+    if not len(rows):
+        raise AnnotationError(f"{rec.name} is not in this view")
+    lo = np.zeros(len(plane.shape))
+    hi = np.zeros(len(plane.shape))
+    for ax, i in enumerate(plane.index):
+        lo[ax] = hi[ax] = i
+    r, c = plane.displayed
+    lo[r], hi[r], lo[c], hi[c] = rows.min() - 0.5, rows.max() + 0.5, cols.min() - 0.5, cols.max() + 0.5
+    viewer = session.viewer
+    if viewer is None:
+        return label_id
+    a, b = np.asarray(session.labels.data_to_world(lo)), np.asarray(session.labels.data_to_world(hi))
+    offset = viewer.dims.ndim - session.labels.ndim
+    world_axes = [offset + r, offset + c]
+    centre = [(a[ax - offset] + b[ax - offset]) / 2 for ax in world_axes]
+    size = [max(abs(b[ax - offset] - a[ax - offset]), 1e-6) for ax in world_axes]
+    canvas = np.asarray(getattr(viewer, "_canvas_size", (600, 800)), float)
+    viewer.camera.center = tuple(centre)
+    viewer.camera.zoom = float(fill * min(canvas[0] / size[0], canvas[1] / size[1]))
+    session.select_instance(label_id, jump=False)
+    return label_id

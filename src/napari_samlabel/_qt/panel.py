@@ -1,0 +1,128 @@
+"""The "SAM Label" panel: every dock in one slim tabbed side panel that fits a laptop screen.
+
+Each tab is the same widget as the separate dock of that name, inside a scroll area, so
+the panel never asks the main window for more height than the screen has (four stacked
+docks asked for 1772 px). ``samlabel`` opens this panel; the separate docks stay in
+*Plugins > SAM Label* for people who want them side by side.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from qtpy.QtCore import QSize, Qt
+from qtpy.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ._common import compact
+
+if TYPE_CHECKING:
+    import napari
+
+#: The panel's width: a fifth of the screen, within these bounds. With napari's layer
+#: docks (about 330 px) the canvas keeps over half of a 1366 px screen.
+MIN_WIDTH, MAX_WIDTH = 300, 400
+
+
+class SamLabelPanel(QWidget):
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        from .classes_widget import ClassesWidget
+        from .export_widget import ExportWidget
+        from .instances_widget import InstancesWidget
+        from .segment_widget import SegmentWidget
+        from .track_widget import TrackWidget
+
+        self.viewer = napari_viewer
+        self.classes = ClassesWidget(napari_viewer)
+        self.segment = SegmentWidget(napari_viewer)
+        self.instances = InstancesWidget(napari_viewer)
+        self.track = TrackWidget(napari_viewer)
+        self.export = ExportWidget(napari_viewer)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)  # slimmer tabs: all five fit in 300 px
+        self.tabs.tabBar().setExpanding(False)
+        self.tabs.tabBar().setStyleSheet("QTabBar::tab { padding: 3px 5px; margin: 0px; min-width: 0px; }")
+        self.tabs.setUsesScrollButtons(True)
+        for title, widget in (("Classes", self.classes), ("Segment", self.segment),
+                              ("Instances", self.instances), ("Track", self.track), ("Export", self.export)):  # fmt: skip
+            self.tabs.addTab(_scrolled(compact(widget)), title)
+
+        self.mode_label = QLabel()
+        self.keys_button = QPushButton("Keys")
+        self.keys_button.setToolTip("Every key the plugin binds")
+        self.keys_button.clicked.connect(self.show_shortcuts)
+        top = QHBoxLayout()
+        top.addWidget(self.mode_label, 1)
+        top.addWidget(self.keys_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.tabs, 1)
+        self.setMinimumWidth(MIN_WIDTH)
+        self.setMaximumWidth(MAX_WIDTH)
+        self.segment.sam_mode_changed.connect(self._show_mode)
+        self._show_mode(self.segment.sam_mode)
+
+    def sizeHint(self) -> QSize:
+        screen = self.screen() if hasattr(self, "screen") and self.screen() is not None else None
+        width = screen.availableGeometry().width() if screen is not None else 1920
+        return QSize(int(min(max(width * 0.2, MIN_WIDTH), MAX_WIDTH)), 600)
+
+    def _show_mode(self, on: bool) -> None:
+        self.mode_label.setText("SAM mode: <b>on</b> (Shift+A)" if on else "SAM mode: off (Shift+A)")
+
+    def show_shortcuts(self) -> QDialog:
+        dialog = shortcuts_dialog(self)
+        dialog.show()
+        return dialog
+
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    area.setWidget(widget)
+    return area
+
+
+def key_text(key: str) -> str:
+    """napari's spelling of a key as people write it: Control-Shift-Z -> Ctrl+Shift+Z."""
+    for mod, shown in (("Control-", "Ctrl+"), ("Shift-", "Shift+"), ("Alt-", "Alt+")):
+        key = key.replace(mod, shown)
+    return key
+
+
+def shortcuts_dialog(parent: QWidget | None = None) -> QDialog:
+    """A table of :data:`napari_samlabel._napari.keys.SHORTCUTS`."""
+    from .._napari.keys import SHORTCUTS
+
+    dialog = QDialog(parent)
+    dialog.setWindowTitle("SAM Label: keyboard shortcuts")
+    table = QTableWidget(len(SHORTCUTS), 3)
+    table.setHorizontalHeaderLabels(["Key", "What it does", "Where"])
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QTableWidget.NoEditTriggers)
+    for row, entry in enumerate(SHORTCUTS):
+        for col, text in enumerate(entry):
+            table.setItem(row, col, QTableWidgetItem(key_text(text) if col == 0 else text))
+    table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+    table.resizeColumnToContents(0)
+    table.resizeColumnToContents(2)
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(table)
+    dialog.resize(760, 520)
+    dialog.table = table
+    return dialog
