@@ -41,18 +41,52 @@ def read_nifti_layers(path):
     return [_layer(data, meta, Path(str(path)).name.split(".")[0])]
 
 
+SNIFF_LIMIT = 2000  # files looked at before saying a folder holds no DICOM
+
+
+def _is_dicomdir(p: Path) -> bool:
+    return p.name.upper() == "DICOMDIR" and p.is_file()
+
+
+def _folder_has_dicom(folder: Path) -> bool:
+    """Stops at the first DICOM file (a DICOMDIR tree answers at once), never scans a huge
+    non-DICOM tree to the end."""
+    from .io.dicom import is_dicom_file
+
+    for n, f in enumerate(folder.rglob("*")):
+        if n >= SNIFF_LIMIT:
+            return False
+        if f.is_file() and is_dicom_file(f):
+            return True
+    return False
+
+
+def read_dicomdir_folder(path):
+    """A DICOMDIR file stands for its folder: every series under it."""
+    paths = path if isinstance(path, list) else [path]
+    return read_dicom_layers(str(Path(str(paths[0])).parent))
+
+
 def napari_get_reader(path):
-    """DICOM files/folders and NIfTI files; None for anything else (never raises)."""
-    from .io.dicom import dicom_files, is_dicom_file
+    """DICOM files/folders (DICOMDIR included) and NIfTI files; None for anything else (never raises).
+
+    The manifest claims only these names (.dcm, .dicom, .ima, .nii, .nii.gz, extensionless
+    names of up to 8 characters as DICOM media use, and folders), so napari's File > Open
+    never asks "choose a reader" for a .tif or .png because of this plugin."""
+    from .io.dicom import is_dicom_file
 
     paths = path if isinstance(path, list) else [path]
     try:
         ps = [Path(str(p)) for p in paths]
+        if not ps:
+            return None
         if all(p.name.lower().endswith((".nii", ".nii.gz")) and p.is_file() for p in ps) and len(ps) == 1:
             return read_nifti_layers
+        if len(ps) == 1 and _is_dicomdir(ps[0]):
+            return read_dicomdir_folder
         if all(p.is_file() and is_dicom_file(p) for p in ps):
             return read_dicom_layers
-        if len(ps) == 1 and ps[0].is_dir() and dicom_files(ps[0])[:1]:
+        if len(ps) == 1 and ps[0].is_dir() and _folder_has_dicom(ps[0]):
             return read_dicom_layers
     except OSError:
         return None
