@@ -2,14 +2,24 @@
 
 Qt-free. The run itself is :class:`napari_samlabel.core.tracking_run.TrackRun`
 (shared with ``samlabel track``); this adds what a viewer needs: the frames
-read from the image layer as the user sees it, and frames that arrive while
-the user is drawing a brush stroke wait until the stroke ends, so the stroke
-and the run never interleave in the undo history.
+read from the image layer as the user sees it, which instances to track, and
+writing that never holds the GUI thread for long.
+
+Frames from the worker are queued with :meth:`TrackJob.receive` and written by
+:meth:`TrackJob.drain` within a time budget, several at once when they arrive
+together. Writing pixels is cheap; telling the docks (``annotation.changed``:
+colours, features, the Instances list) and redrawing the canvas are not, so
+:meth:`TrackJob.publish` does that at most every :attr:`TrackJob.publish_every`
+seconds, and redraws the labels only when a written frame is the one shown.
+Frames that arrive while the user is drawing a brush stroke wait until the
+stroke ends, so the stroke and the run never interleave in the undo history.
+A cancel drops the frames still queued.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+import time
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
@@ -17,15 +27,20 @@ from ..backends.tracking import FrameSource
 from ..core.annotation import AnnotationError
 from ..core.planes import Plane
 from ..core.tracking_run import TrackOptions, TrackRun
-from .prompting import image_data
+from .prompting import current_plane, image_data
 
 if TYPE_CHECKING:
     from .session import AnnotationSession
 
-__all__ = ["TrackJob", "TrackOptions", "make_job", "tracking_axis"]
+__all__ = ["SELECTED", "ALL", "TrackJob", "TrackOptions", "ids_to_track", "make_job", "tracking_axis"]
+
+SELECTED, ALL = "selected", "all"
+NOTHING = "nothing to track on frame {frame}: select an instance or commit one first"
 
 
 class TrackJob(TrackRun):
+    publish_every = 0.2  # seconds between two 'changed' (docks, colours) during a run
+
     def __init__(self, session: AnnotationSession, tracker, ids: Sequence[int], start: int, axis: int, plane: Plane,
                  options: TrackOptions | None = None) -> None:  # fmt: skip
         self.session, self.axis = session, int(axis)
@@ -35,32 +50,165 @@ class TrackJob(TrackRun):
         )
         super().__init__(session.annotation, tracker, frames, ids, start, options)
         self._waiting: list = []
+        self._unpublished = False  # frames written since the docks were last told
+        self._shown_written = False  # ... one of them is the plane the viewer shows
+        self._published_at = 0.0
+        self.stopped: list[int] = []  # objects the tracker gave up on (absent for too long)
+        self.last_frame = self.start  # the frame written last
         session.annotation.changed.connect(self._flush)
 
+    # -- frames from the worker ------------------------------------------------
+    def receive(self, step) -> None:
+        """Queue a frame from the worker (dropped if the run was cancelled)."""
+        if not self.cancelled:
+            self._waiting.append(step)
+
+    @property
+    def backlog(self) -> int:
+        """Frames received and not written yet."""
+        return len(self._waiting)
+
+    def drain(self, budget: float | None = None) -> int:
+        """Write queued frames: all, or until ``budget`` seconds are spent (at least one).
+
+        Nothing while a brush stroke is open; returns the number written."""
+        if self.session.store.stroke_open or self.cancelled:
+            return 0
+        t0, n = time.perf_counter(), 0
+        while self._waiting and not self.cancelled:
+            step = self._waiting.pop(0)
+            super().apply(step)
+            n += 1
+            self.stopped.extend(step.stopped)
+            self.last_frame = step.frame
+            self._unpublished = True
+            self._shown_written = self._shown_written or self._is_shown(step.frame)
+            if budget is not None and time.perf_counter() - t0 >= budget:
+                break
+        return n
+
+    def publish(self, force: bool = False) -> bool:
+        """Tell the docks and the canvas about the frames written, at most every
+        :attr:`publish_every` seconds unless ``force``. True if it did."""
+        if not self._unpublished:
+            return False
+        now = time.perf_counter()
+        if not force and now - self._published_at < self.publish_every:
+            return False
+        self._published_at = now
+        shown, self._unpublished, self._shown_written = self._shown_written, False, False
+        self.session.annotation.changed.emit()  # features, colours, docks
+        if shown:
+            self.session.labels.refresh()  # only when a frame written is the one on screen
+        return True
+
     def apply(self, step) -> None:
-        """Write a frame now, or once the user's brush stroke is committed."""
-        self._waiting.append(step)
-        self._flush()
+        """Write a frame now (or once the user's brush stroke is committed), and show it."""
+        self.receive(step)
+        self.drain()
+        self.publish(force=True)
+
+    def cancel(self) -> None:
+        super().cancel()
+        self._waiting.clear()
 
     def _flush(self) -> None:
-        if self.session.store.stroke_open:
-            return
-        waiting, self._waiting = self._waiting, []
-        for step in waiting:
-            super().apply(step)
-        if waiting:
-            self.session.annotation.changed.emit()  # features, colours, docks: each frame as it comes
-            self.session.labels.refresh()
+        """A change (the end of a brush stroke among them): frames that waited are written."""
+        if self._waiting and self.drain(budget=0.05):
+            self.publish()
+
+    def _is_shown(self, frame: int) -> bool:
+        """Whether the viewer shows the plane of ``frame`` (so the canvas must be redrawn)."""
+        viewer = self.session.viewer
+        if viewer is None:
+            return False
+        if viewer.dims.ndisplay != 2:
+            return True
+        try:
+            shown = current_plane(self.session)
+        except Exception:  # the view does not map onto the image: redraw to be safe
+            return True
+        target = self.frames.plane_at(frame)
+        return set(shown.displayed) == set(target.displayed) and shown.index == target.index
 
     def finish(self, keep: bool = True) -> None:
-        if keep:
+        """Close the run: one undo step (the store redraws the layer when it pushes or rolls back)."""
+        if keep and not self.cancelled:
             waiting, self._waiting = self._waiting, []
-            for step in waiting:  # a stroke cannot be open now: this runs on a GUI event
+            for step in waiting:  # the worker is done: what is left is written now
                 super().apply(step)
         self._waiting = []
         self.session.annotation.changed.disconnect(self._flush)
         super().finish(keep)
-        self.session.labels.refresh()
+
+
+# -- which instances --------------------------------------------------------------
+def ids_on_plane(session: AnnotationSession, plane: Plane) -> set[int]:
+    """Label ids with pixels on a plane."""
+    return {int(i) for i in np.unique(np.asarray(session.labels.data[plane.region])) if i}
+
+
+def written_ids(item: Iterable) -> set[int]:
+    """Label ids a history item wrote (the new values of its atoms; erasing writes 0)."""
+    out: set[int] = set()
+    for atom in item:
+        new = atom.new_value if hasattr(atom, "slice_key") else atom[2]
+        out.update(int(v) for v in np.unique(np.asarray(new)) if v)
+    return out
+
+
+def recently_written(session: AnnotationSession, among: set[int]) -> list[int]:
+    """The ids of the most recent undo step that wrote any of ``among``: the instance
+    just committed (a prompt, a brush stroke, a paste, a run), if it is there."""
+    for step in reversed(getattr(session.store, "_undo", ())):
+        ids = written_ids(step.item) & among
+        if ids:
+            return sorted(ids)
+    return []
+
+
+def hovered_id(session: AnnotationSession, plane: Plane) -> int | None:
+    """The id under the mouse on ``plane``, or None."""
+    viewer = session.viewer
+    if viewer is None:
+        return None
+    point = np.asarray(session.labels.world_to_data(viewer.cursor.position), dtype=float)
+    index = list(plane.index)
+    for ax in plane.displayed:
+        i = int(np.round(point[ax]))
+        if not 0 <= i < plane.shape[ax]:
+            return None
+        index[ax] = i
+    value = int(session.labels.data[tuple(index)])
+    return value or None
+
+
+def ids_to_track(session: AnnotationSession, plane: Plane, axis: int, which: str = SELECTED) -> list[int]:
+    """The instances a run starting on ``plane`` tracks.
+
+    ``all``: every instance on the plane, except hidden and locked ones.
+    ``selected``: those picked in the Instances dock that are on the plane;
+    else the instance written last that is there (the one just committed);
+    else the one under the mouse. Never an id without pixels on the plane
+    (after a commit the brush holds a fresh, unpainted id: never that one).
+    """
+    table = session.table
+    present = {i for i in ids_on_plane(session, plane) if i in table}
+    shown = {i for i in present if table[i].visible}
+    if which == ALL:
+        ids = sorted(i for i in shown if not table[i].locked)
+    elif which == SELECTED:
+        ids = sorted(i for i in session.selection if i in present)
+        if not ids:
+            ids = recently_written(session, shown)
+        if not ids:
+            hovered = hovered_id(session, plane)
+            ids = [hovered] if hovered in shown else []
+    else:
+        raise ValueError(f"which must be {SELECTED!r} or {ALL!r}, not {which!r}")
+    if not ids:
+        raise AnnotationError(NOTHING.format(frame=plane.index[axis]))
+    return ids
 
 
 def tracking_axis(session: AnnotationSession, plane: Plane, axis: int | None = None) -> int:
@@ -76,13 +224,13 @@ def tracking_axis(session: AnnotationSession, plane: Plane, axis: int | None = N
 
 
 def make_job(session, tracker, ids=None, options=None, axis=None, plane=None, start=None) -> TrackJob:
-    """A job from the viewer's state: current plane, its slider axis, current frame."""
-    from .prompting import current_plane
+    """A job from the viewer's state: current plane, its slider axis, current frame.
 
+    ``ids``: label ids, or ``"selected"`` / ``"all"`` (None) as in :func:`ids_to_track`."""
     plane = plane or current_plane(session)
     axis = tracking_axis(session, plane, axis)
     start = plane.index[axis] if start is None else start
-    if ids is None:  # everything on the start frame
-        region = session.labels.data[plane.region]
-        ids = [int(i) for i in np.unique(region) if i and int(i) in session.table]
+    if ids is None or isinstance(ids, str):
+        at = plane if start == plane.index[axis] else FrameSource(None, plane, axis).plane_at(start)
+        ids = ids_to_track(session, at, axis, ids or ALL)
     return TrackJob(session, tracker, ids, start, axis, plane, options)

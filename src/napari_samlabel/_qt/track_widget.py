@@ -1,9 +1,17 @@
-"""The "Track" dock: propagate instances along the time or slice axis."""
+"""The "Track" dock: propagate instances along the time or slice axis.
+
+The model runs in a worker; its frames are written on the GUI thread by a
+timer, a few milliseconds at a time (:class:`~napari_samlabel._napari.tracking.TrackJob`
+batches them and tells the docks at most five times a second), so the viewer
+stays responsive and Cancel stops within one frame.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
+from qtpy.QtCore import QSettings, QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,6 +34,16 @@ if TYPE_CHECKING:
     from .._napari.tracking import TrackJob
 
 SELECTED, ALL_HERE = "Selected instances", "All on the current frame"
+FRAMES_KEY = "track/frames"  # the tracking range, kept between sessions
+DEFAULT_FRAMES = 30
+PUMP_MS = 30  # how often queued frames are written while a run goes
+WRITE_BUDGET = 0.03  # seconds of writing per tick, at most (one frame at least)
+SHOW_EVERY = 0.2  # seconds between progress/status updates (a progress bar repaints at once)
+
+
+def settings() -> QSettings:
+    """Where the dock keeps its settings (tests replace this)."""
+    return QSettings("napari-samlabel", "napari-samlabel")
 
 
 class TrackWidget(QWidget):
@@ -37,14 +55,24 @@ class TrackWidget(QWidget):
         self.registry = sessions(napari_viewer)
         self.job: TrackJob | None = None
         self.worker = None
+        self._worker_done = False
+        self._shown_at = 0.0
+        self._pump = QTimer(self)
+        self._pump.setInterval(PUMP_MS)
+        self._pump.timeout.connect(self._tick)
 
         self.objects_combo = QComboBox()
         self.objects_combo.addItems([SELECTED, ALL_HERE])
+        self.objects_combo.setToolTip(
+            "Selected: those picked in the Instances dock, else the one just saved, else the one under the mouse"
+        )
         self.direction_combo = QComboBox()
         self.direction_combo.addItems(DIRECTIONS)
         self.frames_spin = QSpinBox()
         self.frames_spin.setRange(2, 100000)
-        self.frames_spin.setValue(30)
+        self.frames_spin.setValue(_stored_frames())
+        self.frames_spin.setToolTip("How many frames a run covers, the start frame included (Shift+T uses it too)")
+        self.frames_spin.valueChanged.connect(lambda n: settings().setValue(FRAMES_KEY, int(n)))
         self.to_end = QCheckBox("to the end")
         self.to_end.toggled.connect(lambda on: self.frames_spin.setEnabled(not on))
         frames = QHBoxLayout()
@@ -57,13 +85,14 @@ class TrackWidget(QWidget):
         self.stop_spin.setToolTip("Stop tracking an object after this many frames without it")
         self.mode_combo = QComboBox()
         self.mode_combo.addItems(["exclude", "overwrite"])
-        self.keep_on_cancel = QCheckBox("Keep the frames done when cancelled")
+        self.keep_on_cancel = QCheckBox("Keep frames done on Cancel")
         self.keep_on_cancel.setChecked(True)
 
         self.track_button = QPushButton("Track")
+        self.track_button.setToolTip("Shift+T: forward, Shift+Alt+T: backward")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        self.track_button.clicked.connect(self.start)
+        self.track_button.clicked.connect(lambda: self.start())
         self.cancel_button.clicked.connect(self.cancel)
         run = QHBoxLayout()
         run.addWidget(self.track_button)
@@ -71,10 +100,15 @@ class TrackWidget(QWidget):
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m frames")
 
-        self.interpolate_button = QPushButton("Interpolate selected between keyframes")
+        self.interpolate_button = QPushButton("Interpolate")
+        self.interpolate_button.setToolTip("Fill the selected instances' frames between their keyframes")
         self.interpolate_button.clicked.connect(self.interpolate)
-        self.tracks_button = QPushButton("Show tracks layer")
+        self.tracks_button = QPushButton("Tracks layer")
+        self.tracks_button.setToolTip("Show a tracks layer: each instance's centroid per frame")
         self.tracks_button.clicked.connect(self.show_tracks)
+        tools = QHBoxLayout()
+        tools.addWidget(self.interpolate_button)
+        tools.addWidget(self.tracks_button)
         self.status = StatusLine()
 
         form = QFormLayout()
@@ -88,8 +122,7 @@ class TrackWidget(QWidget):
         layout.addWidget(self.keep_on_cancel)
         layout.addLayout(run)
         layout.addWidget(self.progress)
-        layout.addWidget(self.interpolate_button)
-        layout.addWidget(self.tracks_button)
+        layout.addLayout(tools)
         layout.addWidget(self.status)
         layout.addStretch(1)
 
@@ -102,69 +135,106 @@ class TrackWidget(QWidget):
         backend = self.registry.backend or SeedGrowSegmenter()
         return backend.tracker()
 
-    def make_job(self):
-        from .._napari.tracking import TrackOptions, make_job
+    def make_job(self, direction: str | None = None, which: str | None = None):
+        """A job from the dock's settings; ``direction`` and ``which`` ("selected", "all") override them."""
+        from .._napari.tracking import ALL, SELECTED as SELECTED_IDS, TrackOptions, make_job
         from ..core.compose import Mode
 
         s = self._session()
         if s is None:
             return None
-        ids = None
-        if self.objects_combo.currentText() == SELECTED:
-            ids = s.selection or ([s.labels.selected_label] if s.labels.selected_label in s.table else [])
+        if which is None:
+            which = SELECTED_IDS if self.objects_combo.currentText() == SELECTED else ALL
         options = TrackOptions(
-            direction=self.direction_combo.currentText(),
+            direction=direction or self.direction_combo.currentText(),
             n_frames=None if self.to_end.isChecked() else self.frames_spin.value(),
             stop_after=self.stop_spin.value() or None,
             mode=Mode(self.mode_combo.currentText()),
         )
-        return guarded(self.status, make_job, s, self._tracker(), ids, options)
+        return guarded(self.status, make_job, s, self._tracker(), which, options)
 
-    def start(self):
-        """Track in a worker; each frame is written as it comes; the viewer stays usable."""
+    def track_now(self, direction: str = "forward"):
+        """Shift+T (forward) / Shift+Alt+T (backward): track the selected or just-saved
+        instances over the dock's range. The worker, or None (the status line says why)."""
+        from .._napari.tracking import SELECTED as SELECTED_IDS
+
+        return self.start(direction=direction, which=SELECTED_IDS)
+
+    def start(self, direction: str | None = None, which: str | None = None):
+        """Track in a worker; frames are written as they come; the viewer stays usable."""
         if self.worker is not None:
+            self.status.ok("A run is going: wait for it, or Cancel it.")
             return None
-        job = self.make_job()
+        job = self.make_job(direction, which)
         if job is None:
             return None
-        self.job = job
+        self.job, self._worker_done = job, False
         self.progress.setRange(0, max(job.total, 1))
         self.progress.setValue(0)
         job.begin()
         self.track_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.status.ok(f"Tracking {len(job.ids)} object(s) from frame {job.start}…")
+        table = job.session.table
+        names = ", ".join(table[i].name for i in job.ids) if len(job.ids) <= 3 else f"{len(job.ids)} objects"
+        self.status.ok(f"Tracking {names} {job.options.direction} from frame {job.start}…")
+        self._shown_at = time.perf_counter()
         self.worker = create_worker(
             job.steps,
-            _connect={"yielded": self._on_step, "errored": self._on_error, "finished": self._on_finished},
+            _connect={"yielded": self._on_step, "errored": self._on_error, "finished": self._on_worker_finished},
         )
+        self._pump.start()
         return self.worker
 
     def _on_step(self, step) -> None:
+        """A frame from the worker: queued, written by the next tick (dropped after Cancel)."""
+        if self.job is not None:
+            self.job.receive(step)
+
+    def _tick(self) -> None:
+        """Write what the worker sent, a few ms at a time; show progress now and then."""
         job = self.job
-        guarded(self.status, job.apply, step)
+        if job is None:
+            self._pump.stop()
+            return
+        job.drain(budget=WRITE_BUDGET)
+        if job.publish():
+            return  # one costly thing per tick: the progress waits for the next
+        if self._worker_done and not job.backlog:
+            self._finish()
+        elif time.perf_counter() - self._shown_at >= SHOW_EVERY:
+            self._show_progress(job)
+
+    def _show_progress(self, job) -> None:
+        self._shown_at = time.perf_counter()
+        if job.cancelled:
+            return
         self.progress.setValue(job.done)
         left = job.seconds_left
         eta = f", about {left:.0f} s left" if left is not None else ""
-        stopped = f"; stopped {', '.join(map(str, step.stopped))} (absent)" if step.stopped else ""
-        self.status.ok(f"Frame {step.frame}: {job.done}/{job.total}{eta}{stopped}")
+        stopped = f"; stopped {', '.join(map(str, job.stopped))} (absent)" if job.stopped else ""
+        self.status.ok(f"Frame {job.last_frame}: {job.done}/{job.total}{eta}{stopped}")
 
     def cancel(self) -> None:
-        """Stops within one frame."""
+        """Stops within one frame: nothing is written after this."""
         if self.job is not None:
             self.job.cancel()
-            self.status.ok("Cancelling after this frame…")
+            self.cancel_button.setEnabled(False)
+            self.status.ok("Cancelling: the frame being computed is dropped…")
 
     def _on_error(self, exc: Exception) -> None:
         from napari.utils.notifications import show_error
 
         if self.job is not None:
-            self.job.cancel()
-            self.job.error = exc
+            self.job.error = exc  # the frames already sent are still written, then kept
         self.status.error(f"Tracking failed: {exc}. The frames done are kept.")
         show_error(f"Tracking failed: {exc}")
 
-    def _on_finished(self) -> None:
+    def _on_worker_finished(self) -> None:
+        self._worker_done = True
+        self._tick()
+
+    def _finish(self) -> None:
+        self._pump.stop()
         job, self.job, self.worker = self.job, None, None
         self.track_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
@@ -172,21 +242,24 @@ class TrackWidget(QWidget):
             return
         keep = not job.cancelled or self.keep_on_cancel.isChecked() or job.error is not None
         job.finish(keep=keep)
+        self.progress.setValue(job.done)
         if job.error is None:
             what = "cancelled, frames kept" if job.cancelled and keep else "cancelled, nothing kept" if job.cancelled else "done"
             undo = "One Ctrl+Z undoes the run."
             if job.kept_parts > (1 if keep else 0):
                 undo = ("You edited during the run, so it is split around your edits: each part is its own "
                         "Ctrl+Z" + ("" if keep else "; the frames before your last edit were kept") + ".")
-            elif not keep:
+            elif not keep or not job.done:
                 undo = ""
             self.status.ok(f"Tracking {what}: {job.done} frame(s). {undo}".strip())
 
     def interpolate(self) -> None:
+        from .._napari.tracking import recently_written
+
         s = self._session()
         if s is None:
             return
-        ids = s.selection or ([s.labels.selected_label] if s.labels.selected_label in s.table else [])
+        ids = s.selection or recently_written(s, {r.id for r in s.table if r.present})
         if not ids:
             self.status.error("Select the instance(s) to interpolate in the Instances dock.")
             return
@@ -205,3 +278,10 @@ class TrackWidget(QWidget):
         s = self._session()
         if s is not None and guarded(self.status, add_tracks_layer, s) is not None:
             self.status.ok("Tracks layer added (centroid per frame per instance).")
+
+
+def _stored_frames() -> int:
+    try:
+        return max(int(settings().value(FRAMES_KEY, DEFAULT_FRAMES)), 2)
+    except (TypeError, ValueError):
+        return DEFAULT_FRAMES

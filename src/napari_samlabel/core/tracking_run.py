@@ -65,12 +65,18 @@ class TrackRun:
 
     # -- worker side -----------------------------------------------------
     def steps(self) -> Iterator:
+        """The tracker's frames; it checks for a cancel before each frame, and a
+        frame it finishes after a cancel is not yielded."""
         o = self.options
-        yield from self.tracker.track(
+        for step in self.tracker.track(
             self.frames, self.start, self.masks, o.direction, o.n_frames, o.stop_after, cancelled=lambda: self.cancelled
-        )
+        ):
+            if self.cancelled:
+                return
+            yield step
 
     def cancel(self) -> None:
+        """Stop: no frame is written after this (frames yielded but not yet written are dropped)."""
         self.cancelled = True
 
     # -- writing side ------------------------------------------------------
@@ -79,7 +85,11 @@ class TrackRun:
         self._t0 = time.perf_counter()
 
     def apply(self, step) -> None:
-        """Write one frame: each object's mask replaces its pixels there (absent: none)."""
+        """Write one frame: each object's mask replaces its pixels there (absent: none).
+
+        A cancelled run writes nothing more."""
+        if self.cancelled:
+            return
         if self.txn is None:
             self.begin()
         plane = self.frames.plane_at(step.frame)
