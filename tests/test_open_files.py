@@ -168,6 +168,11 @@ def test_samlabel_opens_a_dicomdir_style_folder_as_one_volume(launch, tmp_path):
     assert image.metadata["geometry"] and len(image.metadata["files"]) == 5
     assert image.source.reader_plugin == PLUGIN
 
+    shutil.copy(Path(test_data("CT_small.dcm")).parent / "dicomdirtests" / "DICOMDIR", folder / "DICOMDIR")
+    viewer2 = launch(folder / "DICOMDIR")  # the DICOMDIR file stands for its folder
+    (image2,) = image_layers(viewer2)
+    assert image2.data.shape == (5, 16, 16) and image2.metadata["geometry"] == image.metadata["geometry"]
+
 
 @pytest.mark.slow
 def test_samlabel_opens_extensionless_slices_given_one_by_one(launch, tmp_path):
