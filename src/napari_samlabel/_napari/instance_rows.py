@@ -72,6 +72,7 @@ class RowChanges:
     added: list[int] = field(default_factory=list)
     changed: list[int] = field(default_factory=list)
     removed: list[int] = field(default_factory=list)
+    gone: dict[int, Row] = field(default_factory=dict)  # the removed rows as they were shown
 
     def __bool__(self) -> bool:
         return bool(self.added or self.changed or self.removed)
@@ -106,7 +107,8 @@ class RowTracker:
         if len(seen) != len(rows):
             out.removed = [i for i in rows if i not in seen]
             for i in out.removed:
-                del rows[i], sigs[i]
+                out.gone[i] = rows.pop(i)
+                del sigs[i]
         return out
 
 
@@ -123,10 +125,10 @@ def on_frames(row: Row, first: int | None, last: int | None) -> bool:
     """Is the instance on any frame of ``first..last`` (None: no bound)?"""
     if not row.frames:
         return False
+    if first is not None and last is not None and first > last:
+        first, last = last, first
     lo = row.frames[0] if first is None else first
     hi = row.frames[-1] if last is None else last
-    if lo > hi:
-        lo, hi = hi, lo
     k = bisect_left(row.frames, lo)
     return k < len(row.frames) and row.frames[k] <= hi
 

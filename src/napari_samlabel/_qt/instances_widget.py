@@ -61,6 +61,19 @@ OP_SPLIT = "Split selected at current frame"
 OPERATIONS = (OP_DELETE_CLASS, OP_DELETE_BELOW, OP_DELETE_ALL, OP_COPY, OP_SPLIT)
 
 _CHECKED = Qt.CheckState.Checked
+# a flat list: "never has children" spares the view a hasChildren() call per row
+_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+_FLAGS_CHECKABLE = _FLAGS | Qt.ItemFlag.ItemIsUserCheckable
+
+
+def _compact(widget, chars: int | None = None):
+    """A narrower spin box or combo box than napari's theme gives (the dock fits a slim panel)."""
+    if isinstance(widget, QComboBox):
+        widget.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        widget.setMinimumContentsLength(chars or 8)
+    else:
+        widget.setStyleSheet("QAbstractSpinBox { min-width: 30px; padding: 1px 2px; }")
+    return widget
 
 
 def _is_checked(value) -> bool:
@@ -75,6 +88,7 @@ class InstanceModel(QAbstractTableModel):
         self.tracker = RowTracker()
         self._ids: list[int] = []
         self._pos: dict[int, int] = {}
+        self._gone: dict[int, Row] = {}
         self.colors: dict[str, object] = {}  # class name -> QColor
         self.on_check: Callable[[int, int, bool], None] | None = None  # (id, column, checked)
 
@@ -86,7 +100,9 @@ class InstanceModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def row(self, source_row: int) -> Row:
-        return self.tracker.rows[self._ids[source_row]]
+        i = self._ids[source_row]
+        row = self.tracker.rows.get(i)
+        return row if row is not None else self._gone[i]  # asked while its removal is under way
 
     def row_of_id(self, label_id: int) -> int | None:
         return self._pos.get(label_id)
@@ -139,10 +155,8 @@ class InstanceModel(QAbstractTableModel):
         return None
 
     def flags(self, index: QModelIndex):
-        f = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.column() in (COL_NAME, COL_LOCK):
-            f |= Qt.ItemFlag.ItemIsUserCheckable
-        return f
+        # the view asks for every row on each layout: constants, no enum arithmetic
+        return _FLAGS_CHECKABLE if index.column() in (COL_NAME, COL_LOCK) else _FLAGS
 
     def setData(self, index: QModelIndex, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if role != Qt.ItemDataRole.CheckStateRole or index.column() not in (COL_NAME, COL_LOCK):
@@ -171,10 +185,14 @@ class InstanceModel(QAbstractTableModel):
                     runs[-1][0] = r
                 else:
                     runs.append([r, r])
-            for lo, hi in runs:
-                self.beginRemoveRows(QModelIndex(), lo, hi)
-                del self._ids[lo : hi + 1]
-                self.endRemoveRows()
+            self._gone = changes.gone
+            try:
+                for lo, hi in runs:
+                    self.beginRemoveRows(QModelIndex(), lo, hi)
+                    del self._ids[lo : hi + 1]
+                    self.endRemoveRows()
+            finally:
+                self._gone = {}
             self._reindex()
         if changes.added:
             n = len(self._ids)
@@ -265,7 +283,8 @@ class InstancesWidget(QWidget):
         self.filter_combo.addItems([ALL_FRAMES, CURRENT_FRAME, FRAME_RANGE])
         self.filter_combo.setToolTip("Show instances on all frames, the current frame, or a frame range")
         self.filter_combo.currentTextChanged.connect(self._on_filter_mode)
-        self.range_first_spin, self.range_last_spin = QSpinBox(), QSpinBox()
+        _compact(self.filter_combo, 7)
+        self.range_first_spin, self.range_last_spin = _compact(QSpinBox()), _compact(QSpinBox())
         for spin, tip in ((self.range_first_spin, "First frame shown"), (self.range_last_spin, "Last frame shown")):
             spin.setToolTip(tip)
             spin.setVisible(False)
@@ -311,9 +330,7 @@ class InstancesWidget(QWidget):
         self.delete_button.setToolTip("Delete the selected instances (Delete key in the list)")
         self.merge_button = QPushButton("Merge")
         self.merge_button.setToolTip("Merge the selected instances into the first")
-        self.class_combo = QComboBox()
-        self.class_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.class_combo.setMinimumContentsLength(6)
+        self.class_combo = _compact(QComboBox(), 6)
         self.change_class_button = QPushButton("Set class")
         self.delete_button.clicked.connect(self._delete_selected)
         self.merge_button.clicked.connect(self._merge_selected)
@@ -325,7 +342,7 @@ class InstancesWidget(QWidget):
         row.setStretch(2, 1)
 
         # -- bulk edit
-        self.first_spin, self.last_spin = QSpinBox(), QSpinBox()
+        self.first_spin, self.last_spin = _compact(QSpinBox()), _compact(QSpinBox())
         self.current_button = QPushButton("Current")
         self.all_button = QPushButton("All")
         self.current_button.clicked.connect(self._range_current)
@@ -333,9 +350,9 @@ class InstancesWidget(QWidget):
         frames = QHBoxLayout()
         for w in (self.first_spin, self.last_spin, self.current_button, self.all_button):
             frames.addWidget(w)
-        self.op_combo = QComboBox()
+        self.op_combo = _compact(QComboBox(), 14)
         self.op_combo.addItems(OPERATIONS)
-        self.bulk_class_combo = QComboBox()
+        self.bulk_class_combo = _compact(QComboBox(), 8)
         self.threshold_spin = QDoubleSpinBox()
         self.threshold_spin.setRange(0.0, 1.0)
         self.threshold_spin.setSingleStep(0.05)
@@ -367,7 +384,17 @@ class InstancesWidget(QWidget):
 
         napari_viewer.dims.events.current_step.connect(self._on_step)
         self.registry.current_changed.connect(self._set_session)
+        self.destroyed.connect(lambda *_: self.close_links())
         self._set_session(self.registry.current)
+
+    def close_links(self) -> None:
+        """Stop following the viewer and the session (the dock is gone)."""
+        self.viewer.dims.events.current_step.disconnect(self._on_step)
+        self.registry.current_changed.disconnect(self._set_session)
+        if self._session is not None:
+            self._session.annotation.changed.disconnect(self._on_changed)
+            self._session.ontology.changed.disconnect(self._on_ontology)
+            self._session = None
 
     # -- session -----------------------------------------------------------
     def _set_session(self, session: AnnotationSession | None) -> None:
