@@ -38,8 +38,9 @@ if TYPE_CHECKING:
     from .._napari.session import AnnotationSession
 
 ALL_FRAMES, CURRENT_FRAME, FRAME_RANGE = "All frames", "Current frame", "Frame range"
-COLUMNS = ["Instance", "Class", "Frames", "Conf.", "Source", "Status", "Lock"]
-COL_NAME, COL_CLASS, COL_FRAMES, COL_CONF, COL_SOURCE, COL_STATUS, COL_LOCK = range(len(COLUMNS))
+# what a slim panel shows first comes first: Status and Source are a scroll away
+COLUMNS = ["Instance", "Class", "Frames", "Conf.", "Lock", "Status", "Source"]
+COL_NAME, COL_CLASS, COL_FRAMES, COL_CONF, COL_LOCK, COL_STATUS, COL_SOURCE = range(len(COLUMNS))
 ID_ROLE = Qt.ItemDataRole.UserRole
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 _SORT_OF = {COL_NAME: "id", COL_CLASS: "class", COL_FRAMES: "frames", COL_CONF: "confidence",
@@ -305,7 +306,6 @@ class InstancesWidget(QWidget):
         self.tree.setModel(self.proxy)
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
-        self.tree.setAlternatingRowColors(True)
         self.tree.setSortingEnabled(True)
         self.tree.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -316,8 +316,8 @@ class InstancesWidget(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setMinimumSectionSize(24)
-        for col, width in ((COL_NAME, 110), (COL_CLASS, 70), (COL_FRAMES, 60), (COL_CONF, 44),
-                           (COL_SOURCE, 60), (COL_STATUS, 76), (COL_LOCK, 36)):  # fmt: skip
+        for col, width in ((COL_NAME, 104), (COL_CLASS, 76), (COL_FRAMES, 48), (COL_CONF, 42),
+                           (COL_LOCK, 40), (COL_STATUS, 84), (COL_SOURCE, 64)):  # fmt: skip
             header.resizeSection(col, width)
         self.tree.clicked.connect(self._on_clicked)
         self.tree.selectionModel().selectionChanged.connect(self._share_selection)
