@@ -250,6 +250,9 @@ def _segment(args) -> int:
         out = write_labels(args.output, labels, meta)
     except (ImageReadError, PromptFileError, CheckpointError, KeyError, ValueError) as e:
         print(f"samlabel {args.command}: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+        details = getattr(e, "details", None)
+        if details and details != str(e):
+            print(details, file=sys.stderr)  # what to do: which file goes where
         return 2
     n = len(np.unique(labels)) - (1 if labels.min() == 0 else 0)
     print(f"wrote {out}: {n} object(s), shape {labels.shape}")

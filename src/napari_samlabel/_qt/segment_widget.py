@@ -290,11 +290,11 @@ class SegmentWidget(QWidget):
 
         from napari.utils.notifications import show_warning
 
+        from ..backends.registry import short_error
         from ..backends.seeds import SeedGrowSegmenter
 
         self.set_backend(SeedGrowSegmenter())
-        line = str(exc).split(". ")[0][:120]
-        details = getattr(exc, "details", "") or str(exc)
+        line, details = short_error(exc)
         self.model_line.error(f"{line}. Using 'seeds'.")
         self.model_line.setToolTip(details)
         logging.getLogger("napari_samlabel").warning("%s", details)

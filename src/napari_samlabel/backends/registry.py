@@ -277,6 +277,9 @@ def pick_device(device: str = "auto") -> str:
     """auto -> CUDA, then MPS, then CPU."""
     if device != "auto":
         return device
+    from .torch_guard import guard_torch_import
+
+    guard_torch_import()
     import torch
 
     if torch.cuda.is_available():

@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
+from .torch_guard import guard_torch_import
+
+guard_torch_import()  # before torch: see torch_guard
+import torch  # noqa: E402
 
 from ..core.planes import plane_digest
 from ..core.prompts import PromptSet
@@ -29,6 +32,7 @@ def build_model(config: str, checkpoint: str | Path | None = None, device: str =
     and says clearly when a file is not a SAM 2 checkpoint for this config
     (sam2's own loader raises a bare RuntimeError).
     """
+    guard_torch_import()  # napari may have loaded Mesa's LLVM since this module was imported
     from sam2.build_sam import build_sam2_video_predictor
 
     model = build_sam2_video_predictor(config, None, device="cpu", hydra_overrides_extra=list(overrides))

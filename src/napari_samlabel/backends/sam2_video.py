@@ -15,7 +15,10 @@ from collections import OrderedDict
 from typing import Callable, Iterator
 
 import numpy as np
-import torch
+from .torch_guard import guard_torch_import
+
+guard_torch_import()  # before torch: see torch_guard
+import torch  # noqa: E402
 from PIL import Image
 
 from .tracking import AbsenceCounter, FrameSource, ObjectResult, TrackStep, frame_order
