@@ -1,4 +1,5 @@
 import json
+import numpy as np
 
 import pytest
 
@@ -81,3 +82,16 @@ def test_object_class_title_and_color_forms():
     c = ObjectClass("nucleus", color=(1.0, 0.5, 0.0))
     assert c.title == "Nucleus" and c.color == "#ff8000"
     assert ObjectClass("x", color=[255, 0, 0]).color == "#ff0000"
+
+
+def test_default_class_colours_differ_from_the_click_colours():
+    """A class coloured like the include (green) or exclude (red) click hid the clicks on its preview."""
+    from napari_samlabel._napari.prompting import NEGATIVE, POSITIVE
+    from napari_samlabel.cli import DEMO_CLASSES
+    from napari_samlabel.core.ontology import DEFAULT_COLORS, hex_to_rgba
+
+    colours = list(DEFAULT_COLORS) + [c["color"] for c in DEMO_CLASSES["classes"]]
+    for colour in colours:
+        rgb = np.asarray(hex_to_rgba(colour)[:3])
+        for click in (POSITIVE, NEGATIVE):
+            assert np.linalg.norm(rgb - np.asarray(click[:3])) > 0.4, (colour, click)

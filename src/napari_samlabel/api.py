@@ -62,6 +62,13 @@ def open_project(viewer: ViewerModel, image: Image | str, folder: str | Path) ->
 
     if isinstance(image, str):
         image = viewer.layers[image]
+    registry = sessions(viewer)
+    for open_one in registry.sessions:  # opening it again would add a second, diverging copy
+        if open_one.project_folder is not None and _same_folder(open_one.project_folder, folder):
+            registry.set_current(open_one)
+            viewer.layers.selection.active = open_one.labels
+            open_one.say(f"{Path(folder).name} is already open as {open_one.labels.name!r}.", warn=True)
+            return open_one
     labels, ontology, table, meta = load_project(folder)
     layer = new_labels_layer(image)
     if layer.data.shape != labels.shape:
@@ -76,3 +83,10 @@ def open_project(viewer: ViewerModel, image: Image | str, folder: str | Path) ->
     session.saved_version = session.version
     sessions(viewer).add(session)
     return session
+
+
+def _same_folder(a, b) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False

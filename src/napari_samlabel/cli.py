@@ -16,7 +16,7 @@ import numpy as np
 DEMO_CLASSES = {
     "classes": [
         {"name": "nucleus", "color": "#ff8800", "kind": "thing", "hotkey": "1"},
-        {"name": "mitotic", "color": "#e6194b", "kind": "thing", "hotkey": "2"},
+        {"name": "mitotic", "color": "#f032e6", "kind": "thing", "hotkey": "2"},
         {"name": "debris", "color": "#42d4f4", "kind": "stuff", "hotkey": "3"},
     ]
 }

@@ -245,13 +245,42 @@ class AnnotationSession:
             rec = self.table[self._unused_id(class_name)]
         else:
             rec = self.table[label_id]
+        mask, pieces, specks = self._without_specks(mask, region, rec.id, mode)
         self.annotation.write_mask(
             mask, rec.id, region, mode, replace=replace, source=source, confidence=confidence, require_pixels=True
         )
         self.recent = rec.id
+        if pieces > 1 or specks:
+            left_out = f"; {specks} speck(s) it would have left were not written" if specks else ""
+            self.say(f"{rec.name} was saved in {pieces} pieces: other or locked instances cut through it "
+                     f"({Mode(mode).value} mode){left_out}. Check it, or use 'overwrite'.", warn=True)  # fmt: skip
         if new and self.current_class == rec.class_name:
             self.select_class(rec.class_name)  # the brush moves on to a fresh id
         return rec
+
+    def _without_specks(self, mask, region, label_id: int, mode) -> tuple[np.ndarray, int, int]:
+        """The mask less the tiny pieces that panoptic exclusion would leave of it (an object
+        drawn across others fell apart into 28 fragments), with the count of what remains."""
+        from scipy import ndimage as ndi
+
+        from ..core.compose import allowed_pixels, normalize_region
+
+        mask = np.asarray(mask, bool)
+        current = np.asarray(self.labels.data[normalize_region(region, self.labels.data.shape)])
+        if mask.shape != current.shape:
+            return mask, 1, 0  # write_mask says what is wrong
+        ok = allowed_pixels(current, mask, label_id, mode, self.annotation.protected_ids(), None)
+        if ok.all() or not ok.any() or np.array_equal(ok, mask):
+            return mask, 1, 0
+        parts, n = ndi.label(ok)
+        if n <= 1:
+            return mask, n, 0
+        sizes = np.bincount(parts.ravel())[1:]
+        keep = sizes >= max(5, 0.02 * sizes.max())
+        specks = int((~keep).sum())
+        if specks:
+            mask = mask & ~np.isin(parts, np.flatnonzero(~keep) + 1)
+        return mask, int(keep.sum()), specks
 
     # -- one-key actions (see keys.SHORTCUTS) -----------------------------
     def copy_selected(self):
@@ -279,10 +308,14 @@ class AnnotationSession:
 
         return target_ids(self, frame)
 
-    def say(self, text: str) -> None:
+    def say(self, text: str, warn: bool = False) -> None:
+        """Tell the user what an action did: napari's status bar, the docks (``said``), and
+        with ``warn`` a notification too."""
         viewer = self.viewer
         if viewer is not None:
             viewer.status = text
+        if warn:
+            _warn(text)
         self.said.emit(text)
 
     # -- files -------------------------------------------------------------

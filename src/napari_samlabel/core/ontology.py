@@ -22,10 +22,12 @@ KINDS = ("thing", "stuff")
 HOTKEYS = tuple("123456789")
 _HEX = re.compile(r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 # A qualitative palette (Glasbey-like) for classes added without a colour.
+#: Class colours, none near the green and red of include/exclude clicks (a green class
+#: made a positive click invisible on its own preview).
 DEFAULT_COLORS = (
-    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",
-    "#42d4f4", "#f032e6", "#bfef45", "#fabed4", "#469990",
-    "#dcbeff", "#9a6324", "#fffac8", "#800000", "#aaffc3",
+    "#ff8800", "#4363d8", "#f032e6", "#42d4f4", "#ffe119",
+    "#911eb4", "#fabed4", "#469990", "#dcbeff", "#9a6324",
+    "#fffac8", "#000075", "#a9a9a9", "#808000", "#ffd8b1",
 )  # fmt: skip
 
 

@@ -1,0 +1,235 @@
+"""A user's session in a real, maximised napari window, as ``samlabel`` opens it.
+
+Run by tests/test_real_window.py once per screen size, each in its own X server with a
+window manager (so maximise and the screen's limits are real):
+
+    xvfb-run -a -s "-screen 0 1366x768x24" python tests/real_window_scenario.py OUT_DIR
+
+Every step is a real mouse or key event on the canvas or a widget; each step leaves a
+screenshot in OUT_DIR and a line in OUT_DIR/results.json. Exits 1 on the first failed check.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from window_helpers import click, drag, key, wait_until  # noqa: E402
+
+
+class Gaps:
+    """The GUI thread's longest pause: a 10 ms timer's largest gap between ticks."""
+
+    def __init__(self) -> None:
+        from qtpy.QtCore import QTimer
+
+        self.timer = QTimer()
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(self._tick)
+        self.last = None
+        self.worst = 0.0
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self.last is not None:
+            self.worst = max(self.worst, now - self.last)
+        self.last = now
+
+    def start(self) -> None:
+        self.last, self.worst = None, 0.0
+        self.timer.start()
+
+    def stop(self) -> float:
+        self.timer.stop()
+        return self.worst
+
+
+def main(out: Path) -> dict:
+    from qtpy.QtWidgets import QAbstractButton, QApplication, QComboBox
+
+    from napari_samlabel._napari.keys import SHORTCUTS
+    from napari_samlabel._qt.panel import SamLabelPanel
+    from napari_samlabel.api import current_session
+    from napari_samlabel.cli import open_viewer
+    from napari_samlabel.synthetic import fluorescence_timelapse
+
+    results: dict = {}
+    gaps = Gaps()
+    out.mkdir(parents=True, exist_ok=True)
+    viewer = open_viewer("timelapse")  # what `samlabel` does
+    win = viewer.window._qt_window
+    win.showMaximized()
+    app = QApplication.instance()
+    wait_until(lambda: win.isMaximized(), 5000)
+    QApplicationWait = 600
+    from qtpy.QtTest import QTest
+
+    QTest.qWait(QApplicationWait)
+    panel = next(dw.widget() for dw in viewer.window._dock_widgets.values() if isinstance(dw.widget(), SamLabelPanel))
+    s = current_session(viewer)
+    n = 0
+
+    def shot(name: str) -> None:
+        nonlocal n
+        n += 1
+        from imageio.v3 import imwrite
+
+        imwrite(out / f"{n:02d}_{name}.png", viewer.screenshot(canvas_only=False, flash=False))
+        gaps.last = None  # the screenshot's own pause is the test's, not the plugin's
+
+    def check(name: str, ok: bool, **figures) -> None:
+        results[name] = {"ok": bool(ok), **figures}
+        (out / "results.json").write_text(json.dumps(results, indent=1))
+        if not ok:
+            raise AssertionError(f"{name}: {figures}")
+
+    # -- the window fits the screen -------------------------------------------------
+    screen = app.primaryScreen().availableGeometry()
+    frame = win.frameGeometry()
+    canvas = viewer.window._qt_viewer.canvas.native
+    check("window inside the screen", screen.contains(frame) or frame.width() <= screen.width() + 2
+          and frame.height() <= screen.height() + 2, screen=[screen.width(), screen.height()],
+          window=[frame.width(), frame.height()], minimum=[win.minimumSizeHint().width(), win.minimumSizeHint().height()])  # fmt: skip
+    check("canvas keeps half the width and most of the height",
+          canvas.width() >= 0.5 * win.width() and canvas.height() >= 0.7 * win.height(),
+          canvas=[canvas.width(), canvas.height()], share=round(canvas.width() / win.width(), 3))  # fmt: skip
+    slider = viewer.window._qt_viewer.dims
+    top_left = slider.mapToGlobal(slider.rect().topLeft())
+    bottom_right = slider.mapToGlobal(slider.rect().bottomRight())
+    check("time slider on screen", screen.contains(top_left) and screen.contains(bottom_right))
+    clipped = {}
+    for i in range(panel.tabs.count()):
+        panel.tabs.setCurrentIndex(i)
+        QTest.qWait(50)
+        area = panel.tabs.widget(i)
+        content = area.widget()
+        # reachable: nothing wider than the panel (no horizontal scrolling exists); the
+        # panel's scroll area itself lies on screen, so every row can be scrolled to
+        if content.minimumSizeHint().width() > area.viewport().width() + 1:
+            clipped[panel.tabs.tabText(i)] = [content.minimumSizeHint().width(), area.viewport().width()]
+        vp = area.viewport()
+        inside = screen.contains(vp.mapToGlobal(vp.rect().topLeft())) and screen.contains(
+            vp.mapToGlobal(vp.rect().bottomRight()))
+        controls = [w for w in content.findChildren((QAbstractButton, QComboBox)) if w.isVisibleTo(content)]
+        if not inside or not controls:
+            clipped[panel.tabs.tabText(i)] = "off screen" if not inside else "no controls"
+        shot(f"tab_{panel.tabs.tabText(i).lower()}")
+    check("every tab's controls fit the panel and the panel is on screen", not clipped, clipped=clipped)
+    panel.tabs.setCurrentIndex(1)
+
+    # -- SAM mode, three objects with clicks and Enter --------------------------------
+    _, truth = fluorescence_timelapse()
+    frame_index = 9
+    viewer.dims.set_current_step(0, frame_index)
+    viewer.reset_view()
+    QTest.qWait(100)
+    key(viewer, "Shift-A")
+    seg = panel.segment
+    check("Shift+A turns SAM mode on", seg.sam_mode and viewer.layers.selection.active is seg.controller.points
+          and "on" in panel.mode_label.text())  # fmt: skip
+    c = seg.controller
+    from scipy import ndimage as ndi
+
+    def centre(obj: int):
+        m = truth[frame_index] == obj
+        d = ndi.distance_transform_edt(m)
+        return np.unravel_index(np.argmax(d), d.shape)
+
+    gaps.start()
+    made = []
+    for k, obj in enumerate((2, 3, 4)):
+        click(viewer, s.image, centre(obj))
+        positive = c.points.features["positive"].to_numpy(bool)
+        check(f"object {k + 1}: the click is positive", len(positive) == 1 and positive[-1], positive=positive.tolist())
+        if k == 0:  # a background click, the case that left every later click negative
+            bg = np.argwhere(ndi.binary_dilation(truth[frame_index] > 0, iterations=6) == 0)[0]
+            click(viewer, s.image, tuple(bg), button=__import__("qtpy.QtCore", fromlist=["Qt"]).Qt.RightButton)
+            positive = c.points.features["positive"].to_numpy(bool)
+            check("right click is negative", positive.tolist() == [True, False], positive=positive.tolist())
+        wait_until(lambda: c.result is not None and c.result.generation == c._generation, 10000)
+        shot(f"object_{k + 1}_preview")
+        before = len([r for r in s.table if r.present])
+        key(viewer, "Enter")
+        wait_until(lambda: len([r for r in s.table if r.present]) == before + 1, 5000)
+        rec = s.table.get(s.recent) if s.recent else None
+        check(f"object {k + 1}: Enter saves it", rec is not None and rec.present and frame_index in rec.frames,
+              instances=len([r for r in s.table if r.present]))  # fmt: skip
+        overlap = np.logical_and(s.labels.data[frame_index] == rec.id, truth[frame_index] == obj).sum()
+        check(f"object {k + 1}: the mask is on the object", overlap > 0.5 * (s.labels.data[frame_index] == rec.id).sum())
+        made.append(rec.id)
+        shot(f"object_{k + 1}_saved")
+    worst = gaps.stop()
+    check("labeling never paused the GUI over 250 ms", worst < 0.25, worst_ms=round(worst * 1000))
+
+    # -- copy / paste onto the next frame ------------------------------------------
+    key(viewer, "Control-C")
+    check("Ctrl+C copies the instance saved last", s.clipboard is not None and s.clipboard.label_id == made[-1])
+    viewer.dims.set_current_step(0, frame_index + 1)
+    QTest.qWait(50)
+    key(viewer, "Control-V")
+    check("Ctrl+V pastes it on this frame as the same instance", frame_index + 1 in s.table[made[-1]].frames)
+    shot("pasted")
+    # -- Ctrl+Z with the clicks layer active ---------------------------------------
+    check("the clicks layer is active", viewer.layers.selection.active is c.points)
+    key(viewer, "Control-Z")
+    check("Ctrl+Z undoes the paste from the clicks layer", frame_index + 1 not in s.table[made[-1]].frames)
+    viewer.dims.set_current_step(0, frame_index)
+    QTest.qWait(50)
+
+    # -- Shift+T tracks the instance saved last -----------------------------------
+    track = panel.track
+    if hasattr(track, "track_now"):
+        gaps.start()
+        key(viewer, "Shift-T")
+        done = wait_until(lambda: track.worker is None and len(s.table[made[-1]].frames) > 1, 60000)
+        worst = gaps.stop()
+        check("Shift+T tracks the instance saved last", done, frames=sorted(s.table[made[-1]].frames))
+        check("tracking never paused the GUI over 250 ms", worst < 0.25, worst_ms=round(worst * 1000))
+        shot("tracked")
+
+    # -- Shift+A off; napari's polygon with Enter ------------------------------------
+    key(viewer, "Shift-A")
+    check("Shift+A turns SAM mode off", not seg.sam_mode and viewer.layers.selection.active is s.labels)
+    s.labels.mode = "polygon"
+    s.new_instance()
+    poly_id = s.labels.selected_label
+    bg = np.argwhere(ndi.binary_dilation(truth[frame_index] > 0, iterations=8) == 0)
+    r0, c0 = bg[len(bg) // 2]
+    square = [(r0 - 5, c0 - 5), (r0 - 5, c0 + 5), (r0 + 5, c0 + 5), (r0 + 5, c0 - 5)]
+    for p in square:
+        click(viewer, s.labels, p, wait=40)
+    key(viewer, "Enter")
+    painted = int((s.labels.data[frame_index] == poly_id).sum())
+    check("Enter finishes napari's polygon", painted > 30, pixels=painted)
+    shot("polygon")
+    key(viewer, "Control-Z")
+    check("Ctrl+Z undoes the polygon", not (s.labels.data == poly_id).any())
+    s.labels.mode = "paint"
+    drag(viewer, s.labels, [(r0, c0), (r0, c0 + 3)])
+
+    # -- every listed key is bound -------------------------------------------------
+    keys = panel.segment.registry.keys.bound_keys()
+    listed = [k for k, _, _ in SHORTCUTS if k[0].isupper() and " " not in k and k not in ("1-9",)]
+    missing = [k for k in listed if k not in keys and k.lower() not in keys]
+    check("every key in the shortcuts list is bound", not missing, missing=missing)
+    dialog = panel.show_shortcuts()
+    check("the Keys dialog lists them", dialog.table.rowCount() == len(SHORTCUTS))
+    dialog.close()
+    return results
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1])
+    try:
+        main(out)
+    except Exception:
+        traceback.print_exc()
+        sys.exit(1)
+    sys.exit(0)
