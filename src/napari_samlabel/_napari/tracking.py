@@ -7,10 +7,12 @@ writing that never holds the GUI thread for long.
 
 Frames from the worker are queued with :meth:`TrackJob.receive` and written by
 :meth:`TrackJob.drain` within a time budget, several at once when they arrive
-together. Writing pixels is cheap; telling the docks (``annotation.changed``:
-colours, features, the Instances list) and redrawing the canvas are not, so
-:meth:`TrackJob.publish` does that at most every :attr:`TrackJob.publish_every`
-seconds, and redraws the labels only when a written frame is the one shown.
+together. Writing pixels is cheap; redrawing the canvas and telling the docks
+(``annotation.changed``: colours, features, the Instances list) are not, so
+:meth:`TrackJob.publish` redraws the labels only when a written frame is the
+one shown, at most every :attr:`TrackJob.show_every` seconds, and tells the
+docks at most every :attr:`TrackJob.docks_every` seconds (by default once,
+when the run ends).
 Frames that arrive while the user is drawing a brush stroke wait until the
 stroke ends, so the stroke and the run never interleave in the undo history.
 A cancel drops the frames still queued.
@@ -39,7 +41,11 @@ NOTHING = "nothing to track on frame {frame}: select an instance or commit one f
 
 
 class TrackJob(TrackRun):
-    publish_every = 0.2  # seconds between two 'changed' (docks, colours) during a run
+    show_every = 0.2  # seconds between two redraws of the plane shown while a run writes it
+    #: seconds between two 'changed' while a run goes (None: once, at the end). Today each
+    #: 'changed' makes the session rebuild the layer's colormap, which re-textures and redraws
+    #: the canvas: 75 ms or more at 512 x 512, a visible stall five times a second.
+    docks_every: float | None = None
 
     def __init__(self, session: AnnotationSession, tracker, ids: Sequence[int], start: int, axis: int, plane: Plane,
                  options: TrackOptions | None = None) -> None:  # fmt: skip
@@ -52,7 +58,8 @@ class TrackJob(TrackRun):
         self._waiting: list = []
         self._unpublished = False  # frames written since the docks were last told
         self._shown_written = False  # ... one of them is the plane the viewer shows
-        self._published_at = 0.0
+        self._published_at = self._docks_at = 0.0
+        self._docks_cost = 0.0  # seconds the last 'changed' took
         self.stopped: list[int] = []  # objects the tracker gave up on (absent for too long)
         self.last_frame = self.start  # the frame written last
         session.annotation.changed.connect(self._flush)
@@ -88,18 +95,25 @@ class TrackJob(TrackRun):
         return n
 
     def publish(self, force: bool = False) -> bool:
-        """Tell the docks and the canvas about the frames written, at most every
-        :attr:`publish_every` seconds unless ``force``. True if it did."""
+        """Show the frames written since the last call, at most every :attr:`show_every`
+        seconds unless ``force``: the canvas is redrawn if one of them is the plane on
+        screen, and the docks are told (``annotation.changed``) if :attr:`docks_every`
+        allows. True if there was something new (the caller shows its progress)."""
         if not self._unpublished:
             return False
         now = time.perf_counter()
-        if not force and now - self._published_at < self.publish_every:
+        if not force and now - self._published_at < self.show_every:
             return False
-        self._published_at = now
         shown, self._unpublished, self._shown_written = self._shown_written, False, False
-        self.session.annotation.changed.emit()  # features, colours, docks
+        every = self.docks_every
+        # what listens to 'changed' grows with the table: never more than a fifth of the time
+        if force or (every is not None and now - self._docks_at >= max(every, 4 * self._docks_cost)):
+            self.session.annotation.changed.emit()  # features, colours, docks
+            self._docks_at = time.perf_counter()
+            self._docks_cost = self._docks_at - now
         if shown:
             self.session.labels.refresh()  # only when a frame written is the one on screen
+        self._published_at = time.perf_counter()
         return True
 
     def apply(self, step) -> None:
@@ -107,6 +121,10 @@ class TrackJob(TrackRun):
         self.receive(step)
         self.drain()
         self.publish(force=True)
+
+    def begin(self) -> None:
+        super().begin()
+        self._published_at = self._docks_at = time.perf_counter()  # not in the same event as the start
 
     def cancel(self) -> None:
         super().cancel()

@@ -8,7 +8,6 @@ stays responsive and Cancel stops within one frame.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from qtpy.QtCore import QSettings, QTimer
@@ -38,7 +37,6 @@ FRAMES_KEY = "track/frames"  # the tracking range, kept between sessions
 DEFAULT_FRAMES = 30
 PUMP_MS = 30  # how often queued frames are written while a run goes
 WRITE_BUDGET = 0.03  # seconds of writing per tick, at most (one frame at least)
-SHOW_EVERY = 0.2  # seconds between progress/status updates (a progress bar repaints at once)
 
 
 def settings() -> QSettings:
@@ -56,7 +54,6 @@ class TrackWidget(QWidget):
         self.job: TrackJob | None = None
         self.worker = None
         self._worker_done = False
-        self._shown_at = 0.0
         self._pump = QTimer(self)
         self._pump.setInterval(PUMP_MS)
         self._pump.timeout.connect(self._tick)
@@ -110,6 +107,11 @@ class TrackWidget(QWidget):
         tools.addWidget(self.interpolate_button)
         tools.addWidget(self.tracks_button)
         self.status = StatusLine()
+        # three lines, always: a message up to that long then never changes the dock's
+        # height, so no relayout of the window (a 50-70 ms repaint under xvfb) per message
+        lines = self.status.fontMetrics().lineSpacing() * 3
+        margins = self.status.contentsMargins()
+        self.status.setMinimumHeight(lines + margins.top() + margins.bottom())
 
         form = QFormLayout()
         form.addRow("Objects", self.objects_combo)
@@ -175,9 +177,9 @@ class TrackWidget(QWidget):
         self.track_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         table = job.session.table
-        names = ", ".join(table[i].name for i in job.ids) if len(job.ids) <= 3 else f"{len(job.ids)} objects"
+        names = ", ".join(table[i].name for i in job.ids) if len(job.ids) <= 2 else f"{len(job.ids)} objects"
         self.status.ok(f"Tracking {names} {job.options.direction} from frame {job.start}…")
-        self._shown_at = time.perf_counter()
+        self.status.setToolTip(", ".join(table[i].name for i in job.ids))
         self.worker = create_worker(
             job.steps,
             _connect={"yielded": self._on_step, "errored": self._on_error, "finished": self._on_worker_finished},
@@ -197,22 +199,24 @@ class TrackWidget(QWidget):
             self._pump.stop()
             return
         job.drain(budget=WRITE_BUDGET)
-        if job.publish():
-            return  # one costly thing per tick: the progress waits for the next
         if self._worker_done and not job.backlog:
             self._finish()
-        elif time.perf_counter() - self._shown_at >= SHOW_EVERY:
+        elif job.publish():  # docks and canvas told: the progress goes in the same repaint
             self._show_progress(job)
 
     def _show_progress(self, job) -> None:
-        self._shown_at = time.perf_counter()
+        """Progress in the bar only: its text never changes the dock's size."""
         if job.cancelled:
             return
+        left = job.seconds_left if self.job is not None and job.done < job.total else None
+        eta = f", ~{left:.0f} s left" if left is not None else ""
+        stopped = f", {len(job.stopped)} lost" if job.stopped else ""
+        # QProgressBar.setValue repaints the window at once (with the canvas: 30-100 ms
+        # under xvfb); with updates off it only schedules a repaint, merged with the others
+        self.progress.setUpdatesEnabled(False)
+        self.progress.setFormat(f"%v / %m frames{stopped}{eta}")
         self.progress.setValue(job.done)
-        left = job.seconds_left
-        eta = f", about {left:.0f} s left" if left is not None else ""
-        stopped = f"; stopped {', '.join(map(str, job.stopped))} (absent)" if job.stopped else ""
-        self.status.ok(f"Frame {job.last_frame}: {job.done}/{job.total}{eta}{stopped}")
+        self.progress.setUpdatesEnabled(True)
 
     def cancel(self) -> None:
         """Stops within one frame: nothing is written after this."""
@@ -242,16 +246,22 @@ class TrackWidget(QWidget):
             return
         keep = not job.cancelled or self.keep_on_cancel.isChecked() or job.error is not None
         job.finish(keep=keep)
-        self.progress.setValue(job.done)
+        self._show_progress(job)
         if job.error is None:
             what = "cancelled, frames kept" if job.cancelled and keep else "cancelled, nothing kept" if job.cancelled else "done"
-            undo = "One Ctrl+Z undoes the run."
+            undo = "One Ctrl+Z undoes it."
             if job.kept_parts > (1 if keep else 0):
-                undo = ("You edited during the run, so it is split around your edits: each part is its own "
-                        "Ctrl+Z" + ("" if keep else "; the frames before your last edit were kept") + ".")
+                undo = "Split around your edits: one Ctrl+Z per part" + ("." if keep else "; frames before your last edit kept.")
             elif not keep or not job.done:
                 undo = ""
-            self.status.ok(f"Tracking {what}: {job.done} frame(s). {undo}".strip())
+            table = job.session.table
+            lost = [table[i].name for i in job.stopped if i in table]
+            lost_text = f" Lost: {', '.join(lost)}." if lost else ""
+            self.status.ok(f"Tracking {what}: {job.done} frame(s).{lost_text} {undo}".strip())
+            self.status.setToolTip(
+                f"Objects lost were absent {job.options.stop_after} frames in a row; the run stopped following them."
+                if lost else ""
+            )
 
     def interpolate(self) -> None:
         from .._napari.tracking import recently_written
