@@ -8,7 +8,7 @@ import pytest
 from qtpy.QtCore import QSettings, Qt, QTimer
 
 from napari_samlabel.api import start_session
-from napari_samlabel.synthetic import disc, fluorescence_timelapse
+from napari_samlabel.synthetic import fluorescence_timelapse
 
 N_FRAMES, START = 12, 4
 

@@ -201,7 +201,7 @@ class TrackWidget(QWidget):
         job.drain(budget=WRITE_BUDGET)
         if self._worker_done and not job.backlog:
             self._finish()
-        elif job.publish():  # docks and canvas told: the progress goes in the same repaint
+        elif job.publish():  # new frames shown: the progress goes in the same repaint
             self._show_progress(job)
 
     def _show_progress(self, job) -> None:
