@@ -185,6 +185,57 @@ def test_cancel_right_after_track_writes_at_most_one_frame(setup, qtbot, busy):
     assert track.track_button.isEnabled() and not track.cancel_button.isEnabled()
 
 
+# -- the run's writing side, without Qt -------------------------------------------------
+@pytest.fixture
+def model_job(movie, classes):
+    from napari.components import ViewerModel
+
+    from napari_samlabel._napari.tracking import TrackOptions, make_job
+    from napari_samlabel.backends.seeds import SeedGrowSegmenter
+
+    viewer = ViewerModel()
+    image, truth = movie
+    s = start_session(viewer, viewer.add_image(image), ontology=classes)
+    viewer.dims.set_current_step(0, START)
+    rec = s.commit(truth[START] == truth_ids(truth)[0], region=(START,))
+    job = make_job(s, SeedGrowSegmenter().tracker(), "selected", TrackOptions("forward", 6))
+    assert job.ids == [rec.id]
+    return s, job, list(job.steps()), rec.id
+
+
+def test_frames_queued_when_cancel_comes_are_dropped(model_job):
+    s, job, steps, i = model_job
+    job.begin()
+    for step in steps[:4]:
+        job.receive(step)  # the worker got ahead of the GUI thread
+    assert job.drain(budget=0) == 1 and job.backlog == 3  # a budget bounds each batch (one frame at least)
+    job.cancel()
+    assert job.backlog == 0 and job.drain() == 0
+    job.receive(steps[4])  # still in flight when Cancel came
+    job.apply(steps[4])
+    job.finish(keep=True)
+    assert s.table[i].frames == {START, START + 1}
+
+
+def test_the_docks_hear_of_a_run_once_unless_asked_more_often(model_job):
+    s, job, steps, i = model_job
+    heard = []
+    s.annotation.changed.connect(lambda: heard.append(1))
+    job.begin()
+    for step in steps[:3]:
+        job.receive(step)
+        job.drain()
+        job.publish(force=False)
+    assert heard == [] and s.table[i].frames == {START, START + 1, START + 2, START + 3}
+    job.docks_every = 0.0
+    job._published_at = 0.0
+    job.receive(steps[3])
+    job.drain()
+    assert job.publish() and heard == [1]
+    job.finish()
+    assert heard == [1, 1]
+
+
 # -- responsiveness -------------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.parametrize("size", [256, 512])
