@@ -2,6 +2,21 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _own_settings(tmp_path_factory, monkeypatch):
+    """Settings the docks keep between sessions (the tracking range) go to a test folder,
+    never into the user's ~/.config."""
+    folder = tmp_path_factory.mktemp("settings")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))
+    try:
+        from qtpy.QtCore import QSettings
+    except Exception:  # no Qt: nothing to isolate
+        return
+    for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+        QSettings.setPath(QSettings.Format.NativeFormat, scope, str(folder))
+        QSettings.setPath(QSettings.Format.IniFormat, scope, str(folder))
+
+
 @pytest.fixture
 def classes():
     from napari_samlabel.core import Ontology

@@ -7,42 +7,86 @@ No Qt. Each takes an :class:`~napari_samlabel._napari.session.AnnotationSession`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
 from ..core.annotation import AnnotationError
 from ..core.compose import Mode
+from ..core.planes import Plane
 
 if TYPE_CHECKING:
-    from ..core.planes import Plane
     from .session import AnnotationSession
 
 
-def target_ids(session: AnnotationSession, frame: int | None = None) -> list[int]:
-    """The instances a key acts on, present on ``frame`` (any frame if None): those picked
-    in the Instances dock, else the brush's instance if it has pixels, else the one saved last.
+def ids_on_plane(session: AnnotationSession, plane: Plane) -> set[int]:
+    """Label ids with pixels on a plane."""
+    return {int(i) for i in np.unique(np.asarray(session.labels.data[plane.region])) if i}
 
-    After Enter the brush already holds a fresh, unpainted id for the next object: that id
-    is never a target, the instance just saved is."""
 
-    def present(i) -> bool:
-        rec = session.table.get(i)
-        return rec is not None and rec.present and (frame is None or frame in rec.frames)
+def written_ids(item: Iterable) -> set[int]:
+    """Label ids a history item wrote (the new values of its atoms; erasing writes 0)."""
+    out: set[int] = set()
+    for atom in item:
+        new = atom.new_value if hasattr(atom, "slice_key") else atom[2]
+        out.update(int(v) for v in np.unique(np.asarray(new)) if v)
+    return out
 
-    picked = [i for i in session.selection if present(i)]
-    if picked:
-        return picked
-    for i in (session.labels.selected_label, session.recent):
-        if i and present(i):
-            return [int(i)]
+
+def recently_written(session: AnnotationSession, among: set[int]) -> list[int]:
+    """The ids of the most recent undo step that wrote any of ``among``: the instance
+    just committed (a prompt, a brush stroke, a paste, a run), if it is there."""
+    for step in reversed(getattr(session.store, "_undo", ())):
+        ids = written_ids(step.item) & among
+        if ids:
+            return sorted(ids)
     return []
 
 
-def _one_target(session: AnnotationSession, frame: int | None, what: str) -> int:
-    ids = target_ids(session, frame)
+def hovered_id(session: AnnotationSession, plane: Plane) -> int | None:
+    """The id under the mouse on ``plane``, or None."""
+    viewer = session.viewer
+    if viewer is None:
+        return None
+    point = np.asarray(session.labels.world_to_data(viewer.cursor.position), dtype=float)
+    index = list(plane.index)
+    for ax in plane.displayed:
+        i = int(np.round(point[ax]))
+        if not 0 <= i < plane.shape[ax]:
+            return None
+        index[ax] = i
+    value = int(session.labels.data[tuple(index)])
+    return value or None
+
+
+def target_ids(session: AnnotationSession, plane: Plane | None = None) -> list[int]:
+    """The instances a key (Shift+T, Ctrl+C, Shift+F) acts on, shown on ``plane`` (anywhere
+    if None): those picked in the Instances dock; else the instance written last (the one
+    just saved, painted, pasted or tracked); else the one under the mouse.
+
+    Never an id without pixels there: after Enter the brush already holds a fresh,
+    unpainted id for the next object, and that is not what the user means."""
+    table = session.table
+    if plane is None:
+        present = {r.id for r in table if r.present}
+    else:
+        present = {i for i in ids_on_plane(session, plane) if i in table}
+    shown = {i for i in present if table[i].visible}
+    picked = sorted(i for i in session.selection if i in present)
+    if picked:
+        return picked
+    recent = recently_written(session, shown)
+    if recent:
+        return recent
+    hovered = hovered_id(session, plane) if plane is not None else None
+    return [hovered] if hovered in shown else []
+
+
+def _one_target(session: AnnotationSession, plane: Plane | None, what: str) -> int:
+    ids = target_ids(session, plane)
     if not ids:
-        where = f" on frame {frame}" if frame is not None and session.frame_axis is not None else ""
+        frame = session.current_frame()
+        where = f" on frame {frame}" if plane is not None and session.frame_axis is not None else ""
         raise AnnotationError(f"nothing to {what}{where}: select an instance in the Instances dock or save one first")
     return ids[0]
 
@@ -61,7 +105,7 @@ def copy_selected(session: AnnotationSession) -> Copied:
 
     plane = current_plane(session)
     frame = session.current_frame()
-    label_id = _one_target(session, frame, "copy")
+    label_id = _one_target(session, plane, "copy")
     mask = plane.read(session.labels.data) == label_id
     session.clipboard = Copied(label_id, session.table[label_id].class_name, mask, frame)
     session.say(f"Copied {session.table[label_id].name} from frame {frame}: Ctrl+V pastes it.")

@@ -303,11 +303,6 @@ class AnnotationSession:
 
         return focus_selected(self)
 
-    def target_ids(self, frame: int | None = None) -> list[int]:
-        from .quick_keys import target_ids
-
-        return target_ids(self, frame)
-
     def say(self, text: str, warn: bool = False) -> None:
         """Tell the user what an action did: napari's status bar, the docks (``said``), and
         with ``warn`` a notification too."""
@@ -391,7 +386,9 @@ class AnnotationSession:
         for rec in self.table:
             rgba = class_rgba.get(rec.class_name, (0.5, 0.5, 0.5, 1.0))
             colors[rec.id] = instance_color(rgba, rec.id) if rec.visible else TRANSPARENT
-        self.labels.colormap = DirectLabelColormap(color_dict=colors)
+        if colors != self._colors:  # a new colormap re-uploads napari's lookup and redraws the canvas
+            self.labels.colormap = DirectLabelColormap(color_dict=colors)
+            self._colors = colors
         import pandas as pd
 
         self.labels.features = pd.DataFrame(self.table.to_columns())
@@ -400,6 +397,8 @@ class AnnotationSession:
             "frame_axis": self.frame_axis,
             "image": self.image.name,
         }
+
+    _colors: dict | None = None
 
     def _on_selected_label(self, event=None) -> None:
         """napari's 'new label' picks max+1, which may be a deleted instance's id:

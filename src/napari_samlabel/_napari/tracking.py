@@ -11,8 +11,8 @@ together. Writing pixels is cheap; redrawing the canvas and telling the docks
 (``annotation.changed``: colours, features, the Instances list) are not, so
 :meth:`TrackJob.publish` redraws the labels only when a written frame is the
 one shown, at most every :attr:`TrackJob.show_every` seconds, and tells the
-docks at most every :attr:`TrackJob.docks_every` seconds (by default once,
-when the run ends).
+docks at most every :attr:`TrackJob.docks_every` seconds (the session redraws
+its colours only when they change, so that is cheap).
 Frames that arrive while the user is drawing a brush stroke wait until the
 stroke ends, so the stroke and the run never interleave in the undo history.
 A cancel drops the frames still queued.
@@ -21,15 +21,15 @@ A cancel drops the frames still queued.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
 
 from ..backends.tracking import FrameSource
 from ..core.annotation import AnnotationError
 from ..core.planes import Plane
 from ..core.tracking_run import TrackOptions, TrackRun
 from .prompting import current_plane, image_data
+from .quick_keys import ids_on_plane, target_ids
 
 if TYPE_CHECKING:
     from .session import AnnotationSession
@@ -45,7 +45,7 @@ class TrackJob(TrackRun):
     #: seconds between two 'changed' while a run goes (None: once, at the end). Today each
     #: 'changed' makes the session rebuild the layer's colormap, which re-textures and redraws
     #: the canvas: 75 ms or more at 512 x 512, a visible stall five times a second.
-    docks_every: float | None = None
+    docks_every: float | None = 0.2
 
     def __init__(self, session: AnnotationSession, tracker, ids: Sequence[int], start: int, axis: int, plane: Plane,
                  options: TrackOptions | None = None) -> None:  # fmt: skip
@@ -161,46 +161,6 @@ class TrackJob(TrackRun):
 
 
 # -- which instances --------------------------------------------------------------
-def ids_on_plane(session: AnnotationSession, plane: Plane) -> set[int]:
-    """Label ids with pixels on a plane."""
-    return {int(i) for i in np.unique(np.asarray(session.labels.data[plane.region])) if i}
-
-
-def written_ids(item: Iterable) -> set[int]:
-    """Label ids a history item wrote (the new values of its atoms; erasing writes 0)."""
-    out: set[int] = set()
-    for atom in item:
-        new = atom.new_value if hasattr(atom, "slice_key") else atom[2]
-        out.update(int(v) for v in np.unique(np.asarray(new)) if v)
-    return out
-
-
-def recently_written(session: AnnotationSession, among: set[int]) -> list[int]:
-    """The ids of the most recent undo step that wrote any of ``among``: the instance
-    just committed (a prompt, a brush stroke, a paste, a run), if it is there."""
-    for step in reversed(getattr(session.store, "_undo", ())):
-        ids = written_ids(step.item) & among
-        if ids:
-            return sorted(ids)
-    return []
-
-
-def hovered_id(session: AnnotationSession, plane: Plane) -> int | None:
-    """The id under the mouse on ``plane``, or None."""
-    viewer = session.viewer
-    if viewer is None:
-        return None
-    point = np.asarray(session.labels.world_to_data(viewer.cursor.position), dtype=float)
-    index = list(plane.index)
-    for ax in plane.displayed:
-        i = int(np.round(point[ax]))
-        if not 0 <= i < plane.shape[ax]:
-            return None
-        index[ax] = i
-    value = int(session.labels.data[tuple(index)])
-    return value or None
-
-
 def ids_to_track(session: AnnotationSession, plane: Plane, axis: int, which: str = SELECTED) -> list[int]:
     """The instances a run starting on ``plane`` tracks.
 
@@ -211,17 +171,10 @@ def ids_to_track(session: AnnotationSession, plane: Plane, axis: int, which: str
     (after a commit the brush holds a fresh, unpainted id: never that one).
     """
     table = session.table
-    present = {i for i in ids_on_plane(session, plane) if i in table}
-    shown = {i for i in present if table[i].visible}
     if which == ALL:
-        ids = sorted(i for i in shown if not table[i].locked)
+        ids = sorted(i for i in ids_on_plane(session, plane) if i in table and table[i].visible and not table[i].locked)
     elif which == SELECTED:
-        ids = sorted(i for i in session.selection if i in present)
-        if not ids:
-            ids = recently_written(session, shown)
-        if not ids:
-            hovered = hovered_id(session, plane)
-            ids = [hovered] if hovered in shown else []
+        ids = target_ids(session, plane)
     else:
         raise ValueError(f"which must be {SELECTED!r} or {ALL!r}, not {which!r}")
     if not ids:

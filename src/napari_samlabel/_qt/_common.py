@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QComboBox, QLabel, QWidget
 
 from ..core.annotation import AnnotationError
@@ -16,6 +17,8 @@ USER_ERRORS = (AnnotationError, OntologyError, KeyError, ValueError)
 class StatusLine(QLabel):
     """One line under a dock that says what happened last, errors in red."""
 
+    said = Signal(str, bool)  # text, is an error: the panel echoes lines of hidden tabs
+
     def __init__(self) -> None:
         super().__init__("")
         self.setWordWrap(True)
@@ -23,10 +26,12 @@ class StatusLine(QLabel):
     def ok(self, text: str) -> None:
         self.setStyleSheet("")
         self.setText(text)
+        self.said.emit(text, False)
 
     def error(self, text: str) -> None:
         self.setStyleSheet("color: #ff6060")
         self.setText(text)
+        self.said.emit(text, True)
 
 
 def guarded(status: StatusLine, fn: Callable, *args, **kwargs):

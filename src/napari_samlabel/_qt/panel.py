@@ -25,7 +25,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ._common import compact
+from ._common import StatusLine, compact
 
 if TYPE_CHECKING:
     import napari
@@ -70,6 +70,16 @@ class SamLabelPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
         layout.addWidget(self.tabs, 1)
+        # A key can start work in a tab not shown (Shift+T from the Segment tab): its
+        # messages are echoed here, named by their tab.
+        self.echo = StatusLine()
+        self.echo.setMaximumHeight(3 * self.echo.fontMetrics().height() + 4)
+        layout.addWidget(self.echo)
+        for i in range(self.tabs.count()):
+            tab = self.tabs.widget(i).widget()
+            if hasattr(tab, "status"):
+                tab.status.said.connect(lambda text, err, i=i: self._echo(i, text, err))
+        self.tabs.currentChanged.connect(lambda _i: self.echo.ok(""))
         self.setMinimumWidth(MIN_WIDTH)
         self.setMaximumWidth(MAX_WIDTH)
         self.segment.sam_mode_changed.connect(self._show_mode)
@@ -79,6 +89,11 @@ class SamLabelPanel(QWidget):
         screen = self.screen() if hasattr(self, "screen") and self.screen() is not None else None
         width = screen.availableGeometry().width() if screen is not None else 1920
         return QSize(int(min(max(width * 0.2, MIN_WIDTH), MAX_WIDTH)), 600)
+
+    def _echo(self, tab: int, text: str, error: bool) -> None:
+        if tab != self.tabs.currentIndex() and text:
+            line = f"{self.tabs.tabText(tab)}: {text}"
+            (self.echo.error if error else self.echo.ok)(line)
 
     def _show_mode(self, on: bool) -> None:
         self.mode_label.setText("SAM mode: <b>on</b> (Shift+A)" if on else "SAM mode: off (Shift+A)")

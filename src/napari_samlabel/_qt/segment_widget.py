@@ -174,6 +174,9 @@ class SegmentWidget(QWidget):
         self._set_session(self.registry.current)
         self._key_tokens = [self._keys.handle("Shift-A", lambda _layer: self.toggle_sam_mode())]
         self._model_picked()
+        from .._napari.prompting import warm_up_preview_colours
+
+        self._warmer = create_worker(warm_up_preview_colours, _start_thread=True)
 
     def closeEvent(self, event) -> None:
         self.close_keys()
@@ -448,7 +451,7 @@ class SegmentWidget(QWidget):
         pred = result.prediction
         self.status.ok(
             f"Candidate {self.controller.choice + 1}/{len(pred)}, score {pred.scores[self.controller.choice]:.2f}, "
-            f"{result.seconds * 1000:.0f} ms. Enter commits, Esc clears."
+            f"{result.seconds * 1000:.0f} ms. Enter saves, Esc clears."
         )
 
     def _with_controller(self, fn):

@@ -127,6 +127,21 @@ class TrackWidget(QWidget):
         layout.addLayout(tools)
         layout.addWidget(self.status)
         layout.addStretch(1)
+        keys = self.registry.keys
+        self._key_tokens = [
+            keys.handle("Shift-T", lambda _layer: self.track_now("forward")),
+            keys.handle("Shift-Alt-T", lambda _layer: self.track_now("backward")),
+        ]
+
+    def closeEvent(self, event) -> None:
+        self.close_keys()
+        super().closeEvent(event)
+
+    def close_keys(self) -> None:
+        """Take back the keys this dock bound."""
+        for token in self._key_tokens:
+            self.registry.keys.drop(token)
+        self._key_tokens = []
 
     def _session(self):
         return require_session(self.registry, self.status)
