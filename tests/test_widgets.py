@@ -200,7 +200,7 @@ def test_segment_dock_click_preview_enter_undo(viewer, qtbot):
     r, c = np.unravel_index(np.argmax(d), d.shape)
     controller.add_point([6, r, c])
     qtbot.waitUntil(lambda: controller.result is not None, timeout=5000)  # computed in a worker
-    assert controller.preview.data[6].any() and "Enter commits" in segment.status.text()
+    assert controller.preview.data[6].any() and "Enter saves" in segment.status.text()
     keys(viewer, "Enter")
     rec = s.table[max(s.table.present(), key=lambda r: r.id).id]
     dice = 2 * ((s.labels.data[6] == rec.id) & m).sum() / ((s.labels.data[6] == rec.id).sum() + m.sum())
@@ -300,6 +300,9 @@ def test_export_dock_csv_project_autosave_and_shapes(viewer, tmp_path, monkeypat
     got, want = s.labels.data[3] == made.id, disc((192, 192), 50, 50, 10)
     assert 2 * (got & want).sum() / (got.sum() + want.sum()) > 0.9
 
+    n_layers = len(viewer.layers)
+    assert open_project(viewer, s.image, folder) is s and len(viewer.layers) == n_layers  # already open
+    viewer.layers.remove(s.labels)  # close it: opening now reads the saved copy
     reopened = open_project(viewer, s.image, folder)
     assert reopened.table[a.id].frame_scores == {3: 0.7} and (reopened.labels.data[3] == a.id).sum() == want.sum()
 
