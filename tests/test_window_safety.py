@@ -3,12 +3,13 @@ key press, over a locked instance and during a tracking run (slow tier)."""
 
 import numpy as np
 import pytest
-from qtpy.QtCore import QPoint, Qt
+from qtpy.QtCore import Qt
 from qtpy.QtTest import QTest
 
 from napari_samlabel.api import start_session
 from napari_samlabel.core import Ontology
 from napari_samlabel.synthetic import disc
+from window_helpers import drag as drag_on_canvas
 
 pytestmark = pytest.mark.slow
 
@@ -27,27 +28,8 @@ def window(make_napari_viewer, qtbot):
     return viewer, s
 
 
-def canvas_point(viewer, layer, yx):
-    """Where the data pixel (row, col) of the shown plane is on the canvas widget."""
-    canvas = viewer.window._qt_viewer.canvas
-    native = canvas.native
-    world = layer.data_to_world([viewer.dims.current_step[0], *yx])[-2:]
-    center = np.asarray(viewer.camera.center[-2:])
-    zoom = viewer.camera.zoom
-    ratio = native.devicePixelRatioF() if hasattr(native, "devicePixelRatioF") else 1.0
-    y, x = (world - center) * zoom / ratio + np.array([native.height(), native.width()]) / 2
-    return native, QPoint(int(round(x)), int(round(y)))
-
-
 def drag(qtbot, viewer, layer, points):
-    native, start = canvas_point(viewer, layer, points[0])
-    QTest.mousePress(native, Qt.LeftButton, Qt.NoModifier, start)
-    for p in points[1:]:
-        QTest.mouseMove(native, canvas_point(viewer, layer, p)[1])
-        qtbot.wait(5)
-    QTest.mouseRelease(native, Qt.LeftButton, Qt.NoModifier, canvas_point(viewer, layer, points[-1])[1])
-    qtbot.wait(20)
-
+    drag_on_canvas(viewer, layer, points)
 
 def ctrl_z(qtbot, viewer):
     QTest.keyClick(viewer.window._qt_viewer.canvas.native, Qt.Key_Z, Qt.ControlModifier)
