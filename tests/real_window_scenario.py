@@ -201,25 +201,35 @@ def main(out: Path) -> dict:
         check("tracking never paused the GUI over 250 ms", worst < 0.25, worst_ms=round(worst * 1000), during=gaps.where)
         shot("tracked")
 
-    # -- Shift+A off; napari's polygon with Enter ------------------------------------
-    key(viewer, "Shift-A")
-    check("Shift+A turns SAM mode off", not seg.sam_mode and viewer.layers.selection.active is s.labels)
+    # -- napari's polygon on the labels layer while SAM mode is on: Enter and Esc are napari's
+    viewer.layers.selection.active = s.labels  # as a click on the layer list does
     s.labels.mode = "polygon"
-    s.new_instance()
+    key(viewer, "M")  # a new instance for the polygon: the labels layer stays active
     poly_id = s.labels.selected_label
+    check("M in SAM mode keeps the labels layer active", viewer.layers.selection.active is s.labels
+          and s.table.is_unused(poly_id))  # fmt: skip
     bg = np.argwhere(ndi.binary_dilation(truth[frame_index] > 0, iterations=8) == 0)
     r0, c0 = bg[len(bg) // 2]
     square = [(r0 - 5, c0 - 5), (r0 - 5, c0 + 5), (r0 + 5, c0 + 5), (r0 + 5, c0 - 5)]
+    for p in square[:2]:
+        click(viewer, s.labels, p, wait=40)
+    key(viewer, "Escape")
+    overlay = s.labels._overlays["polygon"]
+    check("Esc cancels napari's polygon in SAM mode", len(overlay.points) == 0 and not (s.labels.data == poly_id).any()
+          and seg.sam_mode and len(c.points.data) == 0)  # fmt: skip
     for p in square:
         click(viewer, s.labels, p, wait=40)
     key(viewer, "Enter")
     painted = int((s.labels.data[frame_index] == poly_id).sum())
-    check("Enter finishes napari's polygon", painted > 30, pixels=painted)
+    check("Enter finishes napari's polygon in SAM mode", 60 < painted < 200 and len(c.points.data) == 0, pixels=painted)
     shot("polygon")
     key(viewer, "Control-Z")
     check("Ctrl+Z undoes the polygon", not (s.labels.data == poly_id).any())
     s.labels.mode = "paint"
-    drag(viewer, s.labels, [(r0, c0), (r0, c0 + 3)])
+
+    # -- Shift+A off ------------------------------------------------------------------
+    key(viewer, "Shift-A")
+    check("Shift+A turns SAM mode off", not seg.sam_mode and viewer.layers.selection.active is s.labels)
 
     # -- every listed key is bound -------------------------------------------------
     keys = panel.segment.registry.keys.bound_keys()

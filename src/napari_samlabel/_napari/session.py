@@ -77,6 +77,7 @@ class AnnotationSession:
     """The napari side of an :class:`~napari_samlabel.core.Annotation`."""
 
     class_selected = Signal(object)  # class name or None
+    hotkey_used = Signal(str)  # a class picked by its key (in SAM mode: prompt for it now)
     said = Signal(str)  # what a key action did (the docks show it; so does napari's status bar)
     selection_changed = Signal(object)  # list of label ids picked in the Instances dock
     closed = Signal()
@@ -417,6 +418,7 @@ class AnnotationSession:
         cls = self.ontology.by_hotkey(key)
         if cls is not None:
             self.select_class(cls.name)
+            self.hotkey_used.emit(cls.name)
         return cls is not None
 
     def close(self) -> None:

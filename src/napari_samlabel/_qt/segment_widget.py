@@ -196,13 +196,15 @@ class SegmentWidget(QWidget):
     def _set_session(self, session: AnnotationSession | None) -> None:
         if self._session is not None:
             self._session.ontology.changed.disconnect(self._refresh_classes)
-            self._session.class_selected.disconnect(self._on_class_selected)
+            self._session.class_selected.disconnect(self._refresh_classes)
+            self._session.hotkey_used.disconnect(self._on_hotkey)
         was_on = self.sam_mode
         self._close_controller()  # its keys leave the old session's layers too
         self._session = session
         if session is not None:
             session.ontology.changed.connect(self._refresh_classes)
-            session.class_selected.connect(self._on_class_selected)
+            session.class_selected.connect(self._refresh_classes)
+            session.hotkey_used.connect(self._on_hotkey)
         self._refresh_classes()
         if was_on and session is not None:
             self.set_sam_mode(True)  # SAM mode follows the user to the next image
@@ -217,9 +219,9 @@ class SegmentWidget(QWidget):
         self._commit_waiting = False
         self._show_sam_mode()
 
-    def _on_class_selected(self, name) -> None:
-        """A class hotkey in SAM mode means: prompt for that class now."""
-        self._refresh_classes()
+    def _on_hotkey(self, name) -> None:
+        """A class hotkey in SAM mode means: prompt for that class now. (Only the key: a
+        class chosen otherwise, e.g. after a save or with M, leaves the active layer be.)"""
         if self.sam_mode and self.controller is not None:
             self.viewer.layers.selection.active = self.controller.points
             self.controller.points.mode = "add"
