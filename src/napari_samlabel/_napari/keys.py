@@ -23,7 +23,7 @@ SHORTCUTS: list[tuple[str, str, str]] = [
     ("Escape", "clear clicks and preview (cancels napari's polygon first)", "SAM mode"),
     ("C", "next candidate mask", "SAM mode"),
     ("M", "start a new instance of the current class", "anywhere in the viewer"),
-    ("Shift-T", "track the selected (or just-saved) instance forward over the tracking range", "anywhere"),
+    ("Shift-T", "track the selected (or just-saved) instance forward over the tracking range", "anywhere in the viewer"),
     ("Shift-Alt-T", "track it backward", "anywhere in the viewer"),
     ("Control-C", "copy the selected instance's mask on this frame", "anywhere in the viewer"),
     ("Control-V", "paste it on this frame as the same instance", "anywhere in the viewer"),
