@@ -353,7 +353,7 @@ class SegmentWidget(QWidget):
             if self.backend is None:
                 self.set_backend(SeedGrowSegmenter())  # works at once; load SAM 2 when wanted
             self.controller = PromptController(self._session, self.backend)
-            self.controller.prompts_changed.connect(self._debounce.start)
+            self.controller.prompts_changed.connect(self._prompts_changed)
             self.controller.preview_changed.connect(self._show_result)
             self.controller.committed.connect(lambda rec: self.status.ok(f"Saved {rec.name}. Click the next object."))
             # Enter waits for a preview still being computed instead of running the model here
@@ -367,6 +367,9 @@ class SegmentWidget(QWidget):
         self._show_sam_mode()
         self._prefetch()
         return self.controller
+
+    def _prompts_changed(self) -> None:
+        self._debounce.start()  # a named slot: psygnal cannot inspect QTimer.start's signature
 
     def commit(self):
         """Enter: save the preview. If the prompts changed since it was computed, save as
