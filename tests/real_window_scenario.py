@@ -230,6 +230,14 @@ def main(out: Path) -> dict:
     # -- Shift+A off ------------------------------------------------------------------
     key(viewer, "Shift-A")
     check("Shift+A turns SAM mode off", not seg.sam_mode and viewer.layers.selection.active is s.labels)
+    s.labels.mode = "paint"
+    key(viewer, "M")
+    brush = s.labels.selected_label
+    drag(viewer, s.labels, [(r0, c0 - 6), (r0, c0), (r0, c0 + 6)])
+    painted = int((s.labels.data[frame_index] == brush).sum())
+    check("napari's brush paints a new instance with SAM mode off", painted > 10 and brush in s.table, pixels=painted)
+    key(viewer, "Control-Z")
+    check("Ctrl+Z undoes the stroke", not (s.labels.data == brush).any())
 
     # -- every listed key is bound -------------------------------------------------
     keys = panel.segment.registry.keys.bound_keys()

@@ -103,3 +103,16 @@ def test_every_session_key_is_routed_and_closing_takes_all_back(viewer, classes)
     assert dict(image.keymap) == keymap_before and not set(s.labels.keymap) & {keybinding(k) for k in SESSION_KEYS}
     sessions(viewer).close()
     assert not viewer.keymap
+
+
+def test_next_unlabeled_follows_the_slider_of_a_resliced_volume(viewer, classes):
+    image = viewer.add_image(np.zeros((20, 30, 40)), name="ct")
+    s = start_session(viewer, image, ontology=classes)
+    blob = np.zeros((20, 30, 40), bool)
+    blob[5:9, 10:20, 10:13] = True  # columns 10-12 hold labels
+    s.commit(blob)
+    viewer.dims.order = (2, 0, 1)  # columns on the slider: a sagittal view
+    viewer.dims.set_current_step(2, 10)
+    before = viewer.dims.current_step
+    press(viewer, "Shift-N")
+    assert viewer.dims.current_step[2] == 13 and viewer.dims.current_step[:2] == before[:2]

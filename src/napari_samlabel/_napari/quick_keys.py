@@ -136,23 +136,37 @@ def paste(session: AnnotationSession, as_new: bool = False):
     return out
 
 
-def unlabeled_frames(session: AnnotationSession) -> list[int]:
-    labeled = set().union(*(rec.frames for rec in session.table if rec.present)) if len(session.table) else set()
-    return [f for f in range(session.annotation.n_frames) if f not in labeled]
+def unlabeled_along(session: AnnotationSession, axis: int) -> list[int]:
+    """Indices along ``axis`` whose plane holds no label (the frame axis reads the table)."""
+    if axis == session.frame_axis:
+        labeled = set().union(*(rec.frames for rec in session.table if rec.present))
+        return [f for f in range(session.annotation.n_frames) if f not in labeled]
+    data = np.asarray(session.labels.data)
+    others = tuple(a for a in range(data.ndim) if a != axis)
+    return np.flatnonzero(~data.any(axis=others)).tolist()
 
 
 def go_to_unlabeled(session: AnnotationSession) -> int | None:
-    """Shift+N: the next frame (or slice) after this one with no labels, wrapping round."""
-    if session.frame_axis is None:
-        raise AnnotationError("this image has no frames or slices to step through")
-    free = unlabeled_frames(session)
+    """Shift+N: the next frame or slice after this one with no labels, wrapping round, along
+    the slider of the view shown (time, or the slices of whatever orientation)."""
+    from .prompting import current_plane
+    from .tracking import tracking_axis
+
+    plane = current_plane(session)
+    axis = tracking_axis(session, plane)
+    free = unlabeled_along(session, axis)
     if not free:
         session.say("Every frame has labels.")
         return None
-    here = session.current_frame()
+    here = plane.index[axis]
     nxt = next((f for f in free if f > here), free[0])
-    session.go_to_frame(nxt)
-    session.say(f"Frame {nxt}: no labels yet ({len(free)} such frame(s)).")
+    point = np.asarray(session.labels.world_to_data(session.viewer.dims.point), float) if session.viewer else None
+    if point is not None:
+        point[-session.labels.ndim + axis] = nxt
+        world = session.labels.data_to_world(point)
+        offset = session.viewer.dims.ndim - session.labels.ndim
+        session.viewer.dims.set_point(offset + axis, world[axis])
+    session.say(f"{'Frame' if axis == session.frame_axis else 'Slice'} {nxt}: no labels yet ({len(free)} such).")
     return nxt
 
 
