@@ -65,7 +65,10 @@ def main(out: Path) -> dict:
     results: dict = {}
     gaps = Gaps()
     out.mkdir(parents=True, exist_ok=True)
+    from napari_samlabel.cli import freeze_startup_objects
+
     viewer = open_viewer("timelapse")  # what `samlabel` does
+    freeze_startup_objects()
     win = viewer.window._qt_window
     win.showMaximized()
     app = QApplication.instance()
@@ -172,7 +175,7 @@ def main(out: Path) -> dict:
         made.append(rec.id)
         shot(f"object_{k + 1}_saved")
     worst = gaps.stop()
-    check("labeling never paused the GUI over 250 ms", worst < 0.25, worst_ms=round(worst * 1000), during=gaps.where)
+    check("labeling never paused the GUI over 150 ms", worst < 0.15, worst_ms=round(worst * 1000), during=gaps.where)
 
     # -- copy / paste onto the next frame ------------------------------------------
     key(viewer, "Control-C")
@@ -198,7 +201,7 @@ def main(out: Path) -> dict:
         done = wait_until(lambda: track.worker is None and len(s.table[made[-1]].frames) > 1, 60000)
         worst = gaps.stop()
         check("Shift+T tracks the instance saved last", done, frames=sorted(s.table[made[-1]].frames))
-        check("tracking never paused the GUI over 250 ms", worst < 0.25, worst_ms=round(worst * 1000), during=gaps.where)
+        check("tracking never paused the GUI over 100 ms", worst < 0.10, worst_ms=round(worst * 1000), during=gaps.where)
         shot("tracked")
 
     # -- napari's polygon on the labels layer while SAM mode is on: Enter and Esc are napari's
