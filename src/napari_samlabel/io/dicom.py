@@ -120,7 +120,7 @@ def _pixels(ds, path: Path) -> np.ndarray:
                 return arr
         # otherwise (truncated, odd bit depths) pydicom decides and explains
     try:
-        return ds.pixel_array
+        arr = ds.pixel_array
     except Exception as e:
         ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         if ts is not None and getattr(ts, "is_compressed", False):
@@ -128,6 +128,9 @@ def _pixels(ds, path: Path) -> np.ndarray:
                 f"{path}: pixel data is compressed ({ts.name}) and no installed handler decodes it; {COMPRESSED_HINT}"
             ) from e
         raise ImageReadError(f"{path}: pixel data cannot be read ({type(e).__name__}: {e})") from e
+    # Explicit VR big endian files decode to big-endian arrays: the volume is assembled with
+    # same-size views (no copy), which would read their bytes in native order. Native here.
+    return arr if arr.dtype.isnative else arr.astype(arr.dtype.newbyteorder("="))
 
 
 def _rescale(ds) -> tuple[float, float]:
