@@ -123,3 +123,19 @@ def test_export_dicom_seg_needs_a_dicom_reference(tmp_path, capsys):
     (tmp_path / "c.json").write_text(json.dumps({"classes": [{"name": "x"}]}))
     rc = main(["export", str(tmp_path / "labels.npy"), "--ontology", str(tmp_path / "c.json"), "--format", "dicom-seg", "-o", str(tmp_path / "s.dcm")])
     assert rc == 2 and "needs labels made over a DICOM series" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_one_nan_or_inf_voxel_anywhere_does_not_label_the_whole_plane(tmp_path, bad):
+    """The window came from np.min/np.max: one NaN made it NaN, one inf made it infinite,
+    and the whole plane was one grey, so the object took the plane (issue 10, item 8)."""
+    image, truth = fluorescence_timelapse(n_frames=3, size=96, n_cells=4)
+    image = image.astype(np.float32)
+    image[2, 5, 5] = bad  # another frame, far from the object
+    np.save(tmp_path / "movie.npy", image)
+    obj = {"id": 7, "frame": [0], "points": [centre(truth[0] == 2)], "labels": [1]}
+    (tmp_path / "p.json").write_text(json.dumps({"objects": [obj]}))
+    assert main(["segment", str(tmp_path / "movie.npy"), "--prompts", str(tmp_path / "p.json"),
+                 "-o", str(tmp_path / "o.npy")]) == 0  # fmt: skip
+    out = np.load(tmp_path / "o.npy")
+    assert dice(out[0] == 7, truth[0] == 2) > 0.9

@@ -61,3 +61,15 @@ def test_prompts_from_data_keep_only_this_plane_and_convert_to_xy():
 def test_unusable_prompts_say_why(prompts, message):
     with pytest.raises(PromptError, match=message):
         prompts.check((40, 50))
+
+
+def test_windowing_ignores_nan_and_inf_even_in_given_limits():
+    import numpy as np
+
+    from napari_samlabel.core.planes import window_to_uint8
+
+    plane = np.linspace(0, 100, 64, dtype=np.float32).reshape(8, 8)
+    plane[0, 0], plane[0, 1], plane[0, 2] = np.nan, np.inf, -np.inf
+    for limits in (None, (-np.inf, np.inf), (0.0, np.nan)):
+        out = window_to_uint8(plane, limits)[..., 0]
+        assert out[7, 7] == 255 and out[1, 0] < out[4, 4] < out[7, 7], limits

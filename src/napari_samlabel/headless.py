@@ -22,7 +22,7 @@ import numpy as np
 from .core.annotation import Annotation
 from .core.compose import Mode
 from .core.ontology import Ontology
-from .core.planes import Plane, window_to_uint8
+from .core.planes import Plane, finite_range, window_to_uint8
 from .core.prompts import PromptError, PromptSet
 
 
@@ -88,7 +88,7 @@ def segment_objects(
     rgb = image_is_rgb(data) if rgb is None else rgb
     shape = data.shape[:-1] if rgb else data.shape
     if window is None and not rgb:
-        window = (float(np.min(data)), float(np.max(data)))  # as napari's default contrast
+        window = finite_range(data)  # as napari's default contrast, NaN and inf left out
     labels = np.zeros(shape, np.uint32)
     onto = Ontology()
     ann = Annotation(labels, onto, frame_axis=None)
@@ -135,7 +135,7 @@ def track_objects(
     rgb = image_is_rgb(data) if rgb is None else rgb
     shape = data.shape[:-1] if rgb else data.shape
     if window is None and not rgb:
-        window = (float(np.min(data)), float(np.max(data)))
+        window = finite_range(data)
     labels = segment_objects(data, objects, backend, plane_axes, window, mode, rgb)
     ann = Annotation(labels, Ontology(), frame_axis=None)
     for i in np.unique(labels):

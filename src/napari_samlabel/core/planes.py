@@ -94,6 +94,16 @@ class Plane:
         return np.all(np.abs(coords[:, other] - target) < tol, axis=1)
 
 
+def finite_range(data) -> tuple[float, float]:
+    """(min, max) over the finite values: one NaN or inf voxel must not make the window
+    NaN or infinite (the whole plane then windowed to one grey and was labeled at once)."""
+    arr = np.asarray(data)
+    if arr.dtype.kind not in "fc":
+        return (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    finite = arr[np.isfinite(arr)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+
+
 def window_to_uint8(plane: np.ndarray, contrast_limits: Sequence[float] | None = None, rgb: bool = False) -> np.ndarray:
     """Window a plane to uint8 RGB (H, W, 3) the way the user sees it."""
     arr = np.asarray(plane)
@@ -101,10 +111,9 @@ def window_to_uint8(plane: np.ndarray, contrast_limits: Sequence[float] | None =
         arr = arr[..., :3]
         if arr.dtype == np.uint8 and contrast_limits is None:
             return np.ascontiguousarray(arr)
-    if contrast_limits is None:
-        lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
-    else:
-        lo, hi = float(contrast_limits[0]), float(contrast_limits[1])
+    lo, hi = (float(c) for c in contrast_limits) if contrast_limits is not None else (np.nan, np.nan)
+    if not (np.isfinite(lo) and np.isfinite(hi)):  # none given, or a layer's limits made from an inf voxel
+        lo, hi = finite_range(arr)
     scale = 255.0 / (hi - lo) if hi > lo else 0.0
     out = np.clip((arr.astype(np.float32) - lo) * scale, 0, 255)
     out = np.nan_to_num(out).astype(np.uint8)
