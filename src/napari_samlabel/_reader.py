@@ -10,12 +10,16 @@ def _layer(data, meta: dict, default_name: str):
 
     geo = Geometry.from_meta(meta["geometry"]) if meta.get("geometry") else None
     kwargs = {"name": meta.get("name") or default_name, "metadata": dict(meta)}
-    spatial = min(data.ndim, 3)
-    if geo is not None and data.ndim >= 3:
-        lead = data.ndim - spatial
+    rgb = bool(meta.get("rgb"))
+    ndim = data.ndim - 1 if rgb else data.ndim  # napari's axes: the colour channel is not one
+    if rgb:
+        kwargs["rgb"] = True
+    spatial = min(ndim, 3)
+    if geo is not None and ndim >= 2:
+        lead = ndim - spatial
         step = [float(meta.get("time_step", 1.0))] * lead
-        kwargs["scale"] = step + list(geo.napari_scale())
-        kwargs["translate"] = [0.0] * lead + list(geo.napari_translate())
+        kwargs["scale"] = step + list(geo.napari_scale())[-spatial:]
+        kwargs["translate"] = [0.0] * lead + list(geo.napari_translate())[-spatial:]
     if meta.get("window"):
         kwargs["contrast_limits"] = tuple(meta["window"])
     return (data, kwargs, "image")

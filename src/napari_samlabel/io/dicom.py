@@ -187,6 +187,8 @@ def series_volume(series: Series) -> tuple[np.ndarray, dict]:
     iop = _orientation(first)
     normal = np.cross(iop[:3], iop[3:])
     n_frames = int(getattr(first, "NumberOfFrames", 1) or 1)
+    if int(getattr(first, "SamplesPerPixel", 1) or 1) > 1:
+        return _colour(series, iop, normal)
     if len(series.datasets) == 1 and n_frames > 1:
         return _multiframe(series, iop, normal)
     shapes = {(int(ds.Rows), int(ds.Columns)) for ds in series.datasets}
@@ -266,6 +268,36 @@ def _multiframe(series: Series, iop: np.ndarray, normal: np.ndarray) -> tuple[np
         ps = [float(v) for v in getattr(ds, "PixelSpacing", (1, 1))]
     geo = Geometry((dz, ps[0], ps[1]), positions[order[0]], np.column_stack([iop[:3], iop[3:], normal]))
     return volume, _meta(series, geo, ds, [path])
+
+
+def _colour(series: Series, iop: np.ndarray, normal: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Colour images (secondary captures, ultrasound, endoscopy): RGB as pydicom decodes it
+    (YBR converted), values as stored (no rescale applies to colour), ``rgb`` in the meta.
+    One image is (rows, columns, 3); several, or a multi-frame file, (n, rows, columns, 3)."""
+    datasets, files = series.datasets, series.files
+    if len(datasets) > 1 and all("ImagePositionPatient" in ds for ds in datasets):
+        order = np.argsort([np.dot(normal, [float(v) for v in ds.ImagePositionPatient]) for ds in datasets], kind="stable")
+    else:
+        order = np.argsort([float(getattr(ds, "InstanceNumber", i) or i) for i, ds in enumerate(datasets)], kind="stable")
+    images = []
+    for k in order:
+        arr = np.asarray(_pixels(datasets[k], files[k]))
+        if arr.ndim != (4 if int(getattr(datasets[k], "NumberOfFrames", 1) or 1) > 1 else 3) or arr.shape[-1] != 3:
+            raise ImageReadError(f"{files[k]}: colour pixel data of shape {arr.shape} is not rows x columns x 3")
+        images.extend(arr if arr.ndim == 4 else [arr])
+    shapes = {im.shape for im in images}
+    if len(shapes) > 1:
+        raise ImageReadError(f"{files[0].parent}: series {series.uid} mixes image sizes {sorted(shapes)}")
+    volume = np.stack(images) if len(images) > 1 else images[0]
+    first = datasets[order[0]]
+    ps = [float(v) for v in getattr(first, "PixelSpacing", None) or (1, 1)]
+    dz = float(getattr(first, "SliceThickness", 1) or 1)
+    origin = [float(v) for v in getattr(first, "ImagePositionPatient", (0, 0, 0))]
+    geo = Geometry((dz, ps[0], ps[1]), origin, np.column_stack([iop[:3], iop[3:], normal]))
+    meta = _meta(series, geo, first, [files[k] for k in order])
+    meta["rgb"] = True
+    meta["window"] = None  # the stored colours, not a grey window
+    return volume, meta
 
 
 def _meta(series: Series, geo: Geometry, ds, files) -> dict:
