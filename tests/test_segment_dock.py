@@ -122,3 +122,21 @@ def test_class_table_columns_stay_readable_and_kind_is_edited_from_a_list(make_n
     editor.activated.emit(editor.currentIndex())
     classes.table.setFocus()  # leaving the cell commits the choice
     qtbot.waitUntil(lambda: classes.ontology[classes.ontology.names[1]].kind == "stuff", timeout=1000)
+
+
+def test_start_annotating_again_reuses_the_session_the_viewer_has(panel, qtbot):
+    """Docks see napari's viewer through a proxy: pressing Start annotating on an image that
+    has a session made a second one (a second labels layer, or two sessions on one layer)."""
+    viewer, p = panel
+    s = current_session(viewer)
+    p.segment.start_prompting()
+    rec = s.commit(__import__("napari_samlabel.synthetic", fromlist=["disc"]).disc((192, 192), 50, 50, 8), region=(2,))
+    n_layers = len(viewer.layers)
+    qtbot.mouseClick(p.classes.start_button, Qt.LeftButton)
+    p.classes.labels_combo.setCurrentText(s.labels.name)
+    qtbot.mouseClick(p.classes.start_button, Qt.LeftButton)
+    registry = p.classes.registry
+    assert len(registry.sessions) == 1 and current_session(viewer) is s and len(viewer.layers) == n_layers
+    assert p.segment.controller is not None and p.segment.controller.points in viewer.layers
+    assert rec.id in s.table and "samlabel preview" not in [
+        p.classes.labels_combo.itemText(i) for i in range(p.classes.labels_combo.count())]  # fmt: skip

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._napari.registry import sessions
+from ._napari.registry import sessions, unwrap
 from ._napari.session import AnnotationSession
 from .core import Annotation, AnnotationError, Mode, ObjectClass, Ontology, OntologyError
 
@@ -36,10 +36,12 @@ def start_session(
 
     Starting again on an image that already has a session returns that session.
     """
+    viewer = unwrap(viewer)
     if isinstance(image, str):
         image = viewer.layers[image]
     if isinstance(labels, str):
         labels = viewer.layers[labels]
+    image, labels = unwrap(image), unwrap(labels)
     registry = sessions(viewer)
     existing = registry.for_layer(labels if labels is not None else image)
     if existing is not None and (labels is None or existing.labels is labels):
@@ -60,8 +62,8 @@ def open_project(viewer: ViewerModel, image: Image | str, folder: str | Path) ->
     from ._napari.session import new_labels_layer
     from .io.project import ProjectError, load_project
 
-    if isinstance(image, str):
-        image = viewer.layers[image]
+    viewer = unwrap(viewer)
+    image = unwrap(viewer.layers[image] if isinstance(image, str) else image)
     registry = sessions(viewer)
     for open_one in registry.sessions:  # opening it again would add a second, diverging copy
         if open_one.project_folder is not None and _same_folder(open_one.project_folder, folder):

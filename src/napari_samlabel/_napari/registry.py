@@ -16,6 +16,13 @@ if TYPE_CHECKING:
     from .session import AnnotationSession
 
 
+def unwrap(obj):
+    """The object itself, not napari's PublicOnlyProxy: docks get the viewer through the proxy,
+    so its layers too, and ``layer is session.labels`` never held (a second Start annotating
+    made a second session on the same image or layer), and patching them warned."""
+    return getattr(obj, "__wrapped__", obj) if type(obj).__name__ == "PublicOnlyProxy" else obj
+
+
 class SessionList:
     """The sessions of one viewer; ``current`` follows the last started or selected one."""
 
@@ -70,6 +77,7 @@ class SessionList:
             self.current_changed.emit(session)
 
     def for_layer(self, layer) -> AnnotationSession | None:
+        layer = unwrap(layer)
         return next((s for s in self.sessions if layer is s.labels or layer is s.image), None)
 
     def _on_active_layer(self, event) -> None:
@@ -102,6 +110,7 @@ _REGISTRY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def sessions(viewer: ViewerModel) -> SessionList:
+    viewer = unwrap(viewer)
     if viewer not in _REGISTRY:
         _REGISTRY[viewer] = SessionList(viewer)
     return _REGISTRY[viewer]

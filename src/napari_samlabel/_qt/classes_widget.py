@@ -170,7 +170,9 @@ class ClassesWidget(QWidget):
         for combo, kind, extra in ((self.image_combo, Image, []), (self.labels_combo, Labels, [NEW_LABELS])):
             keep = combo.currentText()
             combo.clear()
-            combo.addItems(extra + [layer.name for layer in self.viewer.layers if isinstance(layer, kind)])
+            names = [layer.name for layer in self.viewer.layers if isinstance(layer, kind)]
+            # the prompt layers (clicks, box, preview) are the plugin's own, never to annotate or adopt
+            combo.addItems(extra + [n for n in names if not n.startswith("samlabel ")])
             if keep and combo.findText(keep) >= 0:
                 combo.setCurrentText(keep)
 
