@@ -160,12 +160,7 @@ def go_to_unlabeled(session: AnnotationSession) -> int | None:
         return None
     here = plane.index[axis]
     nxt = next((f for f in free if f > here), free[0])
-    point = np.asarray(session.labels.world_to_data(session.viewer.dims.point), float) if session.viewer else None
-    if point is not None:
-        point[-session.labels.ndim + axis] = nxt
-        world = session.labels.data_to_world(point)
-        offset = session.viewer.dims.ndim - session.labels.ndim
-        session.viewer.dims.set_point(offset + axis, world[axis])
+    session.go_to_frame(nxt, axis)
     session.say(f"{'Frame' if axis == session.frame_axis else 'Slice'} {nxt}: no labels yet ({len(free)} such).")
     return nxt
 

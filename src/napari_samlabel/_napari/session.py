@@ -178,15 +178,17 @@ class AnnotationSession:
         point = self.labels.world_to_data(viewer.dims.point)
         return int(np.clip(np.round(point[self.frame_axis]), 0, self.annotation.n_frames - 1))
 
-    def go_to_frame(self, frame: int) -> None:
+    def go_to_frame(self, frame: int, axis: int | None = None) -> None:
+        """Move the viewer to index ``frame`` along a data axis (default: the frame axis)."""
         viewer = self.viewer
-        if viewer is None or self.frame_axis is None:
+        axis = self.frame_axis if axis is None else axis
+        if viewer is None or axis is None:
             return
         data_point = np.asarray(self.labels.world_to_data(viewer.dims.point), dtype=float)
-        data_point[self.frame_axis] = frame
+        data_point[axis] = frame
         world = self.labels.data_to_world(data_point)
-        world_axis = viewer.dims.ndim - self.labels.ndim + self.frame_axis
-        viewer.dims.set_point(world_axis, world[self.frame_axis])
+        world_axis = viewer.dims.ndim - self.labels.ndim + axis
+        viewer.dims.set_point(world_axis, world[axis])
 
     # -- classes and instances ------------------------------------------
     def select_class(self, name: str) -> None:

@@ -58,6 +58,19 @@ def require_session(registry, status: StatusLine):
     return session
 
 
+def collapsible(title: str, form, expanded: bool = False):
+    """A form folded under a title (superqt's QCollapsible): rarely used options stay out
+    of a slim panel's way."""
+    from superqt import QCollapsible
+
+    box = QWidget()
+    box.setLayout(form)
+    section = QCollapsible(title)
+    section.addWidget(box)
+    section.expand(animate=False) if expanded else section.collapse(animate=False)
+    return section
+
+
 def compact(widget: QWidget, chars: int = 8) -> QWidget:
     """Let a form shrink to a slim panel: combo boxes stop asking for their longest item's
     width (a layer called "nuclei (synthetic time-lapse)" widened the whole dock)."""

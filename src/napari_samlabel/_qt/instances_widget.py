@@ -27,10 +27,9 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QCollapsible
 
 from .._napari.instance_rows import SORT_KEYS, Row, RowChanges, RowTracker, matches, on_frames
-from ._common import StatusLine, guarded
+from ._common import StatusLine, collapsible, guarded
 
 if TYPE_CHECKING:
     import napari
@@ -367,11 +366,7 @@ class InstancesWidget(QWidget):
         bulk_form.addRow("Class", self.bulk_class_combo)
         bulk_form.addRow("Below", self.threshold_spin)
         bulk_form.addRow(self.apply_button)
-        bulk_box = QWidget()
-        bulk_box.setLayout(bulk_form)
-        self.bulk = QCollapsible("Bulk edit")
-        self.bulk.addWidget(bulk_box)
-        self.bulk.collapse(animate=False)
+        self.bulk = collapsible("Bulk edit", bulk_form)
 
         self.status = StatusLine()
         layout = QVBoxLayout(self)

@@ -18,11 +18,10 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QCollapsible
 from superqt.utils import create_worker
 
 from ..core.compose import Mode
-from ._common import StatusLine, guarded
+from ._common import StatusLine, collapsible, guarded
 
 if TYPE_CHECKING:
     import napari
@@ -82,10 +81,7 @@ class SegmentWidget(QWidget):
         options.addRow("Checkpoint", ckpt)
         options.addRow("Device", self.device_combo)
         options.addRow(self.disk_cache)
-        options_box = QWidget()
-        options_box.setLayout(options)
-        self.model_options = QCollapsible("Model options")
-        self.model_options.addWidget(options_box)
+        self.model_options = collapsible("Model options", options)
 
         self.class_combo = QComboBox()
         self.class_combo.activated.connect(self._class_chosen)
