@@ -162,12 +162,13 @@ def main(out: Path) -> dict:
             check("right click is negative", positive.tolist() == [True, False], positive=positive.tolist())
         wait_until(lambda: c.result is not None and c.result.generation == c._generation, 10000)
         shot(f"object_{k + 1}_preview")
-        before = len([r for r in s.table if r.present])
+        before = {r.id for r in s.table if r.present}
         gaps.step = f"Enter {k + 1}"
         key(viewer, "Enter")
-        wait_until(lambda: len([r for r in s.table if r.present]) == before + 1, 5000)
+        wait_until(lambda: len([r for r in s.table if r.present]) == len(before) + 1, 5000)
         gaps.step = f"after Enter {k + 1}"
-        rec = s.table.get(s.recent) if s.recent else None
+        new = [r for r in s.table if r.present and r.id not in before]
+        rec = new[0] if len(new) == 1 else None
         check(f"object {k + 1}: Enter saves it", rec is not None and rec.present and frame_index in rec.frames,
               instances=len([r for r in s.table if r.present]))  # fmt: skip
         overlap = np.logical_and(s.labels.data[frame_index] == rec.id, truth[frame_index] == obj).sum()

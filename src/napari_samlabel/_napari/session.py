@@ -112,7 +112,6 @@ class AnnotationSession:
         self.saved_version = -1
         self._fresh: dict[str, int] = {}  # class -> id handed to the brush, not painted yet
         self.selection: list[int] = []  # picked in the Instances dock
-        self.recent: int | None = None  # the instance saved last (what Shift+T, Ctrl+C act on after Enter)
         self.clipboard = None  # Ctrl+C's mask (see quick_keys.Copied)
         self._viewer_ref = weakref.ref(viewer) if viewer is not None else (lambda: None)
         meta = labels.metadata.get(META_KEY, {})
@@ -252,7 +251,6 @@ class AnnotationSession:
         self.annotation.write_mask(
             mask, rec.id, region, mode, replace=replace, source=source, confidence=confidence, require_pixels=True
         )
-        self.recent = rec.id
         if pieces > 1 or specks:
             left_out = f"; {specks} speck(s) it would have left were not written" if specks else ""
             self.say(f"{rec.name} was saved in {pieces} pieces: other or locked instances cut through it "
