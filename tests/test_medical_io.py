@@ -208,7 +208,7 @@ def test_coco_panoptic_pngs_hold_segment_ids(annotated, tmp_path):
 def test_cell_tracking_challenge_splits_gaps_with_parents(tmp_path):
     import tifffile
 
-    from napari_samlabel.io.export import write_ctc
+    from napari_samlabel.io.ctc import write_ctc
 
     labels = np.zeros((5, 10, 10), np.uint32)
     labels[0:2, 1:3, 1:3] = 4
@@ -256,7 +256,7 @@ def test_dicom_seg_references_the_series(ct_series, tmp_path, classes):
 
 
 def test_shapes_round_trip(annotated):
-    from napari_samlabel.io.export import instance_shapes, shape_mask
+    from napari_samlabel.io.shapes import instance_shapes, shape_mask
 
     ann = annotated
     shapes, feats = instance_shapes(ann.store.data, ann.table, 0, "polygon")

@@ -162,7 +162,7 @@ class ExportWidget(QWidget):
         return out
 
     def to_shapes(self):
-        from ..io.export import instance_shapes
+        from ..io.shapes import instance_shapes
 
         s = self._session()
         if s is None:
@@ -180,7 +180,7 @@ class ExportWidget(QWidget):
 
     def from_shapes(self):
         """Every shape of the selected Shapes layer becomes an instance of the current class."""
-        from ..io.export import shape_mask
+        from ..io.shapes import shape_mask
 
         s = self._session()
         layer = self.viewer.layers.selection.active

@@ -24,7 +24,8 @@ def export(
     per: str = "class",
     polygons: bool = False,
 ) -> Path:
-    from . import export as ex
+    from . import coco, ctc, dicom_seg
+    from .export import _atomic_text, write_instances_csv
     from .images import write_labels
 
     out = Path(out)
@@ -34,20 +35,20 @@ def export(
         return write_labels(out if name.endswith((".nii", ".nii.gz")) else out.with_suffix(".nii.gz"), labels, source_meta)
     if fmt == "csv":
         spacing = source_meta.get("spacing") or (source_meta.get("geometry") or {}).get("spacing")
-        return ex.write_instances_csv(out, labels, table, spacing)
+        return write_instances_csv(out, labels, table, spacing)
     if fmt == "coco":
-        data = ex.coco_instances(labels, table, ontology, frame_axis, polygons=polygons)
-        ex._atomic_text(out, json.dumps(data))
+        data = coco.coco_instances(labels, table, ontology, frame_axis, polygons=polygons)
+        _atomic_text(out, json.dumps(data))
         return out
     if fmt == "coco-panoptic":
-        return ex.coco_panoptic(labels, table, ontology, out, frame_axis)
+        return coco.coco_panoptic(labels, table, ontology, out, frame_axis)
     if fmt == "ctc":
         if frame_axis is None:
             raise ValueError("the Cell Tracking Challenge format needs a time axis")
-        return ex.write_ctc(out, labels, frame_axis)
+        return ctc.write_ctc(out, labels, frame_axis)
     if fmt == "dicom-seg":
         files = source_meta.get("files")
         if not files or source_meta.get("format") != "dicom":
             raise ValueError("a DICOM SEG needs labels made over a DICOM series (open the series with this plugin)")
-        return ex.write_dicom_seg(out, labels, files, table, ontology, per=per)
+        return dicom_seg.write_dicom_seg(out, labels, files, table, ontology, per=per)
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
