@@ -11,11 +11,12 @@ if command -v apt-get >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
     xvfb xauth openbox libgl1-mesa-dri libegl1 libgl1 libglx-mesa0 libxkbcommon-x11-0 libxcb-icccm4 \
     libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-xinerama0 \
-    libxcb-xfixes0 libxcb-shape0 libxcb-cursor0 libdbus-1-3 libfontconfig1 >/dev/null
+    libxcb-xfixes0 libxcb-shape0 libxcb-cursor0 libdbus-1-3 libfontconfig1 dicom3tools >/dev/null
 fi
 
 PY="${PYTHON:-python3}"
 "$PY" -m pip install -q --disable-pip-version-check -e ".[qt,sam,testing]"
+"$PY" -m pip install -q --disable-pip-version-check --no-deps panopticapi-lite
 
 # -a: pick a free display number; the screen needs depth 24 for napari's GL canvas.
 exec xvfb-run -a -s "-screen 0 1920x1080x24" "$PY" -m pytest "$@"

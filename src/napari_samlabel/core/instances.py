@@ -39,6 +39,8 @@ class Instance:
     locked: bool = False
     visible: bool = True
     stuff: bool = False
+    # lineage: the instance this one divided from (0: none), as the Cell Tracking Challenge writes it
+    parent: int = 0
 
     def copy(self) -> Instance:
         return replace(self, frames=set(self.frames), frame_scores=dict(self.frame_scores),
