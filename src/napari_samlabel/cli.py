@@ -136,7 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("labels", help="label array (.tif, .npy, .nii/.nii.gz) or a samlabel project folder")
     exp.add_argument("--ontology", help="classes JSON (not needed for a project folder)")
     exp.add_argument("--instances", help="instance CSV (id, class, confidence, source) to name classes per id")
-    exp.add_argument("--reference", help="source image: DICOM folder for dicom-seg, image for NIfTI geometry")
+    exp.add_argument("--reference", help="source image (DICOM folder for dicom-seg, image for NIfTI geometry): the "
+                     "labels are compared with its grid and reoriented exactly, resampled (said) or refused")
+    exp.add_argument("--creator", help="DICOM SEG ContentCreatorName, e.g. 'Doe^Jane' (default: $SAMLABEL_CREATOR, "
+                     "else the login name)")
     exp.add_argument("--format", required=True, choices=["nifti", "dicom-seg", "coco", "coco-panoptic", "ctc", "csv"])
     exp.add_argument("--frame-axis", type=int, default=None, help="frame/slice axis (default 0 for 3D and up)")
     exp.add_argument("--per", default="class", choices=["class", "instance"], help="DICOM SEG segments")
@@ -185,31 +188,39 @@ def _export(args) -> int:
     from .core.instances import InstanceTable
     from .core.ontology import Ontology, OntologyError
     from .io import ImageReadError, read_image
-    from .io.exporting import export
+    from .io.exporting import align_to_reference, export
     from .io.project import ProjectError, load_project
 
+    said = ""
     try:
         path = Path(args.labels)
         if path.is_dir():
             labels, onto, table, meta = load_project(path)
             frame_axis = meta.get("frame_axis")
-            source = meta.get("source_image", {})
+            source = own = meta.get("source_image", {})  # the grid the labels were made on
         else:
-            labels, source = read_image(path)
+            labels, own = read_image(path)
             labels = np.asarray(labels)
             if args.ontology is None:
                 raise ValueError("--ontology is needed for a label array")
             onto = Ontology.load(args.ontology)
             frame_axis = args.frame_axis if args.frame_axis is not None else (0 if labels.ndim >= 3 else None)
-            table = _table_from_csv(args.instances, onto) if args.instances else InstanceTable()
-            ann = Annotation(labels, onto, frame_axis, table)
-            ann.sync_frames()  # ids without a row in the CSV: the first class
+            table, source = None, own
         if args.reference:
-            _, source = read_image(args.reference)
-        out = export(args.format, args.output, labels, onto, table, frame_axis, source, args.per, args.polygons)
+            # principle 14: the labels' own grid is compared with the reference's, never assumed
+            ref, source = read_image(args.reference)
+            labels, table, frame_axis, match = align_to_reference(labels, own, source, ref.shape, table, frame_axis)
+            said = match.message
+        if table is None:  # after any reorientation, so the frames the table records are the slices written
+            table = _table_from_csv(args.instances, onto) if args.instances else InstanceTable()
+            Annotation(labels, onto, frame_axis, table).sync_frames()  # ids without a row in the CSV: the first class
+        kwargs = {"creator": args.creator} if args.format == "dicom-seg" and args.creator else {}
+        out = export(args.format, args.output, labels, onto, table, frame_axis, source, args.per, args.polygons, **kwargs)
     except (ImageReadError, ProjectError, OntologyError, ValueError, KeyError, OSError) as e:
         print(f"samlabel export: {e}", file=sys.stderr)
         return 2
+    if said:
+        print(said)
     print(f"wrote {out}")
     return 0
 

@@ -1,7 +1,15 @@
-"""DICOM Segmentation objects (highdicom) over the source series."""
+"""DICOM Segmentation objects (highdicom) over the source series.
+
+Each label slice is matched to a source frame by position (the labels' geometry against each
+frame's ImagePositionPatient), never by file or frame order: a series of single-frame files and
+one enhanced multi-frame file are handled alike. Segments carry the class colour
+(RecommendedDisplayCIELabValue) and, where the class name is a DICOM anatomical, tissue or
+abnormality term, its SNOMED code; the object carries ContentCreatorName.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -9,6 +17,102 @@ import numpy as np
 
 from ..core.instances import InstanceTable
 from ..core.ontology import Ontology
+
+# DICOM context groups a class name is looked up in (CamelCase keyword, as pydicom names
+# them), with the segmented property category their terms belong to
+PROPERTY_GROUPS = (
+    ("cid7192", "AnatomicalStructure"),  # Anatomical Structure Segmentation Types
+    ("cid7191", "Tissue"),  # Tissue Segmentation Types
+    ("cid7194", "MorphologicallyAbnormalStructure"),  # Morphologically Abnormal Structure types
+)
+
+
+def segment_property(class_name: str):
+    """(category, type) codes for a class: the SNOMED term when its name is one (``liver``,
+    ``adipose tissue``, ``lesion``), else Tissue / Tissue."""
+    from pydicom.sr.codedict import codes
+
+    key = "".join(w[:1].upper() + w[1:] for w in class_name.replace("_", " ").replace("-", " ").split())
+    for cid, category in PROPERTY_GROUPS:
+        group = getattr(codes, cid)
+        if key in group.dir():
+            return getattr(codes.SCT, category), getattr(group, key)
+    return codes.SCT.Tissue, codes.SCT.Tissue
+
+
+def content_creator(name: str | None = None) -> str:
+    """A DICOM person name (Family^Given) for ContentCreatorName: the one given, else
+    $SAMLABEL_CREATOR, else the login name. "Jane Doe" becomes "Doe^Jane"."""
+    if not name:
+        name = os.environ.get("SAMLABEL_CREATOR", "")
+    if not name:
+        import getpass
+
+        try:
+            name = getpass.getuser()
+        except Exception:  # no login name (some containers)
+            name = "samlabel"
+    name = name.strip()
+    if "^" not in name:
+        parts = name.split()
+        name = f"{parts[-1]}^{' '.join(parts[:-1])}" if len(parts) > 1 else f"{name}^"
+    return name[:64]
+
+
+def _frames(sources) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(ImagePositionPatient, ImageOrientationPatient) of every source frame, in stored order."""
+    out = []
+    if len(sources) == 1 and int(getattr(sources[0], "NumberOfFrames", 1) or 1) > 1:
+        ds = sources[0]
+        shared = (getattr(ds, "SharedFunctionalGroupsSequence", None) or [None])[0]
+        per = getattr(ds, "PerFrameFunctionalGroupsSequence", None)
+        for i in range(int(ds.NumberOfFrames)):
+            ipp = iop = None
+            for group in (per[i] if per is not None else None, shared):
+                if group is None:
+                    continue
+                if ipp is None and "PlanePositionSequence" in group:
+                    ipp = group.PlanePositionSequence[0].ImagePositionPatient
+                if iop is None and "PlaneOrientationSequence" in group:
+                    iop = group.PlaneOrientationSequence[0].ImageOrientationPatient
+            if ipp is None or iop is None:
+                return []  # no plane positions (e.g. frames of a cine): order is all there is
+            out.append((np.array(ipp, float), np.array(iop, float)))
+        return out
+    for ds in sources:
+        if "ImagePositionPatient" not in ds or "ImageOrientationPatient" not in ds:
+            return []
+        out.append((np.array(ds.ImagePositionPatient, float), np.array(ds.ImageOrientationPatient, float)))
+    return out
+
+
+def _slice_of_frame(sources, n_slices: int, geometry: dict | None, where: str) -> list[int]:
+    """For each source frame, the label slice at its position (checked against the labels'
+    geometry: in-plane orientation, offset, and a whole slice step along the normal)."""
+    n_frames = int(getattr(sources[0], "NumberOfFrames", 1) or 1) if len(sources) == 1 else len(sources)
+    if n_frames != n_slices:
+        raise ValueError(f"{where}: labels have {n_slices} slices, the source {n_frames} frames")
+    frames = _frames(sources)
+    if geometry is None or not frames:
+        return list(range(n_frames))  # nothing to check against: the reader's order
+    from .geometry import Geometry
+
+    geo = Geometry.from_meta(geometry)
+    dz, dy, dx = geo.spacing
+    inv = np.linalg.inv(geo.direction @ np.diag([dx, dy, dz]))  # LPS mm -> (i, j, k)
+    slices = []
+    for n, (ipp, iop) in enumerate(frames):
+        if not np.allclose(iop, np.concatenate([geo.direction[:, 0], geo.direction[:, 1]]), atol=1e-3):
+            raise ValueError(f"{where}: frame {n + 1} is oriented {iop.round(4).tolist()}, the labels' rows and "
+                             f"columns {geo.direction[:, :2].T.round(4).tolist()}")  # fmt: skip
+        i, j, k = inv @ (ipp - np.asarray(geo.origin))
+        if abs(i) > 0.01 or abs(j) > 0.01 or abs(k - round(k)) > 0.01 or not 0 <= round(k) < n_slices:
+            raise ValueError(f"{where}: frame {n + 1} at {ipp.round(3).tolist()} mm lies on no slice of the labels' "
+                             f"grid (first slice at {np.round(geo.origin, 3).tolist()}, step {dz:g} mm)")  # fmt: skip
+        slices.append(int(round(k)))
+    if sorted(slices) != list(range(n_slices)):
+        raise ValueError(f"{where}: source frames do not cover the label slices one to one")
+    return slices
 
 
 def write_dicom_seg(
@@ -18,18 +122,28 @@ def write_dicom_seg(
     table: InstanceTable,
     ontology: Ontology,
     per: str = "class",
+    geometry: dict | None = None,
+    creator: str | None = None,
 ) -> Path:
     """A DICOM Segmentation (highdicom) over the source series, one segment per class or instance.
 
-    ``labels`` is (z, y, x) in the order of ``source_files`` (the reader's slice order).
-    """
+    ``labels`` is (z, y, x) on the grid ``geometry`` describes (the reader's; see
+    :mod:`.geometry`); ``source_files`` are single-frame images or one multi-frame image."""
     import highdicom as hd
     import pydicom
     from pydicom.sr.codedict import codes
 
-    sources = [pydicom.dcmread(f) for f in source_files]
-    if len(sources) != labels.shape[0]:
-        raise ValueError(f"labels have {labels.shape[0]} slices, the source series {len(sources)}")
+    where = str(Path(source_files[0]).parent if len(source_files) > 1 else source_files[0])
+    sources = [pydicom.dcmread(f, stop_before_pixels=True) for f in source_files]
+    labels = np.asarray(labels)
+    if labels.ndim == 2:
+        labels = labels[None]
+    if labels.ndim != 3:
+        raise ValueError(f"a DICOM SEG holds a (z, y, x) volume; the labels have shape {labels.shape}")
+    slice_of = _slice_of_frame(sources, labels.shape[0], geometry, where)
+    rows, cols = int(sources[0].Rows), int(sources[0].Columns)
+    if labels.shape[1:] != (rows, cols):
+        raise ValueError(f"{where}: labels planes are {labels.shape[1:]}, the source's {(rows, cols)}")
     groups: list[tuple[str, list[int], str]] = []  # (label, ids, class)
     if per == "class":
         for c in ontology:
@@ -42,20 +156,24 @@ def write_dicom_seg(
     groups = [g for g in groups if np.isin(labels, g[1]).any()]
     if not groups:
         raise ValueError("nothing labeled: a DICOM SEG needs at least one segment")
-    masks = np.stack([np.isin(labels, ids) for _, ids, _ in groups], axis=-1).astype(np.uint8)
-    descriptions = [
-        hd.seg.SegmentDescription(
+    # frame n of the SEG lies on source frame n (highdicom copies its position and reference)
+    masks = np.stack([np.isin(labels[slice_of], ids) for _, ids, _ in groups], axis=-1).astype(np.uint8)
+    descriptions = []
+    for k, (name, _, cls) in enumerate(groups):
+        category, kind = segment_property(cls)
+        colour = ontology[cls].color if cls in ontology else "#808080"
+        rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+        descriptions.append(hd.seg.SegmentDescription(
             segment_number=k + 1,
             segment_label=name[:64],
-            segmented_property_category=codes.SCT.Tissue,
-            segmented_property_type=codes.SCT.Tissue,
+            segmented_property_category=category,
+            segmented_property_type=kind,
             algorithm_type=hd.seg.SegmentAlgorithmTypeValues.SEMIAUTOMATIC,
             algorithm_identification=hd.AlgorithmIdentificationSequence(
                 name="napari-samlabel", version="0.1", family=codes.DCM.ArtificialIntelligence
             ),
-        )
-        for k, (name, _, _) in enumerate(groups)
-    ]
+            display_color=hd.color.CIELabColor.from_rgb(*rgb),
+        ))  # fmt: skip
     seg = hd.seg.Segmentation(
         source_images=sources,
         pixel_array=masks,
@@ -69,6 +187,8 @@ def write_dicom_seg(
         manufacturer_model_name="napari-samlabel",
         software_versions="0.1",
         device_serial_number="0",
+        content_creator_name=content_creator(creator),
+        content_label="SAMLABEL",
         omit_empty_frames=False,
     )
     path = Path(path)

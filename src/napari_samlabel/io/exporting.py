@@ -23,7 +23,11 @@ def export(
     source_meta: dict | None = None,
     per: str = "class",
     polygons: bool = False,
+    creator: str | None = None,
 ) -> Path:
+    """Write ``labels`` in ``fmt``. ``source_meta`` is the grid the labels are on (the image
+    they were made over, or a reference they were aligned to with :func:`align_to_reference`);
+    ``creator`` is the DICOM SEG's ContentCreatorName (default: the login name)."""
     from . import coco, ctc, dicom_seg
     from .export import _atomic_text, write_instances_csv
     from .images import write_labels
@@ -45,10 +49,70 @@ def export(
     if fmt == "ctc":
         if frame_axis is None:
             raise ValueError("the Cell Tracking Challenge format needs a time axis")
-        return ctc.write_ctc(out, labels, frame_axis)
+        return ctc.write_ctc(out, labels, frame_axis, parents={r.id: r.parent for r in table if r.parent})
     if fmt == "dicom-seg":
         files = source_meta.get("files")
         if not files or source_meta.get("format") != "dicom":
             raise ValueError("a DICOM SEG needs labels made over a DICOM series (open the series with this plugin)")
-        return dicom_seg.write_dicom_seg(out, labels, files, table, ontology, per=per)
+        return dicom_seg.write_dicom_seg(out, labels, files, table, ontology, per=per,
+                                         geometry=source_meta.get("geometry"), creator=creator)
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def align_to_reference(labels: np.ndarray, labels_meta: dict | None, reference_meta: dict, reference_shape,
+                       table: InstanceTable | None = None, frame_axis: int | None = None):  # fmt: skip
+    """The labels on the reference's grid (principle 14): reoriented exactly when they are the
+    same voxels stored in another axis order or with flipped axes, resampled (nearest neighbour,
+    said) when they cover the same region on another grid, refused (GeometryMismatch, both
+    geometries in the message) otherwise.
+
+    Returns ``(labels, table, frame_axis, match)``: ``table`` is a copy whose per-frame entries
+    follow the slices (the caller's table is never changed); ``match.message`` says what was done."""
+    from .geometry import index_affine, match_grid
+
+    labels = np.asarray(labels)
+    squeeze = labels.ndim == 2  # a single slice: one (1, y, x) plane of a 3D grid
+    if squeeze:
+        labels = labels[None]
+    ref_shape = tuple(reference_shape)
+    if len(ref_shape) == 2:
+        ref_shape = (1, *ref_shape)
+    own = index_affine(labels_meta or {})
+    match = match_grid(own, labels.shape, index_affine(reference_meta or {}), ref_shape[-3:])
+    out = match.apply(labels)
+    lead = out.ndim - 3
+    new_axis = frame_axis
+    if match.kind in ("reoriented", "resampled") and frame_axis is not None and frame_axis >= lead:
+        axis, flip = match.axis_map(frame_axis - lead)
+        new_axis = lead + axis
+        if table is not None:
+            n = labels.shape[frame_axis]
+            if match.kind == "reoriented" and new_axis == frame_axis:
+                table = _move_frames(table, (lambda f: n - 1 - f) if flip else (lambda f: f))
+            else:  # slices do not map one to one: re-read which slices each id is on
+                presence: dict[int, set[int]] = {}
+                for f in range(out.shape[new_axis]):
+                    for i in np.unique(np.take(out, f, axis=new_axis)).tolist():
+                        presence.setdefault(int(i), set()).add(f)
+                table = _move_frames(table, None, presence)
+    elif table is not None:
+        table = InstanceTable.from_json(table.to_json())  # a copy: the caller's is never changed
+    if squeeze and out.shape[0] == 1 and len(tuple(reference_shape)) == 2:
+        out = out[0]
+    return out, table, new_axis, match
+
+
+def _move_frames(table: InstanceTable, where, presence: dict | None = None) -> InstanceTable:
+    """A copy of the table with per-frame entries at their new slice index (``where``); with
+    ``where`` None, each instance keeps its mean confidence and the frames in ``presence``."""
+    data = table.to_json()
+    for d in data["instances"]:
+        if where is None:
+            rec = table[d["id"]]
+            d["confidence"], d["source"] = rec.mean_confidence, rec.sources.split("+")[0]
+            d["frames"], d["frame_scores"], d["frame_sources"] = sorted(presence.get(d["id"], ())), {}, {}
+        else:
+            d["frames"] = [where(f) for f in d["frames"]]
+            d["frame_scores"] = {str(where(int(f))): v for f, v in d["frame_scores"].items()}
+            d["frame_sources"] = {str(where(int(f))): v for f, v in d["frame_sources"].items()}
+    return InstanceTable.from_json(data)
