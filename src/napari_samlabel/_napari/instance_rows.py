@@ -32,6 +32,7 @@ class Row(NamedTuple):
     status: str
     locked: bool
     visible: bool
+    parent: int = 0  # the instance it divided from (0: none)
 
     @property
     def first(self) -> int:
@@ -46,7 +47,7 @@ def row_of(rec: Instance) -> Row:
     frames = tuple(sorted(rec.frames))
     return Row(
         rec.id, rec.name, rec.class_name, frames, format_frames(frames),
-        rec.mean_confidence, rec.sources, rec.status, rec.locked, rec.visible,
+        rec.mean_confidence, rec.sources, rec.status, rec.locked, rec.visible, rec.parent,
     )  # fmt: skip
 
 
@@ -54,7 +55,7 @@ def _signature(rec: Instance) -> tuple:
     """Everything a row is made of, frozen (records are edited in place)."""
     return (
         rec.class_name, rec.stuff, rec.status, rec.locked, rec.visible, rec.source, rec.confidence,
-        frozenset(rec.frames), dict(rec.frame_scores), dict(rec.frame_sources),
+        frozenset(rec.frames), dict(rec.frame_scores), dict(rec.frame_sources), rec.parent,
     )  # fmt: skip
 
 
@@ -64,6 +65,7 @@ def _same(sig: tuple, rec: Instance) -> bool:
         sig[0] == rec.class_name and sig[1] == rec.stuff and sig[2] == rec.status and sig[3] == rec.locked
         and sig[4] == rec.visible and sig[5] == rec.source and sig[6] == rec.confidence
         and sig[7] == rec.frames and sig[8] == rec.frame_scores and sig[9] == rec.frame_sources
+        and sig[10] == rec.parent
     )  # fmt: skip
 
 
@@ -142,4 +144,5 @@ SORT_KEYS = {
     "source": lambda r: r.sources,
     "status": lambda r: STATUSES.index(r.status) if r.status in STATUSES else len(STATUSES),
     "locked": lambda r: int(r.locked),
+    "parent": lambda r: r.parent,
 }

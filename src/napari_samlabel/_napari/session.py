@@ -375,6 +375,7 @@ class AnnotationSession:
                 status=str(row.get("status", "unreviewed")),
                 locked=bool(row.get("locked", False)),
                 visible=bool(row.get("visible", True)),
+                parent=int(row.get("parent", 0) or 0),
             )  # fmt: skip
         return table
 

@@ -532,7 +532,10 @@ class Annotation:
         return done
 
     def split(self, label_id: int, at_frame: int) -> Instance:
-        """Frames from ``at_frame`` on become a new instance of the same class."""
+        """Frames from ``at_frame`` on become a new instance of the same class.
+
+        Daughters the instance divided into (they start after its end) become the
+        new piece's: it is the part that divided."""
         if self.frame_axis is None:
             raise AnnotationError("splitting at a frame needs a time or slice axis")
         (rec,) = self._check_editable([label_id])
@@ -541,12 +544,135 @@ class Annotation:
         later = sorted(f for f in rec.frames if f >= at_frame)
         if not later or len(later) == len(rec.frames):
             raise AnnotationError(f"{rec.name} has no frames on both sides of frame {at_frame}")
+        from .lineage import children
+
+        kids = [i for i in children(self.table, label_id) if self.table[i].frames]
+        self._check_editable(kids)
         with self.action("split"):
             new = self.table.allocate(rec.class_name, source=rec.source, confidence=rec.confidence)
             new.frame_scores = {f: s for f, s in rec.frame_scores.items() if f >= at_frame}
             new.frame_sources = {f: s for f, s in rec.frame_sources.items() if f >= at_frame}
             self._relabel([label_id], new.id, range(at_frame, self.n_frames))
+            for i in kids:
+                self.table.edit(i).parent = new.id
         return new
+
+    # -- lineage (see core.lineage) --------------------------------------------
+    def set_parent(self, child: int, parent: int) -> None:
+        """Make ``child`` a daughter of ``parent`` (0 clears the link); one undo step.
+
+        The parent must end before the daughter starts, and a lineage cannot loop."""
+        from .lineage import link_problem
+
+        (rec,) = self._check_editable([child])
+        parent = int(parent)
+        if parent:
+            why = link_problem(self.table, rec.id, parent)
+            if why:
+                raise AnnotationError(why)
+        if rec.parent == parent:
+            return
+        with self.action("set parent" if parent else "clear parent"):
+            self.table.edit(rec.id).parent = parent
+
+    def link(self, parent: int, children: Iterable[int]) -> None:
+        """Several daughters of one parent, as one undo step."""
+        with self.action("link"):
+            for i in children:
+                self.set_parent(int(i), parent)
+
+    def divide(
+        self,
+        label_id: int,
+        at_frame: int,
+        daughters: Sequence[np.ndarray | int] | None = None,
+        mode: Mode | str = Mode.EXCLUDE,
+    ) -> list[Instance]:
+        """The instance divides after ``at_frame``: it ends there, and its frames after
+        it become two daughters (their parent: it). One undo step.
+
+        ``daughters``: where the two are on the next frame: two masks (shaped like a
+        frame; a mask's pixels outside the mother are written in ``mode``) for two new
+        instances, or two label ids there (existing instances become the daughters).
+        None: the mother's two largest connected pieces on that frame. On later frames
+        each piece of the mother goes to the daughter it continues (:func:`lineage.assign`).
+        """
+        from . import lineage
+
+        if self.frame_axis is None:
+            raise AnnotationError("a division needs a time axis")
+        (mother,) = self._check_editable([label_id])
+        if mother.stuff:
+            raise AnnotationError(f"{mother.name} is a stuff class: only thing instances divide")
+        t, nxt = int(at_frame), int(at_frame) + 1
+        if t not in mother.frames:
+            raise AnnotationError(f"{mother.name} is not on frame {t}: go to its last frame before it divides")
+        if nxt >= self.n_frames:
+            raise AnnotationError(f"frame {t} is the last one: a division shows on the frame after it")
+        plane = self.store.read(self.frame_region(nxt))
+        targets: list[int | None] = []
+        seeds: list[np.ndarray] = []
+        drawn: list[bool] = []
+        if daughters is None:
+            seeds = lineage.pieces(plane == label_id)[:2]
+            if len(seeds) < 2:
+                how = "not" if not seeds else "one piece"
+                raise AnnotationError(
+                    f"{mother.name} is {how} on frame {nxt}: a division needs its two daughters there "
+                    "(separate them, or draw them as two instances and link them to it)"
+                )
+            targets, drawn = [None, None], [False, False]
+        else:
+            daughters = list(daughters)
+            if len(daughters) != 2:
+                raise AnnotationError(f"a division needs two daughters, not {len(daughters)}")
+            for d in daughters:
+                if isinstance(d, (int, np.integer)):
+                    rec = self.table.get(int(d))
+                    if rec is None or rec.id == label_id or rec.stuff:
+                        raise AnnotationError(f"{int(d)} cannot be a daughter of {mother.name}")
+                    seed = plane == rec.id
+                    if not seed.any():
+                        raise AnnotationError(f"{rec.name} is not on frame {nxt}, where the daughters start")
+                    targets.append(rec.id)
+                else:
+                    seed = np.asarray(d, bool)
+                    if seed.shape != plane.shape:
+                        raise AnnotationError(f"a daughter mask is {seed.shape}, a frame {plane.shape}")
+                    targets.append(None)
+                seeds.append(seed)
+                drawn.append(targets[-1] is None)
+            seeds[1] = seeds[1] & ~seeds[0]
+            if not seeds[0].any() or not seeds[1].any():
+                raise AnnotationError("the two daughters are the same: give two different ones")
+        self._check_editable([i for i in targets if i])
+        later = sorted(f for f in mother.frames if f > t)
+        came_from = {f: (mother.source_on(f), mother.score_on(f)) for f in later}
+        had = {i: set(self.table[i].frames) for i in targets if i}
+        with self.action("divide"):
+            ids = [i or self.table.allocate(mother.class_name, source=mother.source, confidence=mother.confidence).id
+                   for i in targets]  # fmt: skip
+            refs, touched = seeds, set()
+            for f in later:
+                region = normalize_region(self.frame_region(f), self.store.shape)
+                parts = lineage.assign(self.store.read(region) == label_id, refs)
+                for i, part in zip(ids, parts):
+                    self._write(region_indices(region, np.nonzero(part)), i)
+                refs = [p if p.any() else r for p, r in zip(parts, refs)]  # a daughter missing a frame: its last mask
+                touched.add(f)
+            self.sync_frames(touched, [label_id, *ids])
+            for i in ids:
+                rec = self.table.edit(i)
+                for f in (touched & rec.frames) - had.get(i, set()):
+                    rec.set_frame(f, *came_from[f])
+            for i, seed, new in zip(ids, seeds, drawn):
+                if new and (seed & (self.store.read(self.frame_region(nxt)) != i)).any():
+                    self.write_mask(seed, i, self.frame_region(nxt), mode)
+            for i in ids:
+                if not self.table[i].frames:
+                    raise AnnotationError(f"no pixel of a daughter of {mother.name} is free on frame {nxt}")
+                self.set_parent(i, label_id)
+        return [self.table[i] for i in ids]
 
     def interpolate(self, label_id: int, frames: FrameSpan = None, mode: Mode | str = Mode.EXCLUDE) -> list[int]:
         """Fill the gaps between an instance's keyframes (within a span) by shape-based

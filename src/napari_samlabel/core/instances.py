@@ -182,6 +182,7 @@ class InstanceTable:
                     current.frames.clear()
                     current.frame_scores.clear()
                     current.frame_sources.clear()
+                    current.parent = 0  # a record made by the step undone had no lineage before it
                 continue
             rec = image.copy()
             if current is not None:
@@ -290,6 +291,7 @@ class InstanceTable:
             scores = {int(k): float(v) for k, v in d.pop("frame_scores", {}).items()}
             sources = {int(k): str(v) for k, v in d.pop("frame_sources", {}).items()}
             label_id, cls_name = int(d.pop("id")), str(d.pop("class_name"))
+            d["parent"] = int(d.get("parent", 0) or 0)  # projects from before lineage have none
             rec = table.adopt(label_id, cls_name, **d)
             rec.frame_scores, rec.frame_sources = scores, sources
             for f in frames:
@@ -314,4 +316,5 @@ class InstanceTable:
             "status": [r.status for r in rows],
             "locked": [r.locked for r in rows],
             "visible": [r.visible for r in rows],
+            "parent": [r.parent for r in rows],
         }

@@ -9,9 +9,15 @@ import numpy as np
 from .export import _atomic_text
 
 
-def ctc_tracks(labels: np.ndarray, frame_axis: int = 0) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+def ctc_tracks(
+    labels: np.ndarray, frame_axis: int = 0, parents: dict[int, int] | None = None
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """Relabel so every track is continuous in time (a gap starts a new track whose
-    parent is the earlier piece); rows (L, B, E, P) for res_track.txt."""
+    parent is the earlier piece); rows (L, B, E, P) for res_track.txt.
+
+    ``parents`` ({label id: parent id}, the instances' lineage) gives a track's first
+    piece its parent: the parent's last piece. A parent absent from the labels is
+    left out (0); one that does not end before its daughter starts is refused."""
     labels = np.moveaxis(np.asarray(labels), frame_axis, 0)
     out = np.zeros(labels.shape, np.uint16)
     present: dict[int, list[int]] = {}
@@ -20,7 +26,7 @@ def ctc_tracks(labels: np.ndarray, frame_axis: int = 0) -> tuple[np.ndarray, lis
             if i:
                 present.setdefault(int(i), []).append(t)
     next_id = max(present, default=0) + 1
-    rows = []
+    pieces_of: dict[int, list[tuple[int, int, int]]] = {}  # id -> (CTC label, begin, end)
     for i in sorted(present):
         frames = present[i]
         pieces, start = [], frames[0]
@@ -28,7 +34,6 @@ def ctc_tracks(labels: np.ndarray, frame_axis: int = 0) -> tuple[np.ndarray, lis
             if b is None or b != a + 1:
                 pieces.append((start, a))
                 start = b
-        parent = 0
         for k, (b, e) in enumerate(pieces):
             new = i if k == 0 else next_id
             if k:
@@ -37,18 +42,38 @@ def ctc_tracks(labels: np.ndarray, frame_axis: int = 0) -> tuple[np.ndarray, lis
                 raise ValueError("more than 65535 tracks: CTC masks are 16-bit")
             for t in range(b, e + 1):
                 out[t][labels[t] == i] = new
+            pieces_of.setdefault(i, []).append((new, b, e))
+    rows = []
+    for i, pieces in pieces_of.items():
+        parent = _first_parent(i, pieces[0][1], (parents or {}).get(i, 0), pieces_of)
+        for new, b, e in pieces:
             rows.append((new, b, e, parent))
             parent = new
     return out, rows
 
 
-def write_ctc(out_dir, labels: np.ndarray, frame_axis: int = 0) -> Path:
-    """maskTTT.tif per frame and res_track.txt (the RES folder layout)."""
+def _first_parent(i: int, begin: int, parent: int, pieces_of: dict) -> int:
+    """The CTC label of the piece of ``parent`` that ``i`` divided from (0: none)."""
+    if not parent or parent not in pieces_of:
+        return 0
+    label, _, end = pieces_of[parent][-1]
+    if end >= begin:
+        raise ValueError(
+            f"instance {i} is a daughter of {parent}, but {parent} is still there on frame {end} and {i} "
+            f"starts on frame {begin}: a parent must end before its daughters start (end {parent} "
+            f"earlier, or clear {i}'s parent)"
+        )
+    return label
+
+
+def write_ctc(out_dir, labels: np.ndarray, frame_axis: int = 0, parents: dict[int, int] | None = None) -> Path:
+    """maskTTT.tif per frame and res_track.txt (the RES folder layout); ``parents``
+    ({label id: parent id}) writes the divisions."""
     import tifffile
 
+    masks, rows = ctc_tracks(labels, frame_axis, parents)  # a refused lineage writes nothing
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    masks, rows = ctc_tracks(labels, frame_axis)
     digits = max(3, len(str(len(masks) - 1)))
     for t, m in enumerate(masks):
         tifffile.imwrite(out_dir / f"mask{t:0{digits}d}.tif", m, compression="zlib")
