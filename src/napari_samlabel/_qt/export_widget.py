@@ -20,6 +20,7 @@ from qtpy.QtWidgets import (
 
 from ..io.exporting import FORMATS
 from ._common import StatusLine, guarded, require_session
+from .import_widget import ImportControls
 
 if TYPE_CHECKING:
     import napari
@@ -79,6 +80,8 @@ class ExportWidget(QWidget):
         self.per_combo.setToolTip("DICOM SEG: one segment per class or per instance")
         form.addRow(self.polygons)
         form.addRow(self.export_button)
+        self.importer = ImportControls(napari_viewer, self.status)  # labels made elsewhere in
+        form.addRow(self.importer)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(project)
@@ -106,10 +109,29 @@ class ExportWidget(QWidget):
                 path, _ = QFileDialog.getSaveFileName(self, f"Export {fmt}", ext)
             if not path:
                 return None
-        out = guarded(self.status, s.export, fmt, path, per=self.per_combo.currentText(), polygons=self.polygons.isChecked())
-        if out is not None:
-            self.status.ok(f"Wrote {out}")
+        done = guarded(self.status, self._export_over_image, s, fmt, path)
+        if done is None:
+            return None
+        out, said = done
+        self.status.ok(f"Wrote {out}" + (f" ({said})" if said else ""))
         return out
+
+    def _export_over_image(self, s, fmt: str, path):
+        """Labels made here are on their image's grid (its geometry was copied at start). A
+        labels layer opened from its own file and adopted carries its own grid: it is compared
+        with the image's and reoriented (or resampled, said, or refused), never written mirrored."""
+        from .._napari.session import SOURCE_KEYS, labels_shape
+        from ..io.exporting import align_to_reference, export
+
+        meta = s.labels.metadata
+        reference = meta.get("source_image") or {k: v for k, v in s.image.metadata.items() if k in SOURCE_KEYS}
+        own = meta.get("source_image") or {k: v for k, v in meta.items() if k in ("affine", "geometry")}
+        labels, table, frame_axis, match = align_to_reference(
+            np.asarray(s.labels.data), own, reference, labels_shape(s.image), s.table, s.frame_axis
+        )
+        out = export(fmt, path, labels, s.ontology, table, frame_axis, reference,
+                     per=self.per_combo.currentText(), polygons=self.polygons.isChecked())  # fmt: skip
+        return out, match.message if match.kind in ("reoriented", "resampled") else ""
 
     def save_project(self, folder: str | None = None):
         s = self._session()
