@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Annotation", "AnnotationError", "AnnotationSession", "Mode", "ObjectClass", "Ontology",
-    "OntologyError", "current_session", "open_project", "start_session",
+    "OntologyError", "current_session", "import_labels", "open_project", "start_session",
 ]  # fmt: skip
 
 
@@ -85,6 +85,18 @@ def open_project(viewer: ViewerModel, image: Image | str, folder: str | Path) ->
     session.saved_version = session.version
     sessions(viewer).add(session)
     return session
+
+
+def import_labels(session: AnnotationSession, path, class_name: str | None = None, mode: Mode | str = Mode.EXCLUDE):
+    """Labels made elsewhere into ``session`` as one undo step: a COCO instances or panoptic
+    JSON, a Cell Tracking Challenge result folder, or a label image (.tif, .npy, .nii.gz;
+    ``path`` may be a list with its class table .csv). Returns the report (``.summary()``).
+
+    Ids already used in the session are renumbered, classes the ontology lacks are added,
+    locked instances are never overwritten; bad input raises naming the file, changing nothing."""
+    from ._napari.importing import import_into_session
+
+    return import_into_session(session, path, class_name=class_name, mode=mode)
 
 
 def _same_folder(a, b) -> bool:

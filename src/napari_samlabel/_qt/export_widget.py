@@ -20,6 +20,7 @@ from qtpy.QtWidgets import (
 
 from ..io.exporting import FORMATS
 from ._common import StatusLine, guarded, require_session
+from .import_widget import ImportControls
 
 if TYPE_CHECKING:
     import napari
@@ -79,6 +80,8 @@ class ExportWidget(QWidget):
         self.per_combo.setToolTip("DICOM SEG: one segment per class or per instance")
         form.addRow(self.polygons)
         form.addRow(self.export_button)
+        self.importer = ImportControls(napari_viewer, self.status)  # labels made elsewhere in
+        form.addRow(self.importer)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(project)

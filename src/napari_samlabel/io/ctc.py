@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +82,43 @@ def write_ctc(out_dir, labels: np.ndarray, frame_axis: int = 0, parents: dict[in
     return out_dir
 
 
+# -- reading a result folder back (the import) -------------------------------------
+MASK_NAME = re.compile(r"^mask(\d+)\.tiff?$", re.IGNORECASE)
+
+
+def read_ctc(folder) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """A Cell Tracking Challenge result folder: masks (t, ...) from maskTTT.tif and the rows
+    (L, B, E, P) of res_track.txt ([] when there is none)."""
+    import tifffile
+
+    from .importing import LabelImportError
+
+    folder = Path(folder)
+    files = sorted(((int(m.group(1)), p) for p in folder.iterdir() if (m := MASK_NAME.match(p.name))), key=lambda x: x[0])
+    if not files:
+        raise LabelImportError(f"{folder}: no maskTTT.tif files")
+    missing = sorted(set(range(files[-1][0] + 1)) - {t for t, _ in files})
+    if missing:
+        raise LabelImportError(f"{folder}: mask files for frame(s) {missing[:5]} are missing (mask000.tif onwards, one per frame)")
+    masks = []
+    for _, p in files:
+        try:
+            m = np.asarray(tifffile.imread(p))
+        except Exception as e:
+            raise LabelImportError(f"{p}: cannot be read ({type(e).__name__}: {e})") from None
+        if masks and m.shape != masks[0].shape:
+            raise LabelImportError(f"{p} is {m.shape}, {files[0][1].name} is {masks[0].shape}")
+        if m.dtype.kind not in "ui":
+            raise LabelImportError(f"{p}: {m.dtype} pixels are not label ids")
+        masks.append(m)
+    rows = []
+    track = folder / "res_track.txt"
+    if track.exists():
+        for n, line in enumerate(track.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            if len(parts) != 4 or not all(p.isdigit() for p in parts):
+                raise LabelImportError(f"{track}: line {n} is {line.strip()!r}, not 'L B E P' (four whole numbers)")
+            rows.append(tuple(int(p) for p in parts))
+    return np.stack(masks), rows
