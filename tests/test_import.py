@@ -327,3 +327,9 @@ def test_import_button_in_a_real_viewer(make_napari_viewer, tmp_path, monkeypatc
     assert len(warnings) == 1 and "broken.json" in warnings[0]
     chosen["paths"] = []  # cancelled: nothing happens
     assert widget.importer.import_labels() is None
+    # a polygon export says which masks kept their holes as RLE
+    s.annotation.write_mask(disc(20, 25, 8) & ~disc(20, 25, 3), 6, (1,))
+    widget.format_combo.setCurrentText("coco")
+    widget.polygons.setChecked(True)
+    widget.export(str(tmp_path / "coco.json"))
+    assert "1 of 2 masks written as RLE, not polygons (1 with holes" in widget.status.text()

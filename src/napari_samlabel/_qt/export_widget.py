@@ -113,6 +113,12 @@ class ExportWidget(QWidget):
         if done is None:
             return None
         out, said = done
+        if fmt == "coco" and self.polygons.isChecked():  # masks with holes went out as RLE: say which
+            import json
+
+            from ..io.coco import export_note
+
+            said = "; ".join(t for t in (said, export_note(json.loads(out.read_text()))) if t)
         self.status.ok(f"Wrote {out}" + (f" ({said})" if said else ""))
         return out
 
