@@ -25,6 +25,8 @@ SHORTCUTS: list[tuple[str, str, str]] = [
     ("M", "start a new instance of the current class", "anywhere in the viewer"),
     ("Shift-T", "track the selected (or just-saved) instance forward over the tracking range", "anywhere in the viewer"),
     ("Shift-Alt-T", "track it backward", "anywhere in the viewer"),
+    ("Shift-D", "the selected instance divides after this frame: its two pieces on the next frame become its daughters",
+     "anywhere in the viewer"),
     ("Control-C", "copy the selected instance's mask on this frame", "anywhere in the viewer"),
     ("Control-V", "paste it on this frame as the same instance", "anywhere in the viewer"),
     ("Control-Shift-V", "paste it as a new instance", "anywhere in the viewer"),

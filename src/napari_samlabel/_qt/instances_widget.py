@@ -38,17 +38,18 @@ if TYPE_CHECKING:
 
 ALL_FRAMES, CURRENT_FRAME, FRAME_RANGE = "All frames", "Current frame", "Frame range"
 # what a slim panel shows first comes first: Status and Source are a scroll away
-COLUMNS = ["Instance", "Class", "Frames", "Conf.", "Lock", "Status", "Source"]
-COL_NAME, COL_CLASS, COL_FRAMES, COL_CONF, COL_LOCK, COL_STATUS, COL_SOURCE = range(len(COLUMNS))
+COLUMNS = ["Instance", "Class", "Frames", "Conf.", "Lock", "Status", "Source", "Parent"]
+COL_NAME, COL_CLASS, COL_FRAMES, COL_CONF, COL_LOCK, COL_STATUS, COL_SOURCE, COL_PARENT = range(len(COLUMNS))
 ID_ROLE = Qt.ItemDataRole.UserRole
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 _SORT_OF = {COL_NAME: "id", COL_CLASS: "class", COL_FRAMES: "frames", COL_CONF: "confidence",
-            COL_SOURCE: "source", COL_STATUS: "status", COL_LOCK: "locked"}  # fmt: skip
+            COL_SOURCE: "source", COL_STATUS: "status", COL_LOCK: "locked", COL_PARENT: "parent"}  # fmt: skip
 _HEADER_TIPS = {
     COL_NAME: "Tick to show, untick to hide; click the header to sort by id",
     COL_FRAMES: "Frames the instance is on; sorts by first frame",
     COL_CONF: "Mean confidence over its frames (manual frames are 1.0)",
     COL_LOCK: "Locked instances are never changed by any tool",
+    COL_PARENT: "The instance it divided from (Track dock: Divide, Link)",
 }
 #: a change this large is shown by one reset rather than row by row
 _RESET_ABOVE = 200
@@ -124,6 +125,8 @@ class InstanceModel(QAbstractTableModel):
                 return r.sources
             if col == COL_STATUS:
                 return r.status
+            if col == COL_PARENT:
+                return str(r.parent) if r.parent else ""
             return None
         if role == SORT_ROLE:
             return SORT_KEYS[_SORT_OF[col]](r)
@@ -144,6 +147,8 @@ class InstanceModel(QAbstractTableModel):
                 return r.frames_text
             if col == COL_LOCK:
                 return "Locked: no tool changes it"
+            if col == COL_PARENT and r.parent:
+                return f"Divided from instance {r.parent}"
         return None
 
     def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole):
@@ -316,7 +321,7 @@ class InstancesWidget(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setMinimumSectionSize(24)
         for col, width in ((COL_NAME, 104), (COL_CLASS, 76), (COL_FRAMES, 48), (COL_CONF, 42),
-                           (COL_LOCK, 40), (COL_STATUS, 84), (COL_SOURCE, 64)):  # fmt: skip
+                           (COL_LOCK, 40), (COL_STATUS, 84), (COL_SOURCE, 64), (COL_PARENT, 48)):  # fmt: skip
             header.resizeSection(col, width)
         self.tree.clicked.connect(self._on_clicked)
         self.tree.selectionModel().selectionChanged.connect(self._share_selection)

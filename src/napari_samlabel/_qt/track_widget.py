@@ -106,6 +106,23 @@ class TrackWidget(QWidget):
         tools = QHBoxLayout()
         tools.addWidget(self.interpolate_button)
         tools.addWidget(self.tracks_button)
+        # lineage: divisions, written as parents to CTC res_track.txt and the project
+        self.divide_button = QPushButton("Divide at this frame")
+        self.divide_button.setToolTip(
+            "Shift+D: the selected instance divides after this frame; its two pieces on the "
+            "next frame become two daughters (parent: it)"
+        )
+        self.divide_button.clicked.connect(self.divide)
+        self.link_button = QPushButton("Link")
+        self.link_button.setToolTip("The selected instance that ends first becomes the parent of the others")
+        self.link_button.clicked.connect(self.link)
+        self.unlink_button = QPushButton("Unlink")
+        self.unlink_button.setToolTip("Clear the parent of the selected instances")
+        self.unlink_button.clicked.connect(self.unlink)
+        lineage = QHBoxLayout()
+        lineage.addWidget(self.divide_button, 1)
+        lineage.addWidget(self.link_button)
+        lineage.addWidget(self.unlink_button)
         self.status = StatusLine()
         # three lines, always: a message up to that long then never changes the dock's
         # height, so no relayout of the window (a 50-70 ms repaint under xvfb) per message
@@ -125,12 +142,14 @@ class TrackWidget(QWidget):
         layout.addLayout(run)
         layout.addWidget(self.progress)
         layout.addLayout(tools)
+        layout.addLayout(lineage)
         layout.addWidget(self.status)
         layout.addStretch(1)
         keys = self.registry.keys
         self._key_tokens = [
             keys.handle("Shift-T", lambda _layer: self.track_now("forward")),
             keys.handle("Shift-Alt-T", lambda _layer: self.track_now("backward")),
+            keys.handle("Shift-D", lambda _layer: self.divide()),
         ]
 
     def closeEvent(self, event) -> None:
@@ -296,6 +315,37 @@ class TrackWidget(QWidget):
         done = guarded(self.status, run)
         if done:
             self.status.ok("Filled " + "; ".join(f"{s.table[i].name}: {len(f)} frame(s)" for i, f in done.items()))
+
+    def _lineage(self, fn):
+        """Run a lineage action on the session; its message, or why not, in the status line."""
+        s = self._session()
+        if s is None:
+            return None
+        if self.worker is not None:
+            self.status.error("A run is going: wait for it, or Cancel it, before changing the lineage.")
+            return None
+        out = guarded(self.status, fn, s)
+        if out is None:
+            return None
+        value, text = out
+        self.status.ok(f"{text} One Ctrl+Z undoes it.")
+        return value
+
+    def divide(self):
+        """Divide at this frame (Shift+D): the two daughters, or None (the status line says why)."""
+        from .._napari.tracks import divide_here
+
+        return self._lineage(divide_here)
+
+    def link(self):
+        from .._napari.tracks import link_selected
+
+        return self._lineage(link_selected)
+
+    def unlink(self):
+        from .._napari.tracks import unlink_selected
+
+        return self._lineage(unlink_selected)
 
     def show_tracks(self) -> None:
         from .._napari.tracks import add_tracks_layer
