@@ -78,6 +78,37 @@ def test_our_coco_export_reimported_gives_the_same_labels(painted, viewer, tmp_p
     assert not other.labels.data.any() and not other.table.present()
 
 
+def test_a_models_coco_file(session, tmp_path):
+    """Written without our exporter: images in list order are frames, one instance per annotation
+    (its id), uncompressed RLE and polygons, scores; where two overlap the higher score wins."""
+    from pycocotools import mask as mask_utils
+
+    from itertools import groupby
+
+    s = session
+    first, second = disc(20, 20, 8), disc(20, 30, 8)
+    compressed = mask_utils.encode(np.asfortranarray(first.astype(np.uint8)))["counts"].decode()
+    runs = [len(list(g)) for _, g in groupby(second.T.ravel())]  # uncompressed RLE: column-major runs from 0s
+    data = {
+        "images": [{"id": 17, "width": 50, "height": 40, "file_name": "a.png"},
+                   {"id": 3, "width": 50, "height": 40, "file_name": "b.png"}],
+        "categories": [{"id": 5, "name": "mitochondrion", "color": [10, 200, 30]}],
+        "annotations": [
+            {"id": 11, "image_id": 3, "category_id": 5, "score": 0.6, "segmentation": {"size": [40, 50], "counts": runs}},
+            {"id": 12, "image_id": 3, "category_id": 5, "score": 0.9, "segmentation": {"size": [40, 50], "counts": compressed}},
+            {"id": 13, "image_id": 17, "category_id": 5, "score": 0.7, "segmentation": [[5, 5, 15, 5, 15, 10, 5, 10]]},
+        ],
+    }  # fmt: skip
+    (tmp_path / "model.json").write_text(json.dumps(data))
+    report = import_labels(s, tmp_path / "model.json")
+    lab = s.labels.data
+    assert (lab[1][first] == 12).all() and (lab[1][second & ~first] == 11).all()  # image 3 is the second: frame 1
+    assert (lab[0, 5:10, 5:15] == 13).all() and (lab[0] > 0).sum() == 50  # the polygon's pixels exactly
+    assert s.table[12].score_on(1) == 0.9 and s.table[11].score_on(1) == 0.6 and s.table[13].source_on(0) == "model"
+    assert s.ontology["mitochondrion"].color == "#0ac81e"
+    assert f"{int((first & second).sum())} pixel(s) where annotations overlap went to the higher score" in report.summary()
+
+
 def test_clashing_ids_are_renumbered_and_one_undo_takes_the_import_back(painted, tmp_path):
     s = painted
     before = s.labels.data.copy()
@@ -333,3 +364,31 @@ def test_import_button_in_a_real_viewer(make_napari_viewer, tmp_path, monkeypatc
     widget.polygons.setChecked(True)
     widget.export(str(tmp_path / "coco.json"))
     assert "1 of 2 masks written as RLE, not polygons (1 with holes" in widget.status.text()
+
+
+def test_nifti_labels_are_put_on_the_images_grid(viewer, tmp_path):
+    """A label NIfTI stored with a flipped axis lands exactly on the image (principle 14); one
+    over another region is refused, naming the file."""
+    import nibabel as nib
+
+    from napari_samlabel.io import read_image
+
+    affine = np.diag([0.8, 0.7, 2.5, 1.0])
+    affine[:3, 3] = (-40, -30, 10)
+    nib.save(nib.Nifti1Image(np.zeros((50, 40, 6), np.float32), affine), tmp_path / "ct.nii.gz")
+    data, meta = read_image(tmp_path / "ct.nii.gz")  # (z, y, x) = (6, 40, 50)
+    s = start_session(viewer, viewer.add_image(data, metadata=meta, name="ct"))
+    xyz = np.zeros((50, 40, 6), np.uint8)  # stored like the image: x, y, z
+    xyz[10:30, 5:15, 2:4] = 3
+    nib.save(nib.Nifti1Image(xyz, affine), tmp_path / "same.nii.gz")
+    want, _ = read_image(tmp_path / "same.nii.gz")  # where the image's reader puts these voxels
+    flipped = affine.copy()  # the same voxels stored with x running the other way
+    flipped[0, 0], flipped[0, 3] = -0.8, -40 + 0.8 * 49
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(xyz[::-1]), flipped), tmp_path / "seg.nii.gz")
+    import_labels(s, tmp_path / "seg.nii.gz")
+    assert np.array_equal(s.labels.data, want) and (want == 3).sum() == 400
+    moved = affine.copy()
+    moved[:3, 3] += 500
+    nib.save(nib.Nifti1Image(xyz, moved), tmp_path / "far.nii.gz")
+    with pytest.raises(LabelImportError, match="far.nii.gz: not on the image's grid"):
+        import_labels(s, tmp_path / "far.nii.gz")

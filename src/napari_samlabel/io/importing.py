@@ -503,6 +503,16 @@ def _fit(arr: np.ndarray, shape: tuple, path: Path) -> np.ndarray:
     raise LabelImportError(f"{path}: labels of shape {arr.shape}, the image needs {shape}")
 
 
+def _stored_order(path: Path) -> np.ndarray:
+    """A NIfTI's voxels in the order the file stores them, as (.., z, y, x): over an image
+    without geometry (a TIFF, an array) there is no grid to match, and a file made from
+    such an array holds it in that order."""
+    import nibabel as nib
+
+    data = np.asanyarray(nib.load(str(path)).dataobj)
+    return np.transpose(data, tuple(range(data.ndim))[::-1])
+
+
 def read_label_image(
     path: Path, shape: tuple, class_table: Path | None = None, class_name: str = "object", source_meta: dict | None = None
 ) -> Imported:
@@ -513,10 +523,16 @@ def read_label_image(
     from .images import ImageReadError, read_image
 
     path = Path(path)
+    ref = index_affine(source_meta or {})
     try:
-        arr, meta = read_image(path)
+        if ref is None and _suffix(path) in (".nii", ".nii.gz"):
+            arr, meta = _stored_order(path), {}
+        else:
+            arr, meta = read_image(path)
     except ImageReadError as e:
         raise LabelImportError(str(e)) from None
+    except Exception as e:
+        raise LabelImportError(f"{path}: cannot be read ({type(e).__name__}: {e})") from None
     arr = np.asarray(arr)
     if arr.dtype.kind == "b":
         arr = arr.astype(np.uint8)
@@ -529,7 +545,7 @@ def read_label_image(
     if arr.size and arr.min() < 0:
         raise LabelImportError(f"{path}: negative id {int(arr.min())} (0 is the background, instances are 1 and up)")
     out = Imported(np.zeros(0), path, "label image")
-    own, ref = index_affine(meta), index_affine(source_meta or {})
+    own = index_affine(meta)
     if own is not None and ref is not None and arr.ndim >= 3 and len(shape) >= 3:
         try:
             match = match_grid(own, arr.shape, ref, shape)
