@@ -14,7 +14,7 @@ def write_dicom_series(folder, volume, spacing=(2.5, 0.7, 0.7), origin=(-50.0, -
 
     folder.mkdir(exist_ok=True)
     series = series or generate_uid()
-    study = generate_uid()
+    study, frame_of_reference = generate_uid(), generate_uid()
     order = np.random.default_rng(0).permutation(len(volume))
     for k, z in enumerate(order):
         meta = FileMetaDataset()
@@ -28,7 +28,7 @@ def write_dicom_series(folder, volume, spacing=(2.5, 0.7, 0.7), origin=(-50.0, -
         ds.SeriesDescription, ds.SeriesNumber = description, 1
         ds.PatientID, ds.PatientName, ds.StudyDate, ds.StudyTime = "anon", "anon", "20260101", "120000"
         ds.AccessionNumber, ds.ReferringPhysicianName, ds.StudyID, ds.Manufacturer = "1", "x", "1", "test"
-        ds.PatientBirthDate, ds.PatientSex, ds.FrameOfReferenceUID = "", "O", study + ".1"
+        ds.PatientBirthDate, ds.PatientSex, ds.FrameOfReferenceUID = "", "O", frame_of_reference
         ds.Rows, ds.Columns = volume[z].shape
         ds.PixelSpacing = [spacing[1], spacing[2]]
         ds.SliceThickness = spacing[0]

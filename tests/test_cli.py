@@ -43,6 +43,8 @@ def test_segment_nifti_keeps_geometry(tmp_path):
     vol, truth = blobs_volume()
     affine = np.array([[0.8, 0, 0, -20], [0, 0.8, 0, 10], [0, 0, 2.0, 5], [0, 0, 0, 1]])
     nib.save(nib.Nifti1Image(np.transpose(vol, (2, 1, 0)), affine), tmp_path / "vol.nii.gz")
+    # prompts are in the voxel order napari shows: the reader turns this RAS file to LPS (x, y flipped)
+    truth = truth[:, ::-1, ::-1]
     z = 12
     (tmp_path / "p.json").write_text(json.dumps({"objects": [
         {"id": 1, "frame": [z], "points": [centre(truth[z] == 1)]},
@@ -50,7 +52,7 @@ def test_segment_nifti_keeps_geometry(tmp_path):
     assert main(["segment", str(tmp_path / "vol.nii.gz"), "--prompts", str(tmp_path / "p.json"), "-o", str(tmp_path / "lab.nii.gz")]) == 0
     out = nib.load(tmp_path / "lab.nii.gz")
     np.testing.assert_allclose(out.affine, affine)
-    labels = np.transpose(np.asanyarray(out.dataobj), (2, 1, 0))
+    labels = np.transpose(np.asanyarray(out.dataobj), (2, 1, 0))[:, ::-1, ::-1]  # written back in the file's order
     assert labels.shape == vol.shape and dice(labels[z] == 1, truth[z] == 1) > 0.9
 
 

@@ -89,6 +89,31 @@ def test_labels_stored_in_another_voxel_order_export_onto_the_reference_nifti(ct
     assert (np.asanyarray(back.dataobj).transpose(2, 1, 0) == sitk.GetArrayFromImage(truth)).all()
 
 
+@pytest.mark.parametrize(
+    "write", [ras_by_nibabel, oriented_by_sitk("SAR"), oriented_by_sitk("LPI")],
+    ids=["nibabel-RAS", "sitk-SAR-permuted", "sitk-LPI-z-flipped"],
+)
+def test_labels_file_in_another_voxel_order_lies_on_the_series_in_napari(ct, write):
+    """Opened beside the series, a RAS (or permuted, or z-flipped) labels file shows each label
+    on its own voxel of the CT at the same world point, and napari's axes show the image the
+    radiological way (patient's right on the left of the screen, anterior at the top)."""
+    from napari.layers import Layer
+
+    from napari_samlabel._reader import napari_get_reader
+
+    tmp_path, _, truth = ct
+    path = str(write(truth, tmp_path / "labels.nii.gz"))
+    image = Layer.create(*napari_get_reader(str(tmp_path / "ct"))(str(tmp_path / "ct"))[0])
+    labels = Layer.create(*napari_get_reader(path)(path)[0])
+    truth_zyx = sitk.GetArrayFromImage(truth)
+    voxels = np.argwhere(truth_zyx > 0)[:: 37]
+    for k, j, i in voxels:
+        world = image.data_to_world((k, j, i))
+        back = np.round(labels.world_to_data(world)).astype(int)
+        assert labels.data[tuple(back)] == truth_zyx[k, j, i]
+    assert (np.asarray(labels.data) == truth_zyx).all()  # the same voxel order as the series
+
+
 def test_csv_frames_follow_labels_flipped_along_the_slices(ct, capsys):
     """Stored bottom-up (z flipped): the CSV's first and last slice are the reference's."""
     tmp_path, _, truth = ct
@@ -177,7 +202,8 @@ def test_labels_over_another_region_are_refused_with_both_geometries(ct, capsys)
         rc, said, err = export(tmp_path, tmp_path / "moved.nii.gz", fmt, tmp_path / out, capsys)
         assert rc == 2 and not (tmp_path / out).exists()
         assert "do not cover the same region" in err
-        assert "labels: 40 x 30 x 8 voxels of 0.8 x 0.7 x 2.5 mm, first voxel at (11.20, -39.70, 100.00) mm LPS, axes RAS" in err
+        # the reader puts the RAS file in LPS order (as the series): first voxel 30 mm left of the series'
+        assert "labels: 40 x 30 x 8 voxels of 0.8 x 0.7 x 2.5 mm, first voxel at (-20.00, -60.00, 100.00) mm LPS, axes LPS" in err
         assert "reference: 40 x 30 x 8 voxels of 0.8 x 0.7 x 2.5 mm, first voxel at (-50.00, -60.00, 100.00) mm LPS, axes LPS" in err
 
 
@@ -211,9 +237,9 @@ def test_match_grid_is_exact_or_says_why():
 
 
 def test_export_dock_reorients_an_adopted_labels_file_onto_its_image(ct, make_napari_viewer):
-    """A RAS labels file opened over the LPS series and adopted by a session: the Export dock
-    writes it on the image's grid (before, its geometry was dropped and the file written with
-    a bare spacing affine)."""
+    """A RAS labels file opened over the LPS series and adopted by a session: napari shows it on
+    the image (not mirrored) and the Export dock writes it on the image's grid (before, its
+    geometry was dropped and the file written with a bare spacing affine)."""
     from napari_samlabel.api import start_session
     from napari_samlabel.core import Ontology
 
@@ -230,5 +256,6 @@ def test_export_dock_reorients_an_adopted_labels_file_onto_its_image(ct, make_na
     got = sitk.ReadImage(str(out))
     same_grid(got, ref)
     assert (sitk.GetArrayFromImage(got) == sitk.GetArrayFromImage(truth)).all()
-    assert "reoriented exactly" in dock.status.text()
+    # opened in the image's voxel order, so it lies on the image in napari and needs no reorienting
+    assert (np.asarray(labels.data) == sitk.GetArrayFromImage(truth)).all()
     assert (np.asarray(s.labels.data) == np.asarray(labels.data)).all()  # the layer itself is untouched

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from napari.layers import Image, Labels
 
 META_KEY = "samlabel"
-SOURCE_KEYS = ("source", "format", "geometry", "affine", "spacing", "series_uid", "files", "time_step")
+SOURCE_KEYS = ("source", "format", "geometry", "affine", "file_affine", "file_ornt", "spacing", "series_uid", "files",
+               "time_step")  # fmt: skip
 TRANSPARENT = (0.0, 0.0, 0.0, 0.0)
 
 

@@ -68,7 +68,7 @@ def align_to_reference(labels: np.ndarray, labels_meta: dict | None, reference_m
 
     Returns ``(labels, table, frame_axis, match)``: ``table`` is a copy whose per-frame entries
     follow the slices (the caller's table is never changed); ``match.message`` says what was done."""
-    from .geometry import index_affine, match_grid
+    from .geometry import axis_codes, index_affine, match_grid
 
     labels = np.asarray(labels)
     squeeze = labels.ndim == 2  # a single slice: one (1, y, x) plane of a 3D grid
@@ -79,6 +79,10 @@ def align_to_reference(labels: np.ndarray, labels_meta: dict | None, reference_m
         ref_shape = (1, *ref_shape)
     own = index_affine(labels_meta or {})
     match = match_grid(own, labels.shape, index_affine(reference_meta or {}), ref_shape[-3:])
+    stored = (labels_meta or {}).get("file_affine")
+    if match.kind == "same" and stored is not None:  # the reader already put a RAS file in LPS order
+        match.message = (f"labels were stored {axis_codes(np.asarray(stored)[:, [2, 1, 0, 3]])}, reoriented "
+                         f"exactly to the reference's {axis_codes(own)} grid (no resampling)")  # fmt: skip
     out = match.apply(labels)
     lead = out.ndim - 3
     new_axis = frame_axis

@@ -48,9 +48,20 @@ def read_image(path: str | Path) -> tuple[np.ndarray, dict]:
     raise ImageReadError(f"{path}: unknown image type {suffix!r} (use .tif, .npy, .nii, .nii.gz or a DICOM folder)")
 
 
+# DICOM's axial order: columns run to the patient's left, rows to posterior, slices to superior.
+# NIfTI files are reoriented to it on reading, so a RAS file (ITK-SNAP, Slicer, nnU-Net) lies on
+# a DICOM series of the same patient in napari instead of mirrored; writing restores the file's order.
+VIEW_AXCODES = ("L", "P", "S")
+
+
 def _read_nifti(path: Path) -> tuple[np.ndarray, dict]:
-    """A NIfTI image as (z, y, x) or (t, z, y, x), scaling applied, affine kept."""
+    """A NIfTI image as (z, y, x) or (t, z, y, x), scaling applied, in LPS voxel order.
+
+    ``meta["affine"]`` is the affine of the array handed out; ``file_affine`` and
+    ``file_ornt`` (when the file is stored otherwise) let :func:`write_labels` put labels
+    back in the file's own voxel order, as nnU-Net and friends require."""
     import nibabel as nib
+    from nibabel import orientations as ornt
 
     from .geometry import Geometry
 
@@ -58,9 +69,17 @@ def _read_nifti(path: Path) -> tuple[np.ndarray, dict]:
     data = np.asanyarray(img.dataobj)  # applies scl_slope / scl_inter
     if data.ndim < 2:
         raise ImageReadError(f"{path}: a {data.ndim}D NIfTI is not an image")
+    affine = np.asarray(img.affine, float)
+    file_affine, transform = affine, None
+    if data.ndim >= 3:
+        transform = ornt.ornt_transform(ornt.io_orientation(affine), ornt.axcodes2ornt(VIEW_AXCODES))
+        if np.array_equal(transform, [[0, 1], [1, 1], [2, 1]]):
+            transform = None  # already in view order: no copy, no note
+        else:
+            data = ornt.apply_orientation(data, transform)  # views (flips, transposes)
+            affine = affine @ ornt.inv_ornt_aff(transform, img.shape[:3])
     # NIfTI stores (x, y, z[, t]); napari and SimpleITK show (t, z, y, x)
     data = np.transpose(data, tuple(range(data.ndim))[::-1])
-    affine = np.asarray(img.affine, float)
     geo = Geometry.from_affine_ras(affine)
     meta = {
         "source": str(path),
@@ -69,9 +88,24 @@ def _read_nifti(path: Path) -> tuple[np.ndarray, dict]:
         "geometry": geo.to_meta(),
         "spacing": geo.spacing,
     }
+    if transform is not None:
+        meta["file_affine"] = file_affine.tolist()
+        meta["file_ornt"] = transform.tolist()
     if data.ndim == 4:
         meta["time_step"] = float(img.header.get_zooms()[3]) if len(img.header.get_zooms()) > 3 else 1.0
     return data, meta
+
+
+def _to_file_order(labels: np.ndarray, meta: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y, z[, t]) labels and affine as the source file stored them (see _read_nifti)."""
+    from nibabel import orientations as ornt
+
+    arr = np.transpose(labels, tuple(range(labels.ndim))[::-1])
+    if meta.get("file_ornt") is None or arr.ndim < 3:
+        return arr, labels_affine(meta)
+    # the inverse of the reader's transform takes view order back to the file's
+    back = ornt.ornt_transform(ornt.axcodes2ornt(VIEW_AXCODES), ornt.io_orientation(np.asarray(meta["file_affine"])))
+    return ornt.apply_orientation(arr, back), np.asarray(meta["file_affine"], float)
 
 
 def labels_affine(meta: dict) -> np.ndarray:
@@ -82,8 +116,10 @@ def labels_affine(meta: dict) -> np.ndarray:
         return np.asarray(meta["affine"], float)
     if meta.get("geometry"):
         return Geometry.from_meta(meta["geometry"]).affine_ras()
-    spacing = list(meta.get("spacing", (1.0, 1.0, 1.0)))[-3:]
-    return np.diag([*spacing[::-1], 1.0])
+    # no geometry: the array's axes are taken as DICOM's (x to the left, y to posterior), as
+    # ITK does for a bare array, so reading the file back gives the same array
+    spacing = [1.0] * 3 + list(meta.get("spacing") or ())
+    return Geometry(tuple(spacing[-3:])).affine_ras()
 
 
 def write_labels(path: str | Path, labels: np.ndarray, meta: dict | None = None) -> Path:
@@ -102,10 +138,10 @@ def write_labels(path: str | Path, labels: np.ndarray, meta: dict | None = None)
     elif suffix in (".nii", ".nii.gz"):
         import nibabel as nib
 
-        arr = np.transpose(labels, tuple(range(labels.ndim))[::-1])
+        arr, affine = _to_file_order(labels, meta)
         if arr.dtype.kind in "ui" and arr.max(initial=0) < 2**15:
             arr = arr.astype(np.int16)  # readable by every tool (uint32 is not)
-        img = nib.Nifti1Image(arr, labels_affine(meta))
+        img = nib.Nifti1Image(np.ascontiguousarray(arr), affine)
         img.set_qform(img.affine, code=1)
         img.set_sform(img.affine, code=1)
         img.header.set_intent("label")
