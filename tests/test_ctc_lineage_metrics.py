@@ -34,16 +34,29 @@ def divided_by_hand():
     return ann, gt
 
 
+def linked_by_hand():
+    """Each cell its own instance (drawn or tracked one by one), then linked to its mother."""
+    gt = truth()
+    onto = Ontology()
+    onto.add("cell")
+    ann = Annotation(gt.astype(np.uint32), onto, frame_axis=0)
+    ann.sync_frames()
+    for mother, daughters in ((1, [2, 3]), (2, [4, 5]), (6, [7, 8])):
+        ann.link(mother, daughters)
+    return ann, gt
+
+
 def evaluate(res, gt):
     from ctc_metrics.scripts.evaluate import evaluate_sequence
 
     return evaluate_sequence(str(res), str(gt), threads=1)
 
 
-def test_an_export_with_divisions_scores_1_on_every_metric(tmp_path):
+@pytest.mark.parametrize("made", [divided_by_hand, linked_by_hand], ids=["divided", "linked"])
+def test_an_export_with_divisions_scores_1_on_every_metric(tmp_path, made):
     from napari_samlabel.io.exporting import export
 
-    ann, labels = divided_by_hand()
+    ann, labels = made()
     gt = write_gt(tmp_path / "01_GT", labels)
     res = export("ctc", tmp_path / "01_RES", ann.store.data, ann.ontology, ann.table, 0)
 

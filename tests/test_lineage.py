@@ -190,6 +190,10 @@ def test_ctc_export_writes_the_divisions(movie, tmp_path):
     out = export("ctc", tmp_path / "RES", ann.store.data, ann.ontology, ann.table, 0)
     rows = {int(r[0]): tuple(map(int, r[1:])) for r in (line.split() for line in (out / "res_track.txt").read_text().splitlines())}
     assert rows[a.id] == (3, max(a.frames), 1) and rows[b.id] == (3, max(b.frames), 1) and rows[1] == (0, 2, 0)
+    from napari_samlabel.io.importing import read_ctc_result
+
+    back = read_ctc_result(out, ann.store.data.shape, 0)  # and the import reads the lineage back
+    assert back.parent == {a.id: 1, b.id: 1} and (back.labels == ann.store.data).all()
 
 
 # -- project ------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ def test_divide_at_this_frame_makes_two_daughters_shown_in_the_docks_and_tracks(
     qtbot.mouseClick(track.tracks_button, Qt.LeftButton)
     tracks = viewer.layers[-1]
     assert tracks.graph == {daughters[0]: [mother], daughters[1]: [mother]}
+    assert "1 division(s) drawn" in track.status.text()
 
     s.labels.undo()  # Ctrl+Z: one step takes the division back
     qtbot.wait(10)

@@ -101,7 +101,7 @@ class TrackWidget(QWidget):
         self.interpolate_button.setToolTip("Fill the selected instances' frames between their keyframes")
         self.interpolate_button.clicked.connect(self.interpolate)
         self.tracks_button = QPushButton("Tracks layer")
-        self.tracks_button.setToolTip("Show a tracks layer: each instance's centroid per frame")
+        self.tracks_button.setToolTip("Show a tracks layer: each instance's centroid per frame, daughters joined to their mother")
         self.tracks_button.clicked.connect(self.show_tracks)
         tools = QHBoxLayout()
         tools.addWidget(self.interpolate_button)
@@ -351,8 +351,11 @@ class TrackWidget(QWidget):
         from .._napari.tracks import add_tracks_layer
 
         s = self._session()
-        if s is not None and guarded(self.status, add_tracks_layer, s) is not None:
-            self.status.ok("Tracks layer added (centroid per frame per instance).")
+        layer = guarded(self.status, add_tracks_layer, s) if s is not None else None
+        if layer is not None:
+            divisions = len({p for ps in (layer.graph or {}).values() for p in ps})
+            drawn = f"; {divisions} division(s) drawn" if divisions else ""
+            self.status.ok(f"Tracks layer added (centroid per frame per instance{drawn}).")
 
 
 def _stored_frames() -> int:
