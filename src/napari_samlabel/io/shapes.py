@@ -25,7 +25,8 @@ def instance_shapes(labels: np.ndarray, table: InstanceTable, frame_axis: int | 
                 r0, c0, r1, c1 = rows.min(), cols.min(), rows.max(), cols.max()
                 verts = [np.array([[r0, c0], [r0, c1], [r1, c1], [r1, c0]], float)]
             else:
-                verts = [np.asarray(p, float).reshape(-1, 2)[:, ::-1] for p in mask_polygons(m)]
+                # COCO puts pixel (r, c) on [r, r+1]; napari centres it on r: half a pixel back
+                verts = [np.asarray(p, float).reshape(-1, 2)[:, ::-1] - 0.5 for p in mask_polygons(m)]
             for v in verts:
                 if frame_axis is not None:
                     v = np.insert(v, frame_axis, f, axis=1)
