@@ -37,6 +37,20 @@ SHORTCUTS: list[tuple[str, str, str]] = [
 ]
 
 
+def key_text(key: str) -> str:
+    """napari's spelling of a key as people write it: Control-Shift-Z -> Ctrl+Shift+Z."""
+    for mod, shown in (("Control-", "Ctrl+"), ("Shift-", "Shift+"), ("Alt-", "Alt+")):
+        key = key.replace(mod, shown)
+    return key
+
+
+def markdown_table() -> str:
+    """The README's shortcut table (tests/test_readme.py keeps the README in step)."""
+    rows = ["| Key | What it does | Where |", "|---|---|---|"]
+    rows += [f"| `{key_text(k)}` | {what} | {where} |" for k, what, where in SHORTCUTS]
+    return "\n".join(rows)
+
+
 def keybinding(key: str):
     from napari.utils.key_bindings import coerce_keybinding
 

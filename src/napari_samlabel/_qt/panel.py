@@ -113,16 +113,9 @@ def _scrolled(widget: QWidget) -> QScrollArea:
     return area
 
 
-def key_text(key: str) -> str:
-    """napari's spelling of a key as people write it: Control-Shift-Z -> Ctrl+Shift+Z."""
-    for mod, shown in (("Control-", "Ctrl+"), ("Shift-", "Shift+"), ("Alt-", "Alt+")):
-        key = key.replace(mod, shown)
-    return key
-
-
 def shortcuts_dialog(parent: QWidget | None = None) -> QDialog:
     """A table of :data:`napari_samlabel._napari.keys.SHORTCUTS`."""
-    from .._napari.keys import SHORTCUTS
+    from .._napari.keys import SHORTCUTS, key_text
 
     dialog = QDialog(parent)
     dialog.setWindowTitle("SAM Label: keyboard shortcuts")
