@@ -22,20 +22,41 @@ def _layer(data, meta: dict, default_name: str):
         kwargs["translate"] = [0.0] * lead + list(geo.napari_translate())[-spatial:]
     if meta.get("window"):
         kwargs["contrast_limits"] = tuple(meta["window"])
+    if meta.get("invert"):
+        kwargs["colormap"] = "gray_r"  # MONOCHROME1: low values are white
     return (data, kwargs, "image")
 
 
-def read_dicom_layers(path):
-    from .io.dicom import read_dicom
+def _tell_user(message: str | None) -> None:
+    """What was skipped or opened with a caveat: one napari notification, and the log (the
+    terminal of `samlabel FILE`)."""
+    if not message:
+        return
+    import logging
 
-    return [_layer(vol, meta, "DICOM") for vol, meta in read_dicom(path)]
+    logging.getLogger("napari_samlabel").warning(message)
+    try:
+        from napari.utils.notifications import show_warning
+    except ImportError:
+        return
+    show_warning(message)
+
+
+def read_dicom_layers(path):
+    from .io.dicom import read_dicom, report
+
+    volumes = read_dicom(path)
+    _tell_user(report(volumes, path))
+    return [_layer(vol, meta, "DICOM") for vol, meta in volumes]
 
 
 def read_one_series(path, series_uid: str):
     """Only the series the user picked (see the Classes dock's "Open DICOM series…")."""
-    from .io.dicom import read_dicom
+    from .io.dicom import read_dicom, report
 
-    return [_layer(vol, meta, "DICOM") for vol, meta in read_dicom(path, series_uid)]
+    volumes = read_dicom(path, series_uid)
+    _tell_user(report(volumes, path))
+    return [_layer(vol, meta, "DICOM") for vol, meta in volumes]
 
 
 def read_nifti_layers(path):

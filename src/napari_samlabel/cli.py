@@ -259,6 +259,8 @@ def _segment(args) -> int:
 
     try:
         data, meta = read_image(args.image)
+        if meta.get("report"):  # DICOM: series skipped (and why), values taken with a caveat
+            print(f"samlabel {args.command}: {meta['report']}", file=sys.stderr)
         objects = load_prompts(args.prompts)
         backend = load_backend(args.model, args.checkpoint, args.device)
         window = tuple(args.window) if args.window else None

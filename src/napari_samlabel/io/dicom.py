@@ -1,15 +1,24 @@
-"""DICOM series: grouped by SeriesInstanceUID, slices ordered along the normal.
+"""DICOM series: grouped by SeriesInstanceUID, split into stacks by orientation, slices
+ordered along the normal.
 
-One pass over the files (each read once, as a plain pydicom loop would), then
-per series: order by position along the slice normal (ImagePositionPatient .
-normal of ImageOrientationPatient, never file name or InstanceNumber), check
-sizes and spacing, apply RescaleSlope/Intercept per slice, and return the
-volume with its geometry and display window. Enhanced (multi-frame) objects
-take positions from the per-frame functional groups.
+One pass over the files (each read once, as a plain pydicom loop would), then per series:
+every file becomes one frame (a multi-frame file, one per frame, positions from its
+functional groups), frames of one orientation form a stack (a 3-plane scout gives three),
+each stack is ordered by position along its normal (ImagePositionPatient . normal, never
+file name or InstanceNumber), its sizes and spacing checked, RescaleSlope/Intercept applied
+per frame, and returned as a volume with its geometry and display window.
+
+Bad input is named, never guessed around: every header value is read through ``Header``,
+which names the file when a value is missing or malformed; a file with an image header but
+no pixel data is a truncated file and named as such, never dropped. One series that cannot
+be read does not block the others: ``read_dicom`` returns what opened, with ``.skipped``
+(what did not, and why) and ``.notes`` (what opened with a caveat). Only when nothing opens
+is it an ImageReadError, whose message gives every reason.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,13 +34,101 @@ COMPRESSED_HINT = (
     "install a decoder for it, e.g. `pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg` "
     "(JPEG, JPEG 2000, JPEG-LS) or `pip install python-gdcm`"
 )
+PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+NATIVE_LE = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")  # implicit / explicit VR little endian
+SAME_ORIENTATION = 1e-3  # direction cosines closer than this are one orientation (scanner rounding)
+_REQUIRED = object()
 
 
+# -- header values, each read naming the file ------------------------------------------------
+def _label(keyword: str) -> str:
+    from pydicom.datadict import dictionary_description
+
+    try:
+        return dictionary_description(keyword)
+    except (KeyError, ValueError):
+        return keyword
+
+
+def _shown(raw) -> str:
+    """A value as DICOM writes it: 0\\0 for several, '1A' for a bad number."""
+    if isinstance(raw, (str, bytes)):
+        return repr(raw.decode(errors="replace") if isinstance(raw, bytes) else raw)
+    if isinstance(raw, (list, tuple)) or type(raw).__name__ == "MultiValue":
+        return "\\".join(str(v) for v in raw)
+    return str(raw)
+
+
+def _whole(v) -> int:
+    f = float(v)
+    if not f.is_integer():
+        raise ValueError(v)
+    return int(f)
+
+
+def _finite(v) -> float:
+    f = float(v)
+    if not math.isfinite(f):
+        raise ValueError(v)
+    return f
+
+
+class Header:
+    """The header of one file: every value converted here, or refused naming the file."""
+
+    def __init__(self, ds, path: Path, notes: list[str] | None = None):
+        self.ds, self.path, self.notes = ds, Path(path), notes if notes is not None else []
+
+    def error(self, problem: str) -> ImageReadError:
+        return ImageReadError(f"{self.path}: {problem}")
+
+    def get(self, keyword: str, kind=float, default=_REQUIRED, count: int | None = None, item=None):
+        """``keyword`` from the file (or from ``item``, a functional-group item of it) as
+        ``kind`` (float or int); ``count`` values as a list; ``default`` when absent."""
+        src = self.ds if item is None else item
+        try:
+            raw = src.get(keyword)  # pydicom converts lazily: a bad value can raise here
+        except Exception as e:
+            raise self.error(f"{_label(keyword)} cannot be read ({e})") from e
+        if raw is None or (hasattr(raw, "__len__") and len(raw) == 0):
+            if default is _REQUIRED:
+                raise self.error(f"{_label(keyword)} is missing from the header")
+            return default
+        convert = _whole if kind is int else _finite
+        many = isinstance(raw, (list, tuple)) or type(raw).__name__ == "MultiValue"
+        try:
+            if count is None:
+                return convert(raw[0] if many else raw)  # Window Center may hold several: the first
+            values = [convert(v) for v in (raw if many else [raw])]
+            if len(values) != count:
+                raise ValueError(raw)
+            return values
+        except (TypeError, ValueError, OverflowError) as e:
+            what = ("a whole number" if kind is int else "a number") if count is None else f"{count} numbers"
+            raise self.error(f"{_label(keyword)} {_shown(raw)} is not {what}") from e
+
+    def optional(self, keyword: str, kind=float, count: int | None = None, item=None):
+        """A value the image does without: when malformed, a note and None."""
+        try:
+            return self.get(keyword, kind, None, count, item)
+        except ImageReadError as e:
+            self.notes.append(f"{e}; ignored")
+            return None
+
+    def text(self, keyword: str) -> str:
+        try:
+            return str(self.ds.get(keyword, "") or "").strip()
+        except Exception:
+            return ""
+
+
+# -- files and series --------------------------------------------------------------------------
 @dataclass
 class Series:
     uid: str
     datasets: list = field(default_factory=list)
     files: list = field(default_factory=list)
+    broken: dict = field(default_factory=dict)  # path -> why it has no pixel data
 
     @property
     def first(self):
@@ -39,12 +136,29 @@ class Series:
 
     @property
     def name(self) -> str:
-        ds = self.first
-        desc = str(getattr(ds, "SeriesDescription", "") or "").strip()
-        modality = str(getattr(ds, "Modality", "") or "").strip()
-        number = getattr(ds, "SeriesNumber", None)
-        parts = [p for p in (modality, desc or (f"series {number}" if number is not None else "")) if p]
+        h = Header(self.first, self.files[0] if self.files else Path("."))
+        desc, modality, number = h.text("SeriesDescription"), h.text("Modality"), h.text("SeriesNumber")
+        parts = [p for p in (modality, desc or (f"series {number}" if number else "")) if p]
         return " ".join(parts) or self.uid
+
+
+@dataclass
+class Found:
+    """What a folder holds: image series, files that could not be read, other objects."""
+
+    series: dict[str, Series]
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
+    other: list[str] = field(default_factory=list)  # SOP classes of objects without an image
+
+
+class DicomVolumes(list):
+    """The (volume, meta) pairs that opened; ``skipped``: (series or file, reason) for what did
+    not; ``notes``: what opened with a caveat ("file: problem")."""
+
+    def __init__(self, items=(), skipped=None, notes=None):
+        super().__init__(items)
+        self.skipped: list[tuple[str, str]] = list(skipped or [])
+        self.notes: list[str] = list(notes or [])
 
 
 def is_dicom_file(path: Path) -> bool:
@@ -71,90 +185,284 @@ def dicom_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
 
 
 def _read(path: Path):
+    """(dataset, whether pydicom met the end of the file too soon), pixel data deferred; raw datasets without preamble and file meta (old
+    archives, ACR-NEMA style) are read too, their transfer syntax taken from how they parse."""
+    import warnings
+
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    try:
-        return pydicom.dcmread(path, defer_size="64 KB")  # pixels read later, in the conversion threads
-    except (InvalidDicomError, OSError, EOFError, ValueError) as e:
-        raise ImageReadError(f"{path}: not a readable DICOM file ({type(e).__name__}: {e})") from e
+    def fail(e: Exception) -> ImageReadError:
+        return ImageReadError(f"{path}: not a readable DICOM file ({type(e).__name__}: {e})")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ds = pydicom.dcmread(path, defer_size="64 KB")  # pixels read later, in the conversion threads
+        except InvalidDicomError as e:
+            try:
+                ds = pydicom.dcmread(path, defer_size="64 KB", force=True)
+            except Exception:
+                raise fail(e) from e
+            if "SOPClassUID" not in ds and ("Rows" not in ds or not any(k in ds for k in PIXEL_KEYWORDS)):
+                raise fail(e) from e  # forced parsing reads anything: only a real dataset counts
+        except Exception as e:  # pydicom meets damaged files with many kinds of error
+            raise fail(e) from e
+        ended_early = any("End of file reached" in str(w.message) for w in caught)
+        if ended_early and not any(k in ds for k in PIXEL_KEYWORDS):
+            # cut inside compressed pixel data: pydicom then keeps nothing; the header alone
+            # tells which series the file belongs to, so that the series can name it
+            try:
+                ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+            except Exception as e:
+                raise fail(e) from e
+    return ds, ended_early
 
 
-def group_series(files: Iterable[Path]) -> dict[str, Series]:
-    """Read every file once and group by SeriesInstanceUID (files without pixels are skipped).
+def _fill_transfer_syntax(ds) -> None:
+    """A dataset without a Transfer Syntax UID (no file meta): the one it was parsed with."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "TransferSyntaxUID" in meta:
+        return
+    implicit, little = ds.original_encoding
+    if implicit is None or ("PixelData" in ds and ds["PixelData"].is_undefined_length):
+        return  # compressed (encapsulated) pixel data: which codec cannot be told
+    ds.file_meta = meta if meta is not None else FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = (
+        ImplicitVRLittleEndian if implicit else (ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+    )
+
+
+def group_series(files: Iterable[Path]) -> Found:
+    """Read every file once and group by SeriesInstanceUID. Objects without an image (reports,
+    presentation states) are left out; a file with an image header but no pixel data stays in
+    its series, marked broken, so that the series names it; unreadable files are listed.
 
     Sequential on purpose: dcmread holds the GIL, threads only made it slower (measured)."""
-    files = list(files)
     series: dict[str, Series] = defaultdict(lambda: Series(""))
-    datasets = [_read(f) for f in files]
-    for f, ds in zip(files, datasets):
-        if "PixelData" not in ds and "FloatPixelData" not in ds:
-            continue  # reports, presentation states...
-        uid = str(getattr(ds, "SeriesInstanceUID", "") or f"no-series-uid:{f.parent}")
+    found = Found({})
+    for f in files:
+        try:
+            ds, ended_early = _read(f)
+        except ImageReadError as e:
+            found.unreadable.append((f, str(e)))
+            continue
+        has_pixels = any(k in ds for k in PIXEL_KEYWORDS)
+        if not has_pixels and "Rows" not in ds and not ended_early:
+            found.other.append(_sop_name(ds))
+            continue
+        uid = Header(ds, f).text("SeriesInstanceUID") or f"no-series-uid:{f.parent}"
         s = series[uid]
         s.uid = uid
         s.datasets.append(ds)
         s.files.append(f)
-    return dict(series)
+        if ended_early:
+            s.broken[f] = "the file ends before its pixel data is complete: it is truncated or damaged"
+        elif not has_pixels:
+            s.broken[f] = "has an image header but no pixel data: the file is truncated or damaged"
+    found.series = dict(series)
+    return found
 
 
-NATIVE_LE = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")  # implicit / explicit VR little endian
+def _sop_name(ds) -> str:
+    uid = getattr(ds, "SOPClassUID", None) or getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", None)
+    if uid is None:
+        return "DICOMDIR" if "DirectoryRecordSequence" in ds else "no SOP class"
+    return getattr(uid, "name", str(uid))
 
 
-def _pixels(ds, path: Path) -> np.ndarray:
-    ts = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", ""))
-    if (
-        ts in NATIVE_LE and int(getattr(ds, "SamplesPerPixel", 1)) == 1
-        and int(getattr(ds, "BitsAllocated", 0)) in (8, 16) and int(getattr(ds, "NumberOfFrames", 1) or 1) == 1
-        and "PixelData" in ds
-    ):  # fmt: skip
-        # uncompressed, one frame: a view on the bytes, no copy (pydicom's pixel_array copies)
-        signed = int(getattr(ds, "PixelRepresentation", 0)) == 1
-        dtype = np.dtype(("<i" if signed else "<u") + str(int(ds.BitsAllocated) // 8))
-        n = int(ds.Rows) * int(ds.Columns)
-        raw = ds.PixelData
-        if len(raw) >= n * dtype.itemsize:
-            arr = np.frombuffer(raw, dtype, count=n).reshape(int(ds.Rows), int(ds.Columns))
-            bits = int(getattr(ds, "BitsStored", ds.BitsAllocated))
-            if bits == int(ds.BitsAllocated):
-                return arr
-        # otherwise (truncated, odd bit depths) pydicom decides and explains
+# -- frames and stacks ---------------------------------------------------------------------------
+@dataclass
+class Frame:
+    """One image plane: a single-frame file, or frame ``index`` of a multi-frame file."""
+
+    header: Header
+    index: int | None
+    shape: tuple[int, int]
+    iop: np.ndarray
+    ipp: np.ndarray | None
+    rescale: tuple[float, float]
+    spacing: tuple[float, float]
+    single: bool  # the only frame of its file
+    colour: bool
+
+    @property
+    def instance(self) -> int | None:
+        """Instance Number of a single-frame file (read only when positions need it)."""
+        return self.header.optional("InstanceNumber", int) if self.single else None
+
+    @property
+    def path(self) -> Path:
+        return self.header.path
+
+    @property
+    def normal(self) -> np.ndarray:
+        return np.cross(self.iop[:3], self.iop[3:])
+
+
+def _item(ds, keyword: str):
+    """The first item of a sequence, or None."""
     try:
-        arr = ds.pixel_array
-    except Exception as e:
-        ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-        if ts is not None and getattr(ts, "is_compressed", False):
-            raise ImageReadError(
-                f"{path}: pixel data is compressed ({ts.name}) and no installed handler decodes it; {COMPRESSED_HINT}"
-            ) from e
-        raise ImageReadError(f"{path}: pixel data cannot be read ({type(e).__name__}: {e})") from e
-    # Explicit VR big endian files decode to big-endian arrays: the volume is assembled with
-    # same-size views (no copy), which would read their bytes in native order. Native here.
-    return arr if arr.dtype.isnative else arr.astype(arr.dtype.newbyteorder("="))
-
-
-def _rescale(ds) -> tuple[float, float]:
-    return float(getattr(ds, "RescaleSlope", 1) or 1), float(getattr(ds, "RescaleIntercept", 0) or 0)
-
-
-def _window(ds) -> tuple[float, float] | None:
-    c, w = getattr(ds, "WindowCenter", None), getattr(ds, "WindowWidth", None)
-    if c is None or w is None:
+        seq = ds.get(keyword) if ds is not None else None
+        return seq[0] if seq else None
+    except Exception:
         return None
-    c = float(c[0]) if hasattr(c, "__len__") and not isinstance(c, str) else float(c)
-    w = float(w[0]) if hasattr(w, "__len__") and not isinstance(w, str) else float(w)
-    return (c - w / 2, c + w / 2)
 
 
-def _orientation(ds) -> np.ndarray:
-    iop = getattr(ds, "ImageOrientationPatient", None)
-    if iop is None:
-        shared = getattr(ds, "SharedFunctionalGroupsSequence", None)
-        try:
-            iop = shared[0].PlaneOrientationSequence[0].ImageOrientationPatient
-        except (AttributeError, IndexError, TypeError):
-            iop = [1, 0, 0, 0, 1, 0]
-    return np.array([float(v) for v in iop])
+def _pixel_spacing(h: Header, groups) -> tuple[float, float]:
+    """(row, column) spacing in mm: the functional groups' Pixel Measures, Pixel Spacing, then
+    Imager Pixel Spacing (radiographs); a spacing of 0 or less is noted and skipped (ITK does
+    the same); none at all is 1 mm, as ITK and every viewer take it."""
+    sources = [(item, "PixelSpacing") for g in groups if (item := _item(g, "PixelMeasuresSequence")) is not None]
+    sources += [(None, "PixelSpacing"), (None, "ImagerPixelSpacing")]
+    bad = []
+    for item, keyword in sources:
+        value = h.get(keyword, float, None, 2, item)
+        if value is not None and min(value) > 0:
+            if bad:
+                h.notes.append(f"{h.path}: {bad[0]} is not a size; {_label(keyword)} used instead")
+            return value[0], value[1]
+        if value is not None:
+            bad.append(f"{_label(keyword)} {_shown([f'{v:g}' for v in value])}")
+    if bad:
+        h.notes.append(f"{h.path}: {bad[0]} is not a size; the image is shown with 1 mm pixels "
+                       "(sizes in mm measured on it are not real)")  # fmt: skip
+    return 1.0, 1.0
+
+
+def _grouped(h: Header, groups, sequence: str, keyword: str, count: int):
+    """``keyword`` from the first functional group (per-frame, then shared) that has it."""
+    for g in groups:
+        item = _item(g, sequence)
+        if item is not None and (value := h.get(keyword, float, None, count, item)) is not None:
+            return value
+    return None
+
+
+def _frames(h: Header) -> list[Frame]:
+    """The frames of one file, each with its plane, rescale and pixel spacing, from the
+    per-frame functional groups, the shared ones, then the top level (in that order)."""
+    ds = h.ds
+    rows, cols = h.get("Rows", int), h.get("Columns", int)
+    if rows < 1 or cols < 1:
+        raise h.error(f"an image of {rows} x {cols} pixels holds nothing")
+    n = h.get("NumberOfFrames", int, 1)
+    if n < 1:
+        raise h.error(f"{_label('NumberOfFrames')} {n} is not a count of images")
+    samples = h.get("SamplesPerPixel", int, 1)
+    colour = samples > 1 or h.text("PhotometricInterpretation") == "PALETTE COLOR"
+    shared = _item(ds, "SharedFunctionalGroupsSequence")
+    try:
+        per = ds.get("PerFrameFunctionalGroupsSequence")
+    except Exception:
+        per = None
+    if per is not None and len(per) != n:
+        raise h.error(f"{_label('NumberOfFrames')} is {n}{'' if 'NumberOfFrames' in ds else ' (absent)'}, but the "
+                      f"per-frame functional groups describe {len(per)} frames")  # fmt: skip
+    top_iop = h.get("ImageOrientationPatient", float, None, 6)
+    top_ipp = h.get("ImagePositionPatient", float, None, 3)
+    top_rescale = (h.get("RescaleSlope", float, 1.0), h.get("RescaleIntercept", float, 0.0))
+    offsets = h.get("GridFrameOffsetVector", float, None, n) if n > 1 and "GridFrameOffsetVector" in ds else None
+    frames = []
+    for i in range(n):
+        group = per[i] if per is not None else None
+        groups = (group, shared)
+        iop = _grouped(h, groups, "PlaneOrientationSequence", "ImageOrientationPatient", 6) or top_iop
+        iop = np.array(iop if iop is not None else [1, 0, 0, 0, 1, 0], float)  # none: a plain picture
+        normal = np.cross(iop[:3], iop[3:])
+        if normal @ normal < 0.25:
+            raise h.error(f"{_label('ImageOrientationPatient')} {_shown(iop.tolist())} does not give two directions")
+        ipp = _grouped(h, groups, "PlanePositionSequence", "ImagePositionPatient", 3)
+        if ipp is None and top_ipp is not None:
+            if n == 1:
+                ipp = top_ipp
+            elif offsets is not None:  # RT Dose and similar: offsets along the normal
+                ipp = list(np.asarray(top_ipp) + normal * offsets[i])
+        rescale = top_rescale
+        for g in groups:
+            t = _item(g, "PixelValueTransformationSequence")
+            if t is not None:
+                rescale = (h.get("RescaleSlope", float, 1.0, item=t), h.get("RescaleIntercept", float, 0.0, item=t))
+                break
+        spacing = _pixel_spacing(h, groups) if i == 0 or per is not None else frames[0].spacing
+        frames.append(Frame(h, i if n > 1 or per is not None else None, (rows, cols), iop,
+                            None if ipp is None else np.asarray(ipp, float), rescale, spacing,
+                            n == 1, colour))  # fmt: skip
+    return frames
+
+
+@dataclass
+class Stack:
+    """Frames of one series and one orientation: one volume."""
+
+    series: Series
+    frames: list[Frame]
+    name: str
+
+
+def _stacks(series: Series, notes: list[str]) -> list[Stack]:
+    """Split a series into stacks: the single-frame files by orientation (a scout's views), each
+    multi-frame file on its own (and by orientation when its frames differ)."""
+    singles: list[Frame] = []
+    units: list[list[Frame]] = []
+    for path, why in series.broken.items():
+        raise ImageReadError(f"{path}: {why}")  # never dropped: the series would open with a hole
+    for ds, path in zip(series.datasets, series.files):
+        frames = _frames(Header(ds, path, notes))
+        if len(frames) == 1:  # one image per file, enhanced or not: stacked with the series' others
+            singles += frames
+        else:
+            units.append(frames)
+    groups: list[list[Frame]] = []
+    for unit in ([singles] if singles else []) + units:
+        mine: list[list[Frame]] = []
+        for fr in unit:
+            home = next((g for g in mine if np.abs(g[0].iop - fr.iop).max() <= SAME_ORIENTATION), None)
+            if home is None:
+                mine.append([fr])
+            else:
+                home.append(fr)
+        groups += mine
+    groups.sort(key=len, reverse=True)
+    name = series.name
+    if len(groups) == 1:
+        return [Stack(series, groups[0], name)]
+    return [Stack(series, g, f"{name} ({k} of {len(groups)})") for k, g in enumerate(groups, 1)]
+
+
+# -- positions and spacing -----------------------------------------------------------------------
+def _positions(frames: list[Frame]) -> np.ndarray | None:
+    """Position of each frame along the normal (mm). A frame without Image Position takes it
+    from its Instance Number when the others' numbers and positions lie on one line (the
+    spacing then comes from the positions that exist); otherwise it is named. None when no
+    frame has a position."""
+    normal = frames[0].normal
+    known = [f.ipp is not None for f in frames]
+    if not any(known):
+        return None
+    pos = np.array([float(normal @ f.ipp) if f.ipp is not None else np.nan for f in frames])
+    if all(known):
+        return pos
+    lost = next(f for f in frames if f.ipp is None)
+    have = [f for f in frames if f.ipp is not None]
+    numbers = [f.instance for f in frames]
+    why = f"{_label('ImagePositionPatient')} is missing, so its place among the other slices of the series is unknown"
+    if len(have) < 2 or any(n is None for n in numbers) or len(set(numbers)) != len(numbers):
+        raise lost.header.error(why)
+    x = np.array([n for n, k in zip(numbers, known) if k], float)
+    y = pos[known]
+    slope, intercept = np.polyfit(x, y, 1)
+    step = np.median(np.abs(np.diff(np.sort(y)))) if len(y) > 1 else 0
+    if abs(slope) < 1e-6 or np.max(np.abs(slope * x + intercept - y)) > max(0.01 * step, 1e-3):
+        raise lost.header.error(why + " (its Instance Number does not follow the positions)")
+    for k, f in enumerate(frames):
+        if f.ipp is None:
+            pos[k] = slope * numbers[k] + intercept
+            f.ipp = have[0].ipp + normal * (pos[k] - float(normal @ have[0].ipp))
+    return pos
 
 
 def _check_spacing(positions: np.ndarray, files: Sequence[Path]) -> float:
@@ -180,33 +488,155 @@ def _check_spacing(positions: np.ndarray, files: Sequence[Path]) -> float:
     return step
 
 
-def series_volume(series: Series) -> tuple[np.ndarray, dict]:
+def _header_step(h: Header, several: bool) -> float:
+    """Slice spacing from the header, where positions cannot give it: Spacing Between Slices
+    for a stack, Slice Thickness for a single slice (its depth), each only when > 0; else 1."""
+    keys = ("SpacingBetweenSlices", "SliceThickness") if several else ("SliceThickness", "SpacingBetweenSlices")
+    for k in keys:
+        v = h.optional(k)
+        if v is not None and v > 0:
+            return v
+    return 1.0
+
+
+def _order(stack: Stack) -> tuple[list[Frame], float, np.ndarray]:
+    """Frames in slice order, the slice step (mm) and the LPS origin of the first."""
+    frames = stack.frames
+    pos = _positions(frames)
+    if pos is not None:
+        order = np.argsort(pos, kind="stable")
+        frames = [frames[i] for i in order]
+        dz = _check_spacing(pos[order], [f.path for f in frames]) or _header_step(frames[0].header, False)
+        return frames, dz, frames[0].ipp
+    numbers = [f.instance for f in frames]
+    if all(n is not None for n in numbers) and len(set(numbers)) == len(numbers):
+        frames = [frames[i] for i in np.argsort(numbers, kind="stable")]
+    return frames, _header_step(frames[0].header, len(frames) > 1), np.zeros(3)
+
+
+def _check_alike(frames: list[Frame]) -> None:
+    first = frames[0]
+    for f in frames[1:]:
+        if f.shape != first.shape:
+            raise f.header.error(f"{f.shape[0]} x {f.shape[1]} pixels: the series mixes image sizes "
+                                 f"({first.path.name} has {first.shape[0]} x {first.shape[1]})")  # fmt: skip
+        if max(abs(a - b) for a, b in zip(f.spacing, first.spacing)) > 1e-3 * max(first.spacing):
+            raise f.header.error(f"pixel spacing {f.spacing[0]:g}\\{f.spacing[1]:g} mm, where {first.path.name} of "
+                                 f"the same series has {first.spacing[0]:g}\\{first.spacing[1]:g} mm")  # fmt: skip
+        if f.colour != first.colour:
+            raise f.header.error(f"{'colour' if f.colour else 'grey'} pixels in a series of "
+                                 f"{'colour' if first.colour else 'grey'} images")  # fmt: skip
+
+
+# -- pixels ----------------------------------------------------------------------------------------
+def _pixels(h: Header) -> np.ndarray:
+    """The stored pixel values of one file: (rows, cols), (frames, rows, cols), with a last
+    axis of 3 for colour; native byte order. A file cut short is named as truncated."""
+    ds = h.ds
+    _fill_transfer_syntax(ds)
+    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if ts is None:
+        raise h.error("the transfer syntax is missing (no file meta) and the pixel data is compressed: "
+                      "which decoder it needs is unknown")  # fmt: skip
+    rows, cols = h.get("Rows", int), h.get("Columns", int)
+    frames, samples = h.get("NumberOfFrames", int, 1), h.get("SamplesPerPixel", int, 1)
+    allocated = h.get("BitsAllocated", int, 0 if "PixelData" not in ds else _REQUIRED)
+    palette = h.text("PhotometricInterpretation") == "PALETTE COLOR"
+    if "PixelData" in ds and not ts.is_compressed and allocated:
+        from pydicom.pixels.utils import get_expected_length
+
+        raw = ds.PixelData
+        need = get_expected_length(ds, unit="bytes")  # YBR_FULL_422 and 1-bit data are smaller
+        if len(raw) < need:
+            raise h.error(f"pixel data cannot be read: the file holds {len(raw)} of its {need} bytes "
+                          "(truncated or damaged)")  # fmt: skip
+        if str(ts) in NATIVE_LE and samples == 1 and allocated in (8, 16) and frames == 1 and not palette:
+            # uncompressed, one frame: a view on the bytes, no copy (pydicom's pixel_array copies)
+            signed = h.get("PixelRepresentation", int, 0) == 1
+            dtype = np.dtype(("<i" if signed else "<u") + str(allocated // 8))
+            if h.get("BitsStored", int, allocated) == allocated:
+                return np.frombuffer(raw, dtype, count=rows * cols).reshape(rows, cols)
+            # odd bit depths: pydicom masks the unused bits and extends the sign
+    try:
+        arr = ds.pixel_array
+    except Exception as e:
+        lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+        said = ": ".join(ln.rstrip(":") for ln in lines[:2]) or type(e).__name__
+        if ts.is_compressed:
+            if "exceptions were raised" not in str(e):  # no decoder at all, rather than one that failed
+                raise h.error(f"pixel data is compressed ({ts.name}) and no installed handler decodes it; "
+                              f"{COMPRESSED_HINT}") from e  # fmt: skip
+            raise h.error(f"pixel data cannot be read: it is compressed ({ts.name}) and did not decode ({said}); the "
+                          f"file may be damaged, or another decoder may read it: {COMPRESSED_HINT}") from e  # fmt: skip
+        raise h.error(f"pixel data cannot be read ({type(e).__name__}: {said})") from e
+    if palette:
+        from pydicom.pixels import apply_color_lut
+
+        try:
+            _native_palette(ds, ts)
+            arr = apply_color_lut(arr, ds)  # the colours a viewer shows (pydicom's, 16-bit tables kept)
+        except Exception as e:
+            raise h.error(f"the palette colour table cannot be applied ({type(e).__name__}: {e})") from e
+    colour = samples > 1 or palette
+    want = (rows, cols, 3) if colour else (rows, cols)
+    if arr.shape != (want if frames == 1 else (frames, *want)):
+        raise h.error(f"pixel data decodes to shape {arr.shape}, not {frames} frame(s) of {rows} x {cols}")
+    # Explicit VR big endian files decode to big-endian arrays: the volume is assembled with
+    # same-size views (no copy), which would read their bytes in native order. Native here.
+    return arr if arr.dtype.isnative else arr.astype(arr.dtype.newbyteorder("="))
+
+
+def _native_palette(ds, ts) -> None:
+    """pydicom 3.0's apply_color_lut reads plain (not segmented) 16-bit palette tables in the
+    machine's byte order: a big-endian file's tables are put in that order first, or every
+    colour comes out byte-swapped (pydicom's OBXXXX1A_expb.dcm; the corpus test watches it)."""
+    import sys
+
+    little = getattr(ts, "is_little_endian", None)
+    if little is None or little == (sys.byteorder == "little"):
+        return
+    for colour in ("Red", "Green", "Blue", "Alpha"):
+        key = f"{colour}PaletteColorLookupTableData"
+        descriptor = ds.get(f"{colour}PaletteColorLookupTableDescriptor") or ds.get("RedPaletteColorLookupTableDescriptor")
+        if key in ds and descriptor and len(ds[key].value) == 2 * (int(descriptor[0]) or 2**16):
+            ds[key].value = np.frombuffer(ds[key].value, ">u2" if not little else "<u2").astype("=u2").tobytes()
+
+
+def _decode_all(frames: list[Frame], pool) -> list[np.ndarray]:
+    """One plane per frame; each file decoded once (a multi-frame file is one decode)."""
+    headers: dict[Path, Header] = {}
+    for f in frames:
+        headers.setdefault(f.path, f.header)
+    decoded = dict(zip(headers, pool.map(_pixels, headers.values())))
+    out = []
+    for f in frames:
+        arr = decoded[f.path]
+        multi = arr.ndim == (4 if f.colour else 3)
+        out.append(arr[f.index or 0] if multi else arr)
+    return out
+
+
+def _window(h: Header) -> tuple[float, float] | None:
+    c, w = h.optional("WindowCenter"), h.optional("WindowWidth")
+    if c is None or w is None:
+        return None
+    return (c - w / 2, c + w / 2)
+
+
+# -- volumes ---------------------------------------------------------------------------------------
+def series_volume(stack: Stack) -> tuple[np.ndarray, dict]:
     """(z, y, x) volume in stored units after rescale, with geometry and window."""
-    first = series.first
-    files = series.files
-    iop = _orientation(first)
-    normal = np.cross(iop[:3], iop[3:])
-    n_frames = int(getattr(first, "NumberOfFrames", 1) or 1)
-    if int(getattr(first, "SamplesPerPixel", 1) or 1) > 1:
-        return _colour(series, iop, normal)
-    if len(series.datasets) == 1 and n_frames > 1:
-        return _multiframe(series, iop, normal)
-    shapes = {(int(ds.Rows), int(ds.Columns)) for ds in series.datasets}
-    if len(shapes) > 1:
-        raise ImageReadError(f"{files[0].parent}: series {series.uid} mixes image sizes {sorted(shapes)}")
-    if all("ImagePositionPatient" in ds for ds in series.datasets):
-        pos = np.array([np.dot(normal, [float(v) for v in ds.ImagePositionPatient]) for ds in series.datasets])
-    else:
-        pos = np.array([float(getattr(ds, "InstanceNumber", i) or i) for i, ds in enumerate(series.datasets)])
-    order = np.argsort(pos, kind="stable")
-    datasets = [series.datasets[i] for i in order]
-    files = [series.files[i] for i in order]
-    positions = pos[order]
-    dz = _check_spacing(positions, files) or float(getattr(first, "SliceThickness", 1) or 1)
-    rescales = [_rescale(ds) for ds in datasets]
+    frames, dz, origin = _order(stack)
+    _check_alike(frames)
+    first = frames[0]
+    if first.colour:
+        return _colour(stack, frames, dz, origin)
+    rescales = [f.rescale for f in frames]
     with ThreadPoolExecutor(max_workers=2) as pool:  # numpy releases the GIL: two slices at once
-        raws = list(pool.map(lambda k: _pixels(datasets[k], files[k]), range(len(datasets))))
-        integral = all(sl == 1 and float(b).is_integer() for sl, b in rescales)
+        raws = _decode_all(frames, pool)
+        integral = all(sl == 1 and float(b).is_integer() for sl, b in rescales) and all(
+            r.dtype.kind in "iub" for r in raws
+        )
         if integral:  # the real value range decides the type (CT: int16 Hounsfield units)
             ranges = list(pool.map(lambda a: (int(a.min()), int(a.max())), raws))
             lo = min(r[0] + int(b) for r, (_, b) in zip(ranges, rescales))
@@ -228,92 +658,49 @@ def series_volume(series: Series) -> tuple[np.ndarray, dict]:
                 np.add(arr, np.asarray(inter, dtype), out=volume[k], casting="unsafe")
 
         list(pool.map(fill, range(len(raws))))
-    ps = [float(v) for v in getattr(first, "PixelSpacing", (1, 1))]
-    origin = [float(v) for v in getattr(datasets[0], "ImagePositionPatient", (0, 0, 0))]
-    direction = np.column_stack([iop[:3], iop[3:], normal])
-    geo = Geometry((dz, ps[0], ps[1]), origin, direction)
-    return volume, _meta(series, geo, first, files)
+    geo = Geometry((dz, *first.spacing), origin, np.column_stack([first.iop[:3], first.iop[3:], first.normal]))
+    meta = _meta(stack, geo, first.header, frames)
+    if first.header.text("PhotometricInterpretation") == "MONOCHROME1":
+        meta["invert"] = True  # low values are white: values kept (pydicom's), the display inverts
+    return volume, meta
 
 
-def _multiframe(series: Series, iop: np.ndarray, normal: np.ndarray) -> tuple[np.ndarray, dict]:
-    ds, path = series.first, series.files[0]
-    arr = _pixels(ds, path)
-    frames = getattr(ds, "PerFrameFunctionalGroupsSequence", None)
-    shared = getattr(ds, "SharedFunctionalGroupsSequence", [None])[0]
-    positions, rescales = [], []
-    base = np.array([float(v) for v in getattr(ds, "ImagePositionPatient", (0, 0, 0))])
-    offsets = getattr(ds, "GridFrameOffsetVector", None)  # RT Dose and similar
-    for i in range(arr.shape[0]):
-        group = frames[i] if frames is not None else None
-        try:
-            ipp = [float(v) for v in group.PlanePositionSequence[0].ImagePositionPatient]
-        except (AttributeError, IndexError, TypeError):
-            step = float(offsets[i]) if offsets is not None and i < len(offsets) else float(i)
-            ipp = list(base + normal * step)
-        positions.append(ipp)
-        trans = None
-        for g in (group, shared):
-            seq = getattr(g, "PixelValueTransformationSequence", None) if g is not None else None
-            if seq:
-                trans = (float(seq[0].RescaleSlope), float(seq[0].RescaleIntercept))
-                break
-        rescales.append(trans or _rescale(ds))
-    pos = np.array([np.dot(normal, p) for p in positions])
-    order = np.argsort(pos, kind="stable")
-    dz = _check_spacing(pos[order], [path] * len(pos)) or 1.0
-    volume = np.stack([arr[i] * rescales[i][0] + rescales[i][1] for i in order]).astype(np.float32)
-    try:
-        ps = [float(v) for v in shared.PixelMeasuresSequence[0].PixelSpacing]
-    except (AttributeError, IndexError, TypeError):
-        ps = [float(v) for v in getattr(ds, "PixelSpacing", (1, 1))]
-    geo = Geometry((dz, ps[0], ps[1]), positions[order[0]], np.column_stack([iop[:3], iop[3:], normal]))
-    return volume, _meta(series, geo, ds, [path])
-
-
-def _colour(series: Series, iop: np.ndarray, normal: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Colour images (secondary captures, ultrasound, endoscopy): RGB as pydicom decodes it
-    (YBR converted), values as stored (no rescale applies to colour), ``rgb`` in the meta.
-    One image is (rows, columns, 3); several, or a multi-frame file, (n, rows, columns, 3)."""
-    datasets, files = series.datasets, series.files
-    if len(datasets) > 1 and all("ImagePositionPatient" in ds for ds in datasets):
-        order = np.argsort([np.dot(normal, [float(v) for v in ds.ImagePositionPatient]) for ds in datasets], kind="stable")
-    else:
-        order = np.argsort([float(getattr(ds, "InstanceNumber", i) or i) for i, ds in enumerate(datasets)], kind="stable")
-    images = []
-    for k in order:
-        arr = np.asarray(_pixels(datasets[k], files[k]))
-        if arr.ndim != (4 if int(getattr(datasets[k], "NumberOfFrames", 1) or 1) > 1 else 3) or arr.shape[-1] != 3:
-            raise ImageReadError(f"{files[k]}: colour pixel data of shape {arr.shape} is not rows x columns x 3")
-        images.extend(arr if arr.ndim == 4 else [arr])
-    shapes = {im.shape for im in images}
-    if len(shapes) > 1:
-        raise ImageReadError(f"{files[0].parent}: series {series.uid} mixes image sizes {sorted(shapes)}")
+def _colour(stack: Stack, frames: list[Frame], dz: float, origin) -> tuple[np.ndarray, dict]:
+    """Colour images (secondary captures, ultrasound, endoscopy, palette colour): RGB as pydicom
+    decodes it (YBR converted, palette applied), values as stored (no rescale applies to
+    colour), ``rgb`` in the meta. One image is (rows, columns, 3); several, (n, rows, columns, 3)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        images = _decode_all(frames, pool)
+    for f, im in zip(frames, images):
+        if im.ndim != 3 or im.shape[-1] != 3:
+            raise f.header.error(f"colour pixel data of shape {im.shape} is not rows x columns x 3")
     volume = np.stack(images) if len(images) > 1 else images[0]
-    first = datasets[order[0]]
-    ps = [float(v) for v in getattr(first, "PixelSpacing", None) or (1, 1)]
-    dz = float(getattr(first, "SliceThickness", 1) or 1)
-    origin = [float(v) for v in getattr(first, "ImagePositionPatient", (0, 0, 0))]
-    geo = Geometry((dz, ps[0], ps[1]), origin, np.column_stack([iop[:3], iop[3:], normal]))
-    meta = _meta(series, geo, first, [files[k] for k in order])
+    first = frames[0]
+    if len(frames) == 1 or first.ipp is None:
+        dz = _header_step(first.header, False)
+    geo = Geometry((dz, *first.spacing), origin, np.column_stack([first.iop[:3], first.iop[3:], first.normal]))
+    meta = _meta(stack, geo, first.header, frames)
     meta["rgb"] = True
     meta["window"] = None  # the stored colours, not a grey window
     return volume, meta
 
 
-def _meta(series: Series, geo: Geometry, ds, files) -> dict:
+def _meta(stack: Stack, geo: Geometry, h: Header, frames: list[Frame]) -> dict:
+    files = list(dict.fromkeys(f.path for f in frames))  # slice order, each file once
     return {
         "source": str(files[0].parent if len(files) > 1 else files[0]),
         "format": "dicom",
-        "series_uid": series.uid,
-        "name": series.name,
-        "modality": str(getattr(ds, "Modality", "")),
+        "series_uid": stack.series.uid,
+        "name": stack.name,
+        "modality": h.text("Modality"),
         "geometry": geo.to_meta(),
         "spacing": geo.spacing,
-        "window": _window(ds),
+        "window": _window(h),
         "files": [str(f) for f in files],
     }
 
 
+# -- entry points ----------------------------------------------------------------------------------
 def list_series(paths) -> list[tuple[str, str, int]]:
     """(uid, name, number of files) of every image series, headers only (fast), largest first."""
     import pydicom
@@ -324,29 +711,89 @@ def list_series(paths) -> list[tuple[str, str, int]]:
             ds = pydicom.dcmread(f, stop_before_pixels=True)
         except Exception:
             continue
-        uid = str(getattr(ds, "SeriesInstanceUID", "") or f"no-series-uid:{f.parent}")
-        found.setdefault(uid, Series(uid)).datasets.append(ds)
+        uid = Header(ds, f).text("SeriesInstanceUID") or f"no-series-uid:{f.parent}"
+        s = found.setdefault(uid, Series(uid))
+        s.datasets.append(ds)
+        s.files.append(f)
     return sorted(((u, s.name, len(s.datasets)) for u, s in found.items()), key=lambda t: -t[2])
 
 
-def read_dicom(paths, series_uid: str | None = None, largest_only: bool = False) -> list[tuple[np.ndarray, dict]]:
-    """Every series found (or the one asked for, or the largest), largest first.
+def _guarded(stack_or_series, work):
+    """``work()``, with any error that is not already ours named by the stack's first file."""
+    try:
+        return work()
+    except ImageReadError:
+        raise
+    except Exception as e:  # pydicom and numpy meet damaged files with many kinds of error
+        files = stack_or_series.files if isinstance(stack_or_series, Series) else [f.path for f in stack_or_series.frames]
+        raise ImageReadError(f"{files[0]}: cannot be read ({type(e).__name__}: {e})") from e
 
-    Files are read once, pixel data deferred: only the series returned are decoded."""
+
+def read_dicom(paths, series_uid: str | None = None, largest_only: bool = False) -> DicomVolumes:
+    """Every image stack found (or those of the series asked for, or the largest that opens),
+    largest first, as a list of (volume, meta) with ``.skipped`` and ``.notes``.
+
+    Files are read once, pixel data deferred: only the stacks returned are decoded. Raises
+    ImageReadError only when nothing opens; its message then gives every reason."""
     files = dicom_files(paths)
     if not files:
         raise ImageReadError(f"{paths}: no DICOM file found")
-    groups = group_series(files)
-    if not groups:
-        raise ImageReadError(f"{paths}: DICOM files found, but none holds an image")
+    found = group_series(files)
+    groups = found.series
     if series_uid is not None:
         if series_uid not in groups:
             raise ImageReadError(f"{paths}: no series {series_uid} (found {sorted(groups)})")
         groups = {series_uid: groups[series_uid]}
-    ordered = sorted(groups.values(), key=lambda s: -len(s.datasets))
-    return [series_volume(s) for s in (ordered[:1] if largest_only else ordered)]
+    out = DicomVolumes(skipped=[(str(p), why) for p, why in (found.unreadable if series_uid is None else [])])
+    stacks: list[Stack] = []
+    for s in sorted(groups.values(), key=lambda s: -len(s.datasets)):
+        try:
+            stacks += _guarded(s, lambda: _stacks(s, out.notes))
+        except ImageReadError as e:
+            out.skipped.append((s.name, str(e)))
+    stacks.sort(key=lambda st: -len(st.frames))  # stable: a series' stacks stay together
+    for st in stacks:
+        try:
+            out.append(_guarded(st, lambda: series_volume(st)))
+        except ImageReadError as e:
+            out.skipped.append((st.name, str(e)))
+            continue
+        if largest_only:
+            break
+    if out:
+        return out
+    if not out.skipped:
+        what = ", ".join(sorted(set(found.other))) or "no image"
+        raise ImageReadError(f"{paths}: DICOM files found, but none holds an image ({what})")
+    if len(out.skipped) == 1:
+        raise ImageReadError(out.skipped[0][1])
+    raise ImageReadError(f"{paths}: nothing could be opened: " + "; ".join(_entry(n, w) for n, w in out.skipped))
+
+
+def _entry(name: str, why: str) -> str:
+    return why if why.startswith(name) else f"{name} ({why})"
+
+
+def report(volumes: DicomVolumes, source) -> str | None:
+    """One line for the user: what was skipped and why, and the caveats; None when all is well."""
+    parts = []
+    if volumes.skipped:
+        parts.append(f"{source}: opened {len(volumes)} image(s), skipped {len(volumes.skipped)}: "
+                     + "; ".join(_entry(n, w) for n, w in volumes.skipped))  # fmt: skip
+    if volumes.notes:
+        parts.append("note: " + "; ".join(dict.fromkeys(volumes.notes)))
+    return " | ".join(parts) or None
 
 
 def read_dicom_series(path, series_uid: str | None = None) -> tuple[np.ndarray, dict]:
-    """One series: the one asked for, or the one with most slices."""
-    return read_dicom(path, series_uid, largest_only=True)[0]
+    """One stack: of the series asked for, or the one with most slices that opens. What was
+    skipped on the way and any caveats are in ``meta["skipped"]`` / ``meta["notes"]``."""
+    out = read_dicom(path, series_uid, largest_only=True)
+    volume, meta = out[0]
+    if out.skipped:
+        meta["skipped"] = [list(s) for s in out.skipped]
+    if out.notes:
+        meta["notes"] = list(dict.fromkeys(out.notes))
+    if out.skipped or out.notes:
+        meta["report"] = report(out, path)
+    return volume, meta
