@@ -400,6 +400,8 @@ def test_a_small_dtype_layer_is_widened_when_adopted(viewer, classes):
     layer = viewer.add_layer(Labels(data, name="old"))
     s = start_session(viewer, image, labels=layer, ontology=classes)
     assert s.labels.data.dtype == np.uint32 and (s.labels.data[0, 2:6, 2:6] == 255).all() and "uint8" in s.notice
+    # values taken as instances of the first class: said, with the way to give them classes
+    assert "1 label value(s) became instances of" in s.notice and "Import" in s.notice
     b = s.commit(disc((20, 20), 12, 12, 3), region=(1,))
     assert b.id == 256 and (s.labels.data == 256).any()
 

@@ -216,6 +216,25 @@ def test_label_image_with_class_table(session, tmp_path, suffix):
     assert s.table[9].class_name == "nucleus" and s.table[9].source_on(3) == "manual"
 
 
+def test_importing_the_same_file_twice_says_nothing_new_and_leaves_no_empty_undo_step(session, tmp_path):
+    """Before: "Imported 0 instances ...; 8 ids renumbered", and an undo step that did nothing
+    (the next Ctrl+Z seemed dead). A manual row with a score says why the score is not kept."""
+    from napari_samlabel.core.annotation import AnnotationError
+
+    s = session
+    theirs = np.zeros(s.labels.data.shape, np.uint16)
+    theirs[1][disc(20, 20, 6)] = 3
+    np.save(tmp_path / "seg.npy", theirs)
+    (tmp_path / "seg.csv").write_text("id,class,confidence,source\n3,nucleus,0.8,manual\n")
+    report = import_labels(s, tmp_path / "seg.npy")
+    assert "manual frames count as 1.0" in report.summary()
+    before, instances = state(s), frames_of(s)
+    with pytest.raises(AnnotationError, match="seg.npy: nothing new to import"):
+        import_labels(s, tmp_path / "seg.npy")
+    after = state(s)  # no pixel, instance or undo step more (an id tried is used up: ids are never reused)
+    assert np.array_equal(after[0], before[0]) and after[2:] == before[2:] and frames_of(s) == instances
+
+
 def test_our_instance_csv_is_a_class_table(painted, viewer, tmp_path):
     s = painted
     np.save(tmp_path / "labels.npy", s.labels.data)

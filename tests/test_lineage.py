@@ -177,7 +177,7 @@ def test_ctc_export_refuses_a_parent_that_outlives_its_daughter(movie, tmp_path)
     a, b = ann.divide(6, 4)
     with ann.action():  # the mother tracked on past its division afterwards
         ann.write_mask(gt[5] == 9, 6, region=(5,), mode="overwrite")
-    with pytest.raises(ValueError, match=f"{a.id} is a daughter of 6, but 6 is still there on frame 5"):
+    with pytest.raises(ValueError, match=r"a lineage does not hold: .* \(6\) is still on frame 5"):
         export("ctc", tmp_path / "RES", ann.store.data, ann.ontology, ann.table, 0)
     assert not (tmp_path / "RES").exists()
 

@@ -100,3 +100,34 @@ def test_shift_d_link_and_unlink(setup, qtbot):
     assert parent_column(instances)[a] == parent_column(instances)[b] == str(mother)
     assert "now divided from" in track.status.text()
 
+
+
+def test_painting_after_a_division_goes_to_a_daughter_and_a_broken_lineage_is_said(setup, qtbot, monkeypatch):
+    """After Divide the brush no longer holds the mother (before, the next stroke painted her
+    on after her daughters started, silently, and only the CTC export refused). Painting her
+    there on purpose is said at once, and the Tracks layer leaves the broken link out."""
+    warned = []
+    monkeypatch.setattr("napari_samlabel._napari.session._warn", warned.append)
+    viewer, s, instances, track, gt, mother = setup
+    viewer.dims.set_current_step(0, 2)
+    click_row(qtbot, instances, mother)
+    s.labels.selected_label = mother  # the user was brushing the mother
+    qtbot.mouseClick(track.divide_button, Qt.LeftButton)
+    daughters = sorted(r.id for r in s.table if r.parent == mother)
+    assert s.labels.selected_label in daughters
+
+    with s.labels.block_history():  # a brush stroke on a later frame
+        s.labels.paint((6, 5, 5), s.labels.selected_label)
+    assert sorted(s.table[mother].frames) == [0, 1, 2] and not warned
+
+    s.labels.selected_label = mother
+    with s.labels.block_history():
+        s.labels.paint((6, 30, 30), mother)
+    assert 6 in s.table[mother].frames
+    assert warned and "no longer holds" in warned[-1] and s.table[mother].name in warned[-1]
+    qtbot.mouseClick(track.tracks_button, Qt.LeftButton)
+    assert viewer.layers[-1].graph == {}  # not drawn backwards in time
+    from napari_samlabel.io.exporting import export
+
+    with pytest.raises(ValueError, match="a lineage does not hold: Cell"):
+        export("ctc", "unused", np.asarray(s.labels.data), s.ontology, s.table, 0)

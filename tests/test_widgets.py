@@ -100,6 +100,9 @@ def test_add_class_pick_with_hotkey_paint_and_undo(viewer):
     keys(viewer, "Control-Z")
     assert (session.labels.data == 0).all()
     assert instance_items(instances) == []
+    assert viewer.status == "Undid a brush edit."  # undo says what it took back
+    keys(viewer, "Control-Shift-Z")
+    assert viewer.status == "Redid a brush edit." and session.table[label].present
 
 
 def test_instances_dock_delete_merge_lock_and_jump(viewer):
@@ -208,6 +211,7 @@ def test_segment_dock_click_preview_enter_undo(viewer, qtbot):
     viewer.layers.selection.active = s.labels
     keys(viewer, "Control-Z")
     assert not s.labels.data.any()
+    assert viewer.status == f"Undid the mask of {rec.name}."
 
 
 def test_missing_weights_said_at_once_in_one_line_then_cleared(viewer, qtbot, tmp_path, monkeypatch):

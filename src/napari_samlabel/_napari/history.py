@@ -43,6 +43,7 @@ class Step:
     item: object
     before: dict[int, Instance | None]
     after: dict[int, Instance | None]
+    name: str = "a brush edit"  # what Ctrl+Z says it undid
 
 
 def atom_frames(atom, frame_axis: int | None) -> set[int]:
@@ -69,7 +70,8 @@ class LayerStore(ArrayStore):
     """The label store of a session whose labels live in a napari Labels layer:
     the array store's pixel code on ``layer.data``, plus napari's history."""
 
-    def __init__(self, layer: Labels, history_limit: int | None = None, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(self, layer: Labels, history_limit: int | None = None, warn: Callable[[str], None] | None = None,
+                 tell: Callable[[str], None] | None = None) -> None:  # fmt: skip
         self.layer = layer  # no ArrayStore.__init__: ``data`` is the layer's, read each time
         self._undo: list[Step] = []
         self._redo: list[Step] = []
@@ -77,6 +79,7 @@ class LayerStore(ArrayStore):
         self._annotation: Annotation | None = None
         self._limit = history_limit or getattr(layer, "_history_limit", 100)
         self._warn = warn or _napari_warning
+        self._tell = tell or (lambda message: None)  # what undo/redo did, for the status line
         self._last_warning, self._last_message = 0.0, ""
         self._guard_depth = 0
         self._recorded: list = []
@@ -130,7 +133,7 @@ class LayerStore(ArrayStore):
             layer.events.paint(value=atoms)
         finally:
             self.in_action = False
-        self._remember(Step(atoms, dict(txn.before), after))
+        self._remember(Step(atoms, dict(txn.before), after, txn.name))
         layer.refresh()
 
     def rename_class(self, old: str, new: str) -> None:
@@ -293,10 +296,12 @@ class LayerStore(ArrayStore):
         if step is not None:
             ours.pop()
             ann.table.put(step.before if undoing else step.after)
-            theirs.append(Step(target[-1], step.before, step.after))
+            theirs.append(Step(target[-1], step.before, step.after, step.name))
         else:  # an edit from before this session: re-read its frames
             ann.sync_frames(set().union(*(atom_frames(a, ann.frame_axis) for a in item)))
         ann.changed.emit()
+        name = step.name if step is not None else "an edit made before this session"
+        self._tell(f"{'Undid' if undoing else 'Redid'} {name}.")
 
     def _say(self, message: str) -> None:
         now = time.monotonic()

@@ -75,9 +75,12 @@ def apply_import(ann: Annotation, imp: Imported, mode: Mode | str = Mode.EXCLUDE
             onto.add(name, color=cls.color if cls else None, kind=(cls.kind if cls and cls.kind else "thing"))
             report.added_classes.append(name)
     try:
-        with ann.action(f"import {imp.path.name}"):
+        with ann.action(f"the import of {imp.path.name}"):
             target = _records(ann, imp, present, report)
             _write(ann, imp, target, mode, report)
+            if not any(t and ann.table[t].frames for t in target.values()):  # no empty undo step
+                raise AnnotationError(f"{imp.path}: nothing new to import: every pixel of its {len(present)} "
+                                      "instance(s) is already labeled or locked here")  # fmt: skip
             for i, p in imp.parent.items():
                 t, tp = target.get(i), target.get(p)
                 if t and tp and t != tp:

@@ -126,13 +126,19 @@ class AnnotationSession:
             ontology = Ontology.from_dict(meta["ontology"]) if "ontology" in meta else Ontology()
         if frame_axis == "auto":
             frame_axis = meta.get("frame_axis", default_frame_axis(len(shape)))
-        self.store = LayerStore(labels, warn=_warn)
+        self.store = LayerStore(labels, warn=_warn, tell=lambda text: self.say(text))
         if table is None:
             table = self._table_from_features(labels, ontology)
         self.annotation = Annotation(self.store, ontology, frame_axis, table)
         self.store.attach(self.annotation)
         if adopted:  # a new layer is all background: nothing to read
+            known = {r.id for r in table}
             self.annotation.sync_frames()
+            new = sorted({r.class_name for r in table if r.id not in known})
+            n = sum(r.id not in known for r in table)
+            if n:  # an organ map's values are classes, a cell mask's instances: say which was assumed
+                self.notice += (f" Its {n} label value(s) became instances of {', '.join(new)}; if they are "
+                                "classes (an organ map), use Export > Import… with a class table instead.")  # fmt: skip
         self.annotation.changed.connect(self._refresh_layer)
         ontology.changed.connect(self._refresh_layer)
         labels.events.selected_label.connect(self._on_selected_label)
@@ -384,6 +390,7 @@ class AnnotationSession:
         from napari.utils.colormaps import DirectLabelColormap
 
         self.version += 1
+        self._check_lineage()
         colors: dict[int | None, tuple] = {None: TRANSPARENT, 0: TRANSPARENT}
         class_rgba = {c.name: hex_to_rgba(c.color) for c in self.ontology}
         for rec in self.table:
@@ -402,6 +409,18 @@ class AnnotationSession:
         }
 
     _colors: dict | None = None
+    _broken: frozenset = frozenset()
+
+    def _check_lineage(self) -> None:
+        """An edit (a brush stroke, a tracking run) that leaves a mother on a frame after her
+        daughters start breaks the division: say so when it happens, not at export."""
+        from ..core.lineage import broken_links
+
+        broken = frozenset(broken_links(self.table)) if any(r.parent for r in self.table) else frozenset()
+        new = sorted(broken - self._broken)
+        self._broken = broken
+        if new:
+            self.say(f"{new[0]}: that division no longer holds (Ctrl+Z takes the edit back, or Unlink).", warn=True)
 
     def _on_selected_label(self, event=None) -> None:
         """napari's 'new label' picks max+1, which may be a deleted instance's id:

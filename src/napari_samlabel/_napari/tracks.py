@@ -70,6 +70,8 @@ def divide_here(session: AnnotationSession) -> tuple[list, str]:
         raise AnnotationError(f"select the one instance that divides after frame {frame} ({what})")
     mother = session.table[ids[0]]
     daughters = session.annotation.divide(mother.id, frame)
+    if session.labels.selected_label == mother.id:  # the mother has ended: her brush would break the lineage
+        session.labels.selected_label = daughters[0].id
     return daughters, _said(session, f"{mother.name} divided after frame {frame} into "
                                      f"{daughters[0].name} and {daughters[1].name}.")  # fmt: skip
 
@@ -99,7 +101,7 @@ def unlink_selected(session: AnnotationSession) -> tuple[list[int], str]:
     ids = [i for i in session.selection if i in session.table and session.table[i].parent]
     if not ids:
         raise AnnotationError("select instances that have a parent (Parent column) in the Instances dock")
-    with session.annotation.action("clear parent"):
+    with session.annotation.action("the unlink"):
         for i in ids:
             session.annotation.set_parent(i, 0)
     return ids, _said(session, f"{', '.join(session.table[i].name for i in ids)}: parent cleared.")

@@ -309,7 +309,7 @@ class TrackWidget(QWidget):
             return
 
         def run():
-            with s.annotation.action("interpolate"):
+            with s.annotation.action("the interpolation"):
                 return {i: s.annotation.interpolate(i) for i in ids}
 
         done = guarded(self.status, run)

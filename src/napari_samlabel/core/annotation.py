@@ -420,7 +420,7 @@ class Annotation:
             )
         changed_ids = {label_id, *np.unique(current[ok]).tolist()}  # the new id and those it took from
         unknown = [i for i in changed_ids if i and i not in self.table]
-        with self.action("write mask"):
+        with self.action(f"the mask of {rec.name}"):
             self._write(add, label_id)
             touched = set(frames_touched(add, self.frame_axis))
             if erase is not None:
@@ -443,7 +443,7 @@ class Annotation:
         where = current == ids[0] if len(ids) == 1 else np.isin(current, ids)
         idx = region_indices(region, np.nonzero(where))
         known = all(i in self.table for i in ids)
-        with self.action("relabel"):
+        with self.action("the relabel"):
             self._write(idx, value)
             self.sync_frames(frames_touched(idx, self.frame_axis), [*ids, value] if known else None)
         return len(idx[0])
@@ -476,7 +476,7 @@ class Annotation:
         """Delete, frame by frame, instances whose confidence there is below ``threshold``."""
         _, span = self.span_region(frames)
         done = 0
-        with self.action("delete below confidence"):
+        with self.action("the delete below confidence"):
             for f in span:
                 low = [i for i in self._present_ids([f]) if self.table[i].score_on(f) < threshold]
                 if low:
@@ -490,7 +490,7 @@ class Annotation:
         if len(set(ids) | {into}) < 2:
             raise AnnotationError("select at least two instances to merge")
         self._check_editable(set(ids) | {into})
-        with self.action("merge"):
+        with self.action("the merge"):
             return self._relabel([i for i in ids if i != into], into)
 
     def change_class(self, ids: Iterable[int], class_name: str) -> list[int]:
@@ -501,7 +501,7 @@ class Annotation:
         target = self.ontology[class_name]
         recs = self._check_editable(list(ids))
         out = []
-        with self.action("change class"):
+        with self.action("the class change"):
             if target.is_stuff:
                 stuff = self.new_instance(class_name)
                 self._check_editable([stuff.id])  # a locked stuff label never grows
@@ -525,7 +525,7 @@ class Annotation:
         _, span = self.span_region(frames)
         done = 0
         source, score = rec.source_on(src_frame), rec.score_on(src_frame)  # a copy is what it was copied from
-        with self.action("copy to frames"):
+        with self.action("the copy to frames"):
             for f in span:
                 if f != src_frame:
                     done += self.write_mask(mask, label_id, self.frame_region(f), mode, source=source, confidence=score)
@@ -548,7 +548,7 @@ class Annotation:
 
         kids = [i for i in children(self.table, label_id) if self.table[i].frames]
         self._check_editable(kids)
-        with self.action("split"):
+        with self.action("the split"):
             new = self.table.allocate(rec.class_name, source=rec.source, confidence=rec.confidence)
             new.frame_scores = {f: s for f, s in rec.frame_scores.items() if f >= at_frame}
             new.frame_sources = {f: s for f, s in rec.frame_sources.items() if f >= at_frame}
@@ -572,12 +572,12 @@ class Annotation:
                 raise AnnotationError(why)
         if rec.parent == parent:
             return
-        with self.action("set parent" if parent else "clear parent"):
+        with self.action("the parent link" if parent else "the unlink"):
             self.table.edit(rec.id).parent = parent
 
     def link(self, parent: int, children: Iterable[int]) -> None:
         """Several daughters of one parent, as one undo step."""
-        with self.action("link"):
+        with self.action("the link"):
             for i in children:
                 self.set_parent(int(i), parent)
 
@@ -649,7 +649,7 @@ class Annotation:
         later = sorted(f for f in mother.frames if f > t)
         came_from = {f: (mother.source_on(f), mother.score_on(f)) for f in later}
         had = {i: set(self.table[i].frames) for i in targets if i}
-        with self.action("divide"):
+        with self.action("the division"):
             ids = [i or self.table.allocate(mother.class_name, source=mother.source, confidence=mother.confidence).id
                    for i in targets]  # fmt: skip
             refs, touched = seeds, set()
@@ -688,7 +688,7 @@ class Annotation:
         if not gaps:
             raise AnnotationError(f"{rec.name} has no gap between keyframes to fill (draw it on two non-adjacent frames)")
         filled = []
-        with self.action("interpolate"):
+        with self.action("the interpolation"):
             for a, b in gaps:
                 first = self.store.read(self.frame_region(a)) == label_id
                 last = self.store.read(self.frame_region(b)) == label_id

@@ -54,9 +54,11 @@ def children(table: InstanceTable, parent: int) -> list[int]:
 
 def graph(table: InstanceTable, ids: Iterable[int] | None = None) -> dict[int, list[int]]:
     """``{daughter: [parent]}`` among present instances (among ``ids`` if given): napari's
-    Tracks ``graph``. A link to an absent instance is left out."""
+    Tracks ``graph``. A link to an absent instance, or one that no longer holds (the mother
+    painted on after her daughters start), is left out: napari would draw it backwards in time."""
     keep = {r.id for r in table if r.present} if ids is None else {int(i) for i in ids}
-    return {r.id: [r.parent] for r in table if r.parent and r.id in keep and r.parent in keep}
+    return {r.id: [r.parent] for r in table
+            if r.parent and r.id in keep and r.parent in keep and link_problem(table, r.id, r.parent) is None}  # fmt: skip
 
 
 def broken_links(table: InstanceTable) -> list[str]:

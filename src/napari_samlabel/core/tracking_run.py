@@ -81,7 +81,7 @@ class TrackRun:
 
     # -- writing side ------------------------------------------------------
     def begin(self) -> None:
-        self.txn = self.annotation.begin("track", claims=self.ids)
+        self.txn = self.annotation.begin("the tracking run", claims=self.ids)
         self._t0 = time.perf_counter()
 
     def apply(self, step) -> None:

@@ -49,6 +49,11 @@ def export(
     if fmt == "ctc":
         if frame_axis is None:
             raise ValueError("the Cell Tracking Challenge format needs a time axis")
+        from ..core.lineage import broken_links
+
+        broken = broken_links(table)
+        if broken:  # said with the instances' names before the writer meets it by ids
+            raise ValueError(f"a lineage does not hold: {broken[0]} (Unlink it, or take the edit back)")
         return ctc.write_ctc(out, labels, frame_axis, parents={r.id: r.parent for r in table if r.parent})
     if fmt == "dicom-seg":
         files = source_meta.get("files")

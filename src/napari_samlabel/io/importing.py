@@ -149,7 +149,7 @@ def _load_json(path: Path):
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise LabelImportError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+        raise LabelImportError(f"{path}: not valid JSON ({e.msg.removesuffix(' starting at')}, line {e.lineno}, column {e.colno})") from None
 
 
 def _int(value, where: str) -> int:
@@ -568,6 +568,7 @@ def read_label_image(
     lost = [i for i in ids if i not in table]
     if lost:
         raise LabelImportError(f"{class_table}: no row for id(s) {lost[:8]}{' ...' if len(lost) > 8 else ''} of {path.name}")
+    manual_scored = 0
     for i in ids:
         rec = table[i]
         out.class_of[i] = rec["class"]
@@ -578,8 +579,13 @@ def read_label_image(
             out.confidence[i] = rec["confidence"]
         if "source" in rec:
             out.source[i] = _source(rec["source"], out.notes)
+        if out.source.get(i) == "manual" and out.confidence.get(i, 1.0) < 1.0:
+            manual_scored += 1  # the user's own frames are 1.0 (README: confidence and source)
         if rec.get("parent"):
             out.parent[i] = rec["parent"]
+    if manual_scored:
+        out.notes.append(f"{manual_scored} row(s) say source 'manual' with a confidence under 1: manual frames "
+                         "count as 1.0 (give source 'model' to keep the score)")  # fmt: skip
     unused = len(table) - len(ids)
     if unused:
         out.notes.append(f"{unused} row(s) of {class_table.name} name ids not in {path.name}")
