@@ -224,6 +224,7 @@ def test_the_napari_reader_shows_one_warning_listing_the_skipped(tmp_path):
     before = len(notification_manager.records)
     layers = napari_get_reader(str(folder))(str(folder))
     assert len(layers) == 3
+    assert all(kw["colormap"] == "gray_r" for _, kw, _ in layers)  # MONOCHROME1 radiographs: white bones
     (note,) = notification_manager.records[before:]
     assert "skipped" in note.message and str(folder / "CT2") in note.message and "slice(s) missing" in note.message
 
@@ -238,3 +239,42 @@ def test_samlabel_segment_says_what_it_skipped(tmp_path, capsys):
     rc = main(["segment", str(folder), "--prompts", str(tmp_path / "p.json"), "-o", str(tmp_path / "o.npy")])
     err = capsys.readouterr().err
     assert rc == 0 and "skipped" in err and str(folder / "CT2") in err
+
+
+@pytest.mark.slow
+def test_samlabel_file_opens_the_study_and_says_what_it_skipped(make_napari_viewer, monkeypatch, tmp_path, caplog):
+    import napari
+
+    from napari_samlabel import cli
+
+    monkeypatch.setattr(napari, "Viewer", lambda **kw: make_napari_viewer(show=True))
+    folder = study_77654033(tmp_path)
+    viewer = cli.open_viewer(None, [str(folder)])  # `samlabel FOLDER`
+    assert sum(layer._type_string == "image" for layer in viewer.layers) == 3
+    said = [r.getMessage() for r in caplog.records if r.name == "napari_samlabel"]  # printed on the terminal
+    assert len(said) == 1 and str(folder / "CT2") in said[0] and "slice(s) missing" in said[0]
+
+
+def test_palette_colour_opens_as_rgb_and_big_endian_tables_read_right():
+    little, big = get_testdata_file("OBXXXX1A.dcm"), get_testdata_file("OBXXXX1A_expb.dcm")
+    if not (little and big):
+        pytest.skip("pydicom-data is not installed")
+    from pydicom.pixels import apply_color_lut
+
+    (rgb, meta), = read_dicom(little)
+    ds = pydicom.dcmread(little)
+    assert meta["rgb"] and rgb.shape == (600, 800, 3)  # before: 600 x 800 palette indices as grey
+    np.testing.assert_array_equal(rgb, apply_color_lut(ds.pixel_array, ds))
+    (twin, _), = read_dicom(big)  # pydicom 3.0 reads a big-endian file's 16-bit tables byte-swapped
+    np.testing.assert_array_equal(twin, rgb)
+
+
+def test_a_note_shared_by_every_slice_is_said_once(tmp_path):
+    from napari_samlabel.io.dicom import report
+
+    files = ct_series(tmp_path / "ct", n=4)
+    for f in files:
+        edit(f, PixelSpacing=[0, 0])
+    out = read_dicom(tmp_path / "ct")
+    said = report(out, tmp_path / "ct")
+    assert said.count("Pixel Spacing") == 1 and "and 3 other files" in said

@@ -781,8 +781,19 @@ def report(volumes: DicomVolumes, source) -> str | None:
         parts.append(f"{source}: opened {len(volumes)} image(s), skipped {len(volumes.skipped)}: "
                      + "; ".join(_entry(n, w) for n, w in volumes.skipped))  # fmt: skip
     if volumes.notes:
-        parts.append("note: " + "; ".join(dict.fromkeys(volumes.notes)))
+        parts.append("note: " + "; ".join(_grouped_notes(volumes.notes)))
     return " | ".join(parts) or None
+
+
+def _grouped_notes(notes: list[str]) -> list[str]:
+    """'file: problem' notes, the same problem on many files said once: 'first: problem (and
+    N other files)'."""
+    by_problem: dict[str, list[str]] = {}
+    for note in dict.fromkeys(notes):
+        path, _, problem = note.partition(": ")
+        by_problem.setdefault(problem, []).append(path)
+    return [f"{paths[0]}: {problem}" + (f" (and {len(paths) - 1} other files)" if len(paths) > 1 else "")
+            for problem, paths in by_problem.items()]  # fmt: skip
 
 
 def read_dicom_series(path, series_uid: str | None = None) -> tuple[np.ndarray, dict]:
@@ -793,7 +804,7 @@ def read_dicom_series(path, series_uid: str | None = None) -> tuple[np.ndarray, 
     if out.skipped:
         meta["skipped"] = [list(s) for s in out.skipped]
     if out.notes:
-        meta["notes"] = list(dict.fromkeys(out.notes))
+        meta["notes"] = _grouped_notes(out.notes)
     if out.skipped or out.notes:
         meta["report"] = report(out, path)
     return volume, meta
