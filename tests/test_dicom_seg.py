@@ -8,6 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from dcmqi_helpers import dcmqi_decode
 from dicom_helpers import write_dicom_series
 from napari_samlabel.cli import main
 
@@ -67,21 +68,6 @@ def export_seg(tmp_path, reference, *extra, labels="labels.npy"):
                  "-o", str(tmp_path / "seg.dcm"), *extra])  # fmt: skip
 
 
-def dcmqi(seg, folder):
-    """segimage2itkimage: {segment label: (image, value)}, meta.json, and what it printed."""
-    folder.mkdir()
-    run = subprocess.run(["segimage2itkimage", "--inputDICOM", str(seg), "--outputDirectory", str(folder)],
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert run.returncode == 0, run.stdout + run.stderr
-    meta = json.loads((folder / "meta.json").read_text())
-    decoded = {}
-    for n, group in enumerate(meta["segmentAttributes"], start=1):
-        img = sitk.ReadImage(str(folder / f"{n}.nrrd"))
-        for attr in group:
-            decoded[attr["SegmentLabel"]] = (img, attr["labelID"])
-    return decoded, meta, run.stdout + run.stderr
-
-
 def dice_in_physical_space(decoded, truth, values):
     want = sitk.GetArrayFromImage(truth)
     out = {}
@@ -106,7 +92,7 @@ def test_seg_over_an_enhanced_multiframe_ct_decodes_onto_the_truth(enhanced, mon
         assert ref.ReferencedSOPInstanceUID == source.SOPInstanceUID
         frame = int(ref.ReferencedFrameNumber)
         assert list(map(float, g.PlanePositionSequence[0].ImagePositionPatient)) == pytest.approx(src_pos[frame - 1])
-    decoded, meta, said = dcmqi(tmp_path / "seg.dcm", tmp_path / "dcmqi")
+    decoded, meta, said = dcmqi_decode(tmp_path / "seg.dcm", tmp_path / "dcmqi")
     assert dice_in_physical_space(decoded, truth, {"liver": 1, "nucleus": 2}) == {"liver": 1.0, "nucleus": 1.0}
     # dcmqi no longer warns about a missing creator or colour, and shows the class colours
     assert "ContentCreatorName" not in said and "CIELab" not in said, said
@@ -149,7 +135,7 @@ def test_seg_over_pydicoms_enhanced_ct_file(tmp_path):
     (tmp_path / "classes.json").write_text(json.dumps(CLASSES))
     (tmp_path / "inst.csv").write_text("id,class\n1,liver\n")
     assert export_seg(tmp_path, path, "--creator", "Doe^John") == 0
-    decoded, meta, said = dcmqi(tmp_path / "seg.dcm", tmp_path / "dcmqi")
+    decoded, meta, said = dcmqi_decode(tmp_path / "seg.dcm", tmp_path / "dcmqi")
     assert dice_in_physical_space(decoded, img, {"liver": 1}) == {"liver": 1.0}
     assert meta["ContentCreatorName"] == "Doe^John"
     assert dciodvfy(tmp_path / "seg.dcm") == []

@@ -4,11 +4,11 @@ SimpleITK reads from the DICOM series; outputs are judged by SimpleITK, nibabel 
 
 import csv
 import json
-import subprocess
 
 import numpy as np
 import pytest
 
+from dcmqi_helpers import dcmqi_decode
 from dicom_helpers import write_dicom_series
 from napari_samlabel.cli import main
 
@@ -139,21 +139,6 @@ def dice_per_segment(decoded: dict, truth) -> dict:
     return out
 
 
-def dcmqi_decode(seg, folder):
-    """segimage2itkimage -> {segment label: (SimpleITK image, value in it)}, and its stderr+stdout."""
-    folder.mkdir()
-    run = subprocess.run(["segimage2itkimage", "--inputDICOM", str(seg), "--outputDirectory", str(folder)],
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert run.returncode == 0, run.stdout + run.stderr
-    meta = json.loads((folder / "meta.json").read_text())
-    decoded = {}
-    for n, group in enumerate(meta["segmentAttributes"], start=1):
-        img = sitk.ReadImage(str(folder / f"{n}.nrrd"))
-        for seg_attr in group:
-            decoded[seg_attr["SegmentLabel"]] = (img, seg_attr["labelID"])
-    return decoded, run.stdout + run.stderr
-
-
 @pytest.mark.slow  # dcmqi
 @pytest.mark.parametrize("write", [ras_by_nibabel, oriented_by_sitk("SAR")], ids=["nibabel-RAS", "sitk-SAR"])
 def test_ras_labels_to_dicom_seg_decoded_by_dcmqi_land_on_the_truth(ct, capsys, write):
@@ -162,7 +147,7 @@ def test_ras_labels_to_dicom_seg_decoded_by_dcmqi_land_on_the_truth(ct, capsys, 
     rc, out, err = export(tmp_path, labels, "dicom-seg", tmp_path / "seg.dcm", capsys)
     assert rc == 0, err
     assert "reoriented exactly to the reference's LPS grid" in out
-    decoded, _ = dcmqi_decode(tmp_path / "seg.dcm", tmp_path / "dcmqi")
+    decoded, _, _ = dcmqi_decode(tmp_path / "seg.dcm", tmp_path / "dcmqi")
     assert sorted(decoded) == ["kidney", "liver"]
     assert dice_per_segment(decoded, truth) == {"liver": 1.0, "kidney": 1.0}
 
