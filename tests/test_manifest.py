@@ -31,10 +31,10 @@ def test_sample_data_through_npe2():
     assert meta["contrast_limits"][1] > meta["contrast_limits"][0]
 
 
-def test_import_does_not_pull_torch_sam2_or_qt():
+def test_import_does_not_pull_torch_sam2_qt_or_dask_distributed():
     code = (
         "import sys, napari_samlabel, napari_samlabel.core, napari_samlabel.api; "
-        "heavy = [m for m in ('torch', 'sam2', 'qtpy', 'PyQt6', 'PyQt5') if m in sys.modules]; "
+        "heavy = [m for m in ('torch', 'sam2', 'qtpy', 'PyQt6', 'PyQt5', 'distributed') if m in sys.modules]; "
         "print(heavy); sys.exit(1 if heavy else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

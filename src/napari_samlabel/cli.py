@@ -2,7 +2,8 @@
 
 ``samlabel`` (or ``samlabel gui``) opens napari with the plugin's docks and a
 sample, ready to label. ``samlabel segment`` and ``samlabel track`` run prompts
-from a file without a viewer; ``samlabel models`` lists the models and weights.
+from a file without a viewer; ``samlabel batch segment|track`` does the same for
+many files on a dask cluster; ``samlabel models`` lists the models and weights.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-SUBCOMMANDS = ("gui", "segment", "track", "export", "models")
+SUBCOMMANDS = ("gui", "segment", "track", "export", "models", "batch")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("-o", "--output", required=True)
 
     sub.add_parser("models", help="list models, where their weights are looked for, and whether present")
+    _add_batch_parser(sub)
     return parser
 
 
@@ -180,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         return _segment(args)
     elif args.command == "export":
         return _export(args)
+    elif args.command == "batch":
+        return _batch(args)
     return 0
 
 
@@ -281,6 +285,75 @@ def _segment(args) -> int:
     n = len(np.unique(labels)) - (1 if labels.min() == 0 else 0)
     print(f"wrote {out}: {n} object(s), shape {labels.shape}")
     return 0
+
+
+# -- samlabel batch -----------------------------------------------------------------------
+# A command of its own rather than `segment` with many inputs: its -o is a folder with a
+# manifest (segment's is one label file), it has cluster options, and only it imports dask.
+def _add_batch_parser(sub) -> None:
+    bat = sub.add_parser(
+        "batch", help="segment or track many files, each a task on a dask cluster (a LocalCluster by default)",
+        description="Run `samlabel segment` or `samlabel track` on many files, each as a task on dask.distributed. "
+        "Outputs and manifest.csv go to the -o folder; exit status 1 if any file failed.",
+    )  # fmt: skip
+    tasks = bat.add_subparsers(dest="task", required=True)
+    for task in ("segment", "track"):
+        p = tasks.add_parser(task, fromfile_prefix_chars="@", help=f"`samlabel {task}` on each file")
+        p.add_argument("images", nargs="+", help="images (.tif, .npy, .nii/.nii.gz, DICOM files or folders); "
+                       "@LIST reads arguments from a file, one per line")  # fmt: skip
+        p.add_argument("--prompts", required=True, help="one PROMPTS.json for every image, or a folder holding "
+                       "<name>.json per image (<name>: the image's file name without its suffix)")  # fmt: skip
+        p.add_argument("-o", "--output", required=True, help="output folder: <name>.tif|.npy|.nii.gz per image, "
+                       "and manifest.csv")  # fmt: skip
+        p.add_argument("--format", default="auto", choices=["auto", "tif", "npy", "nii.gz"],
+                       help="label files (auto: .nii.gz for NIfTI and DICOM, keeping geometry; else the input's kind)")  # fmt: skip
+        p.add_argument("--model", default="seeds", help="a name from `samlabel models` (default: seeds)")
+        p.add_argument("--checkpoint", help="a checkpoint file for the model (a path every worker sees)")
+        p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+        p.add_argument("--plane-axes", nargs=2, type=int, default=(-2, -1), metavar=("ROWS", "COLS"))
+        p.add_argument("--window", nargs=2, type=float, metavar=("LO", "HI"), help="intensity window (default min-max)")
+        p.add_argument("--mode", default="exclude", choices=["exclude", "overwrite", "inside"])
+        if task == "track":
+            p.add_argument("--axis", type=int, help="axis to track along (default: the first non-plane axis)")
+            p.add_argument("--direction", default="forward", choices=["forward", "backward", "both"])
+            p.add_argument("--frames", type=int, default=30, help="frames to cover, counting the start (0: to the end)")
+            p.add_argument("--stop-after", type=int, default=0, help="stop an object after K frames without it (0: never)")
+        p.add_argument("--scheduler", metavar="ADDRESS", help="a running dask scheduler (tcp://host:8786, or a "
+                       "scheduler file .json); default: a LocalCluster on this machine")  # fmt: skip
+        p.add_argument("--workers", type=int, help="LocalCluster workers (default: one per core, at most one per "
+                       "file, about 2 GB of memory each)")  # fmt: skip
+        p.add_argument("--in-process", action="store_true", help="LocalCluster workers as threads in this "
+                       "process (quick to start; for small runs)")  # fmt: skip
+
+
+def _batch(args) -> int:
+    from .backends.registry import CheckpointError, get_spec, model_status, resolve_checkpoint
+    from .batch import BatchError, ModelOptions, plan, run_batch, summary
+
+    options = {"plane_axes": list(args.plane_axes), "window": args.window, "mode": args.mode}
+    if args.task == "track":
+        options.update(axis=args.axis, direction=args.direction, frames=args.frames, stop_after=args.stop_after)
+    checkpoint = args.checkpoint
+    try:
+        jobs = plan(args.images, args.prompts, args.output, args.task, args.format, options)
+        spec = get_spec(args.model)
+        if not args.scheduler:  # workers here see what this process sees: check the model once, up front
+            ready, line, details = model_status(args.model, checkpoint)
+            if not ready:
+                raise CheckpointError(line, details)
+            if spec.needs_weights:  # a download happens once, here, not in every worker at once
+                checkpoint = str(resolve_checkpoint(args.model, checkpoint))
+        model = ModelOptions(args.model, checkpoint, args.device)
+        result = run_batch(jobs, model, args.output, args.scheduler, args.workers, not args.in_process,
+                           report=lambda line: print(line, flush=True))  # fmt: skip
+    except (BatchError, CheckpointError, KeyError, OSError) as e:
+        print(f"samlabel batch: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+        details = getattr(e, "details", None)
+        if details and details != str(e):
+            print(details, file=sys.stderr)
+        return 2
+    print(summary(result))
+    return 1 if result.failed else 0
 
 
 if __name__ == "__main__":
