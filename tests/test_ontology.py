@@ -29,13 +29,13 @@ def test_round_trip_keeps_extra_fields(tmp_path):
 @pytest.mark.parametrize(
     "content, fragment",
     [
-        ("{not json", "not valid JSON (line 1"),
-        ('{"labels": []}', "'classes' list"),
-        ('{"classes": {}}', "must be a list"),
-        ('{"classes": [{"color": "#ffffff"}]}', "class #1: a class has no 'name'"),
-        ('{"classes": [{"name": "a", "kind": "blob"}]}', "kind must be 'thing' or 'stuff'"),
-        ('{"classes": [{"name": "a", "color": "orange-ish"}]}', "is not a hex colour"),
-        ('{"classes": [{"name": "a", "hotkey": "0"}]}', "hotkey must be one of 1-9"),
+        ("{not json", "not valid JSON (Expecting property name enclosed in double quotes, line 1"),
+        ('{"labels": []}', "is not an object with a 'classes' list"),
+        ('{"classes": {}}', "classes: {} is not a list of classes"),
+        ('{"classes": [{"color": "#ffffff"}]}', "classes[0]: {\"color\": \"#ffffff\"} is not a class: an object with a 'name'"),
+        ('{"classes": [{"name": "a", "kind": "blob"}]}', "classes[0].kind: \"blob\" is not 'thing' or 'stuff'"),
+        ('{"classes": [{"name": "a", "color": "orange-ish"}]}', "classes[0].color: \"orange-ish\" is not a colour: '#rrggbb'"),
+        ('{"classes": [{"name": "a", "hotkey": "0"}]}', "classes[0].hotkey: \"0\" is not a hotkey: one of 1-9"),
         ('{"classes": [{"name": "a"}, {"name": "A"}]}', "used twice"),
         ('{"classes": [{"name": "a", "hotkey": "1"}, {"name": "b", "hotkey": "1"}]}', "hotkey 1 is used by both"),
     ],
@@ -50,7 +50,7 @@ def test_bad_files_name_the_file_and_the_problem(tmp_path, content, fragment):
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(OntologyError, match="cannot read ontology file"):
+    with pytest.raises(OntologyError, match="cannot read the ontology file"):
         Ontology.load(tmp_path / "nope.json")
 
 

@@ -164,7 +164,7 @@ def test_bad_ontology_file_keeps_the_current_one(viewer, tmp_path):
     bad.write_text('{"classes": [{"name": "a", "kind": "blob"}]}')
     classes._load(str(bad))
     assert classes.ontology.names == ["nucleus"]
-    assert "kind must be 'thing' or 'stuff'" in classes.status.text() and str(bad) in classes.status.text()
+    assert "kind: \"blob\" is not 'thing' or 'stuff'" in classes.status.text() and str(bad) in classes.status.text()
     good = tmp_path / "good.json"
     classes._save(str(good))
     classes.ontology.add("cell")

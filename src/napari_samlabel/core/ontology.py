@@ -11,6 +11,7 @@ for the whole class, as in panoptic segmentation).
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +48,8 @@ def normalize_color(color: Any) -> str:
         raise OntologyError(f"colour {color!r} is neither '#rrggbb' nor an RGB triple") from None
     if len(values) != 3:
         raise OntologyError(f"colour {color!r} needs three components")
+    if not all(math.isfinite(v) for v in values):
+        raise OntologyError(f"colour {color!r} has a component that is not a number")
     if all(v <= 1.0 for v in values):
         values = [v * 255 for v in values]
     if any(v < 0 or v > 255 for v in values):
@@ -209,11 +212,10 @@ class Ontology:
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "ontology") -> Ontology:
-        if not isinstance(data, dict) or "classes" not in data:
-            raise OntologyError(f"{source}: expected an object with a 'classes' list")
+        from .jsonfile import check
+
+        check(data, "ontology", source, OntologyError)  # schemas/ontology.schema.json
         items = data["classes"]
-        if not isinstance(items, list):
-            raise OntologyError(f"{source}: 'classes' must be a list")
         classes = [ObjectClass.from_dict(d, where=f"{source}: class #{i + 1}: ") for i, d in enumerate(items)]
         try:
             _check_unique(classes)
@@ -229,16 +231,9 @@ class Ontology:
 
     @classmethod
     def load(cls, path: str | Path) -> Ontology:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise OntologyError(f"{path}: cannot read ontology file ({e.strerror or e})") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise OntologyError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
-        return cls.from_dict(data, source=str(path))
+        from .jsonfile import read_json
+
+        return cls.from_dict(read_json(path, OntologyError, "ontology file"), source=str(path))
 
     def __repr__(self) -> str:
         return f"Ontology({self.names})"

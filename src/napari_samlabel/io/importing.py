@@ -11,7 +11,6 @@ file's ids in it, and per id its class, confidence, source and parent) or raises
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -142,14 +141,9 @@ def read_labels(
 
 # -- shared pieces -----------------------------------------------------------------------------
 def _load_json(path: Path):
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise LabelImportError(f"{path}: cannot be read ({e})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise LabelImportError(f"{path}: not valid JSON ({e.msg.removesuffix(' starting at')}, line {e.lineno}, column {e.colno})") from None
+    from ..core.jsonfile import read_json
+
+    return read_json(path, LabelImportError, "COCO file")
 
 
 def _int(value, where: str) -> int:

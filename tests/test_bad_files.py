@@ -1,0 +1,101 @@
+"""Every bad input gets a clear answer (issue 15): the message names the file and the place in
+it and says what is wrong; nothing already made changes. The JSON files (ontology, project,
+prompts) are read by one reader and checked against the schemas in napari_samlabel/schemas."""
+
+import json
+
+import pytest
+
+from napari_samlabel.core import Ontology, OntologyError
+
+
+def latin1_names(tmp):
+    (tmp / "o.json").write_bytes('{"classes": [{"name": "noyau cellulé"}]}'.encode("latin-1"))
+    return "not UTF-8 text (byte 0xe9 on line 1); save it as UTF-8"
+
+
+def binary(tmp):
+    (tmp / "o.json").write_bytes(bytes(range(256)) * 40_000)  # 10 MB of binary
+    return "binary data, not a ontology file"
+
+
+def deeply_nested(tmp):
+    (tmp / "o.json").write_text('{"classes": ' + "[" * 5000 + "]" * 5000 + "}")
+    return "nested more than 64 levels deep"
+
+
+def nan_colour(tmp):
+    (tmp / "o.json").write_text('{"classes": [{"name": "a", "color": [NaN, 0, 0]}]}')
+    return "NaN is not a number JSON allows"
+
+
+def number_name(tmp):
+    (tmp / "o.json").write_text('{"classes": [{"name": 3}]}')
+    return "classes[0].name: 3 is not a class name (text)"
+
+
+def object_name(tmp):
+    (tmp / "o.json").write_text('{"classes": [{"name": {"en": "cell"}}]}')
+    return 'classes[0].name: {"en": "cell"} is not a class name (text)'
+
+
+def list_not_object(tmp):
+    (tmp / "o.json").write_text('[{"name": "cell"}]')
+    return "is not an object with a 'classes' list"
+
+
+def colour_out_of_range(tmp):
+    (tmp / "o.json").write_text('{"classes": [{"name": "a", "color": [300, 0, 0]}]}')
+    return "classes[0].color[0]: 300 is not a number 0-255"
+
+
+@pytest.mark.parametrize("bad", [latin1_names, binary, deeply_nested, nan_colour, number_name, object_name,
+                                 list_not_object, colour_out_of_range])  # fmt: skip
+def test_a_bad_ontology_file_is_named_with_its_problem(tmp_path, bad):
+    said = bad(tmp_path)
+    with pytest.raises(OntologyError) as err:
+        Ontology.load(tmp_path / "o.json")
+    assert str(err.value).startswith(f"{tmp_path / 'o.json'}: ") and said in str(err.value)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 300
+
+
+def test_utf16_with_a_byte_order_mark_is_read(tmp_path):
+    """Windows editors save UTF-16 with a BOM: read it rather than refuse it."""
+    (tmp_path / "o.json").write_text('{"classes": [{"name": "noyau cellulé"}]}', encoding="utf-16")
+    assert Ontology.load(tmp_path / "o.json").names == ["noyau cellulé"]
+
+
+def test_a_nan_colour_given_in_python_is_refused_not_a_crash():
+    with pytest.raises(OntologyError, match="has a component that is not a number"):
+        Ontology.from_dict({"classes": [{"name": "a", "color": [float("nan"), 0, 0]}]})
+
+
+def test_the_schema_is_valid_and_describes_what_the_loader_keeps(tmp_path):
+    from jsonschema import Draft202012Validator
+
+    from napari_samlabel.core.jsonfile import schema
+
+    Draft202012Validator.check_schema(schema("ontology"))
+    onto = Ontology.from_dict({"classes": [{"name": "a", "hotkey": 1, "description": "kept"}]})
+    Draft202012Validator(schema("ontology")).validate(json.loads(json.dumps(onto.to_dict())))
+
+
+def test_a_bad_ontology_in_the_classes_dock_changes_nothing(make_napari_viewer, tmp_path, monkeypatch):
+    """The dock says it in its status line and a napari notification; the session keeps its classes."""
+    import numpy as np
+
+    from napari_samlabel.api import start_session
+
+    shown = []
+    monkeypatch.setattr("napari.utils.notifications.show_error", shown.append)
+    viewer = make_napari_viewer()
+    onto = Ontology.from_dict({"classes": [{"name": "nucleus"}]})
+    s = start_session(viewer, viewer.add_image(np.zeros((2, 20, 20)), name="im"), ontology=onto)
+    s.commit(np.ones((20, 20), bool), region=(0,))
+    _, classes = viewer.window.add_plugin_dock_widget("napari-samlabel", "Classes")
+    latin1_names(tmp_path)
+    before = (s.ontology.to_dict(), s.labels.data.copy())
+    classes._load(str(tmp_path / "o.json"))
+    assert "not UTF-8 text" in classes.status.text() and str(tmp_path / "o.json") in classes.status.text()
+    assert shown and "not UTF-8 text" in shown[-1]
+    assert s.ontology.to_dict() == before[0] and (s.labels.data == before[1]).all()
