@@ -99,3 +99,40 @@ def test_a_bad_ontology_in_the_classes_dock_changes_nothing(make_napari_viewer, 
     assert "not UTF-8 text" in classes.status.text() and str(tmp_path / "o.json") in classes.status.text()
     assert shown and "not UTF-8 text" in shown[-1]
     assert s.ontology.to_dict() == before[0] and (s.labels.data == before[1]).all()
+
+
+# -- prompts files (samlabel segment / track / batch) ------------------------------------------
+PROMPT_CASES = {
+    "points as a string": ({"id": 1, "frame": [2], "points": "10,10"}, 'objects[0].points: "10,10" is not a list of clicks'),
+    "a click with 3 numbers": ({"id": 1, "frame": [2], "points": [[1, 2, 3]]}, "objects[0].points[0]: [1, 2, 3] is not a click [row, column]"),
+    "a box with 3 numbers": ({"id": 1, "frame": [2], "box": [1, 2, 3]}, "objects[0].box: [1, 2, 3] is not a box [row0, column0, row1, column1]"),
+    "id as a string": ({"id": "cell-1", "frame": [2], "box": [1, 1, 9, 9]}, 'objects[0].id: "cell-1" is not a label id'),
+    "id of 2^40": ({"id": 2**40, "frame": [2], "box": [1, 1, 9, 9]}, "objects[0].id: 1099511627776 is not a label id: a whole number from 1 to 2147483647"),
+    "frame as an int": ({"id": 1, "frame": 2, "box": [1, 1, 9, 9]}, "objects[0].frame: 2 is not a list of indices"),
+    "frame out of range": ({"id": 1, "frame": [40], "box": [1, 1, 9, 9]}, "objects[0]: frame 40 is outside axis 0 of the image (0-3)"),
+}
+
+
+@pytest.mark.parametrize("case", list(PROMPT_CASES))
+def test_a_bad_prompts_file_is_one_line_naming_the_file_and_the_object(tmp_path, capsys, case):
+    import numpy as np
+
+    from napari_samlabel.cli import main
+
+    obj, said = PROMPT_CASES[case]
+    np.save(tmp_path / "img.npy", np.zeros((4, 20, 20), np.float32))
+    (tmp_path / "p.json").write_text(json.dumps({"objects": [obj]}))
+    rc = main(["segment", str(tmp_path / "img.npy"), "--prompts", str(tmp_path / "p.json"), "-o", str(tmp_path / "o.npy")])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{tmp_path / 'p.json'}: {said}" in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err and not (tmp_path / "o.npy").exists()
+
+
+def test_one_id_with_two_classes_is_refused_not_half_ignored(tmp_path):
+    from napari_samlabel.headless import PromptFileError, load_prompts
+
+    (tmp_path / "p.json").write_text(json.dumps({"objects": [
+        {"id": 2, "class": "nucleus", "frame": [0], "box": [1, 1, 9, 9]},
+        {"id": 2, "class": "cell", "frame": [1], "box": [1, 1, 9, 9]}]}))  # fmt: skip
+    with pytest.raises(PromptFileError, match=r"objects\[1\]: id 2 is class 'cell' here but 'nucleus' in objects\[0\]"):
+        load_prompts(tmp_path / "p.json")

@@ -13,7 +13,6 @@ non-plane axes in order (empty for 2D). The plane is the last two axes unless
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
@@ -31,20 +30,25 @@ class PromptFileError(ValueError):
 
 
 def load_prompts(path: str | Path) -> list[dict]:
+    """The objects of a prompts file, checked against schemas/prompts.schema.json; each keeps
+    where it came from (``_where``), so later errors (a frame outside the image) name the file."""
+    from .core.jsonfile import check, read_json
+
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise PromptFileError(f"{path}: cannot read prompts ({e})") from None
-    objects = data.get("objects") if isinstance(data, dict) else None
-    if not isinstance(objects, list):
-        raise PromptFileError(f"{path}: expected {{'objects': [...]}}")
-    for i, obj in enumerate(objects):
-        if not isinstance(obj, dict) or "id" not in obj:
-            raise PromptFileError(f"{path}: object #{i + 1} needs an 'id'")
-        if int(obj["id"]) <= 0:
-            raise PromptFileError(f"{path}: object #{i + 1}: id must be a positive label")
+    data = read_json(path, PromptFileError, "prompts file")
+    check(data, "prompts", path, PromptFileError)
+    objects = [dict(obj, _where=f"{path}: objects[{i}]") for i, obj in enumerate(data["objects"])]
+    first: dict[int, dict] = {}
+    for obj in objects:  # one id is one instance: two classes for it is a mistake, not a choice
+        seen = first.setdefault(int(obj["id"]), obj)
+        if obj.get("class", "object") != seen.get("class", "object"):
+            raise PromptFileError(f"{obj['_where']}: id {obj['id']} is class {obj.get('class', 'object')!r} here but "
+                                  f"{seen.get('class', 'object')!r} in {seen['_where'].split(': ')[-1]}")  # fmt: skip
     return objects
+
+
+def _where(obj: dict) -> str:
+    return obj.get("_where") or f"object {obj['id']}"
 
 
 def image_is_rgb(data: np.ndarray) -> bool:
@@ -58,10 +62,12 @@ def object_plane(obj: dict, shape: Sequence[int], plane_axes: Sequence[int]) -> 
     frame = list(obj.get("frame", []))
     if len(frame) != len(others):
         raise PromptFileError(
-            f"object {obj['id']}: 'frame' needs {len(others)} index(es) for axes {others}, got {frame}"
+            f"{_where(obj)}: 'frame' needs {len(others)} index(es) for axes {others}, got {frame}"
         )
     index = [0] * ndim
     for a, i in zip(others, frame):
+        if not 0 <= int(i) < shape[a]:
+            raise PromptFileError(f"{_where(obj)}: frame {int(i)} is outside axis {a} of the image (0-{shape[a] - 1})")
         index[a] = int(i)
     return Plane(tuple(shape), (axes[0], axes[1]), tuple(index))
 
@@ -72,7 +78,7 @@ def object_prompts(obj: dict) -> PromptSet:
     try:
         return PromptSet(points, labels, obj.get("box"))
     except PromptError as e:
-        raise PromptFileError(f"object {obj['id']}: {e}") from None
+        raise PromptFileError(f"{_where(obj)}: {e}") from None
 
 
 def segment_objects(
@@ -104,7 +110,7 @@ def segment_objects(
         try:
             prompts.check(plane.hw)
         except PromptError as e:
-            raise PromptFileError(f"object {obj['id']}: {e}") from None
+            raise PromptFileError(f"{_where(obj)}: {e}") from None
         backend.set_image(window_to_uint8(plane.read(data), window, rgb=rgb))
         pred = backend.predict(prompts, multimask=True)
         ann.write_mask(plane.mask_to_region(pred.masks[0]), int(obj["id"]), plane.region, mode,
