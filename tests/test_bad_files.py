@@ -4,6 +4,8 @@ prompts) are read by one reader and checked against the schemas in napari_samlab
 
 import json
 
+import numpy as np
+
 import pytest
 
 from napari_samlabel.core import Ontology, OntologyError
@@ -82,8 +84,6 @@ def test_the_schema_is_valid_and_describes_what_the_loader_keeps(tmp_path):
 
 def test_a_bad_ontology_in_the_classes_dock_changes_nothing(make_napari_viewer, tmp_path, monkeypatch):
     """The dock says it in its status line and a napari notification; the session keeps its classes."""
-    import numpy as np
-
     from napari_samlabel.api import start_session
 
     shown = []
@@ -115,8 +115,6 @@ PROMPT_CASES = {
 
 @pytest.mark.parametrize("case", list(PROMPT_CASES))
 def test_a_bad_prompts_file_is_one_line_naming_the_file_and_the_object(tmp_path, capsys, case):
-    import numpy as np
-
     from napari_samlabel.cli import main
 
     obj, said = PROMPT_CASES[case]
@@ -136,3 +134,26 @@ def test_one_id_with_two_classes_is_refused_not_half_ignored(tmp_path):
         {"id": 2, "class": "cell", "frame": [1], "box": [1, 1, 9, 9]}]}))  # fmt: skip
     with pytest.raises(PromptFileError, match=r"objects\[1\]: id 2 is class 'cell' here but 'nucleus' in objects\[0\]"):
         load_prompts(tmp_path / "p.json")
+
+
+# -- label arrays exported, imported or adopted ------------------------------------------------
+LABEL_CASES = {
+    "probabilities": (np.full((2, 8, 8), 0.5, np.float32), "fractional values (e.g. 0.5)"),
+    "NaN": (np.where(np.eye(8, dtype=bool), np.nan, 1.0)[None], "8 NaN or infinite value(s)"),
+    "negative ids": (-np.ones((2, 8, 8), np.int16), "negative id -1"),
+    "ids beyond 2^31": (np.full((2, 8, 8), 2**33, np.int64), "id 8589934592 is above 2147483647"),
+}
+
+
+@pytest.mark.parametrize("case", list(LABEL_CASES))
+def test_samlabel_export_refuses_an_array_that_holds_no_label_ids(tmp_path, capsys, case):
+    """Before: a float array exported to CSV exited 0 with a header-only file."""
+    from napari_samlabel.cli import main
+
+    arr, said = LABEL_CASES[case]
+    np.save(tmp_path / "labels.npy", arr)
+    (tmp_path / "c.json").write_text('{"classes": [{"name": "cell"}]}')
+    rc = main(["export", str(tmp_path / "labels.npy"), "--ontology", str(tmp_path / "c.json"),
+               "--format", "csv", "-o", str(tmp_path / "out.csv")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{tmp_path / 'labels.npy'}: {said}" in err and not (tmp_path / "out.csv").exists()

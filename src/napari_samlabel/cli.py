@@ -203,8 +203,10 @@ def _export(args) -> int:
             frame_axis = meta.get("frame_axis")
             source = own = meta.get("source_image", {})  # the grid the labels were made on
         else:
+            from .core.label_ids import checked_ids
+
             labels, own = read_image(path)
-            labels = np.asarray(labels)
+            labels = checked_ids(np.asarray(labels), str(path))  # a float or negative array is no labels
             if args.ontology is None:
                 raise ValueError("--ontology is needed for a label array")
             onto = Ontology.load(args.ontology)

@@ -527,17 +527,9 @@ def read_label_image(
         raise LabelImportError(str(e)) from None
     except Exception as e:
         raise LabelImportError(f"{path}: cannot be read ({type(e).__name__}: {e})") from None
-    arr = np.asarray(arr)
-    if arr.dtype.kind == "b":
-        arr = arr.astype(np.uint8)
-    elif arr.dtype.kind == "f":
-        if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
-            raise LabelImportError(f"{path}: fractional values: a label image holds whole-number ids")
-        arr = arr.astype(np.int64)
-    elif arr.dtype.kind not in "ui":
-        raise LabelImportError(f"{path}: {arr.dtype} values are not label ids")
-    if arr.size and arr.min() < 0:
-        raise LabelImportError(f"{path}: negative id {int(arr.min())} (0 is the background, instances are 1 and up)")
+    from ..core.label_ids import checked_ids
+
+    arr = checked_ids(np.asarray(arr), str(path), LabelImportError)
     out = Imported(np.zeros(0), path, "label image")
     own = index_affine(meta)
     if own is not None and ref is not None and arr.ndim >= 3 and len(shape) >= 3:
