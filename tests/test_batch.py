@@ -122,7 +122,9 @@ def test_batch_on_a_local_cluster_with_broken_files(tmp_path, capsys, counting_s
     assert len(workers) == 2 and sorted(counting_seeds) == sorted(workers)
 
 
-def test_batch_track_with_one_shared_prompts_file_equals_one_by_one(tmp_path, capsys):
+def test_batch_track_on_a_running_scheduler_with_one_shared_prompts_file(tmp_path, capsys):
+    from distributed import LocalCluster
+
     images = []
     for k in range(3):
         image, truth = movie(k, n_frames=5)
@@ -131,9 +133,11 @@ def test_batch_track_with_one_shared_prompts_file_equals_one_by_one(tmp_path, ca
     shared = tmp_path / "p.json"
     shared.write_text(json.dumps(prompts_for(movie(0, n_frames=5)[1], frame=1, ids=(1,))))  # same prompts for all
     out = tmp_path / "out"
-    rc = main(["batch", "track", *map(str, images), "--prompts", str(shared), "--direction", "both", "--frames", "3",
-               "-o", str(out), "--workers", "2", "--in-process"])  # fmt: skip
-    assert rc == 0, capsys.readouterr()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        rc = main(["batch", "track", *map(str, images), "--prompts", str(shared), "--direction", "both", "--frames", "3",
+                   "-o", str(out), "--scheduler", cluster.scheduler_address])  # fmt: skip
+        assert rc == 0, capsys.readouterr()
+        assert len(cluster.scheduler_info["workers"]) == 2  # the cluster stays up: it is not ours to close
     for img in images:
         one = tmp_path / "one" / img.name
         assert main(["track", str(img), "--prompts", str(shared), "--direction", "both", "--frames", "3", "-o", str(one)]) == 0

@@ -333,6 +333,13 @@ def _failed(job: Job, error: str, status: str = "failed") -> dict:
             "worker": "", "model_load_s": "", "note": ""}  # fmt: skip
 
 
+def _lost(e: BaseException) -> str:
+    if type(e).__name__ == "KilledWorker":  # dask's long text names the task key, not the file
+        return ("its worker died while running it, twice (a crash in a reader or the model, or out of "
+                "memory): see the workers' logs")  # fmt: skip
+    return f"the worker running it stopped ({type(e).__name__}: {e})"
+
+
 @dataclass
 class BatchResult:
     rows: list[dict]
@@ -395,19 +402,20 @@ def run_batch(
         raise BatchError(f"{what} ({type(e).__name__}: {e})") from e
     try:
         n_seen = len(client.scheduler_info().get("workers", {})) if scheduler else n_workers
-        report(f"samlabel batch: {len(jobs)} file(s) on {n_seen} worker(s), {where}")
+        more = " (so far: files wait for workers to join)" if scheduler else ""
+        report(f"samlabel batch: {len(jobs)} file(s) on {n_seen} worker(s){more}, {where}")
         futures = {}
         for i, job in enumerate(jobs):
             key = f"samlabel-{_safe(image_name(job.image))}-{i}-{os.urandom(4).hex()}"
             futures[client.submit(process_file, job, model, key=key, pure=False)] = i
         done, last_write = 0, time.perf_counter()
         try:
-            for fut in as_completed(futures):
-                i = futures[fut]
+            for fut in as_completed(list(futures)):
+                i = futures.pop(fut)  # released once read: a worker lost later does not run the file again
                 try:
                     rows[i] = fut.result()
                 except Exception as e:  # the worker died on it (KilledWorker), or was lost
-                    rows[i] = _failed(jobs[i], f"the worker running it stopped ({type(e).__name__}: {e})")
+                    rows[i] = _failed(jobs[i], _lost(e))
                 done += 1
                 report(progress_line(done, len(jobs), rows[i]))
                 if time.perf_counter() - last_write >= manifest_every:
