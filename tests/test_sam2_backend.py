@@ -175,7 +175,10 @@ def test_video_tracking_plumbing_direction_and_range(model, movie):
 
 
 def test_lazy_frames_match_sam2_preprocessing(model, movie):
-    from PIL import Image
+    """One preprocessing for prompting and tracking (so cached features serve both):
+    SAM2ImagePredictor's own transforms (to float, antialiased bilinear resize, ImageNet
+    mean/std), not the video loader's PIL resize."""
+    from sam2.utils.transforms import SAM2Transforms
 
     from napari_samlabel.backends.sam2_video import LazyFrames
 
@@ -184,10 +187,8 @@ def test_lazy_frames_match_sam2_preprocessing(model, movie):
     lazy = LazyFrames(frames, model.image_size, "cpu")
     t = lazy[3]
     assert t.shape == (3, 256, 256) and len(lazy) == 12
-    # sam2's loader: PIL resize to a square, /255, ImageNet mean/std
-    ref = np.asarray(Image.fromarray(frames[3]).resize((256, 256)), np.float32) / 255.0
-    ref = (ref - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
-    np.testing.assert_allclose(t.permute(1, 2, 0).numpy(), ref, atol=1e-5)
+    ref = SAM2Transforms(resolution=256, mask_threshold=0.0)(frames[3])
+    np.testing.assert_allclose(t.numpy(), ref.numpy(), atol=1e-5)
 
 
 def test_memory_is_pruned_and_results_equal_an_unpruned_run(model, movie):

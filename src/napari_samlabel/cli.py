@@ -159,6 +159,8 @@ def _add_io_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="seeds", help="a name from `samlabel models` (default: seeds)")
     p.add_argument("--checkpoint", help="a local checkpoint file for the model")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--fast", action="store_true", help="fast mode: bf16 autocast where the CPU (AMX, AVX-512 BF16) "
+                   "or GPU supports it, about 2x faster, embeddings within ~1%% of fp32")
     p.add_argument("--plane-axes", nargs=2, type=int, default=(-2, -1), metavar=("ROWS", "COLS"))
     p.add_argument("--window", nargs=2, type=float, metavar=("LO", "HI"), help="intensity window (default min-max)")
     p.add_argument("--mode", default="exclude", choices=["exclude", "overwrite", "inside"])
@@ -269,6 +271,10 @@ def _segment(args) -> int:
             print(f"samlabel {args.command}: {meta['report']}", file=sys.stderr)
         objects = load_prompts(args.prompts)
         backend = load_backend(args.model, args.checkpoint, args.device)
+        if getattr(args, "fast", False):
+            from .backends.registry import apply_fast
+
+            print(f"samlabel {args.command}: {apply_fast(backend, True)[1]}", file=sys.stderr)
         window = tuple(args.window) if args.window else None
         if args.command == "track":
             labels = track_objects(

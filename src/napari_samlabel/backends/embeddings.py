@@ -1,8 +1,12 @@
-"""Embedding cache: in memory (LRU), optionally on disk.
+"""Embedding cache: in memory (least recently used goes first, within a budget in
+bytes), optionally on disk.
 
-Keys are a content hash of the windowed plane plus the model name, so moving
-back to a plane is instant, and reopening the same stack with the same model
-and contrast skips the encoder when the disk cache is on.
+Keys are a content hash of the windowed plane plus the model name and precision,
+so moving back to a plane is instant, tracking starts from the plane embedded
+while prompting, re-tracking a range reuses its frames' features, and reopening
+the same stack with the same model and contrast skips the encoder when the disk
+cache is on. Entries are SAM 2's backbone features (what ``forward_image``
+returns), valid for both the image predictor and the video predictor.
 """
 
 from __future__ import annotations
@@ -13,13 +17,40 @@ from pathlib import Path
 from typing import Any
 
 
+DEFAULT_BUDGET = 2 * 2**30  # bytes: ~120 frames of SAM 2 tiny features at 1024 px (fp32)
+
+
+def nbytes(value: Any) -> int:
+    """Bytes held by the tensors and arrays in a (nested) cache entry."""
+    if isinstance(value, dict):
+        return sum(nbytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(nbytes(v) for v in value)
+    if hasattr(value, "untyped_storage"):  # a torch tensor, without importing torch
+        return value.numel() * value.element_size()
+    return int(getattr(value, "nbytes", 0))
+
+
 class EmbeddingCache:
-    def __init__(self, max_items: int = 24, disk_dir: str | Path | None = None) -> None:
-        self.max_items = max_items
+    """``max_bytes``: the memory budget; least recently used entries leave first when a new
+    one would pass it (an entry larger than the whole budget is not kept)."""
+
+    def __init__(self, max_bytes: int = DEFAULT_BUDGET, disk_dir: str | Path | None = None) -> None:
+        self.max_bytes = int(max_bytes)
         self.disk_dir = Path(disk_dir) if disk_dir else None
         self._items: OrderedDict[str, Any] = OrderedDict()
+        self._sizes: dict[str, int] = {}
+        self.bytes = 0
         self._lock = threading.Lock()
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.evicted = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def set_budget(self, max_bytes: int) -> None:
+        with self._lock:
+            self.max_bytes = int(max_bytes)
+            self._evict()
 
     def __contains__(self, key: str) -> bool:
         return key in self._items or (self._path(key) is not None and self._path(key).exists())
@@ -60,12 +91,27 @@ class EmbeddingCache:
             tmp.replace(path)  # never a half-written cache entry
 
     def _remember(self, key: str, value: Any) -> None:
+        size = nbytes(value)
         with self._lock:
+            if key in self._items:
+                self.bytes -= self._sizes.pop(key)
+                del self._items[key]
+            if size > self.max_bytes:
+                return  # would push out everything and still not fit
             self._items[key] = value
             self._items.move_to_end(key)
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
+            self._sizes[key] = size
+            self.bytes += size
+            self._evict()
+
+    def _evict(self) -> None:
+        while self._items and self.bytes > self.max_bytes:
+            key, _ = self._items.popitem(last=False)
+            self.bytes -= self._sizes.pop(key)
+            self.evicted += 1
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._sizes.clear()
+            self.bytes = 0

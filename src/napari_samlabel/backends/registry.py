@@ -290,17 +290,42 @@ def pick_device(device: str = "auto") -> str:
     return "cpu"
 
 
+from .embeddings import DEFAULT_BUDGET as DEFAULT_CACHE_BYTES  # noqa: E402  (no torch in there)
+
+
 def load_backend(
     name: str,
     checkpoint: str | Path | None = None,
     device: str = "auto",
     download: bool = True,
     embeddings_on_disk: bool = False,
+    fast: bool = False,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
 ):
     """Build the backend for a model name (weights resolved as above).
 
     ``embeddings_on_disk`` keeps SAM 2 embeddings under the cache folder, keyed
-    by plane content and model, so reopening the same stack skips the encoder."""
+    by plane content and model, so reopening the same stack skips the encoder.
+    ``fast``: bf16 autocast where the device supports it (:func:`apply_fast`; the
+    backend's ``fast_message`` says what happened). ``cache_bytes``: the memory
+    budget of the embeddings kept for prompting and (re-)tracking."""
+    backend = _build_backend(name, checkpoint, device, download, embeddings_on_disk, cache_bytes)
+    if fast:
+        apply_fast(backend, True)
+    return backend
+
+
+def apply_fast(backend, on: bool) -> tuple[bool, str]:
+    """Fast mode on or off for any backend: (whether it is on, a line for the user)."""
+    set_fast = getattr(backend, "set_fast", None)
+    if set_fast is None:
+        name = getattr(backend, "name", "this backend")
+        return False, (f"fast mode: {name} has none (it runs no neural network)" if on else "fast mode off")
+    active = bool(set_fast(on))
+    return active, getattr(backend, "fast_message", "") or ("fast mode on" if active else "fast mode off")
+
+
+def _build_backend(name, checkpoint, device, download, embeddings_on_disk, cache_bytes):
     spec = get_spec(name)
     if name in _FACTORIES:
         return _FACTORIES[name](checkpoint=checkpoint, device=device)
@@ -318,7 +343,7 @@ def load_backend(
         raise _unavailable(name, str(e)) from e
     from .embeddings import EmbeddingCache
 
-    cache = EmbeddingCache(disk_dir=cache_dir() / "embeddings" / name if embeddings_on_disk else None)
+    cache = EmbeddingCache(cache_bytes, disk_dir=cache_dir() / "embeddings" / name if embeddings_on_disk else None)
     return Sam2Segmenter.from_checkpoint(spec, path, device=pick_device(device), cache=cache)
 
 

@@ -2,7 +2,8 @@
 
 The plane arrives as (H, W, 3) uint8, windowed as the user sees it; prompts in
 (row, col) are handed to ``SAM2ImagePredictor`` as (x, y). Embeddings go
-through :class:`EmbeddingCache` keyed by plane content and model.
+through :class:`FeatureEncoder` (one preprocessing and one cache for prompting
+and tracking), keyed by plane content, model and precision.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from .torch_guard import guard_torch_import
 guard_torch_import()  # before torch: see torch_guard
 import torch  # noqa: E402
 
-from ..core.planes import plane_digest
 from ..core.prompts import PromptSet
 from .base import MaskPrediction
 from .embeddings import EmbeddingCache
+from .features import FeatureEncoder
 from .registry import CheckpointError, ModelSpec
 
 
@@ -61,9 +62,15 @@ def load_weights(model, checkpoint: str | Path, config: str = "") -> None:
 
 
 class Sam2Segmenter:
-    """Interactive segmentation with SAM 2's image predictor."""
+    """Interactive segmentation with SAM 2's image predictor.
 
-    def __init__(self, model, name: str = "sam2", cache: EmbeddingCache | None = None) -> None:
+    Embeddings come from a :class:`FeatureEncoder` shared with :meth:`tracker`, so the
+    plane prompted on is not encoded again when tracking starts from it. ``fast``
+    (see :meth:`set_fast`) runs the encoder, the decoder and tracking under bf16 autocast.
+    """
+
+    def __init__(self, model, name: str = "sam2", cache: EmbeddingCache | None = None, fast: bool = False) -> None:
+        guard_torch_import()  # torchvision comes in here; napari may have loaded Mesa's LLVM since
         from sam2.sam2_image_predictor import SAM2ImagePredictor
 
         self.name = name
@@ -71,14 +78,32 @@ class Sam2Segmenter:
         self.predictor = SAM2ImagePredictor(model)
         # sam2 hard-codes the 1024 px feature sizes; follow the model's image size
         self.predictor._bb_feat_sizes = feature_sizes(model.image_size)
-        self.cache = cache if cache is not None else EmbeddingCache()
+        self.encoder = FeatureEncoder(model, name, cache)
         self._lock = threading.RLock()  # one model call at a time (GUI prefetch + preview)
         self._key: str | None = None
         self._last_rgb: np.ndarray | None = None
+        self.fast_message = ""
+        if fast:
+            self.set_fast(True)
+
+    @property
+    def cache(self) -> EmbeddingCache:
+        return self.encoder.cache
 
     @property
     def device(self) -> str:
         return str(next(self.model.parameters()).device)
+
+    @property
+    def fast(self) -> bool:
+        return self.encoder.fast
+
+    def set_fast(self, on: bool) -> bool:
+        """Fast mode (bf16 autocast) on or off; ``fast_message`` says what it did (e.g. that
+        this CPU has no bf16). Returns whether it is on."""
+        active, self.fast_message = self.encoder.set_fast(on)  # no lock: never waits for the model
+        self._last_rgb = None  # set_image looks the plane up again (keys carry the precision)
+        return active
 
     @classmethod
     def from_checkpoint(cls, spec: ModelSpec, checkpoint: str | Path, device: str = "cpu", **kw) -> Sam2Segmenter:
@@ -86,7 +111,7 @@ class Sam2Segmenter:
 
     # -- embeddings ------------------------------------------------------
     def embedding_key(self, rgb: np.ndarray) -> str:
-        return f"{self.name}-{self.model.image_size}-{plane_digest(rgb)}"
+        return self.encoder.key(rgb)
 
     def set_image(self, rgb: np.ndarray) -> None:
         if rgb is self._last_rgb and self._key is not None:
@@ -95,28 +120,17 @@ class Sam2Segmenter:
         with self._lock:
             if key == self._key:
                 return
-            hit = self.cache.get(key)
-            p = self.predictor
-            if hit is not None:
-                p._features = {
-                    "image_embed": hit["image_embed"].to(self.device),
-                    "high_res_feats": [f.to(self.device) for f in hit["high_res_feats"]],
-                }
-                p._orig_hw = [tuple(int(v) for v in hit["orig_hw"])]
-                p._is_image_set, p._is_batch = True, False
-            else:
-                with torch.inference_mode():
-                    p.set_image(rgb)
-                self.cache.put(
-                    key,
-                    {
-                        "image_embed": p._features["image_embed"],
-                        "high_res_feats": list(p._features["high_res_feats"]),
-                        "orig_hw": torch.tensor(p._orig_hw[0]),
-                    },
-                )
+            self._load(self.predictor, rgb, key)
             self._key = key
             self._last_rgb = rgb
+
+    def _load(self, predictor, rgb: np.ndarray, key: str | None = None) -> None:
+        """What ``predictor.set_image(rgb)`` does, with the features from the shared encoder."""
+        entry = self.encoder.features(np.asarray(rgb), key)
+        predictor.reset_predictor()
+        predictor._features = self.encoder.image_features(entry, predictor._bb_feat_sizes)
+        predictor._orig_hw = [tuple(int(v) for v in entry["hw"])]
+        predictor._is_image_set, predictor._is_batch = True, False
 
     # -- prompting -------------------------------------------------------
     def predict(self, prompts: PromptSet, multimask: bool = True, mask_input: np.ndarray | None = None) -> MaskPrediction:
@@ -125,7 +139,7 @@ class Sam2Segmenter:
                 raise RuntimeError("set_image() first")
             prompts.check(tuple(self.predictor._orig_hw[0]))
             has_points = len(prompts.points) > 0
-            with torch.inference_mode():
+            with torch.inference_mode(), self.encoder.autocast():
                 masks, scores, logits = self.predictor.predict(
                     point_coords=prompts.xy if has_points else None,
                     point_labels=prompts.labels if has_points else None,
@@ -140,15 +154,16 @@ class Sam2Segmenter:
         """Tracking with the same weights."""
         from .sam2_video import Sam2Tracker
 
-        return Sam2Tracker(self.model)
+        return Sam2Tracker(self.model, encoder=self.encoder)
 
     def segment_all(self, rgb: np.ndarray, points_per_side: int = 32) -> list[tuple[np.ndarray, float]]:
         """SAM 2's automatic mask generator: every object, with its predicted IoU as score."""
         from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
 
-        with self._lock, torch.inference_mode():
+        with self._lock, torch.inference_mode(), self.encoder.autocast():
             gen = SAM2AutomaticMaskGenerator(self.model, points_per_side=points_per_side)
             gen.predictor._bb_feat_sizes = feature_sizes(self.model.image_size)
+            gen.predictor.set_image = lambda image, p=gen.predictor: self._load(p, image)  # the cached embedding
             found = gen.generate(np.ascontiguousarray(rgb))
         found.sort(key=lambda m: -m["predicted_iou"])
         return [(np.asarray(m["segmentation"], bool), float(np.clip(m["predicted_iou"], 0, 1))) for m in found]

@@ -6,7 +6,9 @@ resizes and normalises each plane when SAM 2 asks for it and keeps none.
 SAM 2 never prunes ``non_cond_frame_outputs``; we keep the frames its memory
 can still reach (``num_maskmem`` masks, ``max_obj_ptrs_in_encoder`` object
 pointers) and drop the rest, so memory does not grow with the stack and the
-results equal an unpruned run.
+results equal an unpruned run. Each frame's backbone features come from a
+:class:`~.features.FeatureEncoder` (the prompting backend's, with its cache and
+fast mode), so frames already embedded are not encoded again.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from .torch_guard import guard_torch_import
 
 guard_torch_import()  # before torch: see torch_guard
 import torch  # noqa: E402
-from PIL import Image
 
+from .embeddings import EmbeddingCache
+from .features import FeatureEncoder, VideoFeatures, preprocess
 from .tracking import AbsenceCounter, FrameSource, ObjectResult, TrackStep, frame_order
+
 
 def _quiet_progress() -> None:
     """sam2 wraps propagation in a tqdm bar; in a viewer our progress bar says it."""
@@ -32,33 +36,28 @@ def _quiet_progress() -> None:
 
 _quiet_progress()
 
-IMG_MEAN = (0.485, 0.456, 0.406)  # sam2's video preprocessing (utils/misc.py)
-IMG_STD = (0.229, 0.224, 0.225)
-
 
 class LazyFrames:
-    """SAM 2's ``images`` sequence, computed on demand from a frame source."""
+    """SAM 2's ``images`` sequence, computed on demand from a frame source with the same
+    :func:`~.features.preprocess` as prompting (sam2 only falls back to it when its
+    ``cached_features`` miss, which :class:`~.features.VideoFeatures` never does)."""
 
     def __init__(self, frames: FrameSource, image_size: int, device) -> None:
         self.frames, self.image_size, self.device = frames, image_size, device
-        self.mean = torch.tensor(IMG_MEAN, dtype=torch.float32)[:, None, None]
-        self.std = torch.tensor(IMG_STD, dtype=torch.float32)[:, None, None]
 
     def __len__(self) -> int:
         return len(self.frames)
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        rgb = self.frames[int(index)]
-        # the same resize as sam2's frame loader (PIL, to a square image_size)
-        img = Image.fromarray(rgb).resize((self.image_size, self.image_size))
-        t = torch.from_numpy(np.asarray(img, np.float32) / 255.0).permute(2, 0, 1)
-        return ((t - self.mean) / self.std).to(self.device)
+        return preprocess(self.frames[int(index)], self.image_size, self.device)[0]
 
 
-def init_state(predictor, frames: FrameSource, offload_state_to_cpu: bool = False) -> dict:
-    """The inference state ``init_state`` builds, around in-memory frames."""
+def init_state(predictor, frames: FrameSource, offload_state_to_cpu: bool = False, encoder: FeatureEncoder | None = None) -> dict:
+    """The inference state ``init_state`` builds, around in-memory frames; the frames'
+    backbone features come from ``encoder`` (and its cache)."""
     device = predictor.device
     h, w = frames.hw
+    encoder = encoder if encoder is not None else FeatureEncoder(predictor, cache=EmbeddingCache(0))
     return {
         "images": LazyFrames(frames, predictor.image_size, device),
         "num_frames": len(frames),
@@ -70,7 +69,7 @@ def init_state(predictor, frames: FrameSource, offload_state_to_cpu: bool = Fals
         "storage_device": torch.device("cpu") if offload_state_to_cpu else device,
         "point_inputs_per_obj": {},
         "mask_inputs_per_obj": {},
-        "cached_features": {},
+        "cached_features": VideoFeatures(encoder, frames),
         "constants": {},
         "obj_id_to_idx": OrderedDict(),
         "obj_idx_to_id": OrderedDict(),
@@ -100,15 +99,27 @@ def prune(state: dict, frame: int, keep: int) -> int:
     return dropped
 
 
+def _each(steps: Iterator, context: Callable) -> Iterator:
+    """The items of ``steps``, each computed inside a fresh ``context()``."""
+    while True:
+        with context():
+            item = next(steps, None)
+        if item is None:
+            return
+        yield item
+
+
 class Sam2Tracker:
     """Tracks many objects at once with a ``SAM2VideoPredictor``."""
 
     name = "sam2"
 
-    def __init__(self, predictor, keep_frames: int | None = None) -> None:
+    def __init__(self, predictor, keep_frames: int | None = None, encoder: FeatureEncoder | None = None) -> None:
         self.predictor = predictor
         self.keep = keep_frames if keep_frames is not None else memory_reach(predictor)
         self.last_state: dict | None = None  # for tests and benchmarks
+        # the prompting backend's encoder (its cache and fast mode); alone: a cache of its own
+        self.encoder = encoder if encoder is not None else FeatureEncoder(predictor, "sam2-video")
 
     def track(
         self,
@@ -128,14 +139,15 @@ class Sam2Tracker:
             if not order:
                 continue
             with torch.inference_mode():
-                state = init_state(p, frames)
+                state = init_state(p, frames, encoder=self.encoder)
                 self.last_state = state
-                for obj_id, mask in masks.items():
-                    p.add_new_mask(state, start, obj_id, mask)
+                with self.encoder.autocast():  # fast mode: bf16 (entered around model work only, never
+                    for obj_id, mask in masks.items():  # held across a yield to the caller)
+                        p.add_new_mask(state, start, obj_id, mask)
                 reverse = order[0] < start
                 counter = AbsenceCounter(masks, stop_after)
                 steps = p.propagate_in_video(state, start, len(order), reverse=reverse)
-                for frame_idx, obj_ids, video_res_masks in steps:
+                for frame_idx, obj_ids, video_res_masks in _each(steps, self.encoder.autocast):
                     if frame_idx == start:
                         continue  # the user's own mask stays as drawn
                     step = TrackStep(int(frame_idx))

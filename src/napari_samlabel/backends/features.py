@@ -1,0 +1,175 @@
+"""One preprocessing, one encoder call and one feature cache for prompting and tracking.
+
+SAM 2's image predictor preprocesses a plane with its own transforms (torchvision:
+to float, bilinear antialiased resize, ImageNet normalisation) and its video
+predictor with others (PIL bicubic resize of a JPEG frame). Here both paths use
+:func:`preprocess`, the image predictor's (so prompting equals ``SAM2ImagePredictor``
+exactly), and both keep the encoder's output in one :class:`EmbeddingCache` as SAM 2's
+backbone features (``forward_image``: the FPN maps, before the image predictor adds
+its no-memory embedding). So a plane embedded while prompting is not encoded again
+when tracking starts from it, frames tracked once are not encoded again when a range
+is re-tracked after a correction (within the cache's budget), and prompting on a
+tracked frame is instant.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .torch_guard import guard_torch_import
+
+guard_torch_import()  # before torch: see torch_guard
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from ..core.planes import plane_digest  # noqa: E402
+from .embeddings import EmbeddingCache  # noqa: E402
+from .fast import autocast, bf16_support  # noqa: E402
+
+IMG_MEAN = (0.485, 0.456, 0.406)  # sam2's normalisation (utils/transforms.py, utils/misc.py)
+IMG_STD = (0.229, 0.224, 0.225)
+PIPELINE = "p1"  # bump when preprocessing or what is cached changes: old disk entries are not read
+
+
+def preprocess(rgb: np.ndarray, image_size: int, device="cpu", channels_last: bool = False) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (1, 3, S, S) float32, as ``SAM2ImagePredictor``'s transforms do:
+    ToTensor, Resize((S, S)) (bilinear, antialiased), Normalize(mean, std)."""
+    x = torch.from_numpy(np.ascontiguousarray(rgb[..., :3])).to(device).permute(2, 0, 1)[None].float() / 255.0
+    if x.shape[-2:] != (image_size, image_size):
+        x = F.interpolate(x, (image_size, image_size), mode="bilinear", align_corners=False, antialias=True)
+    mean = torch.tensor(IMG_MEAN, device=x.device)[:, None, None]
+    std = torch.tensor(IMG_STD, device=x.device)[:, None, None]
+    x = (x - mean) / std
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+class FeatureEncoder:
+    """SAM 2's image encoder behind the cache, shared by the image and the video paths.
+
+    ``fast``: bf16 autocast and a channels-last input (see :mod:`.fast`); features made
+    in fast mode are cached under their own keys, never mixed with fp32 ones.
+    """
+
+    def __init__(self, model, name: str = "sam2", cache: EmbeddingCache | None = None) -> None:
+        self.model, self.name = model, name
+        self.cache = cache if cache is not None else EmbeddingCache()
+        self.fast = False
+        self.encoded = 0  # encoder runs, for tests and benchmarks
+        self._pos_enc: dict[bool, list] = {}  # the same for every image (per precision): kept once
+        self._current: tuple[str, dict] | None = None  # the last plane asked for, even past the budget
+        self._lock = threading.Lock()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def precision(self) -> str:
+        return "bf16" if self.fast else "fp32"
+
+    def set_fast(self, on: bool) -> tuple[bool, str]:
+        """Turn fast mode on or off; (whether it is on, a line to show the user)."""
+        if not on:
+            self.fast = False
+            return False, "fast mode off (fp32)"
+        ok, why = bf16_support(str(self.device))
+        self.fast = ok
+        return ok, f"fast mode on: {why}" if ok else f"fast mode unavailable: {why}"
+
+    def autocast(self, fast: bool | None = None):
+        return autocast(str(self.device), self.fast if fast is None else fast)
+
+    def key(self, rgb: np.ndarray, fast: bool | None = None) -> str:
+        precision = "bf16" if (self.fast if fast is None else fast) else "fp32"
+        return f"{self.name}-{self.model.image_size}-{precision}-{PIPELINE}-{plane_digest(rgb)}"
+
+    def features(self, rgb: np.ndarray, key: str | None = None) -> dict:
+        """{'fpn': [3 feature maps], 'hw': (H, W), 'fast': bool} of this plane: from the
+        cache or encoded now (in the precision of the moment, read once)."""
+        fast = self.fast
+        key = key or self.key(rgb, fast)
+        current = self._current
+        if current is not None and current[0] == key:
+            return current[1]
+        entry = self.cache.get(key)
+        if entry is None:
+            entry = self._encode(rgb, fast)
+            self.cache.put(key, entry)
+        self._current = (key, entry)
+        return entry
+
+    def _encode(self, rgb: np.ndarray, fast: bool) -> dict:
+        x = preprocess(rgb, self.model.image_size, self.device, channels_last=fast)
+        with torch.inference_mode(), self.autocast(fast):
+            out = self.model.forward_image(x)
+        self.encoded += 1
+        with self._lock:
+            self._pos_enc.setdefault(fast, list(out["vision_pos_enc"]))
+        return {"fpn": list(out["backbone_fpn"]), "hw": tuple(int(v) for v in rgb.shape[:2]), "fast": fast}
+
+    def pos_enc(self, fast: bool) -> list:
+        with self._lock:
+            pos = self._pos_enc.get(fast)
+        if pos is None:  # only features from the disk cache so far: one encoder run on zeros
+            size = self.model.image_size
+            with torch.inference_mode(), self.autocast(fast):
+                out = self.model.image_encoder(torch.zeros(1, 3, size, size, device=self.device))
+            with self._lock:
+                pos = self._pos_enc.setdefault(fast, list(out["vision_pos_enc"]))
+        return pos
+
+    def backbone_out(self, entry: dict) -> dict:
+        """The dict ``forward_image`` returns, rebuilt from a cache entry."""
+        return {"backbone_fpn": list(entry["fpn"]), "vision_pos_enc": list(self.pos_enc(bool(entry.get("fast"))))}
+
+    def image_features(self, entry: dict, feat_sizes) -> dict:
+        """``SAM2ImagePredictor._features`` from a cache entry, as its ``set_image`` makes them."""
+        model = self.model
+        _, vision_feats, _, _ = model._prepare_backbone_features(self.backbone_out(entry))
+        if model.directly_add_no_mem_embed:
+            vision_feats[-1] = vision_feats[-1] + model.no_mem_embed
+        feats = [
+            f.permute(1, 2, 0).reshape(1, -1, *size) for f, size in zip(vision_feats[::-1], feat_sizes[::-1])
+        ][::-1]
+        return {"image_embed": feats[-1], "high_res_feats": feats[:-1]}
+
+
+class VideoFeatures(Mapping):
+    """``inference_state['cached_features']`` for SAM 2's video predictor, served by a
+    :class:`FeatureEncoder`: ``_get_image_feature`` asks it for a frame and gets the
+    cached (or newly encoded) features of that frame's plane. sam2 replaces this mapping
+    only on a miss, and it never misses."""
+
+    def __init__(self, encoder: FeatureEncoder, frames) -> None:
+        self.encoder, self.frames = encoder, frames
+        self.sources: dict[int, str] = {}  # frame -> "cache" or "encoder", when first asked for
+        self._last: tuple[int, tuple] | None = None  # sam2 asks again for each object
+
+    @property
+    def reused(self) -> int:
+        return sum(v == "cache" for v in self.sources.values())
+
+    def get(self, frame_idx: int, default: Any = None):
+        frame_idx = int(frame_idx)
+        if self._last is not None and self._last[0] == frame_idx:
+            return self._last[1]
+        before = self.encoder.encoded
+        entry = self.encoder.features(self.frames[frame_idx])
+        self.sources.setdefault(frame_idx, "encoder" if self.encoder.encoded > before else "cache")
+        # sam2 only expands the first item (its input image) to the batch, and never reads it
+        image = torch.empty(1, 3, 0, 0, device=self.encoder.device)
+        self._last = (frame_idx, (image, self.encoder.backbone_out(entry)))
+        return self._last[1]
+
+    def __getitem__(self, frame_idx: int):
+        return self.get(frame_idx)
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
