@@ -1,6 +1,6 @@
 """``samlabel batch`` on a 2-worker LocalCluster against the same files run one by one.
 
-    python benchmarks/bench_batch.py [--model seeds|sam2|both] [--files 8] [--workers 2]
+    python benchmarks/bench_batch.py [--model seeds|sam2|both] [--files 8] [--workers 2] [--rounds 1]
 
 For each model, the same N small movies (3 frames of 256 x 256, two objects prompted on
 the first frame) are segmented four ways, all through the command line's code:
@@ -13,7 +13,7 @@ the first frame) are segmented four ways, all through the command line's code:
 - ``model_once``: the batch's own per-file function in a loop in one process, the model
   loaded once, no dask: the floor of any one-by-one run.
 
-Ratios are (one-by-one wall time) / (batch wall time), above 1 when the batch is faster, and
+Ratios are (one-by-one wall time) / (batch wall time) (medians over ``--rounds``), above 1 when the batch is faster, and
 every output is compared with the batch's (array-equal). ``seeds`` is the weight-free
 backend (light work: the figures show dask's overhead); ``sam2`` is SAM 2.1 tiny built from
 the sam2 package config at its full 1024 px with random weights saved as a checkpoint (speed
@@ -27,6 +27,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -76,7 +77,7 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def run_model(label: str, model_args: list[str], n: int, workers: int, root: Path) -> dict:
+def run_model(label: str, model_args: list[str], n: int, workers: int, root: Path, rounds: int = 1) -> dict:
     from napari_samlabel.batch import ModelOptions, plan, run_sequential
     from napari_samlabel.cli import main
 
@@ -110,17 +111,25 @@ def run_model(label: str, model_args: list[str], n: int, workers: int, root: Pat
     def model_once():
         opts = dict(zip(model_args[::2], model_args[1::2]))
         model = ModelOptions(opts.get("--model", "seeds"), opts.get("--checkpoint"), "auto")
-        run_sequential(plan(files, prompts, folder / "model_once", "segment"), model, folder / "model_once", report=lambda s: None)
+        res = run_sequential(plan(files, prompts, folder / "model_once", "segment"), model, folder / "model_once",
+                             report=lambda s: None)  # fmt: skip
+        if res.failed:
+            raise SystemExit(f"model_once: {res.failed}")
 
-    seconds = {}
-    for name, fn in (("batch", batch), ("processes", processes), ("in_process", in_process), ("model_once", model_once)):
-        seconds[name] = round(timed(fn), 2)
-        print(f"  {label:<6} {name:<11} {seconds[name]:7.2f} s", flush=True)
+    runs: dict[str, list[float]] = {}
+    ways = (("batch", batch), ("processes", processes), ("in_process", in_process), ("model_once", model_once))
+    for r in range(rounds):  # interleaved, so a busy neighbour slows every way alike
+        for name, fn in ways if r % 2 == 0 else ways[::-1]:
+            shutil.rmtree(folder / name, ignore_errors=True)  # each run writes every output afresh
+            runs.setdefault(name, []).append(round(timed(fn), 2))
+            print(f"  {label:<6} round {r + 1} {name:<11} {runs[name][-1]:7.2f} s  (load {os.getloadavg()[0]:.1f})", flush=True)
+    seconds = {k: float(np.median(v)) for k, v in runs.items()}
     equal = {}
     for name in ("processes", "in_process", "model_once"):
         equal[name] = sum(np.array_equal(np.load(folder / "batch" / f.name), np.load(folder / name / f.name)) for f in files)
     return {
         "seconds": seconds,
+        "runs": runs,
         "ratio_vs_batch": {k: round(seconds[k] / seconds["batch"], 2) for k in ("processes", "in_process", "model_once")},
         "outputs_equal_to_batch": {k: f"{v}/{n}" for k, v in equal.items()},
         "batch_summary": out["batch_log"][-1],
@@ -132,16 +141,17 @@ def main() -> dict:
     ap.add_argument("--model", default="both", choices=["seeds", "sam2", "both"])
     ap.add_argument("--files", type=int, default=8)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=1, help="repeat each way, interleaved; medians reported")
     args = ap.parse_args()
     res = {"files": args.files, "workers": args.workers, "cores": os.cpu_count(), "load_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if args.model in ("seeds", "both"):
-            res["seeds"] = run_model("seeds", ["--model", "seeds"], args.files, args.workers, root)
+            res["seeds"] = run_model("seeds", ["--model", "seeds"], args.files, args.workers, root, args.rounds)
         if args.model in ("sam2", "both"):
             ckpt = random_tiny_checkpoint(root)
             res["sam2.1-tiny"] = run_model("sam2", ["--model", "sam2.1-tiny", "--checkpoint", str(ckpt)],
-                                           args.files, args.workers, root)  # fmt: skip
+                                           args.files, args.workers, root, args.rounds)  # fmt: skip
     res["load_after"] = os.getloadavg()[0]
     print(json.dumps(res, indent=1))
     return res

@@ -134,7 +134,9 @@ def test_batch_track_on_a_running_scheduler_with_one_shared_prompts_file(tmp_pat
     shared.write_text(json.dumps(prompts_for(movie(0, n_frames=5)[1], frame=1, ids=(1,))))  # same prompts for all
     out = tmp_path / "out"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        rc = main(["batch", "track", *map(str, images), "--prompts", str(shared), "--direction", "both", "--frames", "3",
+        (tmp_path / "list.txt").write_text("\n".join(map(str, images[1:])))  # @LIST: names from a file
+        rc = main(["batch", "track", str(images[0]), f"@{tmp_path / 'list.txt'}", "--prompts", str(shared),
+                   "--direction", "both", "--frames", "3",
                    "-o", str(out), "--scheduler", cluster.scheduler_address])  # fmt: skip
         assert rc == 0, capsys.readouterr()
         assert len(cluster.scheduler_info["workers"]) == 2  # the cluster stays up: it is not ours to close

@@ -251,17 +251,19 @@ def process_file(job: Job, model: ModelOptions) -> dict:
     row = {"file": job.given or job.image, "status": "failed", "seconds": 0.0, "objects": "", "output": "", "error": "",
            "worker": _worker_id(), "model_load_s": "", "note": ""}  # fmt: skip
     t0 = time.perf_counter()
-    load = 0.0
+    load, fast = 0.0, ""
     try:
         backend, lock, took = worker_backend(model)
         if took is not None:
             row["model_load_s"] = round(took, 3)
             load = took
+            fast = getattr(backend, "fast_message", "") if dict(model.load_kwargs).get("fast") else ""
         with lock:
             labels, meta = run_job(job, backend)
         out = write_atomic(job.output, labels, meta)
+        said = [str(meta.get("report") or ""), fast]  # DICOM's caveats; what fast mode did on this worker
         row.update(status="ok", objects=count_objects(labels), output=out.name,
-                   note=" ".join(str(meta.get("report") or "").split()))  # fmt: skip
+                   note=" ".join("; ".join(x for x in said if x).split()))  # fmt: skip
     except Exception as e:  # any file's failure is its row, never the batch's end
         row["error"] = _message(e)
     row["seconds"] = round(time.perf_counter() - t0 - load, 3)

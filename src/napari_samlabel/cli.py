@@ -318,6 +318,8 @@ def _add_batch_parser(sub) -> None:
         p.add_argument("--model", default="seeds", help="a name from `samlabel models` (default: seeds)")
         p.add_argument("--checkpoint", help="a checkpoint file for the model (a path every worker sees)")
         p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+        p.add_argument("--fast", action="store_true", help="fast mode, as for `samlabel segment --fast` (each "
+                       "worker uses bf16 where its CPU or GPU supports it)")  # fmt: skip
         p.add_argument("--plane-axes", nargs=2, type=int, default=(-2, -1), metavar=("ROWS", "COLS"))
         p.add_argument("--window", nargs=2, type=float, metavar=("LO", "HI"), help="intensity window (default min-max)")
         p.add_argument("--mode", default="exclude", choices=["exclude", "overwrite", "inside"])
@@ -351,7 +353,7 @@ def _batch(args) -> int:
                 raise CheckpointError(line, details)
             if spec.needs_weights:  # a download happens once, here, not in every worker at once
                 checkpoint = str(resolve_checkpoint(args.model, checkpoint))
-        model = ModelOptions(args.model, checkpoint, args.device)
+        model = ModelOptions(args.model, checkpoint, args.device, (("fast", True),) if args.fast else ())
         result = run_batch(jobs, model, args.output, args.scheduler, args.workers, not args.in_process,
                            report=lambda line: print(line, flush=True))  # fmt: skip
     except (BatchError, CheckpointError, KeyError, OSError) as e:
