@@ -1,4 +1,5 @@
-"""npe2 readers: DICOM (file, folder, list) and NIfTI. Sniff cheaply; None for anything else."""
+"""npe2 readers: DICOM (file, folder, list), NIfTI and OME-Zarr (a multiscale image folder,
+read lazily). Sniff cheaply; None for anything else."""
 
 from __future__ import annotations
 
@@ -66,6 +67,13 @@ def read_nifti_layers(path):
     return [_layer(data, meta, Path(str(path)).name.split(".")[0])]
 
 
+def read_ome_zarr_layers(path):
+    """An OME-Zarr image folder as a lazy multiscale layer (see ``io.omezarr``)."""
+    from .io.omezarr import read_ome_zarr
+
+    return read_ome_zarr(path[0] if isinstance(path, list) else path)
+
+
 SNIFF_LIMIT = 2000  # files looked at before saying a folder holds no DICOM
 
 
@@ -93,7 +101,8 @@ def read_dicomdir_folder(path):
 
 
 def napari_get_reader(path):
-    """DICOM files/folders (DICOMDIR included) and NIfTI files; None for anything else (never raises).
+    """DICOM files/folders (DICOMDIR included), NIfTI files and OME-Zarr image folders; None for
+    anything else (never raises).
 
     The manifest claims only these names (.dcm, .dicom, .ima, .nii, .nii.gz, extensionless
     names of up to 8 characters as DICOM media use, and folders), so napari's File > Open
@@ -109,6 +118,11 @@ def napari_get_reader(path):
             return read_nifti_layers
         if len(ps) == 1 and _is_dicomdir(ps[0]):
             return read_dicomdir_folder
+        if len(ps) == 1 and ps[0].is_dir():
+            from .io.omezarr import is_ome_zarr
+
+            if is_ome_zarr(ps[0]):  # before the DICOM sniff: a pyramid's thousands of chunk files
+                return read_ome_zarr_layers
         if all(p.is_file() and is_dicom_file(p) for p in ps):
             return read_dicom_layers
         if len(ps) == 1 and ps[0].is_dir() and _folder_has_dicom(ps[0]):

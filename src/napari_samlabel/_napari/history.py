@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from ..core.annotation import ArrayStore
+from ..core.chunked import MEMORY, Spill
 from ..core.instances import rename_class_in
 
 if TYPE_CHECKING:
@@ -59,6 +60,9 @@ def atom_frames(atom, frame_axis: int | None) -> set[int]:
 
 def atom_ids(atom) -> set[int]:
     """Label ids an atom swaps (its old values and its new value)."""
+    known = getattr(atom, "ids", None)  # our packed atoms know theirs without unpacking
+    if known is not None:
+        return set(known)
     if hasattr(atom, "slice_key"):
         old, new = np.asarray(atom.old_values), np.asarray(atom.new_value)
     else:
@@ -68,11 +72,14 @@ def atom_ids(atom) -> set[int]:
 
 class LayerStore(ArrayStore):
     """The label store of a session whose labels live in a napari Labels layer:
-    the array store's pixel code on ``layer.data``, plus napari's history."""
+    the array store's pixel code on ``layer.data`` (numpy, or zarr on disk), plus napari's
+    history. Our undo steps hold packed atoms (``core.chunked.BoxAtom``) that napari's own
+    undo replays; ``spill`` keeps their bytes (a file beside labels on disk)."""
 
     def __init__(self, layer: Labels, history_limit: int | None = None, warn: Callable[[str], None] | None = None,
-                 tell: Callable[[str], None] | None = None) -> None:  # fmt: skip
+                 tell: Callable[[str], None] | None = None, spill: Spill | None = None) -> None:  # fmt: skip
         self.layer = layer  # no ArrayStore.__init__: ``data`` is the layer's, read each time
+        self.spill = spill or MEMORY
         self._undo: list[Step] = []
         self._redo: list[Step] = []
         self.in_action = False  # our own paint events are not the user's edits
@@ -114,6 +121,16 @@ class LayerStore(ArrayStore):
     @property
     def data(self):
         return self.layer.data  # napari may replace the array (a dtype upgrade): never cache it
+
+    def frames_stored(self, frame_axis: int | None) -> set[int] | None:
+        """For labels on disk: the frames with chunk files (see ``io.labelstore``)."""
+        from ..io.labelstore import stored_frames
+
+        return stored_frames(self.data, frame_axis)
+
+    def write(self, indices, value, old, block=None):
+        """The array store's write; its atoms made napari's, so Ctrl+Z replays them."""
+        return [napari_atom(a) for a in super().write(indices, value, old, block)]
 
     def revert(self, atoms) -> None:
         super().revert(atoms)
@@ -308,6 +325,40 @@ class LayerStore(ArrayStore):
         if message != self._last_message or now - self._last_warning > 0.5:  # once per drag, not per mouse event
             self._warn(message)
         self._last_warning, self._last_message = now, message
+
+
+_PACKED: type | None = None
+
+
+def napari_atom(box):
+    """A :class:`~napari_samlabel.core.chunked.BoxAtom` as napari's masked paint atom, so
+    napari's undo (ours calls it, and it works after the session closes) replays it with
+    basic slicing on numpy or zarr labels; unpacked only when replayed. Without napari's
+    class (another napari), the plain (indices, old values, new value) atom."""
+    global _PACKED
+    if _PACKED is None:
+        try:
+            from napari.layers.labels.labels import _MaskedPaintAtom
+        except ImportError:  # pragma: no cover - another napari
+            _PACKED = tuple
+        else:
+
+            class PackedPaintAtom(_MaskedPaintAtom):
+                __slots__ = ()
+
+                def __new__(cls, b):
+                    return tuple.__new__(cls, (b.slice_key, b, b, b.new_value))
+
+                mask = property(lambda self: tuple.__getitem__(self, 1).mask)
+                old_values = property(lambda self: tuple.__getitem__(self, 1).old_values)
+                ids = property(lambda self: tuple.__getitem__(self, 1).ids)
+                box = property(lambda self: tuple.__getitem__(self, 1))
+
+            _PACKED = PackedPaintAtom
+    if _PACKED is tuple:  # pragma: no cover
+        idx = tuple(i + s.start for i, s in zip(np.nonzero(box.mask), box.slice_key))
+        return idx, box.old_values, box.new_value
+    return _PACKED(box)
 
 
 def _replace_atom(layer, atom, fixed) -> None:

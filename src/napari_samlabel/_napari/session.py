@@ -54,7 +54,9 @@ def instance_color(rgba: tuple, label_id: int) -> tuple:
     return (min(r * shade, 1.0), min(g * shade, 1.0), min(b * shade, 1.0), a)
 
 
-def new_labels_layer(image: Image, dtype=np.uint32) -> Labels:
+def new_labels_layer(image: Image, dtype=np.uint32, data=None) -> Labels:
+    """A Labels layer on the image's grid: all zero in memory, or ``data`` (e.g. a zarr
+    array on disk, see :mod:`napari_samlabel.io.labelstore`)."""
     from napari.layers import Labels
 
     ndim = len(labels_shape(image))
@@ -71,7 +73,11 @@ def new_labels_layer(image: Image, dtype=np.uint32) -> Labels:
             kwargs[attr] = getattr(image, attr)
     # what the writers need to put labels back over the source (geometry, series)
     kwargs["metadata"] = {"source_image": {k: v for k, v in image.metadata.items() if k in SOURCE_KEYS}}
-    return Labels(np.zeros(labels_shape(image), dtype=dtype), **kwargs)
+    return Labels(np.zeros(labels_shape(image), dtype=dtype) if data is None else data, **kwargs)
+
+
+def source_of(image: Image) -> dict:
+    return {k: v for k, v in image.metadata.items() if k in SOURCE_KEYS}
 
 
 class AnnotationSession:
@@ -91,22 +97,44 @@ class AnnotationSession:
         viewer: ViewerModel | None = None,
         frame_axis: int | None | str = "auto",
         table: InstanceTable | None = None,
+        labels_on_disk: bool | None = None,
     ) -> None:
+        from ..io import labelstore
+
         self.image = image
         shape = labels_shape(image)
         adopted = labels is not None
+        self.notice = ""  # what starting did that the user should know (said in the status line)
+        self.storage = labelstore.Decision(False, "adopted labels")  # where the labels live, and why
         if labels is None:
-            labels = new_labels_layer(image)
+            self.storage = labelstore.labels_on_disk(shape, np.uint32, image.data, force=labels_on_disk)
+            data = None
+            if self.storage:  # larger than memory: a chunked zarr array on disk, painted in place
+                key = _image_key(image.name, shape, source_of(image))
+                data = labelstore.create_labels(labelstore.live_path(image.name, key), shape)
+            labels = new_labels_layer(image, data=data)
         elif tuple(labels.data.shape) != shape:
             raise AnnotationError(
                 f"labels layer {labels.name!r} has shape {tuple(labels.data.shape)}, "
                 f"image {image.name!r} needs {shape}"
             )
-        self.notice = ""  # what starting did that the user should know (said in the status line)
+        elif labelstore.is_lazy(labels.data) and (labelstore.is_read_only(labels.data)
+                                                  or not _wide_enough(labels.data.dtype)):  # fmt: skip
+            # a project's labels.zarr (read-only) or narrow labels on disk: edit a working copy
+            old = labels.data.dtype
+            key = _image_key(image.name, shape, source_of(image))
+            project = labelstore.project_of(labels.data)
+            labels.data = labelstore.working_copy(labels.data, image.name, key, project)
+            if old != labels.data.dtype:
+                self.notice = f"{labels.name!r} was {old}: widened to uint32 so new ids fit (values unchanged)."
         if adopted and not _wide_enough(labels.data.dtype):
             old = labels.data.dtype
             labels.data = np.asarray(labels.data).astype(np.uint32)  # napari resets its history here
             self.notice = f"{labels.name!r} was {old}: widened to uint32 so new ids fit (values unchanged)."
+        if labelstore.is_on_disk(labels.data):
+            self.storage = labelstore.Decision(True, self.storage.reason)
+            self.notice = " ".join(t for t in (self.notice, f"Labels are kept on disk ({self.storage.reason}): "
+                                               f"{labelstore.store_path(labels.data)}") if t)  # fmt: skip
         self.labels = labels
         self.project_folder: Path | None = None  # where Save project / autosave write this session
         self.version = 0  # counts changes, so autosave skips sessions saved since
@@ -126,7 +154,10 @@ class AnnotationSession:
             ontology = Ontology.from_dict(meta["ontology"]) if "ontology" in meta else Ontology()
         if frame_axis == "auto":
             frame_axis = meta.get("frame_axis", default_frame_axis(len(shape)))
-        self.store = LayerStore(labels, warn=_warn, tell=lambda text: self.say(text))
+        from ..core.chunked import Spill
+
+        spill = Spill(labelstore.undo_spill_path()) if self.storage else None  # undo bytes on disk too
+        self.store = LayerStore(labels, warn=_warn, tell=lambda text: self.say(text), spill=spill)
         if table is None:
             table = self._table_from_features(labels, ontology)
         self.annotation = Annotation(self.store, ontology, frame_axis, table)
@@ -347,7 +378,7 @@ class AnnotationSession:
             "source_image": self.labels.metadata.get("source_image", {}),
         }
         version = self.version
-        out = save_project(folder, np.asarray(self.labels.data), self.ontology, self.table, meta, owner=self.image_key)
+        out = save_project(folder, self.labels.data, self.ontology, self.table, meta, owner=self.image_key)
         if remember:
             self.project_folder = out
         self.saved_version = version
@@ -357,7 +388,7 @@ class AnnotationSession:
         """Export in one of :data:`napari_samlabel.io.exporting.FORMATS`."""
         from ..io.exporting import export
 
-        return export(fmt, out, np.asarray(self.labels.data), self.ontology, self.table, self.frame_axis,
+        return export(fmt, out, self.labels.data, self.ontology, self.table, self.frame_axis,
                       self.labels.metadata.get("source_image", {}), **kwargs)  # fmt: skip
 
     # -- keeping the layer in step ---------------------------------------
@@ -459,6 +490,12 @@ class AnnotationSession:
         self.closed.emit()
 
     _closed = False
+
+
+def _image_key(name: str, shape, source: dict) -> str:
+    from ..io.project import image_key
+
+    return image_key(name, shape, source)
 
 
 def _wide_enough(dtype) -> bool:

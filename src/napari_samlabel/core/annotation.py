@@ -13,18 +13,35 @@ store keeps history (the napari store does). Works on plain numpy arrays::
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Iterable, Iterator, Protocol, Sequence, Tuple, Union
 
 import numpy as np
 from psygnal import Signal
 
+from .chunked import (MEMORY, BoxAtom, Spill, apply_box, block_shape_of, box_atoms, distinct, iter_blocks, local_in,
+                      region_shape)  # fmt: skip
 from .compose import Mode, allowed_pixels, frames_touched, normalize_region, region_indices
 from .interpolate import interpolated_scores
 from .instances import Instance, InstanceTable, rename_class_in
 from .ontology import Ontology
 
 FrameSpan = Union[Tuple[int, int], range, Sequence[int], None]
+
+
+def label_values(plane: np.ndarray) -> list[int]:
+    """The distinct values of a label plane: counted (bincount) when they are small
+    whole numbers, a few times faster than sorting them."""
+    flat = np.asarray(plane).ravel()
+    if not flat.size:
+        return []
+    if flat.dtype.kind in "ui":
+        lo, hi = int(flat.min()), int(flat.max())
+        if lo == hi:
+            return [lo]
+        if lo >= 0 and hi < max(1 << 16, 4 * flat.size):
+            return np.flatnonzero(np.bincount(flat.astype(np.intp, copy=False), minlength=hi + 1)).tolist()
+    return np.unique(flat).tolist()
 
 
 class AnnotationError(ValueError):
@@ -38,19 +55,27 @@ class LabelStore(Protocol):
     def shape(self) -> tuple[int, ...]: ...
     def read(self, region: tuple) -> np.ndarray: ...
     def read_at(self, indices: tuple[np.ndarray, ...]) -> np.ndarray: ...
-    def write(self, indices: tuple[np.ndarray, ...], value: int, old: np.ndarray) -> Atom | None: ...
+    def blocks(self, region: tuple) -> Iterable[tuple]: ...
+    def write(self, indices: tuple[np.ndarray, ...], value: int, old: np.ndarray, block=None) -> list[Atom]: ...
     def revert(self, atoms: Sequence[Atom]) -> None: ...
     def push(self, txn: Transaction, after: dict) -> None: ...
 
 
-Atom = Tuple[Tuple[np.ndarray, ...], np.ndarray, int]  # indices, old values, new value
+# A change for undo: a BoxAtom (``slice_key``, ``mask``, ``old_values``, ``new_value``: what
+# the stores write), or napari's (indices, old values, new value) tuple.
+Atom = Union[BoxAtom, Tuple[Tuple[np.ndarray, ...], np.ndarray, int]]
 
 
 class ArrayStore:
-    """A numpy (or zarr) label array with no history: for scripts and tests."""
+    """A numpy (or zarr) label array with no history: for scripts and tests.
 
-    def __init__(self, data: np.ndarray) -> None:
+    Edits work one block at a time (:mod:`.chunked`: a plane of a numpy array, a chunk of a
+    zarr one) and keep their undo data compressed in ``spill`` (memory unless given a file).
+    """
+
+    def __init__(self, data: np.ndarray, spill: Spill | None = None) -> None:
         self.data = data
+        self.spill = spill or MEMORY
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -64,19 +89,42 @@ class ArrayStore:
     def read_at(self, indices: tuple[np.ndarray, ...]) -> np.ndarray:
         return np.asarray(self.data[indices])
 
-    def write(self, indices: tuple[np.ndarray, ...], value: int, old: np.ndarray) -> Atom | None:
-        """Write ``value`` where it changes something; the atom for undo, or None."""
+    def blocks(self, region: tuple) -> Iterable[tuple]:
+        """``region`` cut into the pieces an edit reads and writes one at a time."""
+        return iter_blocks(normalize_region(region, self.shape), block_shape_of(self.data))
+
+    def write(self, indices: tuple[np.ndarray, ...], value: int, old: np.ndarray, block=None) -> list[Atom]:
+        """Write ``value`` where it changes something; the atoms for undo (one per block).
+
+        ``block``: ``(region, array)`` when the caller holds ``labels[region]`` (read from
+        this store, and ``indices`` lie in it): labels on disk are then written back as
+        that one block, updated in place, instead of read again box by box."""
+        old = np.asarray(old)
         changed = old != value
         if not changed.all():  # callers usually pass only pixels that change: skip the gathers then
             if not changed.any():
-                return None
+                return []
             indices, old = tuple(np.asarray(i)[changed] for i in indices), old[changed]
-        self.data[indices] = value
-        return indices, old, value
+        atoms = box_atoms(indices, old, value, block_shape_of(self.data), self.spill)
+        data = self.data
+        if isinstance(data, np.ndarray):
+            data[indices] = value
+        elif block is not None:  # zarr & co: the block the caller read, written back whole
+            region, arr = block
+            arr[tuple(np.asarray(i) - r.start for i, r in zip(indices, region) if isinstance(r, slice))] = value
+            data[region] = arr
+        else:  # read-modify-write each box with basic slicing
+            for atom in atoms:
+                apply_box(data, atom, undo=False)
+        return atoms
 
     def revert(self, atoms: Sequence[Atom]) -> None:
-        for indices, old, _ in reversed(atoms):
-            self.data[indices] = old
+        for atom in reversed(atoms):
+            if hasattr(atom, "slice_key"):
+                apply_box(self.data, atom, undo=True)
+            else:
+                indices, old, _ = atom
+                self.data[indices] = old
 
     def push(self, txn: Transaction, after: dict) -> None:
         pass  # no history
@@ -158,7 +206,8 @@ class Annotation:
         frame_axis: int | None = None,
         table: InstanceTable | None = None,
     ) -> None:
-        self.store: LabelStore = ArrayStore(labels) if isinstance(labels, np.ndarray) else labels
+        # an array (numpy, or zarr on disk) gets the plain store; a LabelStore is used as it is
+        self.store: LabelStore = labels if hasattr(labels, "read_at") else ArrayStore(labels)
         self.ontology = ontology if ontology is not None else Ontology()
         ndim = len(self.store.shape)
         if frame_axis is not None and not 0 <= frame_axis < ndim:
@@ -268,14 +317,18 @@ class Annotation:
         self._open.remove(txn)
         self.changed.emit()
 
-    def _write(self, indices: tuple[np.ndarray, ...], value: int) -> None:
-        """The one place pixels change: never a protected (locked, claimed) id."""
+    def _write(self, indices: tuple[np.ndarray, ...], value: int, old: np.ndarray | None = None, block=None) -> None:
+        """The one place pixels change: never a protected (locked, claimed) id.
+
+        ``old``: the values at ``indices`` now, when the caller has read them; ``block``:
+        ``(region, labels[region])`` when the caller read the block they lie in (see
+        :meth:`ArrayStore.write`)."""
         txn = self._active
         if txn is None:
             raise RuntimeError("labels can only change inside Annotation.action() or a transaction")
         if not len(indices[0]):
             return
-        old = self.store.read_at(indices)
+        old = self.store.read_at(indices) if old is None else np.asarray(old)
         protected = self.protected_ids()
         if protected:
             if int(value) in protected:
@@ -284,9 +337,8 @@ class Annotation:
             if hit.any():
                 i = int(old[hit][0])
                 raise AnnotationError(f"{self.table[i].name} {self._why(i)}")
-        atom = self.store.write(indices, value, old)
-        if atom is not None:
-            txn.atoms.append(atom)
+        txn.atoms.extend(self.store.write(indices, value, old, block) if block is not None
+                         else self.store.write(indices, value, old))  # fmt: skip
 
     def _why(self, label_id: int) -> str:
         if self.table[label_id].locked:
@@ -298,7 +350,11 @@ class Annotation:
         instances of the current class (napari's brush paints such ids).
 
         With ``ids`` (the only ids an edit can have changed, all known) only
-        those are checked: much cheaper than listing every id of every frame."""
+        those are checked: much cheaper than listing every id of every frame.
+        Labels on disk say which frames hold anything (``frames_stored``): the
+        others are background without being read."""
+        hint = getattr(self.store, "frames_stored", None) if frames is None and ids is None else None
+        stored = hint(self.frame_axis) if hint is not None else None
         frames = range(self.n_frames) if frames is None else frames
         if ids is not None:
             ids = [int(i) for i in set(ids) if int(i) and int(i) in self.table]
@@ -309,8 +365,8 @@ class Annotation:
             return []
         new = []
         for f in sorted(set(int(f) for f in frames)):
-            ids = np.unique(self.store.read(self.frame_region(f)))
-            for label_id in self.table.set_frame_presence(f, ids.tolist()):
+            ids = [] if stored is not None and f not in stored else label_values(self.store.read(self.frame_region(f)))
+            for label_id in self.table.set_frame_presence(f, ids):
                 cls = self._default_class()
                 inst = self.table.adopt(label_id, cls, stuff=self.ontology[cls].is_stuff)
                 inst.frames.add(f)
@@ -405,32 +461,88 @@ class Annotation:
         """
         (rec,) = self._check_editable([label_id])
         region = normalize_region(region, self.store.shape)
-        current = self.store.read(region)
         mask = np.asarray(mask)
-        if mask.shape != current.shape:
-            raise AnnotationError(f"mask shape {mask.shape} does not match the labels region {current.shape}")
-        mask = mask.astype(bool, copy=False)
-        ok = allowed_pixels(current, mask, label_id, mode, self.protected_ids(), within)
-        add = region_indices(region, np.nonzero(ok))
-        erase = region_indices(region, np.nonzero((current == label_id) & ~mask)) if replace else None
-        if require_pixels and not len(add[0]) and not (erase and len(erase[0])):
-            raise AnnotationError(
-                f"no pixel of the mask is free for {rec.name} in mode '{Mode(mode).value}' "
-                "(other or locked instances cover it)"
-            )
-        changed_ids = {label_id, *np.unique(current[ok]).tolist()}  # the new id and those it took from
-        unknown = [i for i in changed_ids if i and i not in self.table]
-        with self.action(f"the mask of {rec.name}"):
-            self._write(add, label_id)
-            touched = set(frames_touched(add, self.frame_axis))
-            if erase is not None:
-                self._write(erase, 0)
-                touched |= set(frames_touched(erase, self.frame_axis))
-            self.sync_frames(touched, None if unknown else changed_ids)
+        if mask.shape != region_shape(region):
+            raise AnnotationError(f"mask shape {mask.shape} does not match the labels region {region_shape(region)}")
+        protected = self.protected_ids()
+        changed_ids = {label_id}  # the new id and those it took from
+        added = erased = 0
+        touched: set[int] = set()
+        writing = False
+        # which ids stay on each frame, known from the block itself when a block is a whole
+        # frame (a plane; a zarr chunk of one): then the frames are not read again afterwards
+        presence: dict[int, dict[int, bool]] | None = {}
+        with ExitStack() as stack:  # the action opens at the first pixel written: a no-op stays one
+            for block in self.store.blocks(region):  # a plane or a chunk at a time
+                m = mask[local_in(block, region)].astype(bool, copy=False)
+                if not replace and not m.any():
+                    continue
+                current = self.store.read(block)
+                ok = allowed_pixels(current, m, label_id, mode, protected, within)
+                gone = ((current == label_id) & ~m) if replace else None
+                if not ok.any() and (gone is None or not gone.any()):
+                    continue
+                old = current[ok]
+                taken = distinct(old).tolist()  # the ids the mask takes pixels from
+                changed_ids.update(taken)
+                frame = self._frame_of_block(block) if presence is not None else None
+                if frame is None:
+                    presence = None
+                else:  # before writing: a numpy block is a view of the labels
+                    seen = presence.setdefault(frame, {})
+                    kept = current == label_id
+                    if gone is not None:
+                        kept &= ~gone
+                    seen[label_id] = bool(len(old) or kept.any())
+                    for x in taken:
+                        if x and x != label_id:
+                            seen[x] = bool(((current == x) & ~ok).any())
+                if not writing:
+                    stack.enter_context(self.action(f"the mask of {rec.name}"))
+                    writing = True
+                if len(old):
+                    add = region_indices(block, np.nonzero(ok))
+                    self._write(add, label_id, old, block=(block, current))
+                    added += len(add[0])
+                    touched.update([frame] if frame is not None else frames_touched(add, self.frame_axis))
+                if gone is not None and gone.any():
+                    erase = region_indices(block, np.nonzero(gone))
+                    self._write(erase, 0, np.full(len(erase[0]), label_id, current.dtype), block=(block, current))
+                    erased += len(erase[0])
+                    touched.update([frame] if frame is not None else frames_touched(erase, self.frame_axis))
+            if require_pixels and not added and not erased:
+                raise AnnotationError(
+                    f"no pixel of the mask is free for {rec.name} in mode '{Mode(mode).value}' "
+                    "(other or locked instances cover it)"
+                )
+            if not touched:
+                return 0
+            unknown = [i for i in changed_ids if i and i not in self.table]
+            if presence is not None and not unknown:
+                for f, seen in presence.items():
+                    for i, on in seen.items():
+                        self.table.set_presence(f, i, on)
+            else:
+                self.sync_frames(touched, None if unknown else changed_ids)
             rec = self.table.edit(label_id)
             for f in touched & rec.frames:
                 rec.set_frame(f, source, confidence)
-        return len(add[0])
+        return added
+
+    def _frame_of_block(self, block: tuple) -> int | None:
+        """The frame a block is all of (every other axis whole), or None."""
+        shape = self.store.shape
+        frame = 0
+        for ax, (b, n) in enumerate(zip(block, shape)):
+            if ax == self.frame_axis:
+                if isinstance(b, slice):
+                    if b.stop - b.start != 1:
+                        return None
+                    b = b.start
+                frame = int(b)
+            elif not (isinstance(b, slice) and b.start == 0 and b.stop == n):
+                return None
+        return frame
 
     def _relabel(self, ids: Iterable[int], value: int, frames: FrameSpan = None) -> int:
         """Set every pixel of ``ids`` in the span to ``value`` (0 deletes)."""
@@ -439,14 +551,35 @@ class Annotation:
             return 0
         region, _ = self.span_region(frames)
         region = normalize_region(region, self.store.shape)
-        current = self.store.read(region)
-        where = current == ids[0] if len(ids) == 1 else np.isin(current, ids)
-        idx = region_indices(region, np.nonzero(where))
         known = all(i in self.table for i in ids)
+        # the table knows the frames the ids are on: blocks of other frames are not read
+        on = set().union(*(self.table[i].frames for i in ids)) if known and self.frame_axis is not None else None
+        done, touched = 0, set()
         with self.action("the relabel"):
-            self._write(idx, value)
-            self.sync_frames(frames_touched(idx, self.frame_axis), [*ids, value] if known else None)
-        return len(idx[0])
+            for block in self.store.blocks(region):  # a plane or a chunk at a time: never the whole span
+                if on is not None:
+                    b = block[self.frame_axis]
+                    if not on.intersection(range(b.start, b.stop) if isinstance(b, slice) else (b,)):
+                        continue
+                current = self.store.read(block)
+                where = current == ids[0] if len(ids) == 1 else np.isin(current, ids)
+                if not where.any():
+                    continue
+                idx = region_indices(block, np.nonzero(where))
+                self._write(idx, value, current[where], block=(block, current))
+                done += len(idx[0])
+                frame = self._frame_of_block(block)
+                touched.update([frame] if frame is not None else frames_touched(idx, self.frame_axis))
+            if known:  # every pixel of ``ids`` on these frames is now ``value``: no need to read them again
+                value_known = bool(value) and value in self.table
+                for f in sorted(touched):
+                    for i in ids:
+                        self.table.set_presence(f, i, False)
+                    if value_known:
+                        self.table.set_presence(f, value, True)
+            else:
+                self.sync_frames(touched)
+        return done
 
     # -- bulk operations -------------------------------------------------
     def delete(self, ids: Iterable[int], frames: FrameSpan = None) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .export import _atomic_text
+from .export import _atomic_text, planes
 
 
 def ctc_tracks(
@@ -19,11 +19,17 @@ def ctc_tracks(
     ``parents`` ({label id: parent id}, the instances' lineage) gives a track's first
     piece its parent: the parent's last piece. A parent absent from the labels is
     left out (0); one that does not end before its daughter starts is refused."""
-    labels = np.moveaxis(np.asarray(labels), frame_axis, 0)
-    out = np.zeros(labels.shape, np.uint16)
+    labels = labels if hasattr(labels, "shape") else np.asarray(labels)
+    pieces_of, rows = ctc_plan(labels, frame_axis, parents)
+    return np.stack([ctc_frame(plane, t, pieces_of) for t, plane in planes(labels, frame_axis)]), rows
+
+
+def ctc_plan(labels, frame_axis: int = 0, parents: dict[int, int] | None = None):
+    """The tracks of :func:`ctc_tracks` without the relabelled frames: ``pieces_of`` ({id:
+    [(CTC label, begin, end), ...]}) and the rows. Reads one frame at a time."""
     present: dict[int, list[int]] = {}
-    for t in range(labels.shape[0]):
-        for i in np.unique(labels[t]):
+    for t, plane in planes(labels, frame_axis):
+        for i in np.unique(plane):
             if i:
                 present.setdefault(int(i), []).append(t)
     next_id = max(present, default=0) + 1
@@ -41,8 +47,6 @@ def ctc_tracks(
                 next_id += 1
             if new > 65535:
                 raise ValueError("more than 65535 tracks: CTC masks are 16-bit")
-            for t in range(b, e + 1):
-                out[t][labels[t] == i] = new
             pieces_of.setdefault(i, []).append((new, b, e))
     rows = []
     for i, pieces in pieces_of.items():
@@ -50,7 +54,19 @@ def ctc_tracks(
         for new, b, e in pieces:
             rows.append((new, b, e, parent))
             parent = new
-    return out, rows
+    return pieces_of, rows
+
+
+def ctc_frame(plane: np.ndarray, t: int, pieces_of: dict) -> np.ndarray:
+    """Frame ``t`` relabelled to its tracks' CTC labels (uint16)."""
+    ids, inverse = np.unique(plane, return_inverse=True)
+    new = np.zeros(len(ids), np.uint16)
+    for k, i in enumerate(ids.tolist()):
+        for label, b, e in pieces_of.get(i, ()) if i else ():
+            if b <= t <= e:
+                new[k] = label
+                break
+    return new[inverse].reshape(plane.shape)
 
 
 def _first_parent(i: int, begin: int, parent: int, pieces_of: dict) -> int:
@@ -72,12 +88,13 @@ def write_ctc(out_dir, labels: np.ndarray, frame_axis: int = 0, parents: dict[in
     ({label id: parent id}) writes the divisions."""
     import tifffile
 
-    masks, rows = ctc_tracks(labels, frame_axis, parents)  # a refused lineage writes nothing
+    labels = labels if hasattr(labels, "shape") else np.asarray(labels)
+    pieces_of, rows = ctc_plan(labels, frame_axis, parents)  # a refused lineage writes nothing
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    digits = max(3, len(str(len(masks) - 1)))
-    for t, m in enumerate(masks):
-        tifffile.imwrite(out_dir / f"mask{t:0{digits}d}.tif", m, compression="zlib")
+    digits = max(3, len(str(labels.shape[frame_axis] - 1)))
+    for t, plane in planes(labels, frame_axis):  # one frame in memory at a time
+        tifffile.imwrite(out_dir / f"mask{t:0{digits}d}.tif", ctc_frame(plane, t, pieces_of), compression="zlib")
     _atomic_text(out_dir / "res_track.txt", "".join(f"{l} {b} {e} {p}\n" for l, b, e, p in rows))
     return out_dir
 

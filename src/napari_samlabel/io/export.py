@@ -23,12 +23,26 @@ def _atomic_text(path: Path, text: str) -> None:
 
 
 def planes(labels: np.ndarray, frame_axis: int | None):
-    """(frame, 2D-or-nD plane) pairs along the frame axis."""
+    """(frame, 2D-or-nD plane) pairs along the frame axis, each read when its turn comes
+    (labels on disk are never read whole)."""
     if frame_axis is None:
-        yield 0, np.asarray(labels)
+        yield 0, np.asarray(labels[...])
     else:
         for f in range(labels.shape[frame_axis]):
-            yield f, np.asarray(np.take(labels, f, axis=frame_axis))
+            yield f, np.asarray(labels[(slice(None),) * frame_axis + (f,)])
+
+
+def id_counts(labels) -> dict[int, int]:
+    """Pixels per label id, counted one block (a plane, a chunk) at a time."""
+    from ..core.chunked import block_shape_of, iter_blocks
+    from ..core.compose import normalize_region
+
+    total: dict[int, int] = {}
+    for block in iter_blocks(normalize_region((), labels.shape), block_shape_of(labels)):
+        ids, counts = np.unique(np.asarray(labels[block]), return_counts=True)
+        for i, n in zip(ids.tolist(), counts.tolist()):
+            total[i] = total.get(i, 0) + n
+    return total
 
 
 # -- CSV ---------------------------------------------------------------------------
@@ -36,8 +50,7 @@ CSV_COLUMNS = ["id", "class", "name", "confidence", "source", "first_frame", "la
 
 
 def instance_rows(labels: np.ndarray, table: InstanceTable, spacing: Sequence[float] | None = None) -> list[dict]:
-    ids, counts = np.unique(np.asarray(labels), return_counts=True)
-    voxels = dict(zip(ids.tolist(), counts.tolist()))
+    voxels = id_counts(labels)
     voxel_mm3 = float(np.prod(spacing)) if spacing is not None else None
     rows = []
     for rec in sorted(table, key=lambda r: r.id):

@@ -75,21 +75,27 @@ def align_to_reference(labels: np.ndarray, labels_meta: dict | None, reference_m
     follow the slices (the caller's table is never changed); ``match.message`` says what was done."""
     from .geometry import axis_codes, index_affine, match_grid
 
-    labels = np.asarray(labels)
-    squeeze = labels.ndim == 2  # a single slice: one (1, y, x) plane of a 3D grid
-    if squeeze:
-        labels = labels[None]
+    if not hasattr(labels, "shape"):
+        labels = np.asarray(labels)
+    squeeze = len(labels.shape) == 2  # a single slice: one (1, y, x) plane of a 3D grid
     ref_shape = tuple(reference_shape)
     if len(ref_shape) == 2:
         ref_shape = (1, *ref_shape)
     own = index_affine(labels_meta or {})
-    match = match_grid(own, labels.shape, index_affine(reference_meta or {}), ref_shape[-3:])
+    shape = (1, *labels.shape) if squeeze else tuple(labels.shape)
+    match = match_grid(own, shape, index_affine(reference_meta or {}), ref_shape[-3:])
     stored = (labels_meta or {}).get("file_affine")
     if match.kind == "same" and stored is not None:  # the reader already put a RAS file in LPS order
         match.message = (f"labels were stored {axis_codes(np.asarray(stored)[:, [2, 1, 0, 3]])}, reoriented "
                          f"exactly to the reference's {axis_codes(own)} grid (no resampling)")  # fmt: skip
-    out = match.apply(labels)
-    lead = out.ndim - 3
+    if match.kind in ("same", "assumed") and not (squeeze and len(tuple(reference_shape)) != 2):
+        out = labels  # as they are: labels on disk stay unread (the writers go plane by plane)
+        squeeze = False
+    else:
+        labels = np.asarray(labels)
+        labels = labels[None] if squeeze else labels
+        out = match.apply(labels)
+    lead = len(out.shape) - 3
     new_axis = frame_axis
     if match.kind in ("reoriented", "resampled") and frame_axis is not None and frame_axis >= lead:
         axis, flip = match.axis_map(frame_axis - lead)

@@ -33,8 +33,9 @@ from ..core.ontology import Ontology
 VERSION = 2
 FORMAT = "napari-samlabel project"
 FILES = ("labels.npy", "ontology.json", "instances.json")
+ZARR = "labels.zarr"  # labels on disk (io.labelstore) are saved as this folder instead of labels.npy
 MARK = ".samlabel-project"  # written first into every copy: the folder is ours even half-written
-OURS = {*FILES, "project.json", MARK}
+OURS = {*FILES, ZARR, "project.json", MARK}
 
 
 class ProjectError(ValueError):
@@ -91,7 +92,13 @@ def is_complete(folder: Path) -> bool:
     sizes = info.get("files")
     if isinstance(sizes, dict):
         try:
-            return all((folder / n).stat().st_size == int(size) for n, size in sizes.items())
+            if not all((folder / n).stat().st_size == int(size) for n, size in sizes.items()):
+                return False
+            if ZARR in info:  # labels on disk: as many files and bytes as were linked
+                from .labelstore import tree_stats
+
+                return (folder / ZARR).is_dir() and list(tree_stats(folder / ZARR)) == list(info[ZARR])
+            return True
         except (OSError, ValueError, TypeError):
             return False
     return all((folder / n).is_file() for n in FILES)  # a version 1 project
@@ -130,7 +137,11 @@ def _recover(folder: Path) -> None:
 def save_project(folder, labels: np.ndarray, ontology: Ontology, table: InstanceTable, meta: dict | None = None,
                  owner: str | None = None) -> Path:  # fmt: skip
     """Write a project atomically. ``owner`` (an :func:`image_key`) refuses a project
-    folder written for another image."""
+    folder written for another image.
+
+    Labels on disk (a zarr array in a local folder, see :mod:`.labelstore`) are saved as
+    ``labels.zarr``: their chunk files hard-linked (copied only across disks), so saving a
+    stack larger than memory neither reads it nor copies it."""
     folder = Path(folder)
     saving, old = _siblings(folder)
     _check_target(folder, owner)
@@ -147,14 +158,22 @@ def save_project(folder, labels: np.ndarray, ontology: Ontology, table: Instance
     try:
         saving.mkdir()
         (saving / MARK).touch()
-        sizes = {}
-        np.save(saving / "labels.npy", np.asarray(labels))
+        sizes, extra = {}, {}
+        from .labelstore import store_path
+
+        on_disk = store_path(labels)
+        if on_disk is not None:
+            extra[ZARR] = _link_labels(on_disk, saving / ZARR)
+        else:
+            np.save(saving / "labels.npy", np.asarray(labels))
         _write_text(saving / "ontology.json", json.dumps(ontology.to_dict(), indent=2) + "\n")
         _write_text(saving / "instances.json", json.dumps(table.to_json()))
         for name in FILES:
+            if name == "labels.npy" and on_disk is not None:
+                continue
             _fsync_file(saving / name)
             sizes[name] = (saving / name).stat().st_size
-        info = {"format": FORMAT, "version": VERSION, "files": sizes, **_jsonable(meta or {})}
+        info = {"format": FORMAT, "version": VERSION, "files": sizes, **extra, **_jsonable(meta or {})}
         _write_text(saving / "project.json", json.dumps(info, indent=1))  # last: marks the copy complete
         _fsync_file(saving / "project.json")
         _fsync_dir(saving)
@@ -169,6 +188,19 @@ def save_project(folder, labels: np.ndarray, ontology: Ontology, table: Instance
     if old.exists():
         shutil.rmtree(old)
     return folder
+
+
+def _link_labels(src: Path, dst: Path) -> list[int]:
+    """A zarr label folder into the project copy: links, each file flushed (a linked file is
+    the working array's, written by zarr without fsync)."""
+    from .labelstore import link_tree
+
+    files, size = link_tree(src, dst)
+    for root, _, names in os.walk(dst):
+        for n in names:
+            _fsync_file(Path(root) / n)
+        _fsync_dir(Path(root))
+    return [files, size]
 
 
 def _check_target(folder: Path, owner: str | None) -> None:
@@ -213,6 +245,8 @@ def _fsync_dir(path: Path) -> None:
 
 # -- opening ----------------------------------------------------------------------
 def load_project(folder) -> tuple[np.ndarray, Ontology, InstanceTable, dict]:
+    """Labels (a numpy array, or a read-only zarr array for labels saved on disk), ontology,
+    instance table and the project's info."""
     folder = Path(folder)
     found = find_complete(folder)
     if found is None:
@@ -222,9 +256,15 @@ def load_project(folder) -> tuple[np.ndarray, Ontology, InstanceTable, dict]:
         raise ProjectError(f"{folder}: not a complete samlabel project ({', '.join(missing) or 'file sizes differ'})")
     folder = found
     try:
-        labels = np.load(folder / "labels.npy")
+        if (folder / ZARR).is_dir() and ZARR in (_read_info(folder) or {}):
+            from .labelstore import open_labels
+
+            labels = open_labels(folder / ZARR)  # read-only and lazy: a session works on a linked copy
+        else:
+            labels = np.load(folder / "labels.npy")
     except Exception as e:
-        raise ProjectError(f"{folder / 'labels.npy'}: cannot be read ({e})") from e
+        name = ZARR if (folder / ZARR).is_dir() else "labels.npy"
+        raise ProjectError(f"{folder / name}: cannot be read ({e})") from e
     ontology = Ontology.load(folder / "ontology.json")
     try:
         table = InstanceTable.from_json(json.loads((folder / "instances.json").read_text()))
