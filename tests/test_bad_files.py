@@ -157,3 +157,91 @@ def test_samlabel_export_refuses_an_array_that_holds_no_label_ids(tmp_path, caps
                "--format", "csv", "-o", str(tmp_path / "out.csv")])  # fmt: skip
     err = capsys.readouterr().err
     assert rc == 2 and f"{tmp_path / 'labels.npy'}: {said}" in err and not (tmp_path / "out.csv").exists()
+
+
+# -- project folders ----------------------------------------------------------------------------
+@pytest.fixture
+def project(tmp_path, session):
+    """A saved project of a session with one instance."""
+    session.commit(np.ones((40, 50), bool), region=(1,))
+    return session.save_project(tmp_path / "p.samlabel")
+
+
+def _edit_json(path, change):
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps(change(data)))
+
+
+def _with(key, value):
+    def change(d):
+        d[key] = value
+        return d
+
+    return change
+
+
+def _instances(**fields):
+    def change(d):
+        d["instances"][0].update(fields)
+        return d
+
+    return change
+
+
+PROJECT_CASES = {
+    "project.json is a list": (lambda p: (p / "project.json").write_text("[1, 2]"),
+                               "project.json: [1, 2] is not an object (the project's description)"),
+    "frame_axis as text": (lambda p: _edit_json(p / "project.json", _with("frame_axis", "abc")),
+                           'project.json: frame_axis: "abc" is not the frame (time or slice) axis'),
+    "frame_axis 7": (lambda p: _edit_json(p / "project.json", _with("frame_axis", 7)),
+                     "project.json: frame_axis 7 is outside the 3D labels (0-2)"),
+    "labels as floats": (lambda p: np.save(p / "labels.npy", np.full((8, 40, 50), 0.5)), "labels.npy: fractional values"),
+    "negative ids": (lambda p: np.save(p / "labels.npy", -np.ones((8, 40, 50), np.int32)), "labels.npy: negative id -1"),
+    'locked as "false"': (lambda p: _edit_json(p / "instances.json", _instances(locked="false")),
+                          'instances.json: instances[0].locked: "false" is not true or false (not text)'),
+}
+
+
+@pytest.mark.parametrize("case", list(PROJECT_CASES))
+def test_a_damaged_project_is_named_with_the_file_and_the_field(project, case):
+    """Before: AttributeError / TypeError tracebacks, "label 0 is the background", or read as locked."""
+    from napari_samlabel.io.project import ProjectError, load_project
+
+    damage, said = PROJECT_CASES[case]
+    damage(project)
+    if case != "project.json is a list":  # as a hand or another tool edits it: the sizes agree
+        _edit_json(project / "project.json", lambda d: dict(d, files={n: (project / n).stat().st_size for n in d["files"]}))
+    with pytest.raises(ProjectError) as err:
+        load_project(project)
+    assert said in str(err.value) and str(project) in str(err.value), str(err.value)
+
+
+def test_an_instance_whose_class_the_ontology_lacks_is_kept_and_said(project):
+    """Before: kept, then missing from the Instances dock and from COCO and DICOM SEG exports."""
+    from napari_samlabel.api import open_project
+
+    _edit_json(project / "ontology.json", lambda d: {"classes": [c for c in d["classes"] if c["name"] != "nucleus"]})
+    _edit_json(project / "project.json", lambda d: dict(d, files={n: (project / n).stat().st_size for n in d["files"]}))
+    from napari.components import ViewerModel
+
+    other = ViewerModel()  # another napari window: the project is not open there
+    s = open_project(other, other.add_image(np.zeros((8, 40, 50)), name="again"), project)
+    assert "'nucleus' missing from ontology.json: added" in other.status
+    assert "nucleus" in s.ontology.names and s.table[1].class_name == "nucleus"
+    import csv
+
+    with open(s.export("csv", project.parent / "o.csv"), newline="") as f:
+        assert [row["class"] for row in csv.DictReader(f)] == ["nucleus"]  # in the exports too
+
+
+def test_open_a_file_as_a_project_or_save_into_a_file(tmp_path, session):
+    from napari_samlabel.io.project import ProjectError, load_project
+
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ProjectError, match="notes.txt is a file, not a project folder"):
+        load_project(tmp_path / "notes.txt")
+    with pytest.raises(ProjectError, match="notes.txt is a file, not a project folder; nothing was written"):
+        session.save_project(tmp_path / "notes.txt")
+    with pytest.raises(ProjectError, match="cannot create the folder it goes in"):
+        session.save_project(tmp_path / "notes.txt" / "inside.samlabel")
+    assert (tmp_path / "notes.txt").read_text() == "x"

@@ -84,6 +84,8 @@ def open_project(viewer: ViewerModel, image: Image | str, folder: str | Path) ->
     session.project_folder = Path(folder)  # Save project and autosave write back here
     session.saved_version = session.version
     sessions(viewer).add(session)
+    for note in meta.get("notes", []):  # what opening repaired (classes added) is said
+        session.say(note, warn=True)
     return session
 
 
