@@ -245,3 +245,19 @@ def test_open_a_file_as_a_project_or_save_into_a_file(tmp_path, session):
     with pytest.raises(ProjectError, match="cannot create the folder it goes in"):
         session.save_project(tmp_path / "notes.txt" / "inside.samlabel")
     assert (tmp_path / "notes.txt").read_text() == "x"
+
+
+@pytest.mark.parametrize("values, said", [(-np.ones((8, 40, 50), np.int32), "negative id -1"),
+                                          (np.full((8, 40, 50), 2**33, np.int64), "id 8589934592 is above 2147483647")])  # fmt: skip
+def test_adopting_a_labels_layer_without_label_ids_is_refused_and_changes_nothing(viewer, classes, values, said):
+    """Before: a traceback ("Please install numba") or labels that could never be written back."""
+    from napari.layers import Labels
+
+    from napari_samlabel.api import start_session
+    from napari_samlabel.core import AnnotationError
+
+    image = viewer.add_image(np.zeros((8, 40, 50)), name="im")
+    layer = viewer.add_layer(Labels(values.copy(), name="theirs"))
+    with pytest.raises(AnnotationError, match=f"labels layer 'theirs': {said}"):
+        start_session(viewer, image, labels=layer, ontology=classes)
+    assert (layer.data == values).all() and layer.data.dtype == values.dtype

@@ -118,8 +118,13 @@ class AnnotationSession:
                 f"labels layer {labels.name!r} has shape {tuple(labels.data.shape)}, "
                 f"image {image.name!r} needs {shape}"
             )
-        elif labelstore.is_lazy(labels.data) and (labelstore.is_read_only(labels.data)
-                                                  or not _wide_enough(labels.data.dtype)):  # fmt: skip
+        if adopted:  # negative or huge ids (napari takes int64 layers) are refused before anything changes
+            from ..core.label_ids import checked_ids
+
+            source = labels.metadata.get("source") or f"labels layer {labels.name!r}"  # the file it came from
+            checked_ids(labels.data, str(source), AnnotationError)
+        if adopted and labelstore.is_lazy(labels.data) and (labelstore.is_read_only(labels.data)
+                                                           or not _wide_enough(labels.data.dtype)):  # fmt: skip
             # a project's labels.zarr (read-only) or narrow labels on disk: edit a working copy
             old = labels.data.dtype
             key = _image_key(image.name, shape, source_of(image))
