@@ -261,3 +261,18 @@ def test_adopting_a_labels_layer_without_label_ids_is_refused_and_changes_nothin
     with pytest.raises(AnnotationError, match=f"labels layer 'theirs': {said}"):
         start_session(viewer, image, labels=layer, ontology=classes)
     assert (layer.data == values).all() and layer.data.dtype == values.dtype
+
+
+def test_samlabel_v_adds_the_traceback_to_the_one_line(tmp_path, capsys):
+    from napari_samlabel import cli
+
+    np.save(tmp_path / "img.npy", np.zeros((4, 20, 20), np.float32))
+    (tmp_path / "p.json").write_text('{"objects": [{"id": "x"}]}')
+    args = ["segment", str(tmp_path / "img.npy"), "--prompts", str(tmp_path / "p.json"), "-o", str(tmp_path / "o.npy")]
+    assert cli.main(args) == 2 and "Traceback" not in capsys.readouterr().err
+    try:
+        assert cli.main(["-v", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"samlabel segment: {tmp_path / 'p.json'}: objects[0].id") and "Traceback" in err
+    finally:
+        cli.VERBOSE = False

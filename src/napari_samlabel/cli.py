@@ -167,8 +167,30 @@ def _add_io_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="label array: .tif, .npy or .nii.gz")
 
 
+VERBOSE = False  # `samlabel -v ...`: tracebacks after the one-line message, and the log
+
+
+def _said(command: str, e: BaseException) -> None:
+    """A user error: one line on stderr (what and where), the traceback only with -v."""
+    print(f"samlabel {command}: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
+    details = getattr(e, "details", None)
+    if details and details != str(e):
+        print(details, file=sys.stderr)  # what to do: which file goes where
+    if VERBOSE:
+        import traceback
+
+        traceback.print_exception(e)
+
+
 def main(argv: list[str] | None = None) -> int:
+    global VERBOSE
     argv = list(sys.argv[1:] if argv is None else argv)
+    VERBOSE = any(a in ("-v", "--verbose") for a in argv)
+    argv = [a for a in argv if a not in ("-v", "--verbose")]
+    if VERBOSE:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
         argv = ["gui", *argv]  # plain `samlabel [FILES]` opens the viewer
     args = build_parser().parse_args(argv)
@@ -225,7 +247,7 @@ def _export(args) -> int:
         kwargs = {"creator": args.creator} if args.format == "dicom-seg" and args.creator else {}
         out = export(args.format, args.output, labels, onto, table, frame_axis, source, args.per, args.polygons, **kwargs)
     except (ImageReadError, ProjectError, OntologyError, ValueError, KeyError, OSError) as e:
-        print(f"samlabel export: {e}", file=sys.stderr)
+        _said("export", e)
         return 2
     if said:
         print(said)
@@ -285,10 +307,7 @@ def _segment(args) -> int:
             labels = segment_objects(np.asarray(data), objects, backend, args.plane_axes, window, args.mode)
         out = write_labels(args.output, labels, meta)
     except (ImageReadError, PromptFileError, CheckpointError, KeyError, ValueError) as e:
-        print(f"samlabel {args.command}: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
-        details = getattr(e, "details", None)
-        if details and details != str(e):
-            print(details, file=sys.stderr)  # what to do: which file goes where
+        _said(args.command, e)
         return 2
     n = len(np.unique(labels)) - (1 if labels.min() == 0 else 0)
     print(f"wrote {out}: {n} object(s), shape {labels.shape}")
@@ -357,10 +376,7 @@ def _batch(args) -> int:
         result = run_batch(jobs, model, args.output, args.scheduler, args.workers, not args.in_process,
                            report=lambda line: print(line, flush=True))  # fmt: skip
     except (BatchError, CheckpointError, KeyError, OSError) as e:
-        print(f"samlabel batch: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
-        details = getattr(e, "details", None)
-        if details and details != str(e):
-            print(details, file=sys.stderr)
+        _said("batch", e)
         return 2
     print(summary(result))
     return 1 if result.failed else 0
