@@ -54,10 +54,10 @@ def cell_movie(frames: int, size: int):
 
 
 def frames_of(keys, folder) -> set[int]:
-    """The frames whose label chunks were read (keys c/<t>/<y>/<x>)."""
+    """The frames whose label chunks were read (keys c.<t>.<y>.<x>)."""
     out = set()
     for root, key in keys:
-        m = re.match(r"c/(\d+)/", key)
+        m = re.match(r"c[./](\d+)[./]", key)
         if root == str(folder) and m:
             out.add(int(m.group(1)))
     return out
@@ -80,7 +80,7 @@ def test_a_lazy_image_is_read_only_where_work_happens(classes, chunk_reads, tmp_
     pc.update_preview()
     rec = pc.commit()
     # napari reads labels plane 0 for the layer's dtype each time the brush gets a new id
-    assert set(read) == {7} and frames_of(chunk_reads, folder) <= {7, 0}
+    assert set(read) == {7} and {7} <= frames_of(chunk_reads, folder) <= {7, 0}
     assert rec.frames == {7} and (np.asarray(s.labels.data[7]) == rec.id).sum() > 100
 
     read.clear()
@@ -91,7 +91,7 @@ def test_a_lazy_image_is_read_only_where_work_happens(classes, chunk_reads, tmp_
     chunk_reads.clear()
     make_job(s, SeedGrowSegmenter().tracker(), [rec.id], TrackOptions("forward", 4)).run()
     assert {8, 9, 10} <= set(read) <= {7, 8, 9, 10}  # the run's frames, nothing else
-    assert frames_of(chunk_reads, folder) <= {7, 8, 9, 10, 0}
+    assert {8, 9, 10} <= frames_of(chunk_reads, folder) <= {7, 8, 9, 10, 0}
     assert s.table[rec.id].frames == {7, 8, 9, 10}
 
     read.clear()

@@ -129,8 +129,11 @@ def create_labels(path: str | Path, shape, dtype=np.uint32, temporary: bool = Tr
     if path.exists():
         shutil.rmtree(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # chunk files side by side ("c.<t>.<y>.<x>"): a folder per frame made saving and removing
+    # a 5000-frame array 20 s slower here (rmdir and mkdir of 10,000 folders)
     arr = zarr.create_array(zarr.storage.LocalStore(path), shape=tuple(int(n) for n in shape),
-                            chunks=chunks_for(shape), dtype=np.dtype(dtype), fill_value=0)  # fmt: skip
+                            chunks=chunks_for(shape), dtype=np.dtype(dtype), fill_value=0,
+                            chunk_key_encoding={"name": "default", "separator": "."})  # fmt: skip
     if temporary:
         _remove_when_gone(arr, path)
     return arr
@@ -170,9 +173,11 @@ def stored_frames(data, axis: int | None) -> set[int] | None:
         return None
     try:
         enc = data.metadata.chunk_key_encoding
-        if data.metadata.zarr_format != 3 or getattr(enc, "name", "") != "default" or enc.separator != "/":
+        if data.metadata.zarr_format != 3 or getattr(enc, "name", "") != "default":
             return None
-        return {int(n) for n in os.listdir(path / "c") if n.isdigit()} if (path / "c").is_dir() else set()
+        if enc.separator == "/":
+            return {int(n) for n in os.listdir(path / "c") if n.isdigit()} if (path / "c").is_dir() else set()
+        return {int(n.split(".")[1]) for n in os.listdir(path) if n.startswith("c.") and n.count(".") >= 2}
     except (AttributeError, OSError, ValueError):
         return None
 
