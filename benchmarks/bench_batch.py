@@ -38,6 +38,7 @@ import numpy as np
 
 CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 CLI = [sys.executable, "-m", "napari_samlabel"]
+WAYS = ("batch", "processes", "in_process", "model_once")
 
 
 def make_files(folder: Path, n: int) -> list[Path]:
@@ -77,8 +78,9 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def run_model(label: str, model_args: list[str], n: int, workers: int, root: Path, rounds: int = 1) -> dict:
-    from napari_samlabel.batch import ModelOptions, plan, run_sequential
+def run_model(label: str, model_args: list[str], n: int, workers: int, root: Path, rounds: int = 1,
+              only: tuple[str, ...] = WAYS) -> dict:
+    from napari_samlabel.batch import ModelOptions, forget_models, plan, run_sequential
     from napari_samlabel.cli import main
 
     folder = root / label
@@ -109,6 +111,7 @@ def run_model(label: str, model_args: list[str], n: int, workers: int, root: Pat
             assert rc == 0
 
     def model_once():
+        forget_models()  # this run loads the model (and starts with an empty embedding cache), as each batch does
         opts = dict(zip(model_args[::2], model_args[1::2]))
         model = ModelOptions(opts.get("--model", "seeds"), opts.get("--checkpoint"), "auto")
         res = run_sequential(plan(files, prompts, folder / "model_once", "segment"), model, folder / "model_once",
@@ -117,20 +120,21 @@ def run_model(label: str, model_args: list[str], n: int, workers: int, root: Pat
             raise SystemExit(f"model_once: {res.failed}")
 
     runs: dict[str, list[float]] = {}
-    ways = (("batch", batch), ("processes", processes), ("in_process", in_process), ("model_once", model_once))
+    ways = tuple((k, fn) for k, fn in (("batch", batch), ("processes", processes), ("in_process", in_process),
+                                       ("model_once", model_once)) if k in only)  # fmt: skip
     for r in range(rounds):  # interleaved, so a busy neighbour slows every way alike
         for name, fn in ways if r % 2 == 0 else ways[::-1]:
             shutil.rmtree(folder / name, ignore_errors=True)  # each run writes every output afresh
             runs.setdefault(name, []).append(round(timed(fn), 2))
             print(f"  {label:<6} round {r + 1} {name:<11} {runs[name][-1]:7.2f} s  (load {os.getloadavg()[0]:.1f})", flush=True)
-    seconds = {k: float(np.median(v)) for k, v in runs.items()}
-    equal = {}
-    for name in ("processes", "in_process", "model_once"):
-        equal[name] = sum(np.array_equal(np.load(folder / "batch" / f.name), np.load(folder / name / f.name)) for f in files)
+    seconds = {k: round(float(np.median(v)), 2) for k, v in runs.items()}
+    others = [k for k in seconds if k != "batch"]
+    equal = {k: sum(np.array_equal(np.load(folder / "batch" / f.name), np.load(folder / k / f.name)) for f in files)
+             for k in others}  # fmt: skip
     return {
         "seconds": seconds,
         "runs": runs,
-        "ratio_vs_batch": {k: round(seconds[k] / seconds["batch"], 2) for k in ("processes", "in_process", "model_once")},
+        "ratio_vs_batch": {k: round(seconds[k] / seconds["batch"], 2) for k in others},
         "outputs_equal_to_batch": {k: f"{v}/{n}" for k, v in equal.items()},
         "batch_summary": out["batch_log"][-1],
     }
@@ -142,16 +146,18 @@ def main() -> dict:
     ap.add_argument("--files", type=int, default=8)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=1, help="repeat each way, interleaved; medians reported")
+    ap.add_argument("--ways", default=",".join(WAYS), help="which runs besides the batch (comma-separated)")
     args = ap.parse_args()
+    only = ("batch", *[w for w in args.ways.split(",") if w in WAYS and w != "batch"])
     res = {"files": args.files, "workers": args.workers, "cores": os.cpu_count(), "load_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if args.model in ("seeds", "both"):
-            res["seeds"] = run_model("seeds", ["--model", "seeds"], args.files, args.workers, root, args.rounds)
+            res["seeds"] = run_model("seeds", ["--model", "seeds"], args.files, args.workers, root, args.rounds, only)
         if args.model in ("sam2", "both"):
             ckpt = random_tiny_checkpoint(root)
             res["sam2.1-tiny"] = run_model("sam2", ["--model", "sam2.1-tiny", "--checkpoint", str(ckpt)],
-                                           args.files, args.workers, root, args.rounds)  # fmt: skip
+                                           args.files, args.workers, root, args.rounds, only)  # fmt: skip
     res["load_after"] = os.getloadavg()[0]
     print(json.dumps(res, indent=1))
     return res
