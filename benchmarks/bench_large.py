@@ -64,7 +64,12 @@ def one(path: str, frames: int, size: int) -> dict:
     import numpy as np
     import psutil
 
-    os.environ.setdefault("SAMLABEL_CACHE", tempfile.mkdtemp(prefix="samlabel-bench-"))
+    if "SAMLABEL_CACHE" not in os.environ:  # the working arrays go to a folder removed at exit
+        import atexit
+        import shutil
+
+        os.environ["SAMLABEL_CACHE"] = tempfile.mkdtemp(prefix="samlabel-bench-")
+        atexit.register(shutil.rmtree, os.environ["SAMLABEL_CACHE"], True)
     proc = psutil.Process()
     import dask.array as da
     from napari.components import ViewerModel
