@@ -104,11 +104,12 @@ class SegmentWidget(QWidget):
         self.cache_spin.setToolTip("Memory for embeddings kept for prompting and re-tracking (least recently used go first)")
         self.cache_spin.valueChanged.connect(self._cache_budget_changed)
         options = QFormLayout()
+        options.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a slim panel: fields go under labels
         options.addRow("Checkpoint", ckpt)
         options.addRow("Device", self.device_combo)
         options.addRow(self.disk_cache)
         options.addRow(self.fast_mode)
-        options.addRow("Embedding memory", self.cache_spin)
+        options.addRow("Cache", self.cache_spin)
         self.model_options = collapsible("Model options", options)
 
         self.class_combo = QComboBox()
