@@ -74,6 +74,7 @@ def iou(a, b):
 
 
 @needs_bf16
+@pytest.mark.slow  # the first bf16 run of each shape takes seconds here (measured: 5-7 s a frame)
 def test_fast_mode_runs_encoder_decoder_and_tracking_in_bf16(model, movie, precision_seen):
     image, truth = movie
     frames = frames_of(image)
@@ -93,6 +94,7 @@ def test_fast_mode_runs_encoder_decoder_and_tracking_in_bf16(model, movie, preci
 
 
 @needs_bf16
+@pytest.mark.slow  # the first bf16 run of each shape takes seconds here (measured: 5-7 s a frame)
 def test_fast_mode_agrees_with_fp32(model, movie):
     image, truth = movie
     frames = frames_of(image)
@@ -142,6 +144,7 @@ def small_backend(model, monkeypatch):
 
 @needs_bf16
 @pytest.mark.parametrize("command", ["segment", "track"])
+@pytest.mark.slow  # the first bf16 run of each shape takes seconds here (measured: 5-7 s a frame)
 def test_cli_fast_flag_reaches_the_model(command, movie, small_backend, precision_seen, tmp_path, capsys):
     from napari_samlabel.cli import main
 

@@ -43,6 +43,7 @@ class EmbeddingCache:
         self.bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = self.evicted = 0
+        self.generation = 0  # counts clear(): holders of an entry outside the cache drop it
 
     def __len__(self) -> int:
         return len(self._items)
@@ -115,3 +116,4 @@ class EmbeddingCache:
             self._items.clear()
             self._sizes.clear()
             self.bytes = 0
+            self.generation += 1

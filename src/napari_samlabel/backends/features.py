@@ -60,7 +60,7 @@ class FeatureEncoder:
         self.fast = False
         self.encoded = 0  # encoder runs, for tests and benchmarks
         self._pos_enc: dict[bool, list] = {}  # the same for every image (per precision): kept once
-        self._current: tuple[str, dict] | None = None  # the last plane asked for, even past the budget
+        self._current: tuple[str, int, dict] | None = None  # the last plane asked for, even past the budget
         self._lock = threading.Lock()
 
     @property
@@ -93,13 +93,13 @@ class FeatureEncoder:
         fast = self.fast
         key = key or self.key(rgb, fast)
         current = self._current
-        if current is not None and current[0] == key:
-            return current[1]
+        if current is not None and current[:2] == (key, self.cache.generation):
+            return current[2]
         entry = self.cache.get(key)
         if entry is None:
             entry = self._encode(rgb, fast)
             self.cache.put(key, entry)
-        self._current = (key, entry)
+        self._current = (key, self.cache.generation, entry)
         return entry
 
     def _encode(self, rgb: np.ndarray, fast: bool) -> dict:
@@ -111,20 +111,26 @@ class FeatureEncoder:
             self._pos_enc.setdefault(fast, list(out["vision_pos_enc"]))
         return {"fpn": list(out["backbone_fpn"]), "hw": tuple(int(v) for v in rgb.shape[:2]), "fast": fast}
 
-    def pos_enc(self, fast: bool) -> list:
+    def pos_enc(self, entry: dict) -> list:
+        """The positional encodings ``forward_image`` returns beside these features (they
+        depend on the sizes only): from an encoder run, or made by the model's own module."""
+        fast = bool(entry.get("fast"))
         with self._lock:
             pos = self._pos_enc.get(fast)
-        if pos is None:  # only features from the disk cache so far: one encoder run on zeros
-            size = self.model.image_size
-            with torch.inference_mode(), self.autocast(fast):
-                out = self.model.image_encoder(torch.zeros(1, 3, size, size, device=self.device))
+        if pos is None:  # features from the disk cache, no encoder run yet in this process
+            neck = self.model.image_encoder.neck
+            with torch.inference_mode():
+                pos = [
+                    neck.position_encoding(torch.empty(1, neck.d_model, *f.shape[-2:], device=f.device)).to(f.dtype)
+                    for f in entry["fpn"]
+                ]  # as FpnNeck.forward makes them
             with self._lock:
-                pos = self._pos_enc.setdefault(fast, list(out["vision_pos_enc"]))
+                pos = self._pos_enc.setdefault(fast, pos)
         return pos
 
     def backbone_out(self, entry: dict) -> dict:
         """The dict ``forward_image`` returns, rebuilt from a cache entry."""
-        return {"backbone_fpn": list(entry["fpn"]), "vision_pos_enc": list(self.pos_enc(bool(entry.get("fast"))))}
+        return {"backbone_fpn": list(entry["fpn"]), "vision_pos_enc": list(self.pos_enc(entry))}
 
     def image_features(self, entry: dict, feat_sizes) -> dict:
         """``SAM2ImagePredictor._features`` from a cache entry, as its ``set_image`` makes them."""

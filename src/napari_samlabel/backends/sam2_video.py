@@ -118,8 +118,9 @@ class Sam2Tracker:
         self.predictor = predictor
         self.keep = keep_frames if keep_frames is not None else memory_reach(predictor)
         self.last_state: dict | None = None  # for tests and benchmarks
-        # the prompting backend's encoder (its cache and fast mode); alone: a cache of its own
-        self.encoder = encoder if encoder is not None else FeatureEncoder(predictor, "sam2-video")
+        # the prompting backend's encoder (its cache, budget and fast mode); alone, no cache:
+        # nothing outlives the frame in use, so memory stays flat in the stack's length
+        self.encoder = encoder if encoder is not None else FeatureEncoder(predictor, "sam2-video", EmbeddingCache(0))
 
     def track(
         self,
