@@ -211,13 +211,15 @@ def test_dock_checkbox_runs_the_loaded_model_in_bf16_and_is_kept(make_napari_vie
     dock.fast_mode.setChecked(False)
     assert not dock.backend.fast and "fast mode off" in dock.model_line.text()
     dock.fast_mode.setChecked(True)
+    dock.cache_spin.setValue(0.5)  # the embedding memory budget reaches the model's cache
+    assert dock.backend.cache.max_bytes == 2**29
     dock.close_keys()
     dock.close()
 
     again = SegmentWidget(viewer)  # the setting is kept between sessions
-    assert again.fast_mode.isChecked()
+    assert again.fast_mode.isChecked() and again.cache_spin.value() == 0.5
     again.set_backend(Sam2Segmenter(dock.backend.model, "tiny-256"))  # any model it is given runs fast
-    assert again.backend.fast
+    assert again.backend.fast and again.backend.cache.max_bytes == 2**29
     again.close_keys()
 
 

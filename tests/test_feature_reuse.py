@@ -145,3 +145,19 @@ def test_a_small_budget_keeps_the_latest_frames_and_still_reuses_the_prompted_pl
     assert len(encoder_runs) == 5
     seg.set_image(frames[1])  # the least recently used went first
     assert len(encoder_runs) == 6
+
+
+def test_tracking_from_a_plane_embedded_in_an_earlier_session(model, movie, encoder_runs, tmp_path):
+    """Embeddings on disk (the dock's 'Embeddings on disk'): a new session tracks from a plane
+    embedded in the last one without encoding it, and finds the same masks."""
+    image, truth = movie
+    frames = frames_of(image)
+    Sam2Segmenter(model, "tiny-256", cache=EmbeddingCache(disk_dir=tmp_path)).set_image(frames[3])
+    assert len(encoder_runs) == 1
+    reopened = Sam2Segmenter(model, "tiny-256", cache=EmbeddingCache(disk_dir=tmp_path))
+    tracker = reopened.tracker()
+    got = masks_of(tracker.track(frames, 3, {1: truth[3] == 1}, "forward", n_frames=3))
+    assert len(encoder_runs) == 1 + 2 and tracker.last_state["cached_features"].sources[3] == "cache"
+    fresh = Sam2Segmenter(model, "tiny-256", cache=EmbeddingCache(0)).tracker()
+    want = masks_of(fresh.track(frames, 3, {1: truth[3] == 1}, "forward", n_frames=3))
+    assert got.keys() == want.keys() == {4, 5} and all((got[f] == want[f]).all() for f in got)
