@@ -17,22 +17,16 @@ pytest.importorskip("sam2")
 from napari_samlabel.backends import registry  # noqa: E402
 from napari_samlabel.backends.embeddings import EmbeddingCache  # noqa: E402
 from napari_samlabel.backends.fast import bf16_support  # noqa: E402
-from napari_samlabel.backends.sam2 import Sam2Segmenter, build_model  # noqa: E402
+from napari_samlabel.backends.sam2 import Sam2Segmenter  # noqa: E402
 from napari_samlabel.core.prompts import PromptSet  # noqa: E402
 
-CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
-SMALL = [
-    "++model.image_size=256",
-    "++model.memory_attention.layer.self_attention.feat_sizes=[16,16]",
-    "++model.memory_attention.layer.cross_attention.feat_sizes=[16,16]",
-]
+from sam2_helpers import small_model  # noqa: E402
 needs_bf16 = pytest.mark.skipif(not bf16_support("cpu")[0], reason=f"no bf16 here: {bf16_support('cpu')[1]}")
 
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    return build_model(CONFIG, None, "cpu", SMALL)
+    return small_model()
 
 
 @pytest.fixture

@@ -13,21 +13,15 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sam2")
 
 from napari_samlabel.backends.embeddings import EmbeddingCache, nbytes  # noqa: E402
-from napari_samlabel.backends.sam2 import Sam2Segmenter, build_model  # noqa: E402
+from napari_samlabel.backends.sam2 import Sam2Segmenter  # noqa: E402
 from napari_samlabel.core.prompts import PromptSet  # noqa: E402
 
-CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
-SMALL = [
-    "++model.image_size=256",
-    "++model.memory_attention.layer.self_attention.feat_sizes=[16,16]",
-    "++model.memory_attention.layer.cross_attention.feat_sizes=[16,16]",
-]
+from sam2_helpers import small_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    return build_model(CONFIG, None, "cpu", SMALL)
+    return small_model()
 
 
 @pytest.fixture
