@@ -143,3 +143,23 @@ def test_interpolation_fills_gaps_as_one_step(setup):
     assert all(0.5 <= s.table[a].score_on(f) < 1.0 for f in filled)
     s.labels.undo()
     assert s.table[a].frames == {6, 10}
+
+
+def test_a_run_leaves_the_launchers_frozen_objects_frozen(setup):
+    """`samlabel` freezes its start-up objects out of the collector's reach; a tracking run
+    that froze and unfroze around itself used to hand them back to it for good."""
+    import gc
+
+    _, s, _, a, _ = setup
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        make_job(s, tracker(), [a], TrackOptions("forward", 2)).run()
+        assert gc.get_freeze_count() > frozen // 2  # still frozen (less what was freed meanwhile); was 0
+    finally:
+        gc.unfreeze()
+    job = make_job(s, tracker(), [a], TrackOptions("forward", 2))
+    job.begin()
+    assert gc.get_freeze_count() > 0  # nothing frozen before: the run freezes for itself ...
+    job.finish()
+    assert gc.get_freeze_count() == 0  # ... and gives it all back

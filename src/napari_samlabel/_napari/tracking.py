@@ -63,6 +63,7 @@ class TrackJob(TrackRun):
         self._docks_cost = 0.0  # seconds the last 'changed' took
         self.stopped: list[int] = []  # objects the tracker gave up on (absent for too long)
         self.last_frame = self.start  # the frame written last
+        self._froze = False  # this run froze the collector's old objects (see begin)
         session.annotation.changed.connect(self._flush)
 
     # -- frames from the worker ------------------------------------------------
@@ -128,8 +129,11 @@ class TrackJob(TrackRun):
         self._published_at = self._docks_at = time.perf_counter()  # not in the same event as the start
         # A full collection over napari's (and every loaded library's) objects paused the GUI
         # 150-250 ms mid-run; during the run only what the run makes is collected. `samlabel`
-        # freezes at start-up (cli.freeze_startup_objects); napari's own launcher does not.
-        gc.freeze()
+        # freezes at start-up (cli.freeze_startup_objects) and that freeze must outlive the run:
+        # freeze (and later unfreeze) only when nothing is frozen yet.
+        if not self._froze and gc.get_freeze_count() == 0:
+            gc.freeze()
+            self._froze = True
 
     def cancel(self) -> None:
         super().cancel()
@@ -165,7 +169,9 @@ class TrackJob(TrackRun):
         try:
             super().finish(keep)
         finally:
-            gc.unfreeze()  # back to the collector: nothing the run froze is kept alive
+            if self._froze:  # back to the collector: nothing the run froze is kept alive
+                gc.unfreeze()
+                self._froze = False
 
 
 # -- which instances --------------------------------------------------------------
