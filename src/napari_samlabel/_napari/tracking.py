@@ -20,13 +20,13 @@ A cancel drops the frames still queued.
 
 from __future__ import annotations
 
-import gc
 import time
 from typing import TYPE_CHECKING, Sequence
 
 
 from ..backends.tracking import FrameSource
 from ..core.annotation import AnnotationError
+from ..core.collector import hold_full_collections
 from ..core.planes import Plane
 from ..core.tracking_run import TrackOptions, TrackRun
 from .prompting import current_plane, image_data
@@ -63,7 +63,7 @@ class TrackJob(TrackRun):
         self._docks_cost = 0.0  # seconds the last 'changed' took
         self.stopped: list[int] = []  # objects the tracker gave up on (absent for too long)
         self.last_frame = self.start  # the frame written last
-        self._froze = False  # this run froze the collector's old objects (see begin)
+        self._release_collector = None  # set while the run holds back full collections
         session.annotation.changed.connect(self._flush)
 
     # -- frames from the worker ------------------------------------------------
@@ -127,13 +127,10 @@ class TrackJob(TrackRun):
     def begin(self) -> None:
         super().begin()
         self._published_at = self._docks_at = time.perf_counter()  # not in the same event as the start
-        # A full collection over napari's (and every loaded library's) objects paused the GUI
-        # 150-250 ms mid-run; during the run only what the run makes is collected. `samlabel`
-        # freezes at start-up (cli.freeze_startup_objects) and that freeze must outlive the run:
-        # freeze (and later unfreeze) only when nothing is frozen yet.
-        if not self._froze and gc.get_freeze_count() == 0:
-            gc.freeze()
-            self._froze = True
+        # a full collection over everything napari and the session keep paused the GUI
+        # 150-250 ms mid-run: none until the run ends (young objects are still collected)
+        if self._release_collector is None:
+            self._release_collector = hold_full_collections()
 
     def cancel(self) -> None:
         super().cancel()
@@ -169,9 +166,9 @@ class TrackJob(TrackRun):
         try:
             super().finish(keep)
         finally:
-            if self._froze:  # back to the collector: nothing the run froze is kept alive
-                gc.unfreeze()
-                self._froze = False
+            if self._release_collector is not None:
+                self._release_collector()
+                self._release_collector = None
 
 
 # -- which instances --------------------------------------------------------------
