@@ -48,7 +48,7 @@ def list_not_object(tmp):
 
 def colour_out_of_range(tmp):
     (tmp / "o.json").write_text('{"classes": [{"name": "a", "color": [300, 0, 0]}]}')
-    return "classes[0].color[0]: 300 is not a number 0-255"
+    return "classes[0] (\"a\").color[0]: 300 is not a number 0-255"
 
 
 @pytest.mark.parametrize("bad", [latin1_names, binary, deeply_nested, nan_colour, number_name, object_name,

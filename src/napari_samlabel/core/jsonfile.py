@@ -112,7 +112,7 @@ def check(data: Any, name: str, source: str | Path, error: type[Exception] = Val
     found = best_match(_validator(name).iter_errors(data))
     if found is None:
         return
-    where = place(found.absolute_path)
+    where = place(found.absolute_path, data)
     # jsonschema's own words name regexes and "any of the given schemas": the description of
     # the field says what is wanted, in a user's words
     wanted = _description(schema(name), found.absolute_schema_path)
@@ -144,11 +144,18 @@ def _resolve(root: dict, ref: str):
     return node
 
 
-def place(path) -> str:
-    """``['classes', 2, 'color']`` -> ``classes[2].color``."""
-    out = ""
+def place(path, data: Any = None) -> str:
+    """``['classes', 2, 'color']`` -> ``classes[2].color``; with the ``data``, an item that
+    has a name says it: ``classes[2] ("cell").attributes[0] ("phase").type``."""
+    out, node = "", data
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+        if isinstance(part, int) and isinstance(node, dict) and isinstance(node.get("name"), str):
+            out += f" ({json.dumps(node['name'])})"
     return out
 
 

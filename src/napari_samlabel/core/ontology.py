@@ -2,10 +2,15 @@
 
 File format (extra fields are kept on load and written back)::
 
-    {"classes": [{"name": "nucleus", "color": "#ff8800", "kind": "thing", "hotkey": "1"}]}
+    {"classes": [{"name": "nucleus", "color": "#ff8800", "kind": "thing", "hotkey": "1",
+                  "attributes": [{"name": "phase", "type": "one-of", "options": ["G1", "M"],
+                                  "dynamic": true}]}],
+     "classifications": [{"name": "quality", "type": "one-of", "options": ["good", "blurred"]}]}
 
 ``kind`` is ``thing`` (each object is its own instance) or ``stuff`` (one label
-for the whole class, as in panoptic segmentation).
+for the whole class, as in panoptic segmentation). ``attributes`` (per instance, or per
+frame when ``dynamic``) and frame-level ``classifications`` are defined in
+:mod:`.attributes`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from psygnal import Signal
+
+from .attributes import AttributeDef, InvalidAttribute, definitions
 
 KINDS = ("thing", "stuff")
 HOTKEYS = tuple("123456789")
@@ -68,6 +75,7 @@ class ObjectClass:
     color: str = "#ff8800"
     kind: str = "thing"
     hotkey: str | None = None
+    attributes: tuple[AttributeDef, ...] = ()
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -97,6 +105,8 @@ class ObjectClass:
         out.update(name=self.name, color=self.color, kind=self.kind)
         if self.hotkey is not None:
             out["hotkey"] = self.hotkey
+        if self.attributes:
+            out["attributes"] = [a.to_dict() for a in self.attributes]
         return out
 
     @classmethod
@@ -105,7 +115,7 @@ class ObjectClass:
             raise OntologyError(f"{where}each class must be an object, got {type(d).__name__}")
         if "name" not in d:
             raise OntologyError(f"{where}a class has no 'name'")
-        known = {"name", "color", "kind", "hotkey"}
+        known = {"name", "color", "kind", "hotkey", "attributes"}
         hotkey = d.get("hotkey")
         try:
             return cls(
@@ -113,9 +123,10 @@ class ObjectClass:
                 color=d.get("color", DEFAULT_COLORS[0]),
                 kind=d.get("kind", "thing"),
                 hotkey=None if hotkey is None else str(hotkey),
+                attributes=definitions(d.get("attributes"), ""),
                 extra={k: v for k, v in d.items() if k not in known},
             )
-        except OntologyError as e:
+        except (OntologyError, InvalidAttribute) as e:
             raise OntologyError(f"{where}{e}") from None
 
 
@@ -130,8 +141,10 @@ class Ontology:
     changed = Signal()
     renamed = Signal(str, str)
 
-    def __init__(self, classes: list[ObjectClass] | None = None) -> None:
+    def __init__(self, classes: list[ObjectClass] | None = None, classifications: tuple[AttributeDef, ...] = ()) -> None:
         self._classes: list[ObjectClass] = []
+        #: frame-level labels ("quality: good/blurred"), one value per frame each
+        self.classifications: tuple[AttributeDef, ...] = tuple(classifications)
         self._set(list(classes or []))
 
     # -- reading ---------------------------------------------------------
@@ -177,11 +190,17 @@ class Ontology:
         return cls
 
     def update(self, name: str, /, **changes: Any) -> ObjectClass:
-        """Change a class's name, color, kind or hotkey."""
+        """Change a class's name, color, kind, hotkey or attributes (definitions or dicts)."""
         old = self[name]
-        unknown = set(changes) - {"name", "color", "kind", "hotkey"}
+        unknown = set(changes) - {"name", "color", "kind", "hotkey", "attributes"}
         if unknown:
             raise OntologyError(f"cannot change {sorted(unknown)} of a class")
+        if "attributes" in changes:
+            attrs = [a.to_dict() if isinstance(a, AttributeDef) else a for a in changes["attributes"]]
+            try:
+                changes["attributes"] = definitions(attrs, f"class {name!r}: ")
+            except InvalidAttribute as e:
+                raise OntologyError(str(e)) from None
         new = replace(old, **changes)
         classes = [new if c is old else c for c in self._classes]
         _check_unique(classes)
@@ -199,6 +218,7 @@ class Ontology:
         self._set([c for c in self._classes if c is not cls])
 
     def replace_all(self, other: Ontology) -> None:
+        self.classifications = other.classifications
         self._set(list(other))
 
     def _set(self, classes: list[ObjectClass]) -> None:
@@ -208,7 +228,10 @@ class Ontology:
 
     # -- file format -----------------------------------------------------
     def to_dict(self) -> dict:
-        return {"classes": [c.to_dict() for c in self._classes]}
+        out: dict = {"classes": [c.to_dict() for c in self._classes]}
+        if self.classifications:
+            out["classifications"] = [a.to_dict() for a in self.classifications]
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "ontology") -> Ontology:
@@ -216,12 +239,13 @@ class Ontology:
 
         check(data, "ontology", source, OntologyError)  # schemas/ontology.schema.json
         items = data["classes"]
-        classes = [ObjectClass.from_dict(d, where=f"{source}: class #{i + 1}: ") for i, d in enumerate(items)]
+        classes = [ObjectClass.from_dict(d, where=f"{source}: {_class_place(d, i)}: ") for i, d in enumerate(items)]
         try:
             _check_unique(classes)
-        except OntologyError as e:
+            classifications = definitions(data.get("classifications"), "classifications: ")
+        except (OntologyError, InvalidAttribute) as e:
             raise OntologyError(f"{source}: {e}") from None
-        return cls(classes)
+        return cls(classes, classifications)
 
     def save(self, path: str | Path) -> None:
         path = Path(path)
@@ -237,6 +261,11 @@ class Ontology:
 
     def __repr__(self) -> str:
         return f"Ontology({self.names})"
+
+
+def _class_place(d: Any, i: int) -> str:
+    name = d.get("name") if isinstance(d, dict) else None
+    return f"class {name.strip()!r}" if isinstance(name, str) and name.strip() else f"class #{i + 1}"
 
 
 def _check_unique(classes: list[ObjectClass]) -> None:
