@@ -215,6 +215,8 @@ class Annotation:
         self.frame_axis = frame_axis
         self.table = table if table is not None else InstanceTable()
         self.current_class: str | None = None
+        #: "preserve chosen state": a dynamic attribute value carries on to frames labeled later
+        self.preserve_attributes = False
         self._open: list[Transaction] = []
         self._active: Transaction | None = None
         self.ontology.renamed.connect(self._on_class_renamed)
@@ -460,6 +462,7 @@ class Annotation:
         writing nothing.
         """
         (rec,) = self._check_editable([label_id])
+        had = set(rec.frames)  # frames labeled before (see preserve_attributes)
         region = normalize_region(region, self.store.shape)
         mask = np.asarray(mask)
         if mask.shape != region_shape(region):
@@ -527,6 +530,8 @@ class Annotation:
             rec = self.table.edit(label_id)
             for f in touched & rec.frames:
                 rec.set_frame(f, source, confidence)
+            if self.preserve_attributes:
+                self._carry_attributes(rec, (touched & rec.frames) - had)
         return added
 
     def _frame_of_block(self, block: tuple) -> int | None:
@@ -808,18 +813,21 @@ class Annotation:
         return [self.table[i] for i in ids]
 
     def interpolate(self, label_id: int, frames: FrameSpan = None, mode: Mode | str = Mode.EXCLUDE) -> list[int]:
-        """Fill the gaps between an instance's keyframes (within a span) by shape-based
-        interpolation; returns the frames filled. One undo step."""
+        """Fill the gaps between an instance's keyframes (its frames the user made or
+        corrected, :attr:`Instance.keyframes`) within a span by shape-based interpolation;
+        tracked and interpolated frames between them are replaced, so re-interpolating
+        after editing a keyframe works. Returns the frames filled. One undo step."""
         from .interpolate import interpolate_masks, keyframe_gaps
 
         if self.frame_axis is None:
             raise AnnotationError("interpolation needs a time or slice axis")
         (rec,) = self._check_editable([label_id])
         _, span = self.span_region(frames)
-        keys = {f for f in rec.frames if f in span}
+        keys = {f for f in rec.keyframes if f in span}
         gaps = keyframe_gaps(keys)
         if not gaps:
-            raise AnnotationError(f"{rec.name} has no gap between keyframes to fill (draw it on two non-adjacent frames)")
+            raise AnnotationError(f"{rec.name} has no gap between keyframes to fill (draw or correct it on two "
+                                  "non-adjacent frames: tracked and interpolated frames are not keyframes)")
         filled = []
         with self.action("the interpolation"):
             for a, b in gaps:
@@ -827,7 +835,8 @@ class Annotation:
                 last = self.store.read(self.frame_region(b)) == label_id
                 masks = interpolate_masks(first, last, b - a - 1)
                 for f, mask, score in zip(range(a + 1, b), masks, interpolated_scores(a, b)):
-                    self.write_mask(mask, label_id, self.frame_region(f), mode, source="interpolated", confidence=score)
+                    self.write_mask(mask, label_id, self.frame_region(f), mode, replace=True,
+                                    source="interpolated", confidence=score)  # fmt: skip
                     filled.append(f)
         return filled
 
@@ -846,3 +855,68 @@ class Annotation:
         for i in ids:
             self.table[i].status = status
         self.changed.emit()
+
+    # -- attributes and frame classifications (undo steps, like any edit) --
+    def set_attribute(self, label_id: int, name: str, value, frame: int | None = None) -> None:
+        """Set (``None``: clear) an attribute of an instance: a dynamic one on ``frame``
+        (a frame the instance is on), a static one for the whole instance."""
+        from .attributes import InvalidAttribute, find
+
+        (rec,) = self._check_editable([label_id])
+        try:
+            spec = find(self.ontology[rec.class_name].attributes, name, f"class {rec.class_name!r}")
+            value = spec.value(value)
+        except InvalidAttribute as e:
+            raise AnnotationError(f"{rec.name}: {e}") from None
+        if spec.dynamic:
+            if frame is None:
+                raise AnnotationError(f"{rec.name}: {name!r} is set per frame: say which frame")
+            if int(frame) not in rec.frames:
+                raise AnnotationError(f"{rec.name} is not on frame {frame}: label it there first")
+        with self.action(f"the {name} of {rec.name}"):
+            rec = self.table.edit(label_id)
+            values = rec.frame_attributes.setdefault(int(frame), {}) if spec.dynamic else rec.attributes
+            if value is None:
+                values.pop(name, None)
+            else:
+                values[name] = value
+            if spec.dynamic and not values:
+                del rec.frame_attributes[int(frame)]
+        self.changed.emit()
+
+    def set_classification(self, frames: FrameSpan, name: str, value) -> list[int]:
+        """Set (``None``: clear) a frame classification on frames (a frame, a (first, last)
+        pair, a range or a list; ``None``: every frame). One undo step."""
+        from .attributes import InvalidAttribute, find
+
+        try:
+            spec = find(self.ontology.classifications, name, "the ontology")
+            value = spec.value(value)
+        except InvalidAttribute as e:
+            raise AnnotationError(str(e)) from None
+        if isinstance(frames, (int, np.integer)):
+            frames = [int(frames)]
+        if self.frame_axis is None:
+            span = [0]  # one image, one 'frame'
+        else:
+            _, span = self.span_region(frames)
+        what = f"frame {span[0]}" if len(span) == 1 else f"frames {span[0]}-{span[-1]}"
+        with self.action(f"the {name} of {what}"):
+            labels = self.table.edit_frame_labels()
+            for f in span:
+                labels.set(f, name, value)
+        self.changed.emit()
+        return list(span)
+
+    def _carry_attributes(self, rec: Instance, new_frames: Iterable[int]) -> None:
+        """'Preserve chosen state': frames newly labeled take the dynamic values of the
+        frame labeled nearest before them (after them, when labeling backwards)."""
+        if not rec.frame_attributes:
+            return
+        for f in sorted(new_frames):
+            if f in rec.frame_attributes:
+                continue
+            known = sorted(rec.frame_attributes)
+            before = [k for k in known if k < f]
+            source = before[-1] if before else known[0]
+            rec.frame_attributes[f] = dict(rec.frame_attributes[source])

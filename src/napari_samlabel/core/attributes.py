@@ -130,6 +130,11 @@ def shown(value: Any) -> str:
     return str(value)
 
 
+def json_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Values as JSON holds them (any-of as a list)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+
 def from_json(value: Any) -> Any:
     """JSON gives lists where values hold tuples (any-of)."""
     return tuple(value) if isinstance(value, list) else value
@@ -160,8 +165,7 @@ class FrameLabels:
             here[name] = value
 
     def to_json(self) -> dict:
-        return {str(f): {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(vals.items())}
-                for f, vals in sorted(self.values.items())}  # fmt: skip
+        return {str(f): json_values(dict(sorted(vals.items()))) for f, vals in sorted(self.values.items())}
 
     @classmethod
     def from_json(cls, data: Any) -> FrameLabels:
@@ -171,3 +175,18 @@ class FrameLabels:
 #: The key of the frame labels in the instance table's undo journal: label 0 is the
 #: background, never an instance.
 FRAME_LABELS = 0
+
+
+def summary(static: dict[str, Any], per_frame: dict[int, dict[str, Any]]) -> dict[str, str]:
+    """Each attribute as one text: a static value as it is, a dynamic one as its runs of
+    frames, e.g. ``G1 (0-11), M (12-15)`` (tables and CSV, one row per instance)."""
+    from .instances import format_frames
+
+    out = {k: shown(v) for k, v in static.items()}
+    frames_of: dict[str, dict[str, list[int]]] = {}
+    for f, values in sorted(per_frame.items()):
+        for k, v in values.items():
+            frames_of.setdefault(k, {}).setdefault(shown(v), []).append(f)
+    for k, by_value in frames_of.items():
+        out[k] = ", ".join(f"{v} ({format_frames(fs)})" for v, fs in sorted(by_value.items(), key=lambda kv: min(kv[1])))
+    return out

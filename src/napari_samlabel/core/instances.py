@@ -17,9 +17,12 @@ status are the user's view state and are never restored by undo.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
+
+from .attributes import FRAME_LABELS, FrameLabels, from_json as attribute_from_json, json_values, summary
 
 SOURCES = ("manual", "model", "tracked", "interpolated")
+KEY_SOURCES = ("manual", "model")  # the user's frames: keyframes for tracking and interpolation
 STATUSES = ("unreviewed", "accepted", "rejected")
 VIEW_STATE = ("status", "locked", "visible")  # the user's, not undone
 
@@ -41,10 +44,21 @@ class Instance:
     stuff: bool = False
     # lineage: the instance this one divided from (0: none), as the Cell Tracking Challenge writes it
     parent: int = 0
+    # the class's attributes: static ones {name: value}, dynamic ones {frame: {name: value}}
+    attributes: dict[str, Any] = field(default_factory=dict)
+    frame_attributes: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def copy(self) -> Instance:
         return replace(self, frames=set(self.frames), frame_scores=dict(self.frame_scores),
-                       frame_sources=dict(self.frame_sources))  # fmt: skip
+                       frame_sources=dict(self.frame_sources), attributes=dict(self.attributes),
+                       frame_attributes={f: dict(v) for f, v in self.frame_attributes.items()})  # fmt: skip
+
+    def attributes_on(self, frame: int | None = None) -> dict[str, Any]:
+        """Static values, and the dynamic ones on ``frame``."""
+        out = dict(self.attributes)
+        if frame is not None:
+            out.update(self.frame_attributes.get(int(frame), {}))
+        return out
 
     def set_frame(self, frame: int, source: str, score: float) -> None:
         """What produced the instance on one frame; the user's frames are 1.0."""
@@ -72,6 +86,13 @@ class Instance:
         return self.frame_sources.get(frame, self.source)
 
     @property
+    def keyframes(self) -> set[int]:
+        """The frames the user made or corrected (prompts, brush, commits: ``manual`` or
+        ``model``), not those a run filled in (``tracked``, ``interpolated``). Derived from
+        the per-frame sources, so an undo brings back exactly the keyframes it had."""
+        return {f for f in self.frames if self.source_on(f) in KEY_SOURCES}
+
+    @property
     def mean_confidence(self) -> float:
         """Over the frames it is on (what the dock, features, status bar and CSV show)."""
         if not self.frames:
@@ -88,7 +109,7 @@ class Instance:
 def rename_class_in(records: Iterable[Instance | None], old: str, new: str) -> None:
     """Records (live ones, or pre-images kept for undo) take a class's new name."""
     for rec in records:
-        if rec is not None and rec.class_name == old:
+        if isinstance(rec, Instance) and rec.class_name == old:
             rec.class_name = new
 
 
@@ -117,6 +138,7 @@ class InstanceTable:
         self._next_id = max(int(first_id), 1)
         self._painted: set[int] = set()  # ids that have ever had pixels: never handed out again
         self.journal: dict[int, Instance | None] | None = None  # the open transaction's pre-images
+        self.frame_labels = FrameLabels()  # frame classifications; journaled under FRAME_LABELS
 
     # -- ids -------------------------------------------------------------
     @property
@@ -151,8 +173,16 @@ class InstanceTable:
         """Remember a record's pre-image for the open transaction (first change only)."""
         j = self.journal
         if j is not None and label_id not in j:
+            if label_id == FRAME_LABELS:
+                j[label_id] = self.frame_labels.copy()
+                return
             rec = self._records.get(label_id)
             j[label_id] = None if rec is None else rec.copy()
+
+    def edit_frame_labels(self) -> FrameLabels:
+        """The frame classifications, to be changed by the caller (journaled for undo)."""
+        self._note(FRAME_LABELS)
+        return self.frame_labels
 
     def edit(self, label_id: int) -> Instance:
         """The record, to be changed by the caller (journaled for undo)."""
@@ -161,15 +191,19 @@ class InstanceTable:
         return rec
 
     def snapshot(self, ids: Iterable[int]) -> dict[int, Instance | None]:
-        return {i: (self._records[i].copy() if i in self._records else None) for i in ids}
+        return {i: (self.frame_labels.copy() if i == FRAME_LABELS else self._records[i].copy() if i in self._records
+                    else None) for i in ids}  # fmt: skip
 
     def put(self, images: dict[int, Instance | None]) -> None:
         """Put records back as they were (undo/redo), keeping each one's view state.
 
         A record that did not exist then stays, absent: ids are never reused."""
         for i, image in images.items():
-            current = self._records.get(i)
             self._note(i)
+            if i == FRAME_LABELS:
+                self.frame_labels = image.copy()
+                continue
+            current = self._records.get(i)
             if current is not None:
                 for f in current.frames:
                     ids = self._on_frame.get(f)
@@ -183,6 +217,7 @@ class InstanceTable:
                     current.frame_scores.clear()
                     current.frame_sources.clear()
                     current.parent = 0  # a record made by the step undone had no lineage before it
+                    current.attributes, current.frame_attributes = {}, {}
                 continue
             rec = image.copy()
             if current is not None:
@@ -279,8 +314,13 @@ class InstanceTable:
             d["frames"] = sorted(r.frames)
             d["frame_scores"] = {str(k): v for k, v in sorted(r.frame_scores.items())}
             d["frame_sources"] = {str(k): v for k, v in sorted(r.frame_sources.items())}
+            d["attributes"] = json_values(r.attributes)
+            d["frame_attributes"] = {str(f): json_values(vals) for f, vals in sorted(r.frame_attributes.items())}
             recs.append(d)
-        return {"next_id": self._next_id, "instances": recs}
+        out = {"next_id": self._next_id, "instances": recs}
+        if self.frame_labels.values:
+            out["frame_labels"] = self.frame_labels.to_json()
+        return out
 
     @classmethod
     def from_json(cls, data: dict) -> InstanceTable:
@@ -292,12 +332,16 @@ class InstanceTable:
             sources = {int(k): str(v) for k, v in d.pop("frame_sources", {}).items()}
             label_id, cls_name = int(d.pop("id")), str(d.pop("class_name"))
             d["parent"] = int(d.get("parent", 0) or 0)  # projects from before lineage have none
+            d["attributes"] = {k: attribute_from_json(v) for k, v in (d.get("attributes") or {}).items()}
+            d["frame_attributes"] = {int(f): {k: attribute_from_json(v) for k, v in vals.items()}
+                                     for f, vals in (d.get("frame_attributes") or {}).items()}  # fmt: skip
             rec = table.adopt(label_id, cls_name, **d)
             rec.frame_scores, rec.frame_sources = scores, sources
             for f in frames:
                 rec.frames.add(f)
                 table._on_frame.setdefault(f, set()).add(label_id)
                 table._painted.add(label_id)
+        table.frame_labels = FrameLabels.from_json(data.get("frame_labels"))
         return table
 
     # -- export ----------------------------------------------------------
@@ -317,4 +361,6 @@ class InstanceTable:
             "locked": [r.locked for r in rows],
             "visible": [r.visible for r in rows],
             "parent": [r.parent for r in rows],
+            "attributes": ["; ".join(f"{k}: {v}" for k, v in summary(r.attributes, r.frame_attributes).items())
+                           for r in rows],  # fmt: skip
         }

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.attributes import json_values
 from ..core.instances import InstanceTable
 from ..core.ontology import Ontology
 from .export import _atomic_text, planes
@@ -48,6 +49,8 @@ def coco_instances(
             raise ValueError("COCO holds 2D images: pick the frame/slice axis so that planes are 2D")
         h, w = plane.shape
         images.append({"id": f + 1, "file_name": file_pattern.format(f), "height": h, "width": w, "frame": f})
+        if ontology.classifications:  # frame labels, as CVAT's COCO carries attributes
+            images[-1]["attributes"] = json_values(table.frame_labels.on(f))
         ids, compact = np.unique(plane, return_inverse=True)
         boxes = ndi.find_objects(compact.reshape(plane.shape) + 1) if polygons else None
         for k, label_id in enumerate(ids):
@@ -69,6 +72,7 @@ def coco_instances(
                 "id": len(anns) + 1, "image_id": f + 1, "category_id": cat_id[rec.class_name],
                 "segmentation": seg, "area": area, "bbox": bbox, "iscrowd": 0,
                 "score": round(rec.score_on(f), 4), "source": rec.source_on(f), "instance_id": rec.id,
+                "attributes": json_values(rec.attributes_on(f)),
             })  # fmt: skip
     info = {"description": "napari-samlabel export", "segmentation": "polygons" if polygons else "rle"}
     if polygons:
