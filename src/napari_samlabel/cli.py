@@ -141,7 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "labels are compared with its grid and reoriented exactly, resampled (said) or refused")
     exp.add_argument("--creator", help="DICOM SEG ContentCreatorName, e.g. 'Doe^Jane' (default: $SAMLABEL_CREATOR, "
                      "else the login name)")
-    exp.add_argument("--format", required=True, choices=["nifti", "dicom-seg", "coco", "coco-panoptic", "ctc", "csv"])
+    exp.add_argument("--format", required=True, choices=["nifti", "dicom-seg", "coco", "coco-panoptic", "ctc", "csv",
+                     "semantic", "cvat-mask"], help="semantic: class-index mask, -o .tif/.png/.nii.gz (class table "
+                     "beside it); cvat-mask: CVAT's Segmentation mask 1.1 folder, or -o NAME.zip")
     exp.add_argument("--frame-axis", type=int, default=None, help="frame/slice axis (default 0 for 3D and up)")
     exp.add_argument("--per", default="class", choices=["class", "instance"], help="DICOM SEG segments")
     exp.add_argument("--polygons", action="store_true", help="COCO polygons instead of RLE")

@@ -102,10 +102,11 @@ class ExportWidget(QWidget):
             return None
         fmt = self.format_combo.currentText()
         if path is None:
-            if fmt in ("coco-panoptic", "ctc"):
+            if fmt in ("coco-panoptic", "ctc", "cvat-mask"):
                 path = QFileDialog.getExistingDirectory(self, f"Folder for {fmt}")
             else:
-                ext = {"nifti": "labels.nii.gz", "dicom-seg": "seg.dcm", "coco": "coco.json", "csv": "instances.csv"}[fmt]
+                ext = {"nifti": "labels.nii.gz", "dicom-seg": "seg.dcm", "coco": "coco.json", "csv": "instances.csv",
+                       "semantic": "semantic.tif"}[fmt]  # semantic: .tif, .png or .nii.gz, as the name ends
                 path, _ = QFileDialog.getSaveFileName(self, f"Export {fmt}", ext)
             if not path:
                 return None

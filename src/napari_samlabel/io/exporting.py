@@ -10,7 +10,7 @@ import numpy as np
 from ..core.instances import InstanceTable
 from ..core.ontology import Ontology
 
-FORMATS = ("nifti", "dicom-seg", "coco", "coco-panoptic", "ctc", "csv")
+FORMATS = ("nifti", "dicom-seg", "coco", "coco-panoptic", "ctc", "csv", "semantic", "cvat-mask")
 
 
 def export(
@@ -44,6 +44,14 @@ def export(
         data = coco.coco_instances(labels, table, ontology, frame_axis, polygons=polygons)
         _atomic_text(out, json.dumps(data))
         return out
+    if fmt == "semantic":  # class-index mask (.tif, .png, .nii.gz) and its class table
+        from .masks import write_semantic
+
+        return write_semantic(labels, table, ontology, out, frame_axis, source_meta)
+    if fmt == "cvat-mask":  # CVAT's "Segmentation mask 1.1" folder (or .zip)
+        from .masks import write_cvat_masks
+
+        return write_cvat_masks(labels, table, ontology, out, frame_axis)
     if fmt == "coco-panoptic":
         return coco.coco_panoptic(labels, table, ontology, out, frame_axis)
     if fmt == "ctc":
