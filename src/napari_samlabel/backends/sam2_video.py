@@ -9,6 +9,11 @@ pointers) and drop the rest, so memory does not grow with the stack and the
 results equal an unpruned run. Each frame's backbone features come from a
 :class:`~.features.FeatureEncoder` (the prompting backend's, with its cache and
 fast mode), so frames already embedded are not encoded again.
+
+Keyframes (the user's frames in the range) are added as masks next to the start
+frame before propagating, so SAM 2 conditions on all of them, as its interactive
+video segmentation does with corrections: its memory attention reads every
+conditioning frame, which is never pruned.
 """
 
 from __future__ import annotations
@@ -109,6 +114,27 @@ def _each(steps: Iterator, context: Callable) -> Iterator:
         yield item
 
 
+def add_masks(predictor, state: dict, masks_by_frame: dict[int, dict[int, np.ndarray]]) -> None:
+    """Add each frame's masks as conditioning inputs, a frame at a time, and encode their
+    memories at once (sam2's preflight): each frame is encoded once for all its objects,
+    where one preflight at the end would encode it again per object."""
+    for frame, masks in masks_by_frame.items():
+        for obj_id, mask in masks.items():
+            predictor.add_new_mask(state, frame, obj_id, mask)
+        predictor.propagate_in_video_preflight(state)
+
+
+def pass_keyframes(keyframes, order: list[int], ids) -> dict[int, dict[int, np.ndarray]]:
+    """The keyframes among a pass's frames, of the objects tracked, in the pass's order."""
+    out = {}
+    for f in order:
+        masks = {int(i): np.asarray(m, bool) for i, m in (keyframes or {}).get(f, {}).items() if int(i) in ids}
+        masks = {i: m for i, m in masks.items() if m.any()}
+        if masks:
+            out[f] = masks
+    return out
+
+
 class Sam2Tracker:
     """Tracks many objects at once with a ``SAM2VideoPredictor``."""
 
@@ -131,7 +157,11 @@ class Sam2Tracker:
         n_frames: int | None = 30,
         stop_after: int | None = None,
         cancelled: Callable[[], bool] = lambda: False,
+        keyframes: dict[int, dict[int, np.ndarray]] | None = None,
     ) -> Iterator[TrackStep]:
+        """See :class:`~.tracking.Tracker`. An object on one of its keyframes is left out of
+        that step (its mask is the user's) and counts as present: one that had stopped
+        is tracked again from there."""
         p = self.predictor
         masks = {int(i): np.asarray(m, bool) for i, m in masks.items() if np.asarray(m).any()}
         if not masks:
@@ -139,21 +169,27 @@ class Sam2Tracker:
         for order in frame_order(start, len(frames), direction, n_frames):
             if not order:
                 continue
+            keys = pass_keyframes(keyframes, order, masks)
+            last_key = max((order.index(f) for f in keys), default=-1)  # past it, none is left
             with torch.inference_mode():
                 state = init_state(p, frames, encoder=self.encoder)
                 self.last_state = state
                 with self.encoder.autocast():  # fast mode: bf16 (entered around model work only, never
-                    for obj_id, mask in masks.items():  # held across a yield to the caller)
-                        p.add_new_mask(state, start, obj_id, mask)
+                    add_masks(p, state, {start: masks, **keys})  # held across a yield to the caller)
                 reverse = order[0] < start
                 counter = AbsenceCounter(masks, stop_after)
                 steps = p.propagate_in_video(state, start, len(order), reverse=reverse)
-                for frame_idx, obj_ids, video_res_masks in _each(steps, self.encoder.autocast):
+                for pos, (frame_idx, obj_ids, video_res_masks) in enumerate(_each(steps, self.encoder.autocast), -1):
                     if frame_idx == start:
                         continue  # the user's own mask stays as drawn
                     step = TrackStep(int(frame_idx))
                     stopped = []
+                    mine = keys.get(int(frame_idx), {})
                     for k, obj_id in enumerate(obj_ids):
+                        if obj_id in mine:  # the user's keyframe: their mask stays, and it is there
+                            counter.update(int(obj_id), True)
+                            counter.active.add(int(obj_id))
+                            continue
                         if obj_id not in counter.active:
                             continue
                         out = state["output_dict_per_obj"][k]["non_cond_frame_outputs"].get(frame_idx)
@@ -167,6 +203,6 @@ class Sam2Tracker:
                     step.stopped = tuple(stopped)
                     prune(state, int(frame_idx), self.keep)
                     yield step
-                    if cancelled() or not counter.active:
+                    if cancelled() or (not counter.active and pos >= last_key):
                         break
                 steps.close()

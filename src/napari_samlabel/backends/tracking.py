@@ -68,7 +68,13 @@ class Tracker(Protocol):
         n_frames: int | None = 30,
         stop_after: int | None = None,
         cancelled: Callable[[], bool] = lambda: False,
-    ) -> Iterator[TrackStep]: ...
+        keyframes: dict[int, dict[int, np.ndarray]] | None = None,
+    ) -> Iterator[TrackStep]:
+        """One step per frame visited (``start`` excluded). ``keyframes``: frame -> {object
+        id: (H, W) bool mask}, the frames in the range the user made or corrected; a tracker
+        conditions on them (or restarts from them); the run never writes over an object on
+        its keyframe, whatever the step holds for it."""
+        ...
 
 
 class AbsenceCounter:

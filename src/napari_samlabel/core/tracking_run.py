@@ -10,13 +10,22 @@ user's other edits stay undo steps of their own, in the order they were made
 (the run checkpoints before them). ``finish(keep=False)`` rolls back what the
 run wrote since the user's last edit; frames written before such an edit stay,
 as their own undo step.
+
+Keyframes: a tracked instance's frames in the run's range that the user made or
+corrected (:attr:`Instance.keyframes`) go to the tracker with their masks, so it
+conditions on all of them (SAM 2 as in its interactive video segmentation), and
+the run never writes over them: on a keyframe the instance keeps the user's mask,
+and no other tracked instance takes its pixels.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence
+
+import numpy as np
 
 from .annotation import Annotation, AnnotationError
 from .compose import Mode
@@ -55,7 +64,10 @@ class TrackRun:
         missing = [annotation.table[i].name for i, m in self.masks.items() if not m.any()]
         if missing:
             raise AnnotationError(f"{', '.join(missing)} not on frame {self.start}: go to a frame where it is")
-        self.total = sum(len(o) for o in frame_order(self.start, len(frames), self.options.direction, self.options.n_frames))
+        order = frame_order(self.start, len(frames), self.options.direction, self.options.n_frames)
+        self.total = sum(len(o) for o in order)
+        #: frame -> {id: the user's mask}: the tracked instances' keyframes in the run's range
+        self.keyframes = gather_keyframes(annotation, frames, self.ids, [f for o in order for f in o])
         self.done = 0
         self.written: set[int] = set()
         self.cancelled = False
@@ -68,9 +80,11 @@ class TrackRun:
         """The tracker's frames; it checks for a cancel before each frame, and a
         frame it finishes after a cancel is not yielded."""
         o = self.options
+        extra = {"keyframes": self.keyframes} if self.keyframes and takes_keyframes(self.tracker) else {}
         for step in self.tracker.track(
-            self.frames, self.start, self.masks, o.direction, o.n_frames, o.stop_after, cancelled=lambda: self.cancelled
-        ):
+            self.frames, self.start, self.masks, o.direction, o.n_frames, o.stop_after,
+            cancelled=lambda: self.cancelled, **extra,
+        ):  # fmt: skip
             if self.cancelled:
                 return
             yield step
@@ -93,12 +107,19 @@ class TrackRun:
         if self.txn is None:
             self.begin()
         plane = self.frames.plane_at(step.frame)
+        keys = self.keyframes.get(step.frame, {})
         with self.txn.writing():
             for obj_id, res in step.objects.items():
                 if self.annotation.table[obj_id].locked:
                     continue  # locked by the user while the run went on: left as it is
+                if obj_id in keys:
+                    continue  # the user's keyframe: their mask stays as drawn
+                mask = res.mask
+                others = [m for i, m in keys.items() if i != obj_id]
+                if others:  # never over another tracked instance's keyframe pixels (overwrite mode)
+                    mask = mask & ~np.logical_or.reduce(others)
                 self.annotation.write_mask(
-                    plane.mask_to_region(res.mask), obj_id, plane.region, self.options.mode,
+                    plane.mask_to_region(mask), obj_id, plane.region, self.options.mode,
                     replace=True, source="tracked", confidence=res.score,
                 )  # fmt: skip
         self.done += 1
@@ -135,6 +156,40 @@ class TrackRun:
             raise
         self.finish(keep=True)
         return self
+
+
+def gather_keyframes(annotation: Annotation, frames: Frames, ids: Sequence[int], visited: Sequence[int]
+                     ) -> dict[int, dict[int, np.ndarray]]:  # fmt: skip
+    """frame -> {id: mask}: the keyframes of ``ids`` among the ``visited`` frames, with the
+    user's masks on the tracked plane (each frame's plane is read once).
+
+    Keyframes are frames of the annotation's frame axis: a run along another axis (the
+    slices of a volume whose frames are time points) has none."""
+    axis = getattr(frames, "axis", None)
+    if annotation.frame_axis is None or axis != annotation.frame_axis:
+        return {}
+    visited = set(int(f) for f in visited)
+    wanted: dict[int, list[int]] = {}
+    for i in ids:
+        for f in annotation.table[i].keyframes & visited:
+            wanted.setdefault(f, []).append(int(i))
+    out: dict[int, dict[int, np.ndarray]] = {}
+    for f in sorted(wanted):
+        plane = frames.plane_at(f).read(annotation.store)
+        masks = {i: plane == i for i in wanted[f]}
+        masks = {i: m for i, m in masks.items() if m.any()}  # on another slice of this frame: not here
+        if masks:
+            out[f] = masks
+    return out
+
+
+def takes_keyframes(tracker) -> bool:
+    """Whether ``tracker.track`` accepts ``keyframes`` (trackers written before it did not)."""
+    try:
+        params = inspect.signature(tracker.track).parameters
+    except (TypeError, ValueError):
+        return False
+    return "keyframes" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 DIRECTIONS = ("forward", "backward", "both")
