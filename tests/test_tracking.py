@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from napari_samlabel.backends.tracking import FrameSource, SeedTracker, frame_order
+from napari_samlabel.backends.seeds import SeedTracker
+from napari_samlabel.backends.tracking import FrameSource, frame_order
 from napari_samlabel.core.interpolate import interpolate_masks, keyframe_gaps
 from napari_samlabel.core.planes import Plane
 from napari_samlabel.synthetic import disc, fluorescence_timelapse

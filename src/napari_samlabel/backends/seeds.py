@@ -1,29 +1,45 @@
-"""Grow from seeds: a weight-free backend, in the spirit of 3D Slicer's tool.
+"""Grow from seeds: the weight-free backend, in the spirit of 3D Slicer's tool.
 
-It needs no weights and no network, so the plugin does its main job anywhere,
-and it is the baseline where SAM is weak. Per prompt:
+It needs no weights and no network, so the plugin does its main job anywhere, and it is
+the baseline where SAM is weak. Every prompt is a seed, and none is ignored:
 
-1. Smooth the plane; estimate the seed intensity (median around the positive
-   clicks, or the most contrasting part of the box) and the local background
-   (a low percentile around it).
-2. Keep pixels on the seed's side of the half-way level between the two
-   ("half maximum", the usual edge of a blurred fluorescent object), inside
-   the box if there is one.
-3. Take the connected component(s) under the positive seeds; negative clicks
-   inside it cut it by a seeded watershed on the intensity.
-4. Fill holes. Candidates at other levels give the multimask choice; each
-   mask's score is how well it separates from its surrounding ring.
+- positive clicks are object seeds: the object's level is read around them (a median);
+- negative clicks are background seeds, and tell the level of what is not the object;
+- a box is a hard bound: nothing outside it is ever in the mask, and the ring just
+  outside it is background.
+
+Per prompt, on the smoothed grey plane (bright or dark objects alike):
+
+1. The level of what surrounds the object is taken from the seeds, never from a global
+   percentile: the level of the negative clicks, of the box's border, and the plateau the
+   region around the clicks spills into first when its threshold is lowered (the organ
+   around a lesion, not the fat or air beyond the organ). The nearest of these wins.
+2. Pixels on the object's side of the three-quarter level and connected to the object
+   seeds are object markers; pixels past the quarter level, the negative clicks and the
+   ring outside the box are background markers. A negative click in the object's marker
+   cuts it along the intensity valley between the clicks.
+3. A seeded watershed on the gradient magnitude settles the band between: the edge
+   lands on the steepest step, wherever the surround is brighter or darker.
+
+Tracking (:class:`SeedTracker`) grows all objects of a frame at once, from their
+previous masks, in one seeded watershed, so touching objects compete for pixels and
+keep their identities.
 """
 
 from __future__ import annotations
+
+from typing import Callable, Iterator
 
 import numpy as np
 from scipy import ndimage as ndi
 
 from ..core.prompts import PromptSet
 from .base import MaskPrediction
+from .tracking import AbsenceCounter, ObjectResult, TrackStep, frame_order
 
-LEVELS = (0.5, 0.35, 0.65)  # fraction of the way from background to seed
+SEED_RADIUS = 2  # pixels around a click read for its level
+CROP = 48  # first half-width of the window around clicks (grown while the object reaches its edge)
+MIN_STEP_SIGMAS = 4.0  # a plateau must lie this many noise sigmas from the object's level
 
 
 def to_gray(rgb: np.ndarray) -> np.ndarray:
@@ -49,104 +65,251 @@ def separability(gray: np.ndarray, mask: np.ndarray, ring: int = 4) -> float:
     return float(np.clip(w0 * w1 * (a.mean() - b.mean()) ** 2 / total, 0.0, 1.0))
 
 
+def noise_sigma(g: np.ndarray) -> float:
+    """Pointwise noise of a plane smoothed with sigma 1, from its neighbour differences (robust
+    to edges: a median): the differences of such noise are 0.66 of its sigma times sqrt(2)."""
+    if g.shape[0] < 2 or g.shape[1] < 2:
+        return 1.0
+    d = np.concatenate([np.diff(g, axis=0).ravel(), np.diff(g, axis=1).ravel()])
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / (np.sqrt(2) * 0.66))
+
+
+def _disc(shape, points, radius: int) -> np.ndarray:
+    out = np.zeros(shape, bool)
+    for r, c in points:
+        out[max(r - radius, 0) : r + radius + 1, max(c - radius, 0) : c + radius + 1] = True
+    return out  # a square neighbourhood: cheap, and enough for a median
+
+
+def _components_at(s: np.ndarray, level: float, seeds: np.ndarray, window: np.ndarray | None) -> np.ndarray:
+    """The connected parts of ``s >= level`` (inside ``window``) that hold a seed pixel."""
+    fg = s >= level
+    if window is not None:
+        fg &= window
+    lab, n = ndi.label(fg)
+    if n == 0:
+        return np.zeros(s.shape, bool)
+    ids = np.unique(lab[seeds & fg])
+    ids = ids[ids > 0]
+    if not len(ids):
+        return np.zeros(s.shape, bool)
+    keep = np.zeros(n + 1, bool)
+    keep[ids] = True
+    return keep[lab]
+
+
+def surround_level(s: np.ndarray, seeds: np.ndarray, mu: float, sigma: float, window: np.ndarray | None,
+                   floor: float) -> tuple[float | None, bool]:  # fmt: skip
+    """The level of the first plateau the seeds' region spills into as its threshold falls from
+    ``mu`` (the object is bright in ``s``), read as the median of a ring around the region just
+    before it spills. (None, touches) when it never spills; ``touches``: the region reached the
+    edge of ``s`` first (the caller may widen its window)."""
+    step = max(sigma, (mu - floor) / 48.0, 0.25)
+    start = mu - MIN_STEP_SIGMAS * sigma
+    prev = _components_at(s, start, seeds, window)
+    if not prev.any():
+        return None, False
+    area = prev.sum()
+    level = start - step
+    while level > floor:
+        cur = _components_at(s, level, seeds, window)
+        a = cur.sum()
+        if a > 2 * area and a - area > 16:  # spilled onto a plateau
+            ring = ndi.binary_dilation(prev, iterations=4) & ~ndi.binary_dilation(prev, iterations=1)
+            if window is not None:
+                ring &= window
+            if ring.any():
+                return float(np.median(s[ring])), False
+            return None, False
+        if _touches_edge(cur):
+            return None, True
+        prev, area = cur, a
+        level -= step
+    return None, False
+
+
+def _touches_edge(m: np.ndarray) -> bool:
+    return bool(m[0].any() or m[-1].any() or m[:, 0].any() or m[:, -1].any())
+
+
+def gradient_magnitude(s: np.ndarray) -> np.ndarray:
+    return np.hypot(ndi.sobel(s, 0), ndi.sobel(s, 1))
+
+
+def _cut(s: np.ndarray, mask: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """Split ``mask`` between the positive and negative seeds along the valley of ``s``
+    (bright objects): the part that floods from the positive seeds."""
+    from skimage.segmentation import watershed
+
+    markers = np.zeros(s.shape, np.int32)
+    markers[neg & mask] = 2
+    markers[pos & mask & (markers == 0)] = 1
+    return watershed(-s, markers, mask=mask) == 1
+
+
 class SeedGrowSegmenter:
     """The weight-free backend ('seeds')."""
 
     name = "seeds"
     device = "cpu"
 
-    def __init__(self, smoothing: float = 1.0) -> None:
+    def __init__(self, smoothing: float = 1.0, refine: str = "watershed") -> None:
+        if refine not in ("watershed", "random_walker"):
+            raise ValueError(f"refine must be 'watershed' or 'random_walker', not {refine!r}")
         self.smoothing = smoothing
+        self.refine = refine  # how the band between the markers is settled (measured in bench_seeds)
         self._gray: np.ndarray | None = None
 
     def set_image(self, rgb: np.ndarray) -> None:
         self._gray = ndi.gaussian_filter(to_gray(rgb), self.smoothing)
 
     def tracker(self):
-        """Propagation seeded frame by frame from the previous mask."""
-        from .tracking import SeedTracker
-
-        return SeedTracker(SeedGrowSegmenter(self.smoothing))
+        """Propagation that grows every object of a frame at once from its previous mask."""
+        return SeedTracker(SeedGrowSegmenter(self.smoothing, self.refine))
 
     # -- prompting -------------------------------------------------------
     def predict(self, prompts: PromptSet, multimask: bool = True, mask_input: np.ndarray | None = None) -> MaskPrediction:
         if self._gray is None:
             raise RuntimeError("set_image() first")
         g = self._gray
+        h, w = g.shape
         prompts.check(g.shape)
-        pos = np.round(prompts.points[prompts.labels == 1]).astype(int)
-        neg = np.round(prompts.points[prompts.labels == 0]).astype(int)
-        window = np.ones(g.shape, bool)
+        pts = np.clip(np.round(prompts.points).astype(int), 0, [h - 1, w - 1]) if len(prompts.points) else np.zeros((0, 2), int)
+        pos, neg = pts[prompts.labels == 1], pts[prompts.labels == 0]
+        box = None
         if prompts.box is not None:
             r0, c0, r1, c1 = np.round(prompts.box).astype(int)
-            window[:] = False
-            window[max(r0, 0) : r1 + 1, max(c0, 0) : c1 + 1] = True
-        seed, bg = self._levels(g, pos, prompts.box)
-        masks = []
-        for level in LEVELS if multimask else LEVELS[:1]:
-            masks.append(self._grow(g, seed, bg, level, pos, neg, window))
-        scores = np.array([separability(g, m) for m in masks])
-        order = np.argsort(-scores, kind="stable") if multimask else np.arange(1)
-        return MaskPrediction(np.stack(masks)[order], scores[order])
+            box = (max(r0, 0), max(c0, 0), min(r1, h - 1), min(c1, w - 1))
+        half = CROP
+        while True:
+            if box is not None:  # the box and a ring around it (background seeds)
+                r0, c0, r1, c1 = box[0] - 2, box[1] - 2, box[2] + 3, box[3] + 3
+            else:
+                r0, c0 = pos.min(axis=0) - half
+                r1, c1 = pos.max(axis=0) + half + 1
+            r0, c0, r1, c1 = max(r0, 0), max(c0, 0), min(r1, h), min(c1, w)
+            masks, grow = self._segment(g[r0:r1, c0:c1], pos - (r0, c0), neg - (r0, c0),
+                                        None if box is None else (box[0] - r0, box[1] - c0, box[2] - r0, box[3] - c0),
+                                        multimask)  # fmt: skip
+            reached = grow or any(_touches_edge(m) for m in masks[:1])
+            whole = r0 == 0 and c0 == 0 and r1 == h and c1 == w
+            if box is not None or whole or not reached:
+                break
+            half *= 2  # the object reaches the window's edge: look wider
+        full = np.zeros((len(masks), h, w), bool)
+        full[:, r0:r1, c0:c1] = masks
+        scores = np.array([separability(g[r0:r1, c0:c1], m) for m in masks])
+        order = np.argsort(-scores, kind="stable")
+        return MaskPrediction(full[order], scores[order])
 
-    def _levels(self, g: np.ndarray, pos: np.ndarray, box) -> tuple[float, float]:
-        h, w = g.shape
+    def _segment(self, g, pos, neg, box, multimask: bool) -> tuple[list[np.ndarray], bool]:
+        """Masks in the crop ``g`` (best guess first) and whether the crop was too small."""
+        shape = g.shape
+        inbox = None
+        if box is not None:
+            inbox = np.zeros(shape, bool)
+            inbox[box[0] : box[2] + 1, box[1] : box[3] + 1] = True
+        sigma = max(noise_sigma(g), 0.5)
+        neg_seeds = _disc(shape, neg, SEED_RADIUS)
         if len(pos):
-            vals = [np.median(g[max(r - 2, 0) : r + 3, max(c - 2, 0) : c + 3]) for r, c in pos]
-            seed = float(np.median(vals))
-            cy, cx = pos.mean(axis=0)
-            radius = max(32, max(h, w) // 8)
-        else:
-            r0, c0, r1, c1 = np.round(box).astype(int)
-            inner = g[max(r0, 0) : r1 + 1, max(c0, 0) : c1 + 1]
-            cy, cx = (r0 + r1) / 2, (c0 + c1) / 2
-            radius = int(max(r1 - r0, c1 - c0))
+            pos_seeds = _disc(shape, pos, SEED_RADIUS)
+            if inbox is not None:
+                pos_seeds &= inbox
+            levels = [float(np.median(g[_disc(shape, [p], SEED_RADIUS)])) for p in pos]
+        else:  # a box alone: the object is whichever extreme of the box sits nearer its centre
+            r0, c0, r1, c1 = box
+            qr, qc = max((r1 - r0) // 4, 0), max((c1 - c0) // 4, 0)
+            inner = g[r0 + qr : r1 - qr + 1, c0 + qc : c1 - qc + 1]
             lo, hi = np.percentile(inner, (10, 90))
-            # the object is whichever extreme of the box sits nearer its centre
-            centre = g[int(np.clip(cy, 0, h - 1)), int(np.clip(cx, 0, w - 1))]
-            seed = float(hi if abs(centre - hi) <= abs(centre - lo) else lo)
-        r0, r1 = int(max(cy - radius, 0)), int(min(cy + radius + 1, h))
-        c0, c1 = int(max(cx - radius, 0)), int(min(cx + radius + 1, w))
-        local = g[r0:r1, c0:c1]
-        bright = seed >= np.median(local)
-        bg = float(np.percentile(local, 10 if bright else 90))
-        return seed, bg
-
-    def _grow(self, g, seed, bg, level, pos, neg, window) -> np.ndarray:
-        t = bg + level * (seed - bg)
-        fg = (g >= t) if seed >= bg else (g <= t)
-        fg &= window
-        lab, n = ndi.label(fg)
-        if n == 0:
-            return np.zeros(g.shape, bool)
-        if len(pos):
-            ids = {int(lab[r, c]) for r, c in pos if lab[r, c]}
-            if not ids:
-                return np.zeros(g.shape, bool)
-        else:  # box only: the largest component
-            sizes = ndi.sum(np.ones_like(lab), lab, index=np.arange(1, n + 1))
-            ids = {int(np.argmax(sizes)) + 1}
-        mask = np.isin(lab, list(ids))
-        inside_neg = [(r, c) for r, c in neg if mask[r, c]]
-        if inside_neg and len(pos):
-            mask = self._cut(g, mask, pos, inside_neg, seed >= bg)
-        elif len(neg):
-            for r, c in neg:  # a negative click just outside still wins its own pixel
-                mask[r, c] = False
-        return ndi.binary_fill_holes(mask)
+            centre = float(np.median(g[_disc(shape, [((r0 + r1) // 2, (c0 + c1) // 2)], SEED_RADIUS)]))
+            level = float(hi if abs(centre - hi) <= abs(centre - lo) else lo)
+            levels = [level]
+            pos_seeds = np.zeros(shape, bool)
+            pos_seeds[r0 + qr : r1 - qr + 1, c0 + qc : c1 - qc + 1] = True
+            pos_seeds &= np.abs(g - level) <= max(0.25 * (hi - lo), 2 * sigma)
+        pos_seeds &= ~neg_seeds
+        if not pos_seeds.any():
+            return [np.zeros(shape, bool)] * (3 if multimask else 1), False
+        # which way is the object: against the negative clicks, the box border, or the area around
+        ring = None
+        if inbox is not None:
+            ring = ndi.binary_dilation(inbox, iterations=2) & ~ndi.binary_erosion(inbox, iterations=1)
+        mu_raw = float(np.median(levels))
+        if neg_seeds.any() and abs(np.median(g[neg_seeds]) - mu_raw) > MIN_STEP_SIGMAS * sigma:
+            bright = mu_raw > np.median(g[neg_seeds])
+        elif ring is not None and ring.any() and abs(np.median(g[ring]) - mu_raw) > MIN_STEP_SIGMAS * sigma:
+            bright = mu_raw > np.median(g[ring])
+        else:
+            bright = mu_raw >= np.median(g)
+        s = g if bright else -g
+        mu = min(levels) if bright else -max(levels)  # the dimmest seeded part is still object
+        floor = float(np.percentile(s, 1))
+        # what surrounds the object: the nearest level below it among those the seeds tell
+        candidates = []
+        spill, grow = surround_level(s, pos_seeds, mu, sigma, inbox, floor)
+        if spill is not None:
+            candidates.append(spill)
+        for n in neg:
+            v = float(np.median(s[_disc(shape, [n], SEED_RADIUS)]))
+            candidates.append(v)
+        if ring is not None and ring.any():
+            candidates.append(float(np.median(s[ring])))
+        candidates = [c for c in candidates if c < mu - MIN_STEP_SIGMAS * sigma]
+        b = max(candidates) if candidates else float(np.percentile(s, 10))
+        if b >= mu:
+            b = mu - MIN_STEP_SIGMAS * sigma
+        bands = ((0.25, 0.75), (0.1, 0.5), (0.5, 0.9)) if multimask else ((0.25, 0.75),)
+        masks = []
+        for lo_frac, hi_frac in bands:  # the main edge first, then a little further out, and in
+            fg, bg = self._markers(s, mu, b, lo_frac, hi_frac, pos_seeds, neg_seeds, inbox, ring)
+            masks.append(self._refine(s, fg, bg, inbox))
+        return masks, grow
 
     @staticmethod
-    def _cut(g, mask, pos, neg, bright: bool) -> np.ndarray:
-        from skimage.segmentation import watershed
+    def _markers(s, mu, b, lo_frac, hi_frac, pos_seeds, neg_seeds, inbox, ring):
+        """Object markers: connected to the positive seeds above the ``hi_frac`` level (cut away
+        from the negative seeds along the valley between them); background markers: below the
+        ``lo_frac`` level, the negative seeds and what the cut gave them, the ring outside the box."""
+        hi_level, lo_level = b + hi_frac * (mu - b), b + lo_frac * (mu - b)
+        fg = _components_at(s, hi_level, pos_seeds, inbox)
+        fg |= pos_seeds & (s >= (mu + b) / 2)
+        bg = (s <= lo_level) | neg_seeds
+        if neg_seeds.any() and (fg & neg_seeds).any():
+            both = fg | neg_seeds
+            fg = _cut(s, both, pos_seeds, neg_seeds) & ~neg_seeds
+            bg |= both & ~fg
+        if not fg.any():
+            fg = pos_seeds.copy()
+        if ring is not None:
+            bg |= ring & ~inbox
+        return fg, bg & ~fg
 
-        markers = np.zeros(g.shape, np.int32)
-        for r, c in pos:
-            markers[r, c] = 1
-        for r, c in neg:
-            markers[r, c] = 2
-        # flood from the seeds; dim valleys between objects are the ridges
-        surface = -g if bright else g
-        return watershed(surface, markers, mask=mask) == 1
+    def _refine(self, s, fg, bg, inbox) -> np.ndarray:
+        """Settle the unmarked band between ``fg`` and ``bg`` markers."""
+        markers = np.zeros(s.shape, np.int32)
+        markers[bg] = 2
+        markers[fg] = 1
+        if self.refine == "random_walker":
+            from skimage.segmentation import random_walker
+
+            span = float(np.ptp(s)) or 1.0
+            labels = markers.copy()
+            if inbox is not None:
+                labels[~(inbox | bg)] = -1
+            try:
+                out = random_walker(s / span, labels, beta=130, mode="cg_j", tol=1e-3) == 1
+            except (ValueError, RuntimeError):
+                out = fg.copy()
+        else:
+            from skimage.segmentation import watershed
+
+            mask = None if inbox is None else (inbox | bg)
+            out = watershed(gradient_magnitude(s), markers, mask=mask) == 1
+        out = _components_at(out.astype(np.float32), 0.5, fg, None)
+        out = ndi.binary_fill_holes(out) & ~(bg & ~fg)
+        if inbox is not None:
+            out &= inbox
+        return out
 
     # -- label all -------------------------------------------------------
     def segment_all(self, rgb: np.ndarray, min_size: int = 20) -> list[tuple[np.ndarray, float]]:
@@ -172,4 +335,193 @@ class SeedGrowSegmenter:
             m = seg == i
             if m.sum() >= min_size:
                 out.append((m, separability(g, m)))
+        return out
+
+
+class _Track:
+    """What the tracker knows of one object: its last mask, level, surround and motion."""
+
+    def __init__(self, mask: np.ndarray) -> None:
+        self.mask = mask  # the last mask it was found with (full frame)
+        self.area = int(mask.sum())
+        self.velocity = np.zeros(2)
+        self.bright, self.mu, self.b = True, 1.0, 0.0  # in s = +/- grey: the object is bright in s
+
+    def learn(self, gray: np.ndarray, others: np.ndarray, blend: float = 1.0) -> None:
+        """Read its level (a median inside) and its surround's (a ring, other objects left out)."""
+        m = self.mask
+        core = ndi.binary_erosion(m, iterations=1)
+        core = core if core.sum() >= 4 else m
+        ring = ndi.binary_dilation(m, iterations=4) & ~ndi.binary_dilation(m, iterations=1) & ~others
+        if not ring.any():
+            ring = ~m
+        inside, around = float(np.median(gray[core])), float(np.median(gray[ring]))
+        if blend >= 1.0:
+            self.bright = inside >= around
+        sign = 1.0 if self.bright else -1.0
+        mu, b = sign * inside, sign * around
+        if blend < 1.0:
+            mu, b = blend * mu + (1 - blend) * self.mu, blend * b + (1 - blend) * self.b
+        self.mu, self.b = mu, min(b, mu - 1.0)
+
+    def predicted(self) -> np.ndarray:
+        """Its last mask moved on by its last step (no further than half its size)."""
+        rows, cols = np.nonzero(self.mask)
+        reach = 0.5 * max(np.ptp(rows), np.ptp(cols), 2)
+        dy, dx = np.clip(np.round(self.velocity), -reach, reach).astype(int)
+        return _shifted(self.mask, dy, dx)
+
+
+def _shifted(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    out = np.zeros_like(mask)
+    h, w = mask.shape
+    src = mask[max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)]
+    out[max(dy, 0) : max(dy, 0) + src.shape[0], max(dx, 0) : max(dx, 0) + src.shape[1]] = src
+    return out
+
+
+def _centroid(mask: np.ndarray) -> np.ndarray:
+    return np.array(np.nonzero(mask)).mean(axis=1)
+
+
+class SeedTracker:
+    """Weight-free propagation: every object of a frame is grown at once from where its previous
+    mask predicts it, in one seeded watershed, so touching objects compete for pixels and keep
+    their identities; an object is found again only where it was predicted, and one absent for
+    ``stop_after`` frames stays stopped (unless the user draws it on a keyframe)."""
+
+    name = "seeds"
+
+    def __init__(self, segmenter: SeedGrowSegmenter | None = None, min_overlap: float = 0.2, min_score: float = 0.35) -> None:
+        self.segmenter = segmenter or SeedGrowSegmenter()
+        self.min_overlap = min_overlap  # of the new mask inside the predicted one, to be the same object
+        self.min_score = min_score  # edge contrast below which it is background, not the object
+
+    def track(
+        self,
+        frames,
+        start: int,
+        masks: dict[int, np.ndarray],
+        direction: str = "forward",
+        n_frames: int | None = 30,
+        stop_after: int | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+        keyframes: dict[int, dict[int, np.ndarray]] | None = None,
+    ) -> Iterator[TrackStep]:
+        """See :class:`~.tracking.Tracker`. On a keyframe the user's mask of an object is its
+        result there (present, score 1) and the seed of the frames after it; no other object
+        takes its pixels; an object that had stopped is tracked again from there."""
+        masks = {int(i): np.asarray(m, bool) for i, m in masks.items() if np.asarray(m).any()}
+        if not masks:
+            return
+        start_gray = None
+        for order in frame_order(start, len(frames), direction, n_frames):
+            keys = {}
+            for f in order:
+                mine = {int(i): np.asarray(m, bool) for i, m in (keyframes or {}).get(f, {}).items() if int(i) in masks}
+                mine = {i: m for i, m in mine.items() if m.any()}
+                if mine:
+                    keys[f] = mine
+            if start_gray is None:
+                start_gray = self._gray(frames[start])
+            tracks = {i: _Track(m) for i, m in masks.items()}
+            every = np.logical_or.reduce(list(masks.values()))
+            for i, t in tracks.items():
+                t.learn(start_gray, every & ~t.mask)
+            counter = AbsenceCounter(tracks, stop_after)
+            for k, f in enumerate(order):
+                if cancelled():
+                    break
+                if not counter.active and not any(order.index(kf) >= k for kf in keys):
+                    break
+                mine = keys.get(f, {})
+                gray = self._gray(frames[f])
+                live = [i for i in sorted(counter.active) if i not in mine]
+                found = self._grow(gray, {i: tracks[i] for i in live}, mine)
+                step = TrackStep(f)
+                stopped = []
+                taken = np.logical_or.reduce([m for m, _ in found.values()] + list(mine.values())) if (found or mine) else None
+                for i, m in mine.items():  # the user's keyframe: their mask, and the seed from here
+                    t = tracks[i]
+                    t.mask, t.area, t.velocity = m, int(m.sum()), np.zeros(2)
+                    t.learn(gray, taken & ~m)
+                    counter.update(i, True)
+                    counter.active.add(i)
+                    step.objects[i] = ObjectResult(m.copy(), 1.0, True)
+                for i in live:
+                    t = tracks[i]
+                    mask, score = found.get(i, (None, 0.0))
+                    present = mask is not None
+                    if present:
+                        t.velocity = _centroid(mask) - _centroid(t.mask)
+                        t.mask, t.area = mask, int(mask.sum())
+                        t.learn(gray, taken & ~mask, blend=0.5)
+                    else:
+                        mask = np.zeros(gray.shape, bool)
+                    step.objects[i] = ObjectResult(mask, score if present else 0.0, present)
+                    if counter.update(i, present):
+                        stopped.append(i)
+                step.stopped = tuple(stopped)
+                yield step
+
+    def _gray(self, rgb: np.ndarray) -> np.ndarray:
+        return ndi.gaussian_filter(to_gray(rgb), self.segmenter.smoothing)
+
+    def _grow(self, gray: np.ndarray, tracks: dict[int, _Track], fixed: dict[int, np.ndarray]) -> dict[int, tuple[np.ndarray, float]]:
+        """Each object's new mask and score, found where it was predicted; objects not found are left out."""
+        from skimage.segmentation import watershed
+
+        if not tracks:
+            return {}
+        h, w = gray.shape
+        preds = {i: t.predicted() for i, t in tracks.items()}
+        union = np.logical_or.reduce(list(preds.values()) + [t.mask for t in tracks.values()])
+        rows, cols = np.nonzero(union)
+        pad = max(8, int(0.5 * max(np.ptp(rows), np.ptp(cols)) / max(len(tracks), 1) ** 0.5))
+        r0, r1 = max(rows.min() - pad, 0), min(rows.max() + pad + 1, h)
+        c0, c1 = max(cols.min() - pad, 0), min(cols.max() + pad + 1, w)
+        g = gray[r0:r1, c0:c1]
+        crop = (slice(r0, r1), slice(c0, c1))
+        markers = np.zeros(g.shape, np.int32)
+        allowed = np.zeros(g.shape, bool)
+        fg_sets, claimed = {}, np.zeros(g.shape, np.int32)
+        for i, t in tracks.items():
+            s = g if t.bright else -g
+            pred = preds[i][crop]
+            fg_sets[i] = s >= (t.mu + t.b) / 2
+            hi = s >= t.b + 0.75 * (t.mu - t.b)
+            radius = np.sqrt(max(t.area, 1) / np.pi)
+            core = ndi.binary_erosion(pred, iterations=max(1, int(0.3 * radius)))
+            seed = core & hi
+            if not seed.any():
+                seed = pred & hi
+            claimed[seed] += 1
+            markers[seed] = i
+            allowed |= fg_sets[i]
+        markers[claimed > 1] = 0  # where two predictions meet, the watershed decides
+        for i, m in fixed.items():  # keyframes: fixed, and no one else's
+            markers[m[crop]] = i
+            allowed |= m[crop]
+        bright = [t.bright for t in tracks.values()]
+        surface = -g if all(bright) else (g if not any(bright) else gradient_magnitude(g))
+        basins = watershed(surface, markers, mask=allowed)
+        out = {}
+        for i, t in tracks.items():
+            seed = markers == i
+            if not seed.any():
+                continue
+            region = (basins == i) & fg_sets[i]
+            region = _components_at(region.astype(np.float32), 0.5, seed, None)
+            region = ndi.binary_fill_holes(region)
+            if not region.any():
+                continue
+            full = np.zeros((h, w), bool)
+            full[crop] = region
+            pred = preds[i]
+            inside = (full & pred).sum() / full.sum()
+            growth = full.sum() / max(t.area, 1)
+            score = separability(g, region)
+            if inside < self.min_overlap or not 0.25 <= growth <= 4.0 or score < self.min_score:
+                continue
+            out[i] = (full, score)
         return out
