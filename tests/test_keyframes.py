@@ -155,24 +155,28 @@ def test_a_run_passes_the_keyframes_in_its_range_and_never_writes_over_them():
     assert (out_b & a_key).any()
     double = FixedMaskTrackerDouble({1: out_a, 2: out_b})
     ann, run = run_on(labels, sources, double, [1, 2], 1, CoreOptions("forward", 6, None, Mode.OVERWRITE))
-    assert set(double.got) == {5} and set(double.got[5]) == {1}  # in 2-6 only; b has none
-    np.testing.assert_array_equal(double.got[5][1], a_key)
     assert ((labels[5] == 1) == a_key).all()  # a's keyframe is as the user drew it ...
     assert ((labels[5] == 2) == (out_b & ~a_key)).all()  # ... and b took none of its pixels
     assert ((labels[4] == 2) == out_b).all()  # (elsewhere overwrite mode is what it is)
     assert ann.table[1].source_on(5) == "manual" and ann.table[1].keyframes == {1, 5, 8}
+    assert set(double.got) == {5} and set(double.got[5]) == {1}  # in 2-6 only; b has none
+    np.testing.assert_array_equal(double.got[5][1], a_key)
     assert ann.table[1].source_on(4) == ann.table[2].source_on(4) == "tracked"
     assert run.done == 5
 
 
-def test_a_run_along_another_axis_than_the_frames_has_no_keyframes():
-    shape = (4, 6, 30, 30)  # t, z, y, x; frames are time points, the run goes through z
+def test_keyframes_are_frames_of_the_frame_axis_on_the_tracked_slice():
+    shape = (4, 6, 30, 30)  # t, z, y, x: frames are time points
     labels = np.zeros(shape, np.uint32)
     labels[0, 0][disc(shape[2:], (10, 10), 4)] = 1
-    labels[2, 0][disc(shape[2:], (10, 10), 4)] = 1
+    labels[2, 0][disc(shape[2:], (12, 10), 4)] = 1
+    labels[3, 5][disc(shape[2:], (12, 10), 4)] = 1  # a keyframe on another slice: nothing on z=0
     double = FixedMaskTrackerDouble({1: disc(shape[2:], (10, 10), 4)})
-    run_on(labels, lambda ann: None, double, [1], 0, CoreOptions("forward", 4), axis=1)
-    assert double.got is None
+    run_on(labels.copy(), lambda ann: None, double, [1], 0, CoreOptions("forward", 4), axis=0)  # through time
+    assert set(double.got) == {2} and double.got[2][1].sum() == disc(shape[2:], (12, 10), 4).sum()
+    double.got = None
+    run_on(labels.copy(), lambda ann: None, double, [1], 0, CoreOptions("forward", 4), axis=1)  # through z
+    assert double.got is None  # t's keyframes are not z's
 
 
 # -- SAM 2 (random weights): a second keyframe is a conditioning frame ----------------------
