@@ -345,6 +345,22 @@ class InstancesWidget(QWidget):
         for w in (self.delete_button, self.merge_button, self.class_combo, self.change_class_button):
             row.addWidget(w)
         row.setStretch(2, 1)
+        # -- reshape (CVAT's slice and join): a line drawn in the "slice line" layer, see _napari.reshape
+        self.slice_button = QPushButton("Slice")
+        self.slice_button.setToolTip("Cut the instance in two along the line drawn in the 'slice line' layer "
+                                     "(the first press makes that layer: click points, double-click to end)")  # fmt: skip
+        self.join_button = QPushButton("Join")
+        self.join_button.setToolTip("Join the instances the drawn line crosses into the first it meets "
+                                    "(with no line: the selected ones, as Merge)")  # fmt: skip
+        self.split_parts_button = QPushButton("Split parts")
+        self.split_parts_button.setToolTip("Each disconnected part of the selected instances becomes an instance")
+        self.slice_button.clicked.connect(self._slice)
+        self.join_button.clicked.connect(self._join)
+        self.split_parts_button.clicked.connect(self._split_parts)
+        reshape_row = QHBoxLayout()
+        reshape_row.setContentsMargins(0, 0, 0, 0)
+        for w in (self.slice_button, self.join_button, self.split_parts_button):
+            reshape_row.addWidget(w)
 
         # -- bulk edit
         self.first_spin, self.last_spin = _compact(QSpinBox()), _compact(QSpinBox())
@@ -380,6 +396,7 @@ class InstancesWidget(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.tree, 1)
         layout.addLayout(row)
+        layout.addLayout(reshape_row)
         layout.addWidget(self.bulk)
         layout.addWidget(self.status)
 
@@ -557,6 +574,48 @@ class InstancesWidget(QWidget):
         ids = self._need_selection(2)
         if ids and guarded(self.status, self._session.annotation.merge, ids) is not None:
             self.status.ok(f"Merged {len(ids)} instances into {self._session.table[ids[0]].name}.")
+
+    def _line_or_hint(self, what: str):
+        """The drawn slice line, or None after making its layer ready and saying how to draw."""
+        from .._napari.reshape import DRAW_HINT, drawn_line, line_layer
+
+        found = guarded(self.status, lambda: drawn_line(self._session) or False)  # None: an error, said
+        if found is False:
+            line_layer(self._session)
+            self.status.ok(f"{DRAW_HINT}, then press {what} again.")
+        return found or None
+
+    def _slice(self) -> None:
+        from .._napari.reshape import slice_with_line
+
+        if self._need_selection(0) is None or self._line_or_hint("Slice") is None:
+            return
+        new = guarded(self.status, slice_with_line, self._session)
+        if new is not None:
+            self.status.ok(f"Sliced: the smaller side is now {new.name}. Ctrl+Z on the labels layer undoes it.")
+
+    def _join(self) -> None:
+        from .._napari.reshape import drawn_line, join_with_line
+
+        if self._need_selection(0) is None:
+            return
+        if len(self.selected_ids()) >= 2 and guarded(self.status, lambda: drawn_line(self._session) or False) is False:
+            self._merge_selected()  # no line: the selection, as Merge
+            return
+        if self._line_or_hint("Join") is None:
+            return
+        into = guarded(self.status, join_with_line, self._session)
+        if into is not None:
+            self.status.ok(f"Joined into {self._session.table[into].name}. Ctrl+Z on the labels layer undoes it.")
+
+    def _split_parts(self) -> None:
+        from .._napari.reshape import split_into_parts
+
+        if self._need_selection(0) is None:
+            return
+        made = guarded(self.status, split_into_parts, self._session, self.selected_ids() or None)
+        if made is not None:
+            self.status.ok(f"New from the parts: {', '.join(r.name for r in made)}. Ctrl+Z on the labels layer undoes it.")
 
     def _change_class(self) -> None:
         ids = self._need_selection()

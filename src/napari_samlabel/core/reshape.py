@@ -33,6 +33,15 @@ def _raster(p0: np.ndarray, p1: np.ndarray, shape: tuple[int, int]) -> tuple[np.
     return rr[inside], cc[inside]
 
 
+def polyline_pixels(points, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels of a polyline ((N, 2) row, col) inside ``shape``, in drawing order."""
+    pts = np.asarray(points, float)
+    parts = [_raster(a, b, shape) for a, b in zip(pts[:-1], pts[1:])]
+    if not parts:
+        return np.zeros(0, int), np.zeros(0, int)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 def _extend(end: np.ndarray, towards: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pixels that carry a line ending *inside* the mask on, straight ahead, to the mask's
     edge (a line drawn just short of the edge still cuts): none if ``end`` is outside."""
@@ -56,8 +65,7 @@ def line_mask(points: np.ndarray, mask: np.ndarray) -> np.ndarray:
     its two ends carried on to the mask's edge where they stop inside it."""
     pts = np.asarray(points, float)
     out = np.zeros(mask.shape, bool)
-    for a, b in zip(pts[:-1], pts[1:]):
-        out[_raster(a, b, mask.shape)] = True
+    out[polyline_pixels(pts, mask.shape)] = True
     out[_extend(pts[0], pts[1], mask)] = True
     out[_extend(pts[-1], pts[-2], mask)] = True
     return out
