@@ -49,7 +49,7 @@ def test_keyframes_are_the_frames_the_user_made_or_corrected_and_undo_restores_t
     rec = s.table[a]
     assert rec.frames == set(range(6, 12)) and rec.keyframes == {6}  # tracked frames are not keyframes
     # a correction by commit (a prompt's mask) on a tracked frame makes it a keyframe
-    s.commit(truth[9] == 2, region=(9,), label_id=a, replace=True)
+    s.commit(ndi.binary_dilation(s.labels.data[9] == a, iterations=2), region=(9,), label_id=a, replace=True)
     assert s.table[a].keyframes == {6, 9}
     # napari's own brush on a tracked frame, too
     rows, cols = np.nonzero(s.labels.data[10] == a)
@@ -96,7 +96,7 @@ def test_interpolating_after_tracking_fills_between_keyframes_and_keeps_the_rest
     viewer, s, truth, a = setup
     make_job(s, SeedGrowSegmenter().tracker(), [a], TrackOptions("forward", 8)).run()  # 7-13 tracked
     tracked = s.labels.data.copy()
-    corrected = ndi.binary_dilation(truth[10] == 2, iterations=2)
+    corrected = ndi.binary_dilation(tracked[10] == a, iterations=2)
     s.commit(corrected, region=(10,), label_id=a, replace=True)  # corrects frame 10
     filled = s.annotation.interpolate(a)
     assert filled == [7, 8, 9]
