@@ -38,6 +38,9 @@ class SessionList:
         self.keys = KeyRouter(viewer)  # every plugin key of this viewer; sessions adopt their layers
         for key, action in SESSION_KEYS.items():
             self.keys.handle(key, lambda layer, a=action: self._session_key(layer, a))
+        from .frame_labels import FrameLabelsOverlay
+
+        self.frame_labels = FrameLabelsOverlay(self, viewer)  # the frame's classifications on the canvas
 
     def _session_key(self, layer, action):
         """A session key acts on the layer's own session, else on the current one."""
@@ -60,6 +63,7 @@ class SessionList:
             session.close()
         self.sessions.clear()
         self.set_current(None)
+        self.frame_labels.close()
         self.keys.close()
         viewer = self._viewer()
         if viewer is not None:

@@ -78,3 +78,13 @@ def compact(widget: QWidget, chars: int = 8) -> QWidget:
         combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         combo.setMinimumContentsLength(chars)
     return widget
+
+
+def narrow(widget, chars: int | None = None):
+    """A narrower spin box or combo box than napari's theme gives (the docks fit a slim panel)."""
+    if isinstance(widget, QComboBox):
+        widget.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        widget.setMinimumContentsLength(chars or 8)
+    else:
+        widget.setStyleSheet("QAbstractSpinBox { min-width: 30px; padding: 1px 2px; }")
+    return widget

@@ -29,7 +29,8 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.instance_rows import SORT_KEYS, Row, RowChanges, RowTracker, matches, on_frames
-from ._common import StatusLine, collapsible, guarded
+from ._common import StatusLine, collapsible, guarded, narrow as _compact
+from .attributes_form import AttributesSection, FrameLabelsSection
 
 if TYPE_CHECKING:
     import napari
@@ -38,15 +39,19 @@ if TYPE_CHECKING:
 
 ALL_FRAMES, CURRENT_FRAME, FRAME_RANGE = "All frames", "Current frame", "Frame range"
 # what a slim panel shows first comes first: Status and Source are a scroll away
-COLUMNS = ["Instance", "Class", "Frames", "Conf.", "Lock", "Status", "Source", "Parent"]
-COL_NAME, COL_CLASS, COL_FRAMES, COL_CONF, COL_LOCK, COL_STATUS, COL_SOURCE, COL_PARENT = range(len(COLUMNS))
+COLUMNS = ["Instance", "Class", "Frames", "Conf.", "Lock", "Keys", "Status", "Source", "Parent"]
+COL_NAME, COL_CLASS, COL_FRAMES, COL_CONF, COL_LOCK, COL_KEYS, COL_STATUS, COL_SOURCE, COL_PARENT = range(len(COLUMNS))
 ID_ROLE = Qt.ItemDataRole.UserRole
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 _SORT_OF = {COL_NAME: "id", COL_CLASS: "class", COL_FRAMES: "frames", COL_CONF: "confidence",
-            COL_SOURCE: "source", COL_STATUS: "status", COL_LOCK: "locked", COL_PARENT: "parent"}  # fmt: skip
+            COL_SOURCE: "source", COL_STATUS: "status", COL_LOCK: "locked", COL_PARENT: "parent",
+            COL_KEYS: "keyframes"}  # fmt: skip
 _HEADER_TIPS = {
     COL_NAME: "Tick to show, untick to hide; click the header to sort by id",
     COL_FRAMES: "Frames the instance is on; sorts by first frame",
+    COL_KEYS: "Keyframes: the frames you drew or corrected (prompts, brush, commits), not tracked or "
+              "interpolated ones. Tracking conditions on them and never overwrites them; Interpolate "
+              "fills between them",
     COL_CONF: "Mean confidence over its frames (manual frames are 1.0)",
     COL_LOCK: "Locked instances are never changed by any tool",
     COL_PARENT: "The instance it divided from (Track dock: Divide, Link)",
@@ -67,14 +72,11 @@ _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.
 _FLAGS_CHECKABLE = _FLAGS | Qt.ItemFlag.ItemIsUserCheckable
 
 
-def _compact(widget, chars: int | None = None):
-    """A narrower spin box or combo box than napari's theme gives (the dock fits a slim panel)."""
-    if isinstance(widget, QComboBox):
-        widget.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        widget.setMinimumContentsLength(chars or 8)
-    else:
-        widget.setStyleSheet("QAbstractSpinBox { min-width: 30px; padding: 1px 2px; }")
-    return widget
+def _holding(widget: QWidget) -> QVBoxLayout:
+    layout = QVBoxLayout()
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(widget)
+    return layout
 
 
 def _is_checked(value) -> bool:
@@ -119,6 +121,8 @@ class InstanceModel(QAbstractTableModel):
                 return r.class_name
             if col == COL_FRAMES:
                 return r.frames_text
+            if col == COL_KEYS:
+                return r.keys_text
             if col == COL_CONF:
                 return f"{r.confidence:.2f}"
             if col == COL_SOURCE:
@@ -143,8 +147,8 @@ class InstanceModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_NAME:
                 return "Tick to show, untick to hide; click to select and go to it"
-            if col == COL_FRAMES:
-                return r.frames_text
+            if col in (COL_FRAMES, COL_KEYS):
+                return f"Frames {r.frames_text}\nKeyframes (yours) {r.keys_text or 'none'}"
             if col == COL_LOCK:
                 return "Locked: no tool changes it"
             if col == COL_PARENT and r.parent:
@@ -321,7 +325,7 @@ class InstancesWidget(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setMinimumSectionSize(24)
         for col, width in ((COL_NAME, 104), (COL_CLASS, 76), (COL_FRAMES, 48), (COL_CONF, 42),
-                           (COL_LOCK, 40), (COL_STATUS, 84), (COL_SOURCE, 64), (COL_PARENT, 48)):  # fmt: skip
+                           (COL_LOCK, 40), (COL_KEYS, 60), (COL_STATUS, 84), (COL_SOURCE, 64), (COL_PARENT, 48)):  # fmt: skip
             header.resizeSection(col, width)
         self.tree.clicked.connect(self._on_clicked)
         self.tree.selectionModel().selectionChanged.connect(self._share_selection)
@@ -333,34 +337,32 @@ class InstancesWidget(QWidget):
         self.delete_button = QPushButton("Delete")
         self.delete_button.setToolTip("Delete the selected instances (Delete key in the list)")
         self.merge_button = QPushButton("Merge")
-        self.merge_button.setToolTip("Merge the selected instances into the first")
+        self.merge_button.setToolTip("Merge the selected instances into the first (CVAT's join); with fewer than "
+                                     "two selected: those the line in the 'slice line' layer crosses")  # fmt: skip
         self.class_combo = _compact(QComboBox(), 6)
         self.change_class_button = QPushButton("Set")
         self.change_class_button.setToolTip("Give the selected instances the class picked beside")
         self.delete_button.clicked.connect(self._delete_selected)
         self.merge_button.clicked.connect(self._merge_selected)
         self.change_class_button.clicked.connect(self._change_class)
-        row = QHBoxLayout()
+        row, class_row = QHBoxLayout(), QHBoxLayout()  # two rows: fits a 300 px panel
         row.setContentsMargins(0, 0, 0, 0)
-        for w in (self.delete_button, self.merge_button, self.class_combo, self.change_class_button):
+        class_row.setContentsMargins(0, 0, 0, 0)
+        for w in (self.delete_button, self.merge_button):
             row.addWidget(w)
-        row.setStretch(2, 1)
-        # -- reshape (CVAT's slice and join): a line drawn in the "slice line" layer, see _napari.reshape
+        for w in (self.class_combo, self.change_class_button):
+            class_row.addWidget(w)
+        class_row.setStretch(0, 1)
+        # -- reshape (CVAT's slice; its join is Merge): a line drawn in the "slice line" layer, see _napari.reshape
         self.slice_button = QPushButton("Slice")
         self.slice_button.setToolTip("Cut the instance in two along the line drawn in the 'slice line' layer "
                                      "(the first press makes that layer: click points, double-click to end)")  # fmt: skip
-        self.join_button = QPushButton("Join")
-        self.join_button.setToolTip("Join the instances the drawn line crosses into the first it meets "
-                                    "(with no line: the selected ones, as Merge)")  # fmt: skip
         self.split_parts_button = QPushButton("Split parts")
         self.split_parts_button.setToolTip("Each disconnected part of the selected instances becomes an instance")
         self.slice_button.clicked.connect(self._slice)
-        self.join_button.clicked.connect(self._join)
         self.split_parts_button.clicked.connect(self._split_parts)
-        reshape_row = QHBoxLayout()
-        reshape_row.setContentsMargins(0, 0, 0, 0)
-        for w in (self.slice_button, self.join_button, self.split_parts_button):
-            reshape_row.addWidget(w)
+        for w in (self.slice_button, self.split_parts_button):
+            row.addWidget(w)
 
         # -- bulk edit
         self.first_spin, self.last_spin = _compact(QSpinBox()), _compact(QSpinBox())
@@ -368,9 +370,11 @@ class InstancesWidget(QWidget):
         self.all_button = QPushButton("All")
         self.current_button.clicked.connect(self._range_current)
         self.all_button.clicked.connect(self._range_all)
-        frames = QHBoxLayout()
-        for w in (self.first_spin, self.last_spin, self.current_button, self.all_button):
+        frames, frame_buttons = QHBoxLayout(), QHBoxLayout()  # two rows: fits a 300 px panel
+        for w in (self.first_spin, self.last_spin):
             frames.addWidget(w)
+        for w in (self.current_button, self.all_button):
+            frame_buttons.addWidget(w)
         self.op_combo = _compact(QComboBox(), 14)
         self.op_combo.addItems(OPERATIONS)
         self.bulk_class_combo = _compact(QComboBox(), 8)
@@ -383,6 +387,7 @@ class InstancesWidget(QWidget):
         bulk_form = QFormLayout()
         bulk_form.setContentsMargins(0, 0, 0, 0)
         bulk_form.addRow("Frames", frames)
+        bulk_form.addRow("", frame_buttons)
         bulk_form.addRow("Operation", self.op_combo)
         bulk_form.addRow("Class", self.bulk_class_combo)
         bulk_form.addRow("Below", self.threshold_spin)
@@ -390,14 +395,21 @@ class InstancesWidget(QWidget):
         self.bulk = collapsible("Bulk edit", bulk_form)
 
         self.status = StatusLine()
+        # attributes of the selected instance, classifications of frames (from the ontology)
+        self.attributes = AttributesSection(self.status)
+        self.frame_labels = FrameLabelsSection(self.status)
+        self.attributes_box = collapsible("Attributes", _holding(self.attributes))
+        self.frame_labels_box = collapsible("Frame labels", _holding(self.frame_labels))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
         layout.addLayout(top)
         layout.addWidget(self.tree, 1)
         layout.addLayout(row)
-        layout.addLayout(reshape_row)
+        layout.addLayout(class_row)
         layout.addWidget(self.bulk)
+        layout.addWidget(self.attributes_box)
+        layout.addWidget(self.frame_labels_box)
         layout.addWidget(self.status)
 
         napari_viewer.dims.events.current_step.connect(self._on_step)
@@ -437,6 +449,12 @@ class InstancesWidget(QWidget):
     def _on_step(self, event=None) -> None:
         if self.filter_combo.currentText() == CURRENT_FRAME:
             self._apply_filter()
+        self._show_values()
+
+    def _show_values(self) -> None:
+        """The attribute and frame-label forms follow the selection, the frame and the edits."""
+        self.attributes.show_for(self._session, self.selected_ids())
+        self.frame_labels.show_for(self._session)
 
     # -- list --------------------------------------------------------------
     def selected_ids(self) -> list[int]:
@@ -479,6 +497,7 @@ class InstancesWidget(QWidget):
             self._building = False
         if set(self.selected_ids()) != before:  # selected instances went away
             self._share_selection()
+        self._show_values()
 
     def _on_filter_mode(self, mode: str) -> None:
         ranged = mode == FRAME_RANGE
@@ -513,6 +532,7 @@ class InstancesWidget(QWidget):
     def _share_selection(self, *_args) -> None:
         if self._session is not None and not self._building:
             self._session.set_selection(self.selected_ids())
+            self._show_values()
 
     def _on_clicked(self, index: QModelIndex) -> None:
         label_id = index.data(ID_ROLE)
@@ -571,6 +591,9 @@ class InstancesWidget(QWidget):
             self.status.ok(f"Deleted {len(ids)} instance(s). Ctrl+Z on the labels layer undoes it.")
 
     def _merge_selected(self) -> None:
+        if self._session is not None and len(self.selected_ids()) < 2:
+            self._join()  # CVAT's join: the instances a drawn line crosses
+            return
         ids = self._need_selection(2)
         if ids and guarded(self.status, self._session.annotation.merge, ids) is not None:
             self.status.ok(f"Merged {len(ids)} instances into {self._session.table[ids[0]].name}.")
@@ -595,14 +618,13 @@ class InstancesWidget(QWidget):
             self.status.ok(f"Sliced: the smaller side is now {new.name}. Ctrl+Z on the labels layer undoes it.")
 
     def _join(self) -> None:
-        from .._napari.reshape import drawn_line, join_with_line
+        from .._napari.reshape import LINE_LAYER, drawn_line, join_with_line
 
-        if self._need_selection(0) is None:
-            return
-        if len(self.selected_ids()) >= 2 and guarded(self.status, lambda: drawn_line(self._session) or False) is False:
-            self._merge_selected()  # no line: the selection, as Merge
-            return
-        if self._line_or_hint("Join") is None:
+        found = guarded(self.status, lambda: drawn_line(self._session) or False)  # None: an error, said
+        if found is False:
+            self.status.error(f"Select at least 2 instance(s) in the list, or draw a line across them in the "
+                              f"{LINE_LAYER!r} layer (Slice makes it).")  # fmt: skip
+        if not found:
             return
         into = guarded(self.status, join_with_line, self._session)
         if into is not None:

@@ -857,7 +857,7 @@ class Annotation:
         self.changed.emit()
 
     # -- attributes and frame classifications (undo steps, like any edit) --
-    def set_attribute(self, label_id: int, name: str, value, frame: int | None = None) -> None:
+    def set_attribute(self, label_id: int, name: str, value, frame: int | None = None) -> Instance:
         """Set (``None``: clear) an attribute of an instance: a dynamic one on ``frame``
         (a frame the instance is on), a static one for the whole instance."""
         from .attributes import InvalidAttribute, find
@@ -883,28 +883,30 @@ class Annotation:
             if spec.dynamic and not values:
                 del rec.frame_attributes[int(frame)]
         self.changed.emit()
+        return rec
 
     def set_classification(self, frames: FrameSpan, name: str, value) -> list[int]:
         """Set (``None``: clear) a frame classification on frames (a frame, a (first, last)
-        pair, a range or a list; ``None``: every frame). One undo step."""
+        pair, a range or a list; ``None``: every frame). One undo step; the frames set."""
+        return self.set_classifications(frames, {name: value})
+
+    def set_classifications(self, frames: FrameSpan, values: dict) -> list[int]:
+        """Several classifications at once: all checked first, then one undo step."""
         from .attributes import InvalidAttribute, find
 
         try:
-            spec = find(self.ontology.classifications, name, "the ontology")
-            value = spec.value(value)
+            checked = {n: find(self.ontology.classifications, n, "the ontology").value(v) for n, v in values.items()}
         except InvalidAttribute as e:
             raise AnnotationError(str(e)) from None
         if isinstance(frames, (int, np.integer)):
             frames = [int(frames)]
-        if self.frame_axis is None:
-            span = [0]  # one image, one 'frame'
-        else:
-            _, span = self.span_region(frames)
+        span = [0] if self.frame_axis is None else self.span_region(frames)[1]  # one image: one 'frame'
         what = f"frame {span[0]}" if len(span) == 1 else f"frames {span[0]}-{span[-1]}"
-        with self.action(f"the {name} of {what}"):
+        with self.action(f"the {', '.join(checked)} of {what}"):
             labels = self.table.edit_frame_labels()
             for f in span:
-                labels.set(f, name, value)
+                for name, value in checked.items():
+                    labels.set(f, name, value)
         self.changed.emit()
         return list(span)
 
