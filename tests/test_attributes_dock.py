@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 from qtpy.QtCore import QPoint, Qt
-from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QPushButton
+from qtpy.QtWidgets import QCheckBox, QComboBox, QLineEdit, QPushButton
 
 from napari_samlabel.api import start_session
 from napari_samlabel.core.ontology import Ontology
