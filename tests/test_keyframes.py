@@ -297,3 +297,47 @@ def test_a_session_run_with_sam2_keeps_a_corrected_frame_and_conditions_on_it(mo
     assert s.table[rec.id].keyframes == {2, 5} and s.table[rec.id].source_on(5) == "manual"
     s.labels.undo()
     assert (s.labels.data == before).all() and s.table[rec.id].keyframes == {2, 5}
+
+
+# -- the Instances dock shows them ---------------------------------------------------------
+def test_the_instances_rows_show_the_keyframes_and_follow_undo(setup):
+    from napari_samlabel._napari.instance_rows import SORT_KEYS, RowTracker
+
+    viewer, s, truth, a = setup
+    rows = RowTracker()
+    rows.update(s.table)
+    make_job(s, SeedGrowSegmenter().tracker(), [a], TrackOptions("forward", 6)).run()
+    rows.update(s.table)
+    assert (rows.rows[a].frames_text, rows.rows[a].keys_text) == ("6-11", "6")
+    s.commit(ndi.binary_dilation(s.labels.data[9] == a, iterations=2), region=(9,), label_id=a, replace=True)
+    assert rows.update(s.table).changed == [a] and rows.rows[a].keys_text == "6, 9"
+    s.labels.undo()
+    assert rows.update(s.table).changed == [a] and rows.rows[a].keys_text == "6"
+    b = s.commit(truth[3] == 3, region=(3,))
+    s.commit(truth[5] == 3, region=(5,), label_id=b.id)
+    rows.update(s.table)
+    assert SORT_KEYS["keyframes"](rows.rows[b.id]) > SORT_KEYS["keyframes"](rows.rows[a])  # two keyframes sort after one
+
+
+@pytest.mark.slow
+def test_the_instances_dock_has_a_keys_column(make_napari_viewer, qtbot, movie, classes):
+    from qtpy.QtCore import Qt
+
+    from napari_samlabel._qt.instances_widget import COL_FRAMES, COL_NAME, COLUMNS, ID_ROLE
+
+    image, truth = movie
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1366, 740)
+    s = start_session(viewer, viewer.add_image(image), ontology=classes)
+    _, dock = viewer.window.add_plugin_dock_widget("napari-samlabel", "Instances")
+    a = s.commit(truth[6] == 2, region=(6,)).id
+    make_job(s, SeedGrowSegmenter().tracker(), [a], TrackOptions("forward", 6)).run()
+    s.commit(ndi.binary_dilation(s.labels.data[9] == a, iterations=2), region=(9,), label_id=a, replace=True)
+    qtbot.wait(50)
+    model = dock.tree.model()
+    (r,) = [r for r in range(model.rowCount()) if model.index(r, COL_NAME).data(ID_ROLE) == a]
+    keys = model.index(r, COLUMNS.index("Keys"))
+    assert keys.data() == "6, 9"
+    assert "Keyframes (yours) 6, 9" in model.index(r, COL_FRAMES).data(Qt.ItemDataRole.ToolTipRole)
+    header = dock.tree.header()
+    assert header.sectionSize(keys.column()) >= header.fontMetrics().horizontalAdvance("6, 9") + 6

@@ -33,6 +33,8 @@ class Row(NamedTuple):
     locked: bool
     visible: bool
     parent: int = 0  # the instance it divided from (0: none)
+    keyframes: tuple[int, ...] = ()  # sorted: the frames the user made or corrected
+    keys_text: str = ""
 
     @property
     def first(self) -> int:
@@ -45,9 +47,11 @@ class Row(NamedTuple):
 
 def row_of(rec: Instance) -> Row:
     frames = tuple(sorted(rec.frames))
+    keys = tuple(sorted(rec.keyframes))
     return Row(
         rec.id, rec.name, rec.class_name, frames, format_frames(frames),
         rec.mean_confidence, rec.sources, rec.status, rec.locked, rec.visible, rec.parent,
+        keys, format_frames(keys),
     )  # fmt: skip
 
 
@@ -145,4 +149,5 @@ SORT_KEYS = {
     "status": lambda r: STATUSES.index(r.status) if r.status in STATUSES else len(STATUSES),
     "locked": lambda r: int(r.locked),
     "parent": lambda r: r.parent,
+    "keyframes": lambda r: float(len(r.keyframes)) * 1e7 + (r.keyframes[0] if r.keyframes else -1),  # how many, then first
 }
