@@ -132,3 +132,30 @@ def leaving_cell(seed: int = 0, n_frames: int = 14, size: int = 96) -> tuple[np.
 
     image, truth = _fluorescence(cells, size, np.random.default_rng(seed), extra=glow)
     return image, truth, gone
+
+
+def object_in_organ(size: int = 64, cy: float = 32, cx: float = 32, ry: float = 7, rx: float = 8,
+                    organ_level: float = 140, contrast: float = 40, fat_level: float = 40,
+                    noise: float = 3.0, blur: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """A grey uint8 RGB plane: an object ``contrast`` above (or below, when negative) a large
+    organ, which sits on a darker surround; blur and noise. Returns (rgb, object truth)."""
+    rng = np.random.default_rng(seed)
+    shape = (size, size)
+    organ = ellipse(shape, size / 2, size / 2, size * 0.42, size * 0.45)
+    obj = ellipse(shape, cy, cx, ry, rx)
+    img = np.full(shape, fat_level, np.float32)
+    img[organ] = organ_level
+    img[obj] = organ_level + contrast
+    img = ndi.gaussian_filter(img, blur) + rng.normal(0, noise, shape).astype(np.float32)
+    return window_to_uint8(np.clip(img, 0, 255), (0, 255)), obj
+
+
+def jumping_cell(seed: int = 0, n_frames: int = 10, jump_at: int = 5, size: int = 96) -> tuple[np.ndarray, np.ndarray]:
+    """A nucleus that drifts slowly, then is somewhere else from frame ``jump_at`` on (the stage
+    moved, or frames were dropped): no tracker can follow it without being shown.
+    Returns (image, truth with label 1)."""
+    cells = []
+    for t in range(n_frames):
+        cy, cx = (size * 0.3, size * 0.3 + t) if t < jump_at else (size * 0.7, size * 0.65 + (t - jump_at))
+        cells.append([(1, cy, cx, 9.0, 10.0, 0.9)])
+    return _fluorescence(cells, size, np.random.default_rng(seed))

@@ -75,9 +75,11 @@ def noise_sigma(g: np.ndarray) -> float:
 
 
 def _disc(shape, points, radius: int) -> np.ndarray:
+    """The pixels within ``radius`` (a square) of the points that lie in ``shape``."""
     out = np.zeros(shape, bool)
     for r, c in points:
-        out[max(r - radius, 0) : r + radius + 1, max(c - radius, 0) : c + radius + 1] = True
+        if 0 <= r < shape[0] and 0 <= c < shape[1]:
+            out[max(r - radius, 0) : r + radius + 1, max(c - radius, 0) : c + radius + 1] = True
     return out  # a square neighbourhood: cheap, and enough for a median
 
 
@@ -180,6 +182,10 @@ class SeedGrowSegmenter:
         if prompts.box is not None:
             r0, c0, r1, c1 = np.round(prompts.box).astype(int)
             box = (max(r0, 0), max(c0, 0), min(r1, h - 1), min(c1, w - 1))
+        if box is not None:  # a click outside the box contradicts it: the box wins
+            pos = pos[(pos[:, 0] >= box[0]) & (pos[:, 0] <= box[2]) & (pos[:, 1] >= box[1]) & (pos[:, 1] <= box[3])]
+        # the level under each negative click, wherever it is (it may lie outside the box)
+        neg_levels = [float(np.median(g[_disc(g.shape, [n], SEED_RADIUS)])) for n in neg]
         half = CROP
         while True:
             if box is not None:  # the box and a ring around it (background seeds)
@@ -190,7 +196,7 @@ class SeedGrowSegmenter:
             r0, c0, r1, c1 = max(r0, 0), max(c0, 0), min(r1, h), min(c1, w)
             masks, grow = self._segment(g[r0:r1, c0:c1], pos - (r0, c0), neg - (r0, c0),
                                         None if box is None else (box[0] - r0, box[1] - c0, box[2] - r0, box[3] - c0),
-                                        multimask)  # fmt: skip
+                                        multimask, neg_levels)  # fmt: skip
             reached = grow or any(_touches_edge(m) for m in masks[:1])
             whole = r0 == 0 and c0 == 0 and r1 == h and c1 == w
             if box is not None or whole or not reached:
@@ -202,7 +208,7 @@ class SeedGrowSegmenter:
         order = np.argsort(-scores, kind="stable")
         return MaskPrediction(full[order], scores[order])
 
-    def _segment(self, g, pos, neg, box, multimask: bool) -> tuple[list[np.ndarray], bool]:
+    def _segment(self, g, pos, neg, box, multimask: bool, neg_levels=()) -> tuple[list[np.ndarray], bool]:
         """Masks in the crop ``g`` (best guess first) and whether the crop was too small."""
         shape = g.shape
         inbox = None
@@ -230,14 +236,13 @@ class SeedGrowSegmenter:
         pos_seeds &= ~neg_seeds
         if not pos_seeds.any():
             return [np.zeros(shape, bool)] * (3 if multimask else 1), False
-        # which way is the object: against the negative clicks, the box border, or the area around
+        # which way is the object: against the box's border, else against the area around
+        # (the crop grows with the object, so the object never makes most of it)
         ring = None
         if inbox is not None:
             ring = ndi.binary_dilation(inbox, iterations=2) & ~ndi.binary_erosion(inbox, iterations=1)
         mu_raw = float(np.median(levels))
-        if neg_seeds.any() and abs(np.median(g[neg_seeds]) - mu_raw) > MIN_STEP_SIGMAS * sigma:
-            bright = mu_raw > np.median(g[neg_seeds])
-        elif ring is not None and ring.any() and abs(np.median(g[ring]) - mu_raw) > MIN_STEP_SIGMAS * sigma:
+        if ring is not None and ring.any() and abs(np.median(g[ring]) - mu_raw) > MIN_STEP_SIGMAS * sigma:
             bright = mu_raw > np.median(g[ring])
         else:
             bright = mu_raw >= np.median(g)
@@ -249,9 +254,6 @@ class SeedGrowSegmenter:
         spill, grow = surround_level(s, pos_seeds, mu, sigma, inbox, floor)
         if spill is not None:
             candidates.append(spill)
-        for n in neg:
-            v = float(np.median(s[_disc(shape, [n], SEED_RADIUS)]))
-            candidates.append(v)
         if ring is not None and ring.any():
             candidates.append(float(np.median(s[ring])))
         candidates = [c for c in candidates if c < mu - MIN_STEP_SIGMAS * sigma]
