@@ -299,7 +299,7 @@ def test_split_into_parts_of_the_selection_is_one_undo_step(viewer, scaled):
 
 # -- the Instances dock in a real window ---------------------------------------------------------
 @pytest.mark.slow
-def test_the_dock_buttons_slice_join_and_split_parts(make_napari_viewer, qtbot):
+def test_the_dock_buttons_slice_merge_along_a_line_and_split_parts(make_napari_viewer, qtbot):
     from qtpy.QtCore import Qt
 
     from napari_samlabel._qt.instances_widget import ID_ROLE
@@ -328,8 +328,10 @@ def test_the_dock_buttons_slice_join_and_split_parts(make_napari_viewer, qtbot):
     assert set(np.unique(np.nonzero(lab == new.id)[1])) == set(range(31, 45))
     assert new.id in [dock.tree.model().index(r, 0).data(ID_ROLE) for r in range(dock.tree.model().rowCount())]
 
-    layer.add_paths([np.array([[1, 20, 10.0], [1, 20, 48.0]])])  # across both halves: join them again
-    qtbot.mouseClick(dock.join_button, Qt.LeftButton)
+    qtbot.mouseClick(dock.merge_button, Qt.LeftButton)  # nothing selected, no line: how to join
+    assert "or draw a line across them" in dock.status.text() and s.table[new.id].present
+    layer.add_paths([np.array([[1, 20, 10.0], [1, 20, 48.0]])])  # across both halves: Merge joins them (CVAT's join)
+    qtbot.mouseClick(dock.merge_button, Qt.LeftButton)
     assert "Joined" in dock.status.text()
     assert ((s.labels.data == a.id) == (start == a.id)).all() and not s.table[new.id].present
 

@@ -352,7 +352,7 @@ class InstancesWidget(QWidget):
             row.addWidget(w)
         for w in (self.class_combo, self.change_class_button):
             class_row.addWidget(w)
-        class_row.setStretch(0, 1)
+        class_row.setStretch(0, 1)  # (Split parts goes first in this row, Slice in the one above: 3 buttons a row)
         # -- reshape (CVAT's slice; its join is Merge): a line drawn in the "slice line" layer, see _napari.reshape
         self.slice_button = QPushButton("Slice")
         self.slice_button.setToolTip("Cut the instance in two along the line drawn in the 'slice line' layer "
@@ -361,8 +361,8 @@ class InstancesWidget(QWidget):
         self.split_parts_button.setToolTip("Each disconnected part of the selected instances becomes an instance")
         self.slice_button.clicked.connect(self._slice)
         self.split_parts_button.clicked.connect(self._split_parts)
-        for w in (self.slice_button, self.split_parts_button):
-            row.addWidget(w)
+        row.addWidget(self.slice_button)
+        class_row.insertWidget(0, self.split_parts_button)
 
         # -- bulk edit
         self.first_spin, self.last_spin = _compact(QSpinBox()), _compact(QSpinBox())
