@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 from qtpy.QtCore import QPoint, Qt
-from qtpy.QtWidgets import QCheckBox, QComboBox, QLineEdit, QPushButton
+from qtpy.QtWidgets import QCheckBox, QComboBox, QLineEdit, QPushButton, QTabWidget
 
 from napari_samlabel.api import start_session
 from napari_samlabel.core.ontology import Ontology
@@ -42,12 +42,20 @@ def no_sideways_scroll(qtbot, dock):
         f"{dock.minimumSizeHint().width()} px in {scroll.viewport().width()}; widest row {widest}")
 
 
-def open_section(qtbot, box):
+def open_section(qtbot, box, page=None):
+    """Unfold a section; ``page``: then click the tab of that title in it."""
     toggle = next(b for b in box.findChildren(QPushButton))
     qtbot.mouseClick(toggle, Qt.LeftButton)
     content = box.content()
     qtbot.waitUntil(lambda: content.height() >= content.sizeHint().height(), timeout=3000)  # it slides open
     assert box.isExpanded()
+    if page is not None:
+        tabs = box.findChild(QTabWidget)
+        bar = tabs.tabBar()
+        index = [tabs.tabText(i) for i in range(tabs.count())].index(page)
+        qtbot.mouseClick(bar, Qt.LeftButton, pos=bar.tabRect(index).center())
+        assert tabs.currentIndex() == index
+        qtbot.waitUntil(lambda: box.content().height() >= box.content().sizeHint().height(), timeout=3000)  # refits
 
 
 def select_row(qtbot, dock, label_id):
@@ -62,7 +70,7 @@ def select_row(qtbot, dock, label_id):
 def test_a_user_sets_attributes_of_the_selected_instance_and_undoes_one(panel, qtbot, tmp_path):
     viewer, s, dock, a = panel
     select_row(qtbot, dock, a)
-    open_section(qtbot, dock.attributes_box)
+    open_section(qtbot, dock.details_box, "Attributes")
     form = dock.attributes.values
     no_sideways_scroll(qtbot, dock)
     assert "Frame 12".lower() in dock.attributes.heading.text().lower()
@@ -103,7 +111,7 @@ def test_a_user_sets_attributes_of_the_selected_instance_and_undoes_one(panel, q
 def test_preserve_chosen_state_from_the_dock_reaches_the_next_frame_labeled(panel, qtbot):
     viewer, s, dock, a = panel
     select_row(qtbot, dock, a)
-    open_section(qtbot, dock.attributes_box)
+    open_section(qtbot, dock.details_box, "Attributes")
     dock.attributes.values.fields["phase"][1].setCurrentText("S")
     preserve = dock.attributes.preserve
     qtbot.mouseClick(preserve, Qt.LeftButton, pos=QPoint(6, preserve.height() // 2))  # on the box, not beside the text
@@ -117,7 +125,7 @@ def test_preserve_chosen_state_from_the_dock_reaches_the_next_frame_labeled(pane
 
 def test_frame_labels_over_a_range_show_on_the_canvas_and_undo_in_one_step(panel, qtbot, tmp_path):
     viewer, s, dock, a = panel
-    open_section(qtbot, dock.frame_labels_box)
+    open_section(qtbot, dock.details_box, "Frame labels")
     section = dock.frame_labels
     open_section(qtbot, dock.bulk)
     no_sideways_scroll(qtbot, dock)
@@ -135,3 +143,34 @@ def test_frame_labels_over_a_range_show_on_the_canvas_and_undo_in_one_step(panel
     key(viewer, "Control-Z")
     assert s.table.frame_labels.values == {}
     assert "Undid the quality, contains mitosis of frames 10-14." in dock.status.text() or s.table.frame_labels.values == {}
+
+
+def test_a_reviewer_rejects_a_frame_with_a_comment_and_jumps_back_to_it_from_the_open_issues(panel, qtbot, tmp_path):
+    from napari_samlabel.io.project import load_project, save_project
+
+    viewer, s, dock, a = panel
+    b = s.commit(square(35, 35), region=(12,)).id
+    select_row(qtbot, dock, b)
+    open_section(qtbot, dock.details_box, "Review")
+    no_sideways_scroll(qtbot, dock)
+    review = dock.review
+    qtbot.mouseClick(review.comment, Qt.LeftButton)
+    qtbot.keyClicks(review.comment, "boundary leaks into the neighbour")
+    qtbot.mouseClick(review.this_frame, Qt.LeftButton, pos=QPoint(6, review.this_frame.height() // 2))
+    qtbot.mouseClick(review.reject_button, Qt.LeftButton)
+    assert review.issues.count() == 1
+    assert review.issues.item(0).text() == f"Cell ({b}), frame 12: boundary leaks into the neighbour"
+    assert s.table[b].status == "unreviewed"  # a frame's verdict is not the instance's
+
+    viewer.dims.set_current_step(0, 3)  # the reviewer moves on ...
+    select_row(qtbot, dock, a)
+    rect = review.issues.visualItemRect(review.issues.item(0))
+    qtbot.mouseClick(review.issues.viewport(), Qt.LeftButton, pos=rect.center())  # ... and comes back
+    assert s.current_frame() == 12 and s.labels.selected_label == b
+
+    save_project(tmp_path / "p", s.labels.data, s.ontology, s.table, {"frame_axis": 0})
+    note = load_project(tmp_path / "p")[2].reviews.open_issues()[0]
+    assert (note.instance, note.frame, note.comment) == (b, 12, "boundary leaks into the neighbour")
+
+    qtbot.mouseClick(review.resolve_button, Qt.LeftButton)
+    assert review.issues.count() == 0 and s.table.reviews.open_issues() == []

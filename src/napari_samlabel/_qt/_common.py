@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QComboBox, QLabel, QWidget
+from qtpy.QtWidgets import QComboBox, QLabel, QSizePolicy, QWidget
 
 from ..core.annotation import AnnotationError
 from ..core.ontology import OntologyError
@@ -65,10 +65,20 @@ def collapsible(title: str, form, expanded: bool = False):
 
     box = QWidget()
     box.setLayout(form)
+    # unfolded, it keeps the height it asks for (a tab with little room scrolls instead of
+    # squashing the form's rows into each other)
+    box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
     section = QCollapsible(title)
     section.addWidget(box)
     section.expand(animate=False) if expanded else section.collapse(animate=False)
     return section
+
+
+def refit(section) -> None:
+    """An unfolded section takes the height its content asks for now (QCollapsible sizes
+    itself when it unfolds; forms that change afterwards would be cut off)."""
+    if section.isExpanded():
+        section.expand(animate=False)
 
 
 def compact(widget: QWidget, chars: int = 8) -> QWidget:

@@ -23,14 +23,16 @@ from qtpy.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSpinBox,
+    QTabWidget,
     QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
 from .._napari.instance_rows import SORT_KEYS, Row, RowChanges, RowTracker, matches, on_frames
-from ._common import StatusLine, collapsible, guarded, narrow as _compact
+from ._common import StatusLine, collapsible, guarded, narrow as _compact, refit
 from .attributes_form import AttributesSection, FrameLabelsSection
+from .review_section import ReviewSection
 
 if TYPE_CHECKING:
     import napari
@@ -398,8 +400,14 @@ class InstancesWidget(QWidget):
         # attributes of the selected instance, classifications of frames (from the ontology)
         self.attributes = AttributesSection(self.status)
         self.frame_labels = FrameLabelsSection(self.status)
-        self.attributes_box = collapsible("Attributes", _holding(self.attributes))
-        self.frame_labels_box = collapsible("Frame labels", _holding(self.frame_labels))
+        self.review = ReviewSection(self.status, self.selected_ids)
+        # one folding section with three pages: the list keeps its height on a 768 px screen
+        self.details = QTabWidget()
+        self.details.setDocumentMode(True)
+        for title, page in (("Attributes", self.attributes), ("Frame labels", self.frame_labels), ("Review", self.review)):
+            self.details.addTab(page, title)
+        self.details_box = collapsible("Attributes, frame labels, review", _holding(self.details))
+        self.details.currentChanged.connect(lambda _i: refit(self.details_box))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
@@ -408,8 +416,7 @@ class InstancesWidget(QWidget):
         layout.addLayout(row)
         layout.addLayout(class_row)
         layout.addWidget(self.bulk)
-        layout.addWidget(self.attributes_box)
-        layout.addWidget(self.frame_labels_box)
+        layout.addWidget(self.details_box)
         layout.addWidget(self.status)
 
         napari_viewer.dims.events.current_step.connect(self._on_step)
@@ -455,6 +462,8 @@ class InstancesWidget(QWidget):
         """The attribute and frame-label forms follow the selection, the frame and the edits."""
         self.attributes.show_for(self._session, self.selected_ids())
         self.frame_labels.show_for(self._session)
+        self.review.show_for(self._session)
+        refit(self.details_box)
 
     # -- list --------------------------------------------------------------
     def selected_ids(self) -> list[int]:
@@ -552,8 +561,8 @@ class InstancesWidget(QWidget):
         """What the right-click menu offers for the selected instances."""
         ann = self._session.annotation
         return {
-            "Accept": lambda ids: ann.set_status(ids, "accepted"),
-            "Reject": lambda ids: ann.set_status(ids, "rejected"),
+            "Accept": lambda ids: ann.review(ids, "accepted"),  # a note too (Review section: with a comment)
+            "Reject": lambda ids: ann.review(ids, "rejected"),
             "Mark unreviewed": lambda ids: ann.set_status(ids, "unreviewed"),
             "Lock": lambda ids: ann.set_locked(ids, True),
             "Unlock": lambda ids: ann.set_locked(ids, False),

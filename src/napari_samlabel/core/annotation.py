@@ -856,6 +856,27 @@ class Annotation:
             self.table[i].status = status
         self.changed.emit()
 
+    def review(self, ids: Iterable[int], verdict: str, comment: str = "", frame: int | None = None) -> list:
+        """Accept or reject instances (on one frame, or as a whole) with a comment; a
+        rejection stays an open issue until resolved. A verdict on the whole instance is
+        its review status too. Not an undo step (the reviewer's record)."""
+        ids = [int(i) for i in ids]
+        for i in ids:
+            if i not in self.table:
+                raise AnnotationError(f"no instance with label id {i}")
+            if frame is not None and int(frame) not in self.table[i].frames:
+                raise AnnotationError(f"{self.table[i].name} is not on frame {frame}")
+        notes = [self.table.reviews.add(i, verdict, comment, frame) for i in ids]
+        if frame is None:
+            for i in ids:
+                self.table[i].status = verdict
+        self.changed.emit()
+        return notes
+
+    def resolve_issue(self, note_id: int, resolved: bool = True) -> None:
+        self.table.reviews.resolve(note_id, resolved)
+        self.changed.emit()
+
     # -- attributes and frame classifications (undo steps, like any edit) --
     def set_attribute(self, label_id: int, name: str, value, frame: int | None = None) -> Instance:
         """Set (``None``: clear) an attribute of an instance: a dynamic one on ``frame``

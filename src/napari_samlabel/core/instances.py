@@ -19,7 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Iterator
 
-from .attributes import FRAME_LABELS, FrameLabels, from_json as attribute_from_json, json_values, summary
+from .attributes import FRAME_LABELS, FrameLabels, json_values, summary
+from .attributes import from_json as attribute_from_json
+from .review import Reviews
 
 SOURCES = ("manual", "model", "tracked", "interpolated")
 KEY_SOURCES = ("manual", "model")  # the user's frames: keyframes for tracking and interpolation
@@ -139,6 +141,7 @@ class InstanceTable:
         self._painted: set[int] = set()  # ids that have ever had pixels: never handed out again
         self.journal: dict[int, Instance | None] | None = None  # the open transaction's pre-images
         self.frame_labels = FrameLabels()  # frame classifications; journaled under FRAME_LABELS
+        self.reviews = Reviews()  # the reviewer's notes: kept in the project, never undone
 
     # -- ids -------------------------------------------------------------
     @property
@@ -320,6 +323,8 @@ class InstanceTable:
         out = {"next_id": self._next_id, "instances": recs}
         if self.frame_labels.values:
             out["frame_labels"] = self.frame_labels.to_json()
+        if len(self.reviews):
+            out["reviews"] = self.reviews.to_json()
         return out
 
     @classmethod
@@ -342,6 +347,7 @@ class InstanceTable:
                 table._on_frame.setdefault(f, set()).add(label_id)
                 table._painted.add(label_id)
         table.frame_labels = FrameLabels.from_json(data.get("frame_labels"))
+        table.reviews = Reviews.from_json(data.get("reviews"))
         return table
 
     # -- export ----------------------------------------------------------
