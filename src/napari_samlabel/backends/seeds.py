@@ -101,37 +101,39 @@ def _components_at(s: np.ndarray, level: float, seeds: np.ndarray, window: np.nd
 
 
 def surround_level(s: np.ndarray, seeds: np.ndarray, mu: float, sigma: float, window: np.ndarray | None,
-                   floor: float) -> tuple[float | None, bool]:  # fmt: skip
+                   floor: float, edges=(True, True, True, True)) -> float | None:  # fmt: skip
     """The level of the first plateau the seeds' region spills into as its threshold falls from
     ``mu`` (the object is bright in ``s``), read as the median of a ring around the region just
-    before it spills. (None, touches) when it never spills; ``touches``: the region reached the
-    edge of ``s`` first (the caller may widen its window)."""
+    before it spills (doubles at once, or reaches one of the ``edges`` of ``s``: those that are
+    not the plane's own); None when it never does."""
     step = max(sigma, (mu - floor) / 48.0, 0.25)
     start = mu - MIN_STEP_SIGMAS * sigma
     prev = _components_at(s, start, seeds, window)
     if not prev.any():
-        return None, False
+        return None
     area = prev.sum()
     level = start - step
     while level > floor:
         cur = _components_at(s, level, seeds, window)
         a = cur.sum()
         if a > 2 * area and a - area > 16:  # spilled onto a plateau
-            ring = ndi.binary_dilation(prev, iterations=4) & ~ndi.binary_dilation(prev, iterations=1)
-            if window is not None:
-                ring &= window
-            if ring.any():
-                return float(np.median(s[ring])), False
-            return None, False
-        if _touches_edge(cur):
-            return None, True
+            break
+        if _touches_edge(cur, edges):  # it escaped the window: the surround (or the window is too small:
+            break  # then the mask reaches the edge too, and the caller widens the window)
         prev, area = cur, a
         level -= step
-    return None, False
+    else:
+        return None
+    ring = ndi.binary_dilation(prev, iterations=4) & ~ndi.binary_dilation(prev, iterations=1)
+    if window is not None:
+        ring &= window
+    return float(np.median(s[ring])) if ring.any() else None
 
 
-def _touches_edge(m: np.ndarray) -> bool:
-    return bool(m[0].any() or m[-1].any() or m[:, 0].any() or m[:, -1].any())
+def _touches_edge(m: np.ndarray, edges=(True, True, True, True)) -> bool:
+    """Whether ``m`` reaches its top, bottom, left or right edge (those of ``edges`` that are True)."""
+    top, bottom, left, right = edges
+    return bool((top and m[0].any()) or (bottom and m[-1].any()) or (left and m[:, 0].any()) or (right and m[:, -1].any()))
 
 
 def gradient_magnitude(s: np.ndarray) -> np.ndarray:
@@ -194,12 +196,11 @@ class SeedGrowSegmenter:
                 r0, c0 = pos.min(axis=0) - half
                 r1, c1 = pos.max(axis=0) + half + 1
             r0, c0, r1, c1 = max(r0, 0), max(c0, 0), min(r1, h), min(c1, w)
-            masks, grow = self._segment(g[r0:r1, c0:c1], pos - (r0, c0), neg - (r0, c0),
-                                        None if box is None else (box[0] - r0, box[1] - c0, box[2] - r0, box[3] - c0),
-                                        multimask, neg_levels)  # fmt: skip
-            reached = grow or any(_touches_edge(m) for m in masks[:1])
-            whole = r0 == 0 and c0 == 0 and r1 == h and c1 == w
-            if box is not None or whole or not reached:
+            edges = (r0 > 0, r1 < h, c0 > 0, c1 < w)  # the window's edges inside the plane
+            masks = self._segment(g[r0:r1, c0:c1], pos - (r0, c0), neg - (r0, c0),
+                                  None if box is None else (box[0] - r0, box[1] - c0, box[2] - r0, box[3] - c0),
+                                  multimask, neg_levels, edges)  # fmt: skip
+            if box is not None or not _touches_edge(masks[0], edges):
                 break
             half *= 2  # the object reaches the window's edge: look wider
         full = np.zeros((len(masks), h, w), bool)
@@ -208,8 +209,8 @@ class SeedGrowSegmenter:
         order = np.argsort(-scores, kind="stable")
         return MaskPrediction(full[order], scores[order])
 
-    def _segment(self, g, pos, neg, box, multimask: bool, neg_levels=()) -> tuple[list[np.ndarray], bool]:
-        """Masks in the crop ``g`` (best guess first) and whether the crop was too small."""
+    def _segment(self, g, pos, neg, box, multimask: bool, neg_levels=(), edges=(True,) * 4) -> list[np.ndarray]:
+        """Masks in the crop ``g``, the best guess first."""
         shape = g.shape
         inbox = None
         if box is not None:
@@ -235,7 +236,7 @@ class SeedGrowSegmenter:
             pos_seeds &= np.abs(g - level) <= max(0.25 * (hi - lo), 2 * sigma)
         pos_seeds &= ~neg_seeds
         if not pos_seeds.any():
-            return [np.zeros(shape, bool)] * (3 if multimask else 1), False
+            return [np.zeros(shape, bool)] * (3 if multimask else 1)
         # which way is the object: against the box's border, else against the area around
         # (the crop grows with the object, so the object never makes most of it)
         ring = None
@@ -251,7 +252,7 @@ class SeedGrowSegmenter:
         floor = float(np.percentile(s, 1))
         # what surrounds the object: the nearest level below it among those the seeds tell
         candidates = []
-        spill, grow = surround_level(s, pos_seeds, mu, sigma, inbox, floor)
+        spill = surround_level(s, pos_seeds, mu, sigma, inbox, floor, edges)
         if spill is not None:
             candidates.append(spill)
         if ring is not None and ring.any():
@@ -265,7 +266,7 @@ class SeedGrowSegmenter:
         for lo_frac, hi_frac in bands:  # the main edge first, then a little further out, and in
             fg, bg = self._markers(s, mu, b, lo_frac, hi_frac, pos_seeds, neg_seeds, inbox, ring)
             masks.append(self._refine(s, fg, bg, inbox))
-        return masks, grow
+        return masks
 
     @staticmethod
     def _markers(s, mu, b, lo_frac, hi_frac, pos_seeds, neg_seeds, inbox, ring):
@@ -340,6 +341,18 @@ class SeedGrowSegmenter:
         return out
 
 
+def _window(mask: np.ndarray, pad: int) -> tuple[slice, slice]:
+    """The bounding box of ``mask`` widened by ``pad`` (clipped to the frame)."""
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    h, w = mask.shape
+    return (slice(max(rows[0] - pad, 0), min(rows[-1] + pad + 1, h)),
+            slice(max(cols[0] - pad, 0), min(cols[-1] + pad + 1, w)))  # fmt: skip
+
+
+def _window_of(box: tuple[slice, slice], shape, pad: int) -> tuple[slice, slice]:
+    return tuple(slice(max(b.start - pad, 0), min(b.stop + pad, n)) for b, n in zip(box, shape))
+
+
 class _Track:
     """What the tracker knows of one object: its last mask, level, surround and motion."""
 
@@ -350,14 +363,16 @@ class _Track:
         self.bright, self.mu, self.b = True, 1.0, 0.0  # in s = +/- grey: the object is bright in s
 
     def learn(self, gray: np.ndarray, others: np.ndarray, blend: float = 1.0) -> None:
-        """Read its level (a median inside) and its surround's (a ring, other objects left out)."""
-        m = self.mask
+        """Read its level (a median inside) and its surround's (a ring 3-8 px out, other
+        objects left out: far enough not to read its own blurred edge)."""
+        win = _window(self.mask, 10)
+        m, g, others = self.mask[win], gray[win], others[win]
         core = ndi.binary_erosion(m, iterations=1)
         core = core if core.sum() >= 4 else m
-        ring = ndi.binary_dilation(m, iterations=4) & ~ndi.binary_dilation(m, iterations=1) & ~others
+        ring = ndi.binary_dilation(m, iterations=8) & ~ndi.binary_dilation(m, iterations=3) & ~others
         if not ring.any():
             ring = ~m
-        inside, around = float(np.median(gray[core])), float(np.median(gray[ring]))
+        inside, around = float(np.median(g[core])), float(np.median(g[ring]))
         if blend >= 1.0:
             self.bright = inside >= around
         sign = 1.0 if self.bright else -1.0
@@ -366,10 +381,15 @@ class _Track:
             mu, b = blend * mu + (1 - blend) * self.mu, blend * b + (1 - blend) * self.b
         self.mu, self.b = mu, min(b, mu - 1.0)
 
+    def moved(self, mask: np.ndarray) -> None:
+        """Found again with ``mask``: its step since the last mask is the next one's guess."""
+        self.velocity = _centroid(mask) - _centroid(self.mask)
+        self.mask, self.area = mask, int(mask.sum())
+
     def predicted(self) -> np.ndarray:
         """Its last mask moved on by its last step (no further than half its size)."""
-        rows, cols = np.nonzero(self.mask)
-        reach = 0.5 * max(np.ptp(rows), np.ptp(cols), 2)
+        win = _window(self.mask, 0)
+        reach = 0.5 * max(win[0].stop - win[0].start, win[1].stop - win[1].start, 2)
         dy, dx = np.clip(np.round(self.velocity), -reach, reach).astype(int)
         return _shifted(self.mask, dy, dx)
 
@@ -383,7 +403,9 @@ def _shifted(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
 
 
 def _centroid(mask: np.ndarray) -> np.ndarray:
-    return np.array(np.nonzero(mask)).mean(axis=1)
+    win = _window(mask, 0)
+    rows, cols = np.nonzero(mask[win])
+    return np.array([rows.mean() + win[0].start, cols.mean() + win[1].start])
 
 
 class SeedTracker:
@@ -455,8 +477,7 @@ class SeedTracker:
                     mask, score = found.get(i, (None, 0.0))
                     present = mask is not None
                     if present:
-                        t.velocity = _centroid(mask) - _centroid(t.mask)
-                        t.mask, t.area = mask, int(mask.sum())
+                        t.moved(mask)
                         t.learn(gray, taken & ~mask, blend=0.5)
                     else:
                         mask = np.zeros(gray.shape, bool)
@@ -470,7 +491,10 @@ class SeedTracker:
         return ndi.gaussian_filter(to_gray(rgb), self.segmenter.smoothing)
 
     def _grow(self, gray: np.ndarray, tracks: dict[int, _Track], fixed: dict[int, np.ndarray]) -> dict[int, tuple[np.ndarray, float]]:
-        """Each object's new mask and score, found where it was predicted; objects not found are left out."""
+        """Each object's new mask and score, found where it was predicted; objects not found are
+        left out. Two seeded watersheds over all objects at once: object against background on
+        the gradient (the edge on the steepest step), then object against object on the intensity
+        (touching objects part along the valley between them)."""
         from skimage.segmentation import watershed
 
         if not tracks:
@@ -478,52 +502,58 @@ class SeedTracker:
         h, w = gray.shape
         preds = {i: t.predicted() for i, t in tracks.items()}
         union = np.logical_or.reduce(list(preds.values()) + [t.mask for t in tracks.values()])
-        rows, cols = np.nonzero(union)
-        pad = max(8, int(0.5 * max(np.ptp(rows), np.ptp(cols)) / max(len(tracks), 1) ** 0.5))
-        r0, r1 = max(rows.min() - pad, 0), min(rows.max() + pad + 1, h)
-        c0, c1 = max(cols.min() - pad, 0), min(cols.max() + pad + 1, w)
-        g = gray[r0:r1, c0:c1]
-        crop = (slice(r0, r1), slice(c0, c1))
+        size = max(max(np.sqrt(t.area) for t in tracks.values()), 8)
+        crop = _window(union, max(8, int(size)))
+        g = gray[crop]
         markers = np.zeros(g.shape, np.int32)
-        allowed = np.zeros(g.shape, bool)
-        fg_sets, claimed = {}, np.zeros(g.shape, np.int32)
+        claimed = np.zeros(g.shape, np.int32)
+        background = np.ones(g.shape, bool)
         for i, t in tracks.items():
             s = g if t.bright else -g
+            background &= s <= t.b + 0.25 * (t.mu - t.b)  # below every object's quarter level
             pred = preds[i][crop]
-            fg_sets[i] = s >= (t.mu + t.b) / 2
-            hi = s >= t.b + 0.75 * (t.mu - t.b)
+            if not pred.any():
+                continue
+            win = _window(pred, 1)
+            pred, hi = pred[win], s[win] >= t.b + 0.75 * (t.mu - t.b)
             radius = np.sqrt(max(t.area, 1) / np.pi)
-            core = ndi.binary_erosion(pred, iterations=max(1, int(0.3 * radius)))
-            seed = core & hi
+            seed = ndi.binary_erosion(pred, iterations=max(1, int(0.3 * radius))) & hi
             if not seed.any():
                 seed = pred & hi
-            claimed[seed] += 1
-            markers[seed] = i
-            allowed |= fg_sets[i]
-        markers[claimed > 1] = 0  # where two predictions meet, the watershed decides
+            claimed[win][seed] += 1
+            markers[win][seed] = i
+        markers[claimed > 1] = 0  # where two predictions meet, the watersheds decide
         for i, m in fixed.items():  # keyframes: fixed, and no one else's
             markers[m[crop]] = i
-            allowed |= m[crop]
+        if not markers.any():
+            return {}
+        two = np.where(markers > 0, 1, np.where(background, 2, 0)).astype(np.int32)
+        objects = watershed(gradient_magnitude(g), two) == 1
         bright = [t.bright for t in tracks.values()]
         surface = -g if all(bright) else (g if not any(bright) else gradient_magnitude(g))
-        basins = watershed(surface, markers, mask=allowed)
+        basins = watershed(surface, markers, mask=objects | (markers > 0))
         out = {}
+        boxes = ndi.find_objects(basins)
         for i, t in tracks.items():
-            seed = markers == i
+            if i > len(boxes) or boxes[i - 1] is None:
+                continue
+            win = _window_of(boxes[i - 1], g.shape, 5)
+            seed = markers[win] == i
             if not seed.any():
                 continue
-            region = (basins == i) & fg_sets[i]
-            region = _components_at(region.astype(np.float32), 0.5, seed, None)
+            region = _components_at((basins[win] == i).astype(np.float32), 0.5, seed, None)
             region = ndi.binary_fill_holes(region)
+            for m in fixed.values():
+                region &= ~m[crop][win]
             if not region.any():
                 continue
-            full = np.zeros((h, w), bool)
-            full[crop] = region
-            pred = preds[i]
-            inside = (full & pred).sum() / full.sum()
-            growth = full.sum() / max(t.area, 1)
-            score = separability(g, region)
+            pred = preds[i][crop][win]
+            inside = (region & pred).sum() / region.sum()
+            growth = region.sum() / max(t.area, 1)
+            score = separability(g[win], region)
             if inside < self.min_overlap or not 0.25 <= growth <= 4.0 or score < self.min_score:
                 continue
+            full = np.zeros((h, w), bool)
+            full[crop][win] = region
             out[i] = (full, score)
         return out
