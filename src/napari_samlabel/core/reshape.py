@@ -94,10 +94,23 @@ def cut_mask(mask: np.ndarray, points) -> np.ndarray | None:
     More than two pieces (a line that crosses the object several times): pieces are grouped
     by the side of the line they lie on, so the result is still two instances, as in CVAT;
     should every piece lie on one side, the largest piece stays and the others go."""
-    from scipy import ndimage as ndi
-
     mask = np.asarray(mask, bool)
     pts = np.asarray(points, float)
+    if not mask.any():
+        return None
+    # work on the object's bounding box (and a pixel around it): a small object on a big plane is cheap
+    box = tuple(slice(max(int(i.min()) - 1, 0), int(i.max()) + 2) for i in np.nonzero(mask))
+    part = _cut(mask[box], pts - [box[0].start, box[1].start])
+    if part is None:
+        return None
+    out = np.zeros(mask.shape, bool)
+    out[box] = part
+    return out
+
+
+def _cut(mask: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
+    from scipy import ndimage as ndi
+
     line = line_mask(pts, mask) & mask
     if not line.any():
         return None
@@ -134,11 +147,20 @@ def cut_mask(mask: np.ndarray, points) -> np.ndarray | None:
     # the line's pixels go to the piece nearest to them, within the components it cut
     in_cut = np.isin(whole, np.unique(comp_of_piece[cut]))
     on_line = line & in_cut
-    if on_line.any():
-        inside = np.isin(pieces, cut)
-        _, (ri, ci) = ndi.distance_transform_edt(~inside, return_indices=True)
-        lr, lc = np.nonzero(on_line)
-        out[lr, lc] = out[ri[lr, lc], ci[lr, lc]]
+    if on_line.any():  # grown from the pieces beside them, a pixel a step, near the line only
+        lb = tuple(slice(max(int(i.min()) - 1, 0), int(i.max()) + 2) for i in np.nonzero(on_line))
+        lab = np.where(np.isin(pieces[lb], cut), pieces[lb], 0)
+        todo = on_line[lb]
+        cross = ndi.generate_binary_structure(2, 1)
+        while todo.any():
+            grown = ndi.grey_dilation(lab, footprint=cross)
+            take = todo & (grown > 0)
+            if not take.any():
+                break
+            lab[take] = grown[take]
+            todo &= ~take
+        sub = out[lb]
+        sub |= np.isin(lab, gone) & on_line[lb]
     return out
 
 
