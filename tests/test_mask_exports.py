@@ -297,3 +297,25 @@ def test_a_failed_cvat_export_into_a_chosen_folder_leaves_it_as_it_was(tmp_path)
     with pytest.raises(ValueError, match="instances on frame 1"):
         export("cvat-mask", chosen, labels, onto, ann.table, 0)
     assert [p.name for p in chosen.rglob("*")] == ["notes.txt"]
+
+
+@pytest.mark.slow
+def test_the_export_dock_writes_both(make_napari_viewer, tmp_path):
+    from napari_samlabel.api import start_session
+
+    viewer = make_napari_viewer()
+    image = viewer.add_image(np.zeros((2, *SHAPE), np.float32), name="movie")
+    onto = Ontology.from_dict({"classes": [{"name": "cell", "color": "#00ff00"}, {"name": "nucleus", "color": "#ff0000"}]})
+    s = start_session(viewer, image, ontology=onto)
+    s.select_class("nucleus")
+    a = s.commit(disc(SHAPE, 10, 10, 5), region=(1,))
+    _, dock = viewer.window.add_plugin_dock_widget("napari-samlabel", "Export annotations")
+    assert {"semantic", "cvat-mask"} <= {dock.format_combo.itemText(i) for i in range(dock.format_combo.count())}
+    dock.format_combo.setCurrentText("semantic")
+    out = dock.export(str(tmp_path / "sem.png"))
+    assert out == tmp_path and "Wrote" in dock.status.text()
+    assert ((iio.imread(tmp_path / "sem_00001.png") == 2) == (s.labels.data[1] == a.id)).all()
+    dock.format_combo.setCurrentText("cvat-mask")
+    out = dock.export(str(tmp_path / "cvat"))
+    cls = iio.imread(out / "SegmentationClass/frame_00001.png")
+    assert ((cls == (255, 0, 0)).all(-1) == (s.labels.data[1] == a.id)).all()
