@@ -97,6 +97,8 @@ class PromptController:
         self.mode = Mode.EXCLUDE
         self.into_selected = False
         self.multimask = True
+        #: off: a box drawn + Enter (or Label all) labels every object inside it, one instance each
+        self.one_per_box = True
         self.negative_next = False  # the toggle key: next clicks are negative
         self.result: PreviewResult | None = None
         self.choice = 0
@@ -416,6 +418,8 @@ class PromptController:
         from napari.utils.notifications import show_warning
 
         try:
+            if self.box_labels_all():
+                return self.label_all()
             return self.commit()
         except (PromptError, ValueError) as e:
             show_warning(str(e))
@@ -448,11 +452,40 @@ class PromptController:
 
         return plane, find
 
-    def label_all(self) -> list[Instance]:
-        """Every object the model finds on the plane becomes an instance of the current class
-        (all in this thread: scripts; the Segment dock runs ``label_all_job`` in a worker)."""
-        plane, find = self.label_all_job()
-        return self.commit_all(plane, find())
+    def box_vertices(self, plane: Plane) -> np.ndarray | None:
+        """The box drawn on ``plane`` (data coordinates of its corners), if any."""
+        for verts in self.boxes.data[::-1]:
+            if plane.contains(verts).all():
+                return verts
+        return None
+
+    def box_labels_all(self) -> bool:
+        """Whether Enter means 'every object in the box' ("One object per box" off, a box drawn here)."""
+        return not self.one_per_box and self.box_vertices(self.current_plane()) is not None
+
+    def label_all_run(self, class_name: str | None = None, frames=None):
+        """A :class:`~napari_samlabel._napari.label_all.LabelAllJob` for the plane shown
+        (``frames`` None) or frames (first, last) along the frame axis, as ``class_name``
+        (default: the current class). With "One object per box" off and a box drawn on
+        this plane, only objects inside the box, on each frame."""
+        from .label_all import LabelAllJob, box_of
+
+        plane = self.current_plane()
+        box = None
+        if not self.one_per_box:
+            verts = self.box_vertices(plane)
+            box = box_of(verts, plane) if verts is not None else None
+        return LabelAllJob(self.session, self.backend, class_name, frames, self.mode, plane=plane, box=box,
+                           lock=self._lock)  # fmt: skip
+
+    def label_all(self, class_name: str | None = None, frames=None) -> list[Instance]:
+        """Every object the model finds (on the plane shown, or ``frames`` (first, last))
+        becomes an instance of ``class_name``: one undo step, all in this thread (scripts;
+        the Segment dock runs the same job in a worker). A box it used is cleared."""
+        job = self.label_all_run(class_name, frames).run()
+        if job.box is not None:
+            self.clear()
+        return job.made
 
     def commit_all(self, plane: Plane, found: list[tuple[np.ndarray, float]]) -> list[Instance]:
         s = self.session

@@ -1,0 +1,286 @@
+"""Label all: every object the model finds, on the plane shown or over a range of frames,
+as instances of one class, and one undo step.
+
+Qt-free. :meth:`LabelAllJob.steps` is the model work (a generator, safe in a worker
+thread: it reads and windows each frame's plane itself and stops within one frame of
+:meth:`LabelAllJob.cancel`); :meth:`LabelAllJob.receive` / :meth:`LabelAllJob.drain`
+write each frame into the run's one open transaction on the thread that owns the labels
+(frames that arrive during a brush stroke wait for its end, as tracking's do);
+:meth:`LabelAllJob.finish` closes the run as one undo step, or rolls it back.
+:meth:`LabelAllJob.run` does everything in this thread (scripts, tests).
+
+With a ``box`` (plane pixels: row0, col0, row1, col1) only the box's crop goes to the
+model, so each object inside the box becomes its own instance (Encord's "drag across the
+area containing multiple objects"): masks are clipped to the box, pieces smaller than
+``min_size`` pixels dropped, and a mask that fills the box (its background) too.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+import numpy as np
+
+from ..backends.tracking import FrameSource
+from ..core.annotation import AnnotationError
+from ..core.compose import Mode
+from ..core.planes import Plane, window_to_uint8
+from ..core.prompts import PromptError
+from .prompting import current_plane, image_data
+
+if TYPE_CHECKING:
+    from ..core.instances import Instance
+    from .session import AnnotationSession
+
+__all__ = ["FrameFound", "LabelAllJob", "box_of", "objects_in_box"]
+
+#: a mask covering this much of the box is the box's background, not an object in it
+FILLS_BOX = 0.9
+
+
+@dataclass
+class FrameFound:
+    """What the model found on one frame: (H, W) masks on the whole plane, with scores."""
+
+    frame: int
+    found: list[tuple[np.ndarray, float]] = field(default_factory=list)
+
+
+def box_of(vertices: np.ndarray, plane: Plane) -> tuple[int, int, int, int]:
+    """A box layer's rectangle (data coordinates) as plane pixels (row0, col0, row1, col1),
+    clipped to the plane, ends exclusive."""
+    rc = plane.data_to_plane(vertices)
+    h, w = plane.hw
+    r0, c0 = np.floor(rc.min(axis=0)).astype(int)
+    r1, c1 = np.ceil(rc.max(axis=0)).astype(int) + 1
+    r0, c0, r1, c1 = max(r0, 0), max(c0, 0), min(r1, h), min(c1, w)
+    if r1 - r0 < 4 or c1 - c0 < 4:
+        raise PromptError("the box is too small to hold several objects: drag a larger one")
+    return int(r0), int(c0), int(r1), int(c1)
+
+
+def objects_in_box(backend, rgb: np.ndarray, box: tuple[int, int, int, int], min_size: int = 20
+                   ) -> list[tuple[np.ndarray, float]]:  # fmt: skip
+    """``backend.segment_all`` on the box's crop, masks put back on the whole plane:
+    clipped to the box, pieces under ``min_size`` pixels dropped, box-filling masks dropped."""
+    from scipy import ndimage as ndi
+
+    r0, c0, r1, c1 = box
+    crop = np.ascontiguousarray(rgb[r0:r1, c0:c1])
+    area = crop.shape[0] * crop.shape[1]
+    out = []
+    for mask, score in backend.segment_all(crop):
+        m = np.asarray(mask, bool)
+        parts, n = ndi.label(m)
+        if n > 1 or (n == 1 and m.sum() < min_size):
+            sizes = np.bincount(parts.ravel())
+            sizes[0] = 0
+            m = np.isin(parts, np.flatnonzero(sizes >= min_size))
+        if not m.any() or m.sum() >= FILLS_BOX * area:
+            continue
+        full = np.zeros(rgb.shape[:2], bool)
+        full[r0:r1, c0:c1] = m
+        out.append((full, float(score)))
+    return out
+
+
+class LabelAllJob:
+    """One label-all run: the frames to do, the class and mode, the model."""
+
+    def __init__(
+        self,
+        session: AnnotationSession,
+        backend,
+        class_name: str | None = None,
+        frames: Sequence[int] | tuple[int, int] | None = None,
+        mode: Mode | str = Mode.EXCLUDE,
+        plane: Plane | None = None,
+        axis: int | None = None,
+        box: tuple[int, int, int, int] | None = None,
+        min_size: int = 20,
+        lock: threading.Lock | None = None,
+    ) -> None:
+        """``frames``: None for the plane shown; else (first, last), both included, or a
+        list of frame indices along ``axis`` (default: the session's frame axis)."""
+        if backend is None:
+            raise PromptError("no model loaded: pick one in the Segment dock")
+        self.session, self.backend = session, backend
+        self.plane = plane or current_plane(session)
+        self.class_name = class_name or session.current_class or session.annotation._default_class()
+        if self.class_name not in session.ontology:
+            raise AnnotationError(f"no class {self.class_name!r}: pick one of {', '.join(session.ontology.names)}")
+        self.mode = Mode(mode)
+        self.box, self.min_size = box, int(min_size)
+        self._lock = lock or threading.Lock()
+        image = session.image
+        self.data, self.limits, self.rgb = image_data(image), tuple(image.contrast_limits), bool(getattr(image, "rgb", False))
+        free = self.plane.other_axes
+        if frames is None:
+            self.axis = axis if axis is not None else (session.frame_axis if session.frame_axis in free else
+                                                       (free[0] if free else None))  # fmt: skip
+            self.order = [self.plane.index[self.axis] if self.axis is not None else 0]
+        else:
+            from .tracking import tracking_axis
+
+            self.axis = tracking_axis(session, self.plane, axis)
+            n = self.plane.shape[self.axis]
+            if isinstance(frames, tuple) and len(frames) == 2:
+                lo, hi = int(min(frames)), int(max(frames))
+                frames = range(lo, hi + 1)
+            self.order = [int(f) for f in frames]
+            if not self.order:
+                raise AnnotationError("the frame range is empty")
+            bad = [f for f in self.order if not 0 <= f < n]
+            if bad:
+                lo, hi = min(self.order), max(self.order)
+                span = f"frame {lo}" if lo == hi else f"frames {lo}-{hi}"
+                raise AnnotationError(f"{span}: frame {bad[0]} is outside 0-{n - 1} (axis {self.axis})")
+        self.ranged = frames is not None  # a range was asked for (else: the plane shown)
+        self._source = FrameSource(self.data, self.plane, self.axis) if self.axis is not None else None
+        self.total = len(self.order)
+        self.done = 0
+        self.made: list[Instance] = []
+        self.written: set[int] = set()
+        self.cancelled = False
+        self.error: BaseException | None = None
+        self.txn = None
+        self._waiting: list[FrameFound] = []
+        self._t0 = 0.0
+
+    @property
+    def name(self) -> str:
+        lo, hi = min(self.order), max(self.order)
+        where = "in the box" if self.box is not None else ""
+        span = (f"frame {lo}" if lo == hi else f"frames {lo}-{hi}") if self.ranged else "this plane"
+        return " ".join(t for t in (f"the label all of {self.class_name}", where, f"on {span}") if t)
+
+    def plane_at(self, frame: int) -> Plane:
+        return self._source.plane_at(frame) if self._source is not None else self.plane
+
+    # -- worker side -----------------------------------------------------------
+    def find(self, frame: int) -> FrameFound:
+        """The model on one frame (any thread)."""
+        plane = self.plane_at(frame)
+        pixels = window_to_uint8(plane.read(self.data), self.limits, rgb=self.rgb)
+        with self._lock:
+            if self.box is not None:
+                found = objects_in_box(self.backend, pixels, self.box, self.min_size)
+            else:
+                found = [(np.asarray(m, bool), float(s)) for m, s in self.backend.segment_all(pixels)]
+        return FrameFound(frame, found)
+
+    def steps(self) -> Iterator[FrameFound]:
+        """One :class:`FrameFound` per frame; checks for a cancel before and after each."""
+        for f in self.order:
+            if self.cancelled:
+                return
+            step = self.find(f)
+            if self.cancelled:
+                return
+            yield step
+
+    def cancel(self) -> None:
+        """Stop: nothing is written after this (frames found but not written are dropped)."""
+        self.cancelled = True
+        self._waiting.clear()
+
+    # -- writing side (the thread that owns the labels) ---------------------------
+    def begin(self) -> None:
+        if self.txn is None:
+            self.txn = self.session.annotation.begin(self.name)
+            self._t0 = time.perf_counter()
+            self.session.annotation.changed.connect(self._flush)
+
+    def receive(self, step: FrameFound) -> None:
+        if not self.cancelled:
+            self._waiting.append(step)
+
+    @property
+    def backlog(self) -> int:
+        return len(self._waiting)
+
+    def drain(self) -> int:
+        """Write the frames received (none while a brush stroke is open); how many were written."""
+        if self.session.store.stroke_open:
+            return 0
+        n = 0
+        while self._waiting and not self.cancelled:
+            self.apply(self._waiting.pop(0))
+            n += 1
+        return n
+
+    def _flush(self) -> None:
+        if self._waiting and not self._writing:
+            self.drain()
+
+    _writing = False
+
+    def apply(self, step: FrameFound) -> list[Instance]:
+        """Write one frame: each mask a new instance of the class (into the stuff class's one
+        instance for a stuff class). Masks with no free pixel in the mode are skipped."""
+        if self.cancelled:
+            return []
+        self.begin()
+        s, plane, made = self.session, self.plane_at(step.frame), []
+        self._writing = True
+        try:
+            for mask, score in step.found:
+                try:
+                    with self.txn.writing():  # a mask that fails leaves nothing, not even its id
+                        rec = s.annotation.new_instance(self.class_name, source="model", confidence=score)
+                        s.commit(plane.mask_to_region(mask), region=plane.region, label_id=rec.id, mode=self.mode,
+                                 source="model", confidence=score)  # fmt: skip
+                except ValueError:
+                    continue  # covered by instances already there (or locked ones)
+                self.txn.claims.add(rec.id)  # the user's other edits cannot change it while the run is open
+                made.append(rec)
+        finally:
+            self._writing = False
+        self.made.extend(r for r in made if r not in self.made)
+        self.done += 1
+        self.written.add(step.frame)
+        return made
+
+    def publish(self) -> None:
+        """Show what was written: the docks, and the canvas."""
+        self.session.annotation.changed.emit()
+        self.session.labels.refresh()
+
+    @property
+    def seconds_left(self) -> float | None:
+        if not self.done:
+            return None
+        return (time.perf_counter() - self._t0) / self.done * max(self.total - self.done, 0)
+
+    @property
+    def kept_parts(self) -> int:
+        return self.txn.parts if self.txn is not None else 0
+
+    def finish(self, keep: bool = True) -> None:
+        """Close the run: one undo step (``keep``) or nothing written (rolled back since the
+        user's last edit during the run)."""
+        if keep and not self.cancelled:
+            self.drain()
+        self._waiting = []
+        txn, self.txn = self.txn, None
+        if txn is None:
+            return
+        self.session.annotation.changed.disconnect(self._flush)
+        txn.commit() if keep else txn.rollback()
+        if not keep:
+            self.made = []
+
+    def run(self) -> LabelAllJob:
+        """Everything in this thread."""
+        self.begin()
+        try:
+            for step in self.steps():
+                self.apply(step)
+        except BaseException:
+            self.finish(keep=False)
+            raise
+        self.finish(keep=True)
+        return self
