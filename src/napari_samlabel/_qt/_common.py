@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from qtpy.QtCore import Signal
+from qtpy.QtCore import QEvent, QObject, Signal
 from qtpy.QtWidgets import QComboBox, QLabel, QSizePolicy, QWidget
 
 from ..core.annotation import AnnotationError
@@ -98,3 +98,23 @@ def narrow(widget, chars: int | None = None):
     else:
         widget.setStyleSheet("QAbstractSpinBox { min-width: 30px; padding: 1px 2px; }")
     return widget
+
+
+class _ReleaseWhenRemoved(QObject):
+    def __init__(self, widget: QWidget, release: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self._release: Callable[[], None] | None = release
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.ParentChange and obj.parent() is None and self._release is not None:
+            release, self._release = self._release, None
+            release()
+        return False
+
+
+def release_when_removed(widget: QWidget, release: Callable[[], None]) -> None:
+    """Call ``release`` once when the dock's X removes ``widget``: napari then takes it out of
+    its dock (``setParent(None)``) without closing it, so ``closeEvent`` never comes and keys
+    it bound stayed bound to a widget nobody sees (and were bound twice once it was reopened)."""
+    _ReleaseWhenRemoved(widget, release)

@@ -30,7 +30,7 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.instance_rows import SORT_KEYS, Row, RowChanges, RowTracker, matches, on_frames
-from ._common import StatusLine, collapsible, guarded, narrow as _compact, refit
+from ._common import StatusLine, collapsible, guarded, narrow as _compact, refit, release_when_removed
 from .attributes_form import AttributesSection, FrameLabelsSection
 from .review_section import ReviewSection
 
@@ -422,6 +422,7 @@ class InstancesWidget(QWidget):
         napari_viewer.dims.events.current_step.connect(self._on_step)
         self.registry.current_changed.connect(self._set_session)
         self.destroyed.connect(lambda *_: self.close_links())
+        release_when_removed(self, self.close_links)
         self._set_session(self.registry.current)
 
     def close_links(self) -> None:

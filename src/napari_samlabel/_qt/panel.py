@@ -25,7 +25,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ._common import StatusLine, compact
+from ._common import StatusLine, compact, release_when_removed
 
 if TYPE_CHECKING:
     import napari
@@ -84,6 +84,13 @@ class SamLabelPanel(QWidget):
         self.setMaximumWidth(MAX_WIDTH)
         self.segment.sam_mode_changed.connect(self._show_mode)
         self._show_mode(self.segment.sam_mode)
+        release_when_removed(self, self.release)
+
+    def release(self) -> None:
+        """The panel is gone (its X): every tab lets go of its keys, runs and session."""
+        self.segment.release()
+        self.track.release()
+        self.instances.close_links()
 
     def sizeHint(self) -> QSize:
         screen = self.screen() if hasattr(self, "screen") and self.screen() is not None else None

@@ -15,13 +15,14 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 from superqt.utils import create_worker
 
 from ..core.compose import Mode
-from ._common import StatusLine, collapsible, guarded
+from ._common import StatusLine, collapsible, guarded, narrow, release_when_removed
 
 if TYPE_CHECKING:
     import napari
@@ -33,6 +34,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 FAST_KEY = "segment/fast"  # fast mode (bf16), kept between sessions
 CACHE_KEY = "segment/embedding_memory_gb"  # the embedding cache's budget
 DEFAULT_CACHE_GB = 2.0
+THIS_PLANE, FRAMES = "this plane", "frames"  # where Label all runs
 
 
 def settings() -> QSettings:
@@ -66,6 +68,7 @@ class SegmentWidget(QWidget):
         self._keys = self.registry.keys
         self._enter_token = None
         self._label_all = None  # the "Label all" worker
+        self.label_job = None  # its LabelAllJob (frames written as the worker yields them)
 
         self.model_combo = QComboBox()
         self.model_combo.addItems(model_names())
@@ -144,19 +147,46 @@ class SegmentWidget(QWidget):
         for b in (self.commit_button, self.clear_button, self.cycle_button):
             actions.addWidget(b)
 
-        self.label_all_button = QPushButton("Label all on this plane")
+        self.label_all_button = QPushButton("Label all as")
+        self.label_all_button.setToolTip("Every object the model finds, on this plane or the frames below, becomes "
+                                         "an instance of the class beside; one Ctrl+Z undoes the run")  # fmt: skip
         self.label_all_button.clicked.connect(lambda: self.label_all())
+        self.all_class_combo = narrow(QComboBox(), 6)
+        self.all_class_combo.setToolTip("The class the objects found become (follows the current class)")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("Stop after the frame being computed")
         self.cancel_button.clicked.connect(self.cancel_label_all)
         label_all = QHBoxLayout()
-        label_all.addWidget(self.label_all_button, 1)
+        label_all.addWidget(self.label_all_button)
+        label_all.addWidget(self.all_class_combo, 1)
         label_all.addWidget(self.cancel_button)
-        self.busy = QProgressBar()
-        self.busy.setRange(0, 0)  # the model gives no progress: a busy bar while it runs
-        self.busy.setMaximumHeight(8)
-        self.busy.setTextVisible(False)
+        self.range_combo = narrow(QComboBox(), 6)
+        self.range_combo.addItems([THIS_PLANE, FRAMES])
+        self.range_combo.setToolTip("Label all on the plane shown, or on each frame first-last along the frame axis")
+        self.range_combo.currentTextChanged.connect(self._range_changed)
+        self.first_spin, self.last_spin = narrow(QSpinBox()), narrow(QSpinBox())
+        self.first_spin.setToolTip("First frame")
+        self.last_spin.setToolTip("Last frame (included)")
+        span = QHBoxLayout()
+        span.addWidget(self.range_combo, 1)
+        span.addWidget(self.first_spin)
+        span.addWidget(self.last_spin)
+        self.one_per_box = QCheckBox("One object per box")
+        self.one_per_box.setChecked(True)
+        self.one_per_box.setToolTip("Off: a box + Enter (or Label all) labels every object inside the box, "
+                                    "each its own instance")  # fmt: skip
+        self.one_per_box.toggled.connect(self._options_changed)
+        self.keep_on_cancel = QCheckBox("Keep on Cancel")
+        self.keep_on_cancel.setChecked(True)
+        self.keep_on_cancel.setToolTip("On Cancel keep the frames already labeled (one Ctrl+Z); off: write nothing")
+        box_row = QHBoxLayout()
+        box_row.addWidget(self.one_per_box)
+        box_row.addWidget(self.keep_on_cancel)
+        self.busy = QProgressBar()  # label all's progress, shown while it runs
+        self.busy.setFormat("%v / %m frames")
         self.busy.hide()
+        self._range_changed(THIS_PLANE)
         self.threshold_spin = QDoubleSpinBox()
         self.threshold_spin.setRange(0, 1)
         self.threshold_spin.setSingleStep(0.05)
@@ -181,6 +211,8 @@ class SegmentWidget(QWidget):
         layout.addWidget(self.prompt_button)
         layout.addLayout(actions)
         layout.addLayout(label_all)
+        layout.addLayout(span)
+        layout.addLayout(box_row)
         layout.addWidget(self.busy)
         layout.addLayout(prune)
         layout.addWidget(self.status)
@@ -198,14 +230,25 @@ class SegmentWidget(QWidget):
         self.registry.current_changed.connect(self._set_session)
         self._set_session(self.registry.current)
         self._key_tokens = [self._keys.handle("Shift-A", lambda _layer: self.toggle_sam_mode())]
+        self._released = False
+        release_when_removed(self, self.release)
         self._model_picked()
         from .._napari.prompting import warm_up_preview_colours
 
         self._warmer = create_worker(warm_up_preview_colours, _start_thread=True)
 
     def closeEvent(self, event) -> None:
-        self.close_keys()
+        self.release()
         super().closeEvent(event)
+
+    def release(self) -> None:
+        """The dock is gone: its keys, its prompt layers' controller and the session it followed."""
+        self.close_keys()
+        if self._released:
+            return
+        self._released = True
+        self.registry.current_changed.disconnect(self._set_session)
+        self._set_session(None)
 
     def close_keys(self) -> None:
         """Take back every key this dock bound (and its controller's)."""
@@ -254,10 +297,14 @@ class SegmentWidget(QWidget):
 
     def _refresh_classes(self, *_args) -> None:
         self.class_combo.clear()
+        self.all_class_combo.clear()
         if self._session is not None:
             self.class_combo.addItems(self._session.ontology.names)
+            self.all_class_combo.addItems(self._session.ontology.names)
             if self._session.current_class:
                 self.class_combo.setCurrentText(self._session.current_class)
+                self.all_class_combo.setCurrentText(self._session.current_class)
+        self._range_changed(self.range_combo.currentText())
 
     def _class_chosen(self, _index: int) -> None:
         if self._session is not None and self.class_combo.currentText():
@@ -437,6 +484,8 @@ class SegmentWidget(QWidget):
         if self.controller is None and self.start_prompting() is None:
             return None
         c = self.controller
+        if c.box_labels_all():  # "One object per box" off: every object in the box
+            return self.label_all()
         if c.result is not None and c.result.generation == c._generation:
             return guarded(self.status, c.commit)
         if c.prompts_on(c.current_plane()).empty:
@@ -464,6 +513,7 @@ class SegmentWidget(QWidget):
             self.controller.mode = Mode(self.mode_combo.currentText())
             self.controller.into_selected = self.into_selected.isChecked()
             self.controller.multimask = self.multimask.isChecked()
+            self.controller.one_per_box = self.one_per_box.isChecked()
 
     def _run_preview(self) -> None:
         """Compute the preview off the GUI thread; a newer prompt waits for the one in flight."""
@@ -524,44 +574,94 @@ class SegmentWidget(QWidget):
             return None
         return guarded(self.status, fn, self.controller)
 
+    def _range_changed(self, which: str) -> None:
+        """Frames first-last along the frame axis (2D: the plane only)."""
+        s = self._session
+        n = s.annotation.n_frames if s is not None and s.frame_axis is not None else 1
+        for spin in (self.first_spin, self.last_spin):
+            spin.setRange(0, max(n - 1, 0))
+        if n <= 1 and which == FRAMES:
+            self.range_combo.setCurrentText(THIS_PLANE)
+            return
+        self.range_combo.setEnabled(n > 1)
+        on = which == FRAMES
+        if on and s is not None and self.first_spin.isEnabled() != on:
+            self.first_spin.setValue(s.current_frame())  # from the frame shown to the end
+            self.last_spin.setValue(n - 1)
+        self.first_spin.setEnabled(on)
+        self.last_spin.setEnabled(on)
+
     def label_all(self):
-        """Every object the model finds on this plane, in a worker (SAM 2's automatic mask
-        generator takes minutes on a CPU); saved as one undo step when it returns."""
+        """Every object the model finds, on this plane or frames first-last, as the class picked,
+        in a worker: each frame is written as it comes, the run is one undo step."""
         if self._label_all is not None:
             return None
         if self.controller is None and self.start_prompting() is None:
             return None
         c = self.controller
-        job = guarded(self.status, c.label_all_job)
+        frames = (self.first_spin.value(), self.last_spin.value()) if self.range_combo.currentText() == FRAMES else None
+        job = guarded(self.status, c.label_all_run, self.all_class_combo.currentText() or None, frames)
         if job is None:
             return None
-        plane, find = job
+        self.label_job = job
+        job.begin()
         self.label_all_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
+        self.busy.setRange(0, job.total)
+        self.busy.setValue(0)
+        self.busy.setFormat("%v / %m frames")
         self.busy.show()
-        self.status.ok("Looking for every object on this plane… (Cancel drops the result)")
-        worker = create_worker(find, _connect={"errored": self._report})
-        worker.returned.connect(lambda found, w=worker, p=plane: self._label_all_found(w, p, found))
-        worker.finished.connect(lambda w=worker: w is self._label_all and self._label_all_done())
+        where = "in the box" if job.box is not None else "on this plane" if not job.ranged else \
+            f"on frames {min(job.order)}-{max(job.order)}"  # fmt: skip
+        self.status.ok(f"Looking for every object {where}… Cancel stops after the frame being computed.")
+        worker = create_worker(job.steps, _connect={"yielded": self._label_all_step, "errored": self._label_all_failed})
+        worker.finished.connect(lambda j=job: self._label_all_finished(j))
         self._label_all = worker
         return worker
 
-    def _label_all_found(self, worker, plane, found) -> None:
-        if worker is not self._label_all or self.controller is None:
-            return  # cancelled: the result is dropped
-        made = guarded(self.status, self.controller.commit_all, plane, found)
-        if made is not None:
-            self.status.ok(f"Labeled {len(made)} objects; 'Delete below' removes weak ones on this frame.")
+    def _label_all_step(self, step) -> None:
+        """A frame from the worker: written now (after a brush stroke if one is open), shown."""
+        job = self.label_job
+        if job is None or job.cancelled:
+            return
+        job.receive(step)
+        if job.drain():
+            job.publish()
+        left = job.seconds_left
+        self.busy.setFormat("%v / %m frames" + (f", ~{left:.0f} s left" if left else ""))
+        self.busy.setValue(job.done)
+
+    def _label_all_failed(self, exc: Exception) -> None:
+        if self.label_job is not None:
+            self.label_job.error = exc  # the frames already done are kept
+        self._report(exc)
 
     def cancel_label_all(self) -> None:
-        """The model cannot be stopped mid-image; its result is dropped when it comes."""
-        if self._label_all is not None:
-            self._label_all = None
-            self._label_all_done()
-            self.status.ok("Label all cancelled: nothing will be written.")
+        """Stops after the frame being computed (the model cannot be stopped mid-image)."""
+        if self.label_job is not None and not self.label_job.cancelled:
+            self.label_job.cancel()
+            self.cancel_button.setEnabled(False)
+            self.status.ok("Cancelling: the frame being computed is dropped…")
+
+    def _label_all_finished(self, job) -> None:
+        if job is not self.label_job:
+            return
+        keep = not job.cancelled or self.keep_on_cancel.isChecked() or job.error is not None
+        job.finish(keep=keep)
+        if job.box is not None and self.controller is not None and not job.cancelled:
+            self.controller.clear()  # the box was used
+        self._label_all_done()
+        if job.error is not None:
+            return
+        undo = " One Ctrl+Z undoes it." if keep and job.made else ""
+        done = f"{len(job.made)} objects as {job.class_name} on {job.done} frame(s)"
+        if job.cancelled:
+            self.status.ok(f"Label all cancelled: {done} kept.{undo}" if keep else "Label all cancelled: nothing written.")
+        else:
+            self.status.ok(f"Labeled {done}.{undo} 'Delete below' removes weak ones.")
 
     def _label_all_done(self) -> None:
-        self._label_all = None
+        self._label_all = self.label_job = None
         self.label_all_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self.busy.hide()

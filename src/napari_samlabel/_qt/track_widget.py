@@ -25,7 +25,7 @@ from qtpy.QtWidgets import (
 from superqt.utils import create_worker
 
 from ..backends.tracking import DIRECTIONS
-from ._common import StatusLine, guarded, require_session
+from ._common import StatusLine, guarded, release_when_removed, require_session
 
 if TYPE_CHECKING:
     import napari
@@ -151,10 +151,17 @@ class TrackWidget(QWidget):
             keys.handle("Shift-Alt-T", lambda _layer: self.track_now("backward")),
             keys.handle("Shift-D", lambda _layer: self.divide()),
         ]
+        release_when_removed(self, self.release)
 
     def closeEvent(self, event) -> None:
-        self.close_keys()
+        self.release()
         super().closeEvent(event)
+
+    def release(self) -> None:
+        """The dock is gone: its keys, and a run going stops (Keep frames done on Cancel says
+        whether its frames stay)."""
+        self.close_keys()
+        self.cancel()
 
     def close_keys(self) -> None:
         """Take back the keys this dock bound."""
