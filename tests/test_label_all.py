@@ -173,8 +173,12 @@ def test_box_with_one_object_per_box_off_gives_one_instance_per_object_inside(cl
     s = start_session(viewer, viewer.add_image(img, name="cells"), ontology=classes)
     pc = PromptController(s, SeedGrowSegmenter())
     s.select_class("cell")
-    pc.one_per_box = False
     pc.set_box([4, 4], [44, 44])  # around three cells; two others lie outside
+    one = pc.commit_or_report()  # Enter, "One object per box" on (the default): one instance
+    assert not isinstance(one, list) and one.present
+    s.labels.undo()
+    pc.one_per_box = False
+    pc.set_box([4, 4], [44, 44])
     made = pc.commit_or_report()  # Enter
     assert len(made) == 3 and {r.class_name for r in made} == {"cell"}
     for r, c in inside:
@@ -185,18 +189,6 @@ def test_box_with_one_object_per_box_off_gives_one_instance_per_object_inside(cl
     assert len(pc.boxes.data) == 0  # the box was used up
     s.labels.undo()
     assert not s.labels.data.any()
-
-
-def test_box_with_one_object_per_box_on_is_one_instance(classes):
-    viewer = ViewerModel()
-    img = np.zeros((H, W), np.float32)
-    for r, c in [(14, 14), (14, 34)]:
-        img[disc((H, W), r, c, 6)] = 1.0
-    s = start_session(viewer, viewer.add_image(img, name="cells"), ontology=classes)
-    pc = PromptController(s, SeedGrowSegmenter())
-    pc.set_box([6, 6], [22, 22])
-    rec = pc.commit_or_report()
-    assert not isinstance(rec, list) and s.labels.data[14, 14] == rec.id
 
 
 def test_box_over_a_range_finds_the_objects_inside_it_on_every_frame(setup):

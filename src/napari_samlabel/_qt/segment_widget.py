@@ -247,6 +247,7 @@ class SegmentWidget(QWidget):
         if self._released:
             return
         self._released = True
+        self.cancel_label_all()  # a label-all run stops within a frame (its frames kept as the box says)
         self.registry.current_changed.disconnect(self._set_session)
         self._set_session(None)
 
