@@ -4,16 +4,18 @@ It needs no weights and no network, so the plugin does its main job anywhere, an
 the baseline where SAM is weak. Every prompt is a seed, and none is ignored:
 
 - positive clicks are object seeds: the object's level is read around them (a median);
-- negative clicks are background seeds, and tell the level of what is not the object;
+- negative clicks are background seeds: their pixels are never the object's, and an object
+  region that holds one is cut between the clicks;
 - a box is a hard bound: nothing outside it is ever in the mask, and the ring just
   outside it is background.
 
 Per prompt, on the smoothed grey plane (bright or dark objects alike):
 
-1. The level of what surrounds the object is taken from the seeds, never from a global
-   percentile: the level of the negative clicks, of the box's border, and the plateau the
-   region around the clicks spills into first when its threshold is lowered (the organ
-   around a lesion, not the fat or air beyond the organ). The nearest of these wins.
+1. The level of what surrounds the object is read next to the seeds, never from a global
+   percentile: the plateau the region around the clicks spills into first when its
+   threshold is lowered (the organ around a lesion, not the fat or air beyond the organ),
+   and the box's border. The nearer of the two to the object's level wins. (A negative
+   click's level is not used: it may lie on anything, far away.)
 2. Pixels on the object's side of the three-quarter level and connected to the object
    seeds are object markers; pixels past the quarter level, the negative clicks and the
    ring outside the box are background markers. A negative click in the object's marker
@@ -28,6 +30,7 @@ keep their identities.
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Iterator
 
 import numpy as np
@@ -186,8 +189,6 @@ class SeedGrowSegmenter:
             box = (max(r0, 0), max(c0, 0), min(r1, h - 1), min(c1, w - 1))
         if box is not None:  # a click outside the box contradicts it: the box wins
             pos = pos[(pos[:, 0] >= box[0]) & (pos[:, 0] <= box[2]) & (pos[:, 1] >= box[1]) & (pos[:, 1] <= box[3])]
-        # the level under each negative click, wherever it is (it may lie outside the box)
-        neg_levels = [float(np.median(g[_disc(g.shape, [n], SEED_RADIUS)])) for n in neg]
         half = CROP
         while True:
             if box is not None:  # the box and a ring around it (background seeds)
@@ -199,7 +200,7 @@ class SeedGrowSegmenter:
             edges = (r0 > 0, r1 < h, c0 > 0, c1 < w)  # the window's edges inside the plane
             masks = self._segment(g[r0:r1, c0:c1], pos - (r0, c0), neg - (r0, c0),
                                   None if box is None else (box[0] - r0, box[1] - c0, box[2] - r0, box[3] - c0),
-                                  multimask, neg_levels, edges)  # fmt: skip
+                                  multimask, edges)  # fmt: skip
             if box is not None or not _touches_edge(masks[0], edges):
                 break
             half *= 2  # the object reaches the window's edge: look wider
@@ -209,7 +210,7 @@ class SeedGrowSegmenter:
         order = np.argsort(-scores, kind="stable")
         return MaskPrediction(full[order], scores[order])
 
-    def _segment(self, g, pos, neg, box, multimask: bool, neg_levels=(), edges=(True,) * 4) -> list[np.ndarray]:
+    def _segment(self, g, pos, neg, box, multimask: bool, edges=(True,) * 4) -> list[np.ndarray]:
         """Masks in the crop ``g``, the best guess first."""
         shape = g.shape
         inbox = None
@@ -300,7 +301,10 @@ class SeedGrowSegmenter:
             if inbox is not None:
                 labels[~(inbox | bg)] = -1
             try:
-                out = random_walker(s / span, labels, beta=130, mode="cg_j", tol=1e-3) == 1
+                with warnings.catch_warnings():  # its tolerance notes on nearly-settled bands
+                    warnings.simplefilter("ignore", UserWarning)
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    out = random_walker(s / span, labels, beta=130, mode="cg_j", tol=1e-3) == 1
             except (ValueError, RuntimeError):
                 out = fg.copy()
         else:
@@ -309,7 +313,7 @@ class SeedGrowSegmenter:
             mask = None if inbox is None else (inbox | bg)
             out = watershed(gradient_magnitude(s), markers, mask=mask) == 1
         out = _components_at(out.astype(np.float32), 0.5, fg, None)
-        out = ndi.binary_fill_holes(out) & ~(bg & ~fg)
+        out = ndi.binary_fill_holes(out) & ~bg
         if inbox is not None:
             out &= inbox
         return out
@@ -360,6 +364,7 @@ class _Track:
         self.mask = mask  # the last mask it was found with (full frame)
         self.area = int(mask.sum())
         self.velocity = np.zeros(2)
+        self.missed = 0  # frames since it was last found
         self.bright, self.mu, self.b = True, 1.0, 0.0  # in s = +/- grey: the object is bright in s
 
     def learn(self, gray: np.ndarray, others: np.ndarray, blend: float = 1.0) -> None:
@@ -410,9 +415,11 @@ def _centroid(mask: np.ndarray) -> np.ndarray:
 
 class SeedTracker:
     """Weight-free propagation: every object of a frame is grown at once from where its previous
-    mask predicts it, in one seeded watershed, so touching objects compete for pixels and keep
-    their identities; an object is found again only where it was predicted, and one absent for
-    ``stop_after`` frames stays stopped (unless the user draws it on a keyframe)."""
+    mask predicts it (moved on by its last step), in seeded watersheds over all of them, so
+    touching objects compete for pixels and keep their identities. An object is accepted only
+    mostly inside its prediction, of a similar size and with an edge (after a miss: at least
+    half inside, half to twice its size); one absent for ``stop_after`` frames stays stopped
+    (unless the user draws it on a keyframe)."""
 
     name = "seeds"
 
@@ -467,7 +474,7 @@ class SeedTracker:
                 taken = np.logical_or.reduce([m for m, _ in found.values()] + list(mine.values())) if (found or mine) else None
                 for i, m in mine.items():  # the user's keyframe: their mask, and the seed from here
                     t = tracks[i]
-                    t.mask, t.area, t.velocity = m, int(m.sum()), np.zeros(2)
+                    t.mask, t.area, t.velocity, t.missed = m, int(m.sum()), np.zeros(2), 0
                     t.learn(gray, taken & ~m)
                     counter.update(i, True)
                     counter.active.add(i)
@@ -481,6 +488,7 @@ class SeedTracker:
                         t.learn(gray, taken & ~mask, blend=0.5)
                     else:
                         mask = np.zeros(gray.shape, bool)
+                    t.missed = 0 if present else t.missed + 1
                     step.objects[i] = ObjectResult(mask, score if present else 0.0, present)
                     if counter.update(i, present):
                         stopped.append(i)
@@ -551,7 +559,8 @@ class SeedTracker:
             inside = (region & pred).sum() / region.sum()
             growth = region.sum() / max(t.area, 1)
             score = separability(g[win], region)
-            if inside < self.min_overlap or not 0.25 <= growth <= 4.0 or score < self.min_score:
+            least, (small, large) = (0.5, (0.5, 2.0)) if t.missed else (self.min_overlap, (0.25, 4.0))
+            if inside < least or not small <= growth <= large or score < self.min_score:
                 continue
             full = np.zeros((h, w), bool)
             full[crop][win] = region
