@@ -127,15 +127,25 @@ def test_box_with_one_object_per_box_off_and_enter_labels_each_object_inside(win
     assert len(c.boxes.data) == 0 and not s.labels.data[1:].any()
 
 
-def test_the_label_all_rows_fit_the_panel_at_1366x768(window, qtbot, tmp_path):
+def test_the_label_all_rows_fit_a_300_px_panel_at_1366x768_while_a_run_goes(window, qtbot, tmp_path):
     viewer, s, seg, model = window
-    scroll = seg.parent().parent()  # the scroll area the panel puts each tab in
+    win = viewer.window._qt_window
+    panel = next(w for w in viewer.window.dock_widgets.values() if seg in w.findChildren(type(seg)))
+    win.resizeDocks([panel.parent()], [300], Qt.Horizontal)  # the dock napari wraps the panel in
+    choose_range(seg, qtbot, 0, 19, "mitotic")
+    qtbot.mouseClick(seg.label_all_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: seg.busy.value() >= 1, timeout=10000)
     qtbot.wait(100)
+    scroll = seg.parent().parent()  # the scroll area the panel puts each tab in
+    assert scroll.viewport().width() <= 300
     assert scroll.horizontalScrollBar().maximum() == 0, f"{seg.minimumSizeHint().width()} px wide"
     for w in (seg.label_all_button, seg.all_class_combo, seg.cancel_button, seg.range_combo, seg.first_spin,
-              seg.last_spin, seg.one_per_box, seg.keep_on_cancel):  # fmt: skip
+              seg.last_spin, seg.one_per_box, seg.keep_on_cancel, seg.busy):  # fmt: skip
+        assert w.isVisible(), w
         top_left = w.mapTo(scroll.viewport(), QPoint(0, 0))
         assert 0 <= top_left.x() and top_left.x() + w.width() <= scroll.viewport().width(), w
-    assert seg.label_all_button.text() == "Label all as" and seg.label_all_button.width() >= \
-        seg.label_all_button.fontMetrics().horizontalAdvance("Label all as")  # fmt: skip
-    viewer.window._qt_window.grab().save(os.fspath(tmp_path / "segment_tab.png"))
+    text = seg.busy.text()
+    assert text.endswith(" / 20 frames") and seg.busy.width() >= seg.busy.fontMetrics().horizontalAdvance(text) + 20
+    win.grab().save(os.fspath(tmp_path / "label_all_300px.png"))
+    qtbot.mouseClick(seg.cancel_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: seg.busy.isHidden() and not seg.cancel_button.isVisible(), timeout=5000)

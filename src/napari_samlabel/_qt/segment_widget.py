@@ -157,10 +157,10 @@ class SegmentWidget(QWidget):
         self.cancel_button.setEnabled(False)
         self.cancel_button.setToolTip("Stop after the frame being computed")
         self.cancel_button.clicked.connect(self.cancel_label_all)
+        self.cancel_button.hide()  # beside the progress bar, while a run goes
         label_all = QHBoxLayout()
         label_all.addWidget(self.label_all_button)
         label_all.addWidget(self.all_class_combo, 1)
-        label_all.addWidget(self.cancel_button)
         self.range_combo = narrow(QComboBox(), 6)
         self.range_combo.addItems([THIS_PLANE, FRAMES])
         self.range_combo.setToolTip("Label all on the plane shown, or on each frame first-last along the frame axis")
@@ -180,12 +180,14 @@ class SegmentWidget(QWidget):
         self.keep_on_cancel = QCheckBox("Keep on Cancel")
         self.keep_on_cancel.setChecked(True)
         self.keep_on_cancel.setToolTip("On Cancel keep the frames already labeled (one Ctrl+Z); off: write nothing")
-        box_row = QHBoxLayout()
-        box_row.addWidget(self.one_per_box)
-        box_row.addWidget(self.keep_on_cancel)
+        self.keep_on_cancel.hide()  # beside Cancel, while a run goes
         self.busy = QProgressBar()  # label all's progress, shown while it runs
         self.busy.setFormat("%v / %m frames")
+        self.busy.setMinimumWidth(60)  # its text ("n / m frames, ~s left") never widens the dock
         self.busy.hide()
+        progress = QHBoxLayout()
+        progress.addWidget(self.busy, 1)
+        progress.addWidget(self.cancel_button)
         self._range_changed(THIS_PLANE)
         self.threshold_spin = QDoubleSpinBox()
         self.threshold_spin.setRange(0, 1)
@@ -212,8 +214,9 @@ class SegmentWidget(QWidget):
         layout.addLayout(actions)
         layout.addLayout(label_all)
         layout.addLayout(span)
-        layout.addLayout(box_row)
-        layout.addWidget(self.busy)
+        layout.addWidget(self.one_per_box)
+        layout.addLayout(progress)
+        layout.addWidget(self.keep_on_cancel)
         layout.addLayout(prune)
         layout.addWidget(self.status)
         layout.addStretch(1)
@@ -612,12 +615,16 @@ class SegmentWidget(QWidget):
         self.busy.setValue(0)
         self.busy.setFormat("%v / %m frames")
         self.busy.show()
+        self.keep_on_cancel.show()
+        self.cancel_button.show()
         where = "in the box" if job.box is not None else "on this plane" if not job.ranged else \
             f"on frames {min(job.order)}-{max(job.order)}"  # fmt: skip
         self.status.ok(f"Looking for every object {where}… Cancel stops after the frame being computed.")
-        worker = create_worker(job.steps, _connect={"yielded": self._label_all_step, "errored": self._label_all_failed})
-        worker.finished.connect(lambda j=job: self._label_all_finished(j))
+        worker = create_worker(job.steps, _start_thread=False,
+                               _connect={"yielded": self._label_all_step, "errored": self._label_all_failed})  # fmt: skip
+        worker.finished.connect(lambda j=job: self._label_all_finished(j))  # connected before it can finish
         self._label_all = worker
+        worker.start()
         return worker
 
     def _label_all_step(self, step) -> None:
@@ -629,7 +636,7 @@ class SegmentWidget(QWidget):
         if job.drain():
             job.publish()
         left = job.seconds_left
-        self.busy.setFormat("%v / %m frames" + (f", ~{left:.0f} s left" if left else ""))
+        self.busy.setToolTip(f"About {left:.0f} s left" if left else "")
         self.busy.setValue(job.done)
 
     def _label_all_failed(self, exc: Exception) -> None:
@@ -665,6 +672,8 @@ class SegmentWidget(QWidget):
         self._label_all = self.label_job = None
         self.label_all_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
+        self.cancel_button.hide()
+        self.keep_on_cancel.hide()
         self.busy.hide()
 
     def _prune(self) -> None:
