@@ -435,23 +435,6 @@ class PromptController:
         self.apply(None)
         self.prompts_changed.emit()
 
-    def label_all_job(self):
-        """(plane, find): ``find()`` runs the model's find-everything on the plane shown now;
-        safe in a worker. Its result goes to :meth:`commit_all` on the GUI thread."""
-        if self.backend is None:
-            raise PromptError("no model loaded: pick one in the Segment dock")
-        plane = self.current_plane()
-        image = self.session.image
-        data, limits, rgb = image_data(image), tuple(image.contrast_limits), bool(getattr(image, "rgb", False))
-        backend = self.backend
-
-        def find():
-            pixels = self.plane_rgb(plane, data, limits, rgb)
-            with self._lock:
-                return backend.segment_all(pixels)
-
-        return plane, find
-
     def box_vertices(self, plane: Plane) -> np.ndarray | None:
         """The box drawn on ``plane`` (data coordinates of its corners), if any."""
         for verts in self.boxes.data[::-1]:
@@ -486,17 +469,3 @@ class PromptController:
         if job.box is not None:
             self.clear()
         return job.made
-
-    def commit_all(self, plane: Plane, found: list[tuple[np.ndarray, float]]) -> list[Instance]:
-        s = self.session
-        made = []
-        with s.annotation.action("label all"):
-            for mask, score in found:
-                try:
-                    made.append(
-                        s.commit(plane.mask_to_region(mask), region=plane.region, mode=self.mode,
-                                 source="model", confidence=score)
-                    )  # fmt: skip
-                except ValueError:
-                    continue  # fully covered by instances already there
-        return made
