@@ -179,6 +179,7 @@ def test_box_with_one_object_per_box_off_gives_one_instance_per_object_inside(cl
     s.labels.undo()
     pc.one_per_box = False
     pc.set_box([4, 4], [44, 44])
+    assert pc.update_preview() is None and not pc.preview.data.any()  # no one-object preview for it
     made = pc.commit_or_report()  # Enter
     assert len(made) == 3 and {r.class_name for r in made} == {"cell"}
     for r, c in inside:

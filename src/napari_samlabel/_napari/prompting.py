@@ -278,8 +278,8 @@ class PromptController:
     def request(self) -> PreviewRequest | None:
         plane = self.current_plane()
         prompts = self.prompts_on(plane)
-        if prompts.empty:
-            self.apply(None)
+        if prompts.empty or (not self.one_per_box and prompts.box is not None):
+            self.apply(None)  # a box for several objects has no one-object preview: Enter finds them
             return None
         image = self.session.image
         refine = self._logits_for_refine if self.result is not None and self.result.plane == plane else None
