@@ -80,7 +80,7 @@ def test_label_all_runs_in_a_worker_and_cancel_writes_nothing(panel, qtbot):
     with qtbot.waitSignal(worker.finished, timeout=5000):
         pass
     qtbot.waitUntil(lambda: sum(r.present for r in s.table) == 2, timeout=2000)
-    assert model.threads == [False, False]
+    assert model.threads and not any(model.threads)  # never on the GUI thread; a Cancel before the frame starts skips the model
 
 
 def test_a_class_hotkey_in_sam_mode_prompts_for_that_class(panel, qtbot):
