@@ -29,6 +29,7 @@ from ..core.annotation import AnnotationError
 from ..core.compose import Mode
 from ..core.planes import Plane, window_to_uint8
 from ..core.prompts import PromptError
+from ..core.streamed_run import StreamedRun
 from .prompting import current_plane, image_data
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def objects_in_box(backend, rgb: np.ndarray, box: tuple[int, int, int, int], min
     return out
 
 
-class LabelAllJob:
+class LabelAllJob(StreamedRun):
     """One label-all run: the frames to do, the class and mode, the model."""
 
     def __init__(
@@ -273,14 +274,3 @@ class LabelAllJob:
         if not keep:
             self.made = []
 
-    def run(self) -> LabelAllJob:
-        """Everything in this thread."""
-        self.begin()
-        try:
-            for step in self.steps():
-                self.apply(step)
-        except BaseException:
-            self.finish(keep=False)
-            raise
-        self.finish(keep=True)
-        return self

@@ -28,6 +28,7 @@ from typing import Iterator, Protocol, Sequence
 import numpy as np
 
 from .annotation import Annotation, AnnotationError
+from .streamed_run import StreamedRun
 from .compose import Mode
 
 
@@ -46,7 +47,7 @@ class Frames(Protocol):
     def plane_at(self, frame: int): ...
 
 
-class TrackRun:
+class TrackRun(StreamedRun):
     def __init__(self, annotation: Annotation, tracker, frames: Frames, ids: Sequence[int], start: int,
                  options: TrackOptions | None = None) -> None:  # fmt: skip
         self.annotation, self.tracker, self.frames = annotation, tracker, frames
@@ -145,17 +146,6 @@ class TrackRun:
             return
         txn.commit() if keep else txn.rollback()
 
-    def run(self) -> TrackRun:
-        """Everything in this thread (scripts, tests, the CLI)."""
-        self.begin()
-        try:
-            for step in self.steps():
-                self.apply(step)
-        except BaseException:
-            self.finish(keep=False)
-            raise
-        self.finish(keep=True)
-        return self
 
 
 def gather_keyframes(annotation: Annotation, frames: Frames, ids: Sequence[int], visited: Sequence[int]
