@@ -186,7 +186,7 @@ def forget_models() -> None:
 
 # -- one file (on a worker) ---------------------------------------------------------------------
 def _message(e: BaseException) -> str:
-    from .backends.registry import CheckpointError
+    from .backends.base import CheckpointError
     from .headless import PromptFileError
     from .io import ImageReadError
 

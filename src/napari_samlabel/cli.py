@@ -285,7 +285,8 @@ def _models() -> int:
 
 
 def _segment(args) -> int:
-    from .backends.registry import CheckpointError, load_backend
+    from .backends.base import CheckpointError
+    from .backends.registry import load_backend
     from .headless import PromptFileError, load_prompts, segment_objects, track_objects
     from .io import ImageReadError, read_image, write_labels
 
@@ -358,7 +359,8 @@ def _add_batch_parser(sub) -> None:
 
 
 def _batch(args) -> int:
-    from .backends.registry import CheckpointError, get_spec, model_status, resolve_checkpoint
+    from .backends.base import CheckpointError
+    from .backends.registry import get_spec, model_status, resolve_checkpoint
     from .batch import BatchError, ModelOptions, plan, run_batch, summary
 
     options = {"plane_axes": list(args.plane_axes), "window": args.window, "mode": args.mode}

@@ -46,3 +46,29 @@ class PromptSegmenter(Protocol):
 
     def segment_all(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """Every object on the plane as (mask, score)."""
+
+
+class CheckpointError(FileNotFoundError):
+    """No weights for a model. ``str()`` is one short line for a status bar; ``details``
+    says which file to put where (the dock's tooltip, the command line's second line)."""
+
+    def __init__(self, message: str, details: str | None = None) -> None:
+        super().__init__(message)
+        self.details = details or message
+
+
+class ModelUnavailable(CheckpointError):
+    """The model's libraries are not installed; the message says what to install."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    config: str | None = None  # Hydra config name inside the sam2 package
+    hf_id: str | None = None
+    filename: str | None = None
+    description: str = ""
+
+    @property
+    def needs_weights(self) -> bool:
+        return self.config is not None

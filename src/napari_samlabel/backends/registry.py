@@ -11,27 +11,15 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
+from .base import CheckpointError, ModelSpec, ModelUnavailable
+
 CACHE_ENV = "SAMLABEL_CACHE"
 SHORT = 90  # the most characters an error line in a dock may take
-
-
-class CheckpointError(FileNotFoundError):
-    """No weights for a model. ``str()`` is one short line for a status bar; ``details``
-    says which file to put where (the dock's tooltip, the command line's second line)."""
-
-    def __init__(self, message: str, details: str | None = None) -> None:
-        super().__init__(message)
-        self.details = details or message
-
-
-class ModelUnavailable(CheckpointError):
-    """The model's libraries are not installed; the message says what to install."""
 
 
 def short_error(exc: BaseException) -> tuple[str, str]:
@@ -42,19 +30,6 @@ def short_error(exc: BaseException) -> tuple[str, str]:
     if len(line) > SHORT:
         line = line[: SHORT - 1].rstrip() + "\u2026"
     return line, details
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    config: str | None = None  # Hydra config name inside the sam2 package
-    hf_id: str | None = None
-    filename: str | None = None
-    description: str = ""
-
-    @property
-    def needs_weights(self) -> bool:
-        return self.config is not None
 
 
 def _sam2(name: str, cfg: str, hf: str, fname: str, desc: str) -> ModelSpec:

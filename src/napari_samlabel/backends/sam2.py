@@ -19,10 +19,9 @@ guard_torch_import()  # before torch: see torch_guard
 import torch  # noqa: E402
 
 from ..core.prompts import PromptSet
-from .base import MaskPrediction
+from .base import CheckpointError, MaskPrediction, ModelSpec
 from .embeddings import EmbeddingCache
 from .features import FeatureEncoder
-from .registry import CheckpointError, ModelSpec
 
 
 def build_model(config: str, checkpoint: str | Path | None = None, device: str = "cpu", overrides: Sequence[str] = ()):

@@ -176,17 +176,3 @@ class FrameLabels:
 #: background, never an instance.
 FRAME_LABELS = 0
 
-
-def summary(static: dict[str, Any], per_frame: dict[int, dict[str, Any]]) -> dict[str, str]:
-    """Each attribute as one text: a static value as it is, a dynamic one as its runs of
-    frames, e.g. ``G1 (0-11), M (12-15)`` (tables and CSV, one row per instance)."""
-    from .instances import format_frames
-
-    out = {k: shown(v) for k, v in static.items()}
-    frames_of: dict[str, dict[str, list[int]]] = {}
-    for f, values in sorted(per_frame.items()):
-        for k, v in values.items():
-            frames_of.setdefault(k, {}).setdefault(shown(v), []).append(f)
-    for k, by_value in frames_of.items():
-        out[k] = ", ".join(f"{v} ({format_frames(fs)})" for v, fs in sorted(by_value.items(), key=lambda kv: min(kv[1])))
-    return out

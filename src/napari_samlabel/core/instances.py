@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Iterator
 
-from .attributes import FRAME_LABELS, FrameLabels, json_values, summary
+from .attributes import FRAME_LABELS, FrameLabels, json_values, shown
 from .attributes import from_json as attribute_from_json
 from .review import Reviews
 
@@ -129,6 +129,19 @@ def format_frames(frames: Iterable[int]) -> str:
     if run:
         out.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
     return ", ".join(out)
+
+
+def attribute_summary(static: dict[str, Any], per_frame: dict[int, dict[str, Any]]) -> dict[str, str]:
+    """Each attribute as one text: a static value as it is, a dynamic one as its runs of
+    frames, e.g. ``G1 (0-11), M (12-15)`` (tables and CSV, one row per instance)."""
+    out = {k: shown(v) for k, v in static.items()}
+    frames_of: dict[str, dict[str, list[int]]] = {}
+    for f, values in sorted(per_frame.items()):
+        for k, v in values.items():
+            frames_of.setdefault(k, {}).setdefault(shown(v), []).append(f)
+    for k, by_value in frames_of.items():
+        out[k] = ", ".join(f"{v} ({format_frames(fs)})" for v, fs in sorted(by_value.items(), key=lambda kv: min(kv[1])))
+    return out
 
 
 class InstanceTable:
@@ -367,6 +380,6 @@ class InstanceTable:
             "locked": [r.locked for r in rows],
             "visible": [r.visible for r in rows],
             "parent": [r.parent for r in rows],
-            "attributes": ["; ".join(f"{k}: {v}" for k, v in summary(r.attributes, r.frame_attributes).items())
+            "attributes": ["; ".join(f"{k}: {v}" for k, v in attribute_summary(r.attributes, r.frame_attributes).items())
                            for r in rows],  # fmt: skip
         }

@@ -28,7 +28,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .geometry import Geometry
-from .images import ImageReadError
+from .errors import ImageReadError
 
 COMPRESSED_HINT = (
     "install a decoder for it, e.g. `pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg` "

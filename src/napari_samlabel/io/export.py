@@ -52,7 +52,7 @@ CSV_COLUMNS = ["id", "class", "name", "confidence", "source", "first_frame", "la
 def instance_rows(labels: np.ndarray, table: InstanceTable, spacing: Sequence[float] | None = None) -> list[dict]:
     """One row per instance with pixels; then one ``attr:<name>`` column per attribute set
     (a dynamic one as its runs of frames: ``G1 (0-11), M (12-15)``)."""
-    from ..core.attributes import summary
+    from ..core.instances import attribute_summary
 
     voxels = id_counts(labels)
     voxel_mm3 = float(np.prod(spacing)) if spacing is not None else None
@@ -66,7 +66,7 @@ def instance_rows(labels: np.ndarray, table: InstanceTable, spacing: Sequence[fl
             "confidence": round(rec.mean_confidence, 4), "source": rec.sources,
             "first_frame": min(rec.frames) if rec.frames else "", "last_frame": max(rec.frames) if rec.frames else "",
             "voxels": n, "volume_mm3": round(n * voxel_mm3, 3) if voxel_mm3 else "",
-            **{f"attr:{k}": v for k, v in summary(rec.attributes, rec.frame_attributes).items()},
+            **{f"attr:{k}": v for k, v in attribute_summary(rec.attributes, rec.frame_attributes).items()},
         })  # fmt: skip
     return rows
 

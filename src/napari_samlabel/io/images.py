@@ -12,9 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-class ImageReadError(ValueError):
-    """A file that cannot be read as an image; the message names it and why."""
+from .errors import ImageReadError
 
 
 def _suffix(path: Path) -> str:

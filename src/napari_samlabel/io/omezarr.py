@@ -61,7 +61,7 @@ def read_ome_zarr(path: str | Path) -> list[tuple]:
     import dask.array as da
     import zarr
 
-    from .images import ImageReadError
+    from .errors import ImageReadError
 
     folder = Path(path)
     ms = multiscales_of(folder)
