@@ -33,6 +33,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .core.errors import SamlabelError
+
 MANIFEST = "manifest.csv"
 COLUMNS = ("file", "status", "seconds", "objects", "output", "error", "worker", "model_load_s", "note")
 TASKS = ("segment", "track")
@@ -40,7 +42,7 @@ IMAGE_SUFFIXES = (".nii.gz", ".nii", ".tiff", ".tif", ".npy", ".dcm", ".dicom")
 FORMATS = ("auto", "tif", "npy", "nii.gz")
 
 
-class BatchError(ValueError):
+class BatchError(SamlabelError, ValueError):
     """A batch that cannot start (names that clash, no inputs, an output folder that is a file)."""
 
 

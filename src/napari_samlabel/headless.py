@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .core.errors import SamlabelError
 from .core.annotation import Annotation
 from .core.compose import Mode
 from .core.ontology import Ontology
@@ -25,7 +26,7 @@ from .core.planes import Plane, finite_range, window_to_uint8
 from .core.prompts import PromptError, PromptSet
 
 
-class PromptFileError(ValueError):
+class PromptFileError(SamlabelError, ValueError):
     """A prompts file that does not fit the format or the image; the message says where."""
 
 

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ..core.errors import SamlabelError
 from ..core.prompts import PromptSet
 
 
@@ -48,7 +49,7 @@ class PromptSegmenter(Protocol):
         """Every object on the plane as (mask, score)."""
 
 
-class CheckpointError(FileNotFoundError):
+class CheckpointError(SamlabelError, FileNotFoundError):
     """No weights for a model. ``str()`` is one short line for a status bar; ``details``
     says which file to put where (the dock's tooltip, the command line's second line)."""
 

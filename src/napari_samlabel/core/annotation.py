@@ -19,6 +19,7 @@ from typing import Iterable, Iterator, Protocol, Sequence, Tuple, Union
 import numpy as np
 from psygnal import Signal
 
+from .errors import SamlabelError
 from .chunked import (MEMORY, BoxAtom, Spill, apply_box, block_shape_of, box_atoms, distinct, iter_blocks, local_in,
                       region_shape)  # fmt: skip
 from .compose import Mode, allowed_pixels, frames_touched, normalize_region, region_indices
@@ -44,7 +45,7 @@ def label_values(plane: np.ndarray) -> list[int]:
     return np.unique(flat).tolist()
 
 
-class AnnotationError(ValueError):
+class AnnotationError(SamlabelError, ValueError):
     """An edit that cannot be done; the message says why. Nothing was changed."""
 
 

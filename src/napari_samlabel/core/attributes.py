@@ -16,11 +16,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable
+from .errors import SamlabelError
 
 TYPES = ("text", "number", "one-of", "any-of")
 
 
-class InvalidAttribute(ValueError):
+class InvalidAttribute(SamlabelError, ValueError):
     """A definition or a value is invalid; the message names the class and the field."""
 
 

@@ -24,6 +24,7 @@ from typing import Any, Iterator
 
 from psygnal import Signal
 
+from .errors import SamlabelError
 from .attributes import AttributeDef, InvalidAttribute, definitions
 
 KINDS = ("thing", "stuff")
@@ -39,7 +40,7 @@ DEFAULT_COLORS = (
 )  # fmt: skip
 
 
-class OntologyError(ValueError):
+class OntologyError(SamlabelError, ValueError):
     """An ontology file or edit is invalid; the message says what and where."""
 
 

@@ -11,10 +11,11 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import SamlabelError
 from .planes import Plane
 
 
-class PromptError(ValueError):
+class PromptError(SamlabelError, ValueError):
     """A prompt a model cannot use; the message says why."""
 
 

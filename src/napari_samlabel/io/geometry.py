@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.errors import SamlabelError
+
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 
 
@@ -82,7 +84,7 @@ class Geometry:
 GRID_TOLERANCE = 0.01  # same grid: every corner voxel within 1% of a voxel of the other's
 
 
-class GeometryMismatch(ValueError):
+class GeometryMismatch(SamlabelError, ValueError):
     """Labels and reference describe different regions: the message gives both geometries."""
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.errors import SamlabelError
 from ..core.instances import InstanceTable
 from ..core.ontology import Ontology
 
@@ -38,7 +39,7 @@ MARK = ".samlabel-project"  # written first into every copy: the folder is ours 
 OURS = {*FILES, ZARR, "project.json", MARK}
 
 
-class ProjectError(ValueError):
+class ProjectError(SamlabelError, ValueError):
     """A project folder that cannot be read or written; the message says which and why."""
 
 
