@@ -4,7 +4,7 @@ from pathlib import Path
 
 from napari_samlabel._napari.keys import markdown_table
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_readme_lists_every_shortcut_as_the_keys_dialog_does():

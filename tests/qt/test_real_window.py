@@ -16,7 +16,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1]  # tests/, where the scenario script lives
 SCREENS = ["1920x1080", "1366x768"]
 
 
