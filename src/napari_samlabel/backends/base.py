@@ -49,6 +49,10 @@ class PromptSegmenter(Protocol):
         """Every object on the plane as (mask, score)."""
 
 
+class UnknownModel(SamlabelError, KeyError):
+    """A model name the registry does not know; the message lists the known ones."""
+
+
 class CheckpointError(SamlabelError, FileNotFoundError):
     """No weights for a model. ``str()`` is one short line for a status bar; ``details``
     says which file to put where (the dock's tooltip, the command line's second line)."""

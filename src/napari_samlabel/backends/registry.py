@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
-from .base import CheckpointError, ModelSpec, ModelUnavailable
+from .base import CheckpointError, ModelSpec, ModelUnavailable, UnknownModel
 
 CACHE_ENV = "SAMLABEL_CACHE"
 SHORT = 90  # the most characters an error line in a dock may take
@@ -244,7 +244,7 @@ def _no_proxy(host: str) -> bool:
 def get_spec(name: str) -> ModelSpec:
     _load_entry_points()
     if name not in MODELS:
-        raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+        raise UnknownModel(f"unknown model {name!r}; known: {', '.join(MODELS)}")
     return MODELS[name]
 
 

@@ -21,12 +21,17 @@ from typing import Any, Iterable, Iterator
 
 from .attributes import FRAME_LABELS, FrameLabels, json_values, shown
 from .attributes import from_json as attribute_from_json
+from .errors import SamlabelError
 from .review import Reviews
 
 SOURCES = ("manual", "model", "tracked", "interpolated")
 KEY_SOURCES = ("manual", "model")  # the user's frames: keyframes for tracking and interpolation
 STATUSES = ("unreviewed", "accepted", "rejected")
 VIEW_STATE = ("status", "locked", "visible")  # the user's, not undone
+
+
+class NoSuchInstance(SamlabelError, KeyError):
+    """A label id that no instance of the table has."""
 
 
 @dataclass
@@ -257,7 +262,7 @@ class InstanceTable:
         try:
             return self._records[int(label_id)]
         except KeyError:
-            raise KeyError(f"no instance with label id {label_id}") from None
+            raise NoSuchInstance(f"no instance with label id {label_id}") from None
 
     def get(self, label_id: int) -> Instance | None:
         return self._records.get(int(label_id))

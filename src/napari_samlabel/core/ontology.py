@@ -40,6 +40,10 @@ DEFAULT_COLORS = (
 )  # fmt: skip
 
 
+class UnknownClass(SamlabelError, KeyError):
+    """A class name the ontology lacks (a ``KeyError``, as a missing key is)."""
+
+
 class OntologyError(SamlabelError, ValueError):
     """An ontology file or edit is invalid; the message says what and where."""
 
@@ -162,7 +166,7 @@ class Ontology:
         for c in self._classes:
             if c.name == name:
                 return c
-        raise KeyError(f"no class named {name!r}; classes are {self.names}")
+        raise UnknownClass(f"no class named {name!r}; classes are {self.names}")
 
     @property
     def names(self) -> list[str]:

@@ -10,6 +10,7 @@ import numpy as np
 from ..core.attributes import json_values
 from ..core.instances import InstanceTable
 from ..core.ontology import Ontology
+from .errors import ExportError
 from .export import _atomic_text, planes
 
 
@@ -46,7 +47,7 @@ def coco_instances(
     images, anns, as_rle = [], [], []
     for f, plane in planes(labels, frame_axis):
         if plane.ndim != 2:
-            raise ValueError("COCO holds 2D images: pick the frame/slice axis so that planes are 2D")
+            raise ExportError("COCO holds 2D images: pick the frame/slice axis so that planes are 2D")
         h, w = plane.shape
         images.append({"id": f + 1, "file_name": file_pattern.format(f), "height": h, "width": w, "frame": f})
         if ontology.classifications:  # frame labels, as CVAT's COCO carries attributes

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import ExportError
 from .export import _atomic_text, planes
 
 
@@ -46,7 +47,7 @@ def ctc_plan(labels, frame_axis: int = 0, parents: dict[int, int] | None = None)
             if k:
                 next_id += 1
             if new > 65535:
-                raise ValueError("more than 65535 tracks: CTC masks are 16-bit")
+                raise ExportError("more than 65535 tracks: CTC masks are 16-bit")
             pieces_of.setdefault(i, []).append((new, b, e))
     rows = []
     for i, pieces in pieces_of.items():
@@ -75,7 +76,7 @@ def _first_parent(i: int, begin: int, parent: int, pieces_of: dict) -> int:
         return 0
     label, _, end = pieces_of[parent][-1]
     if end >= begin:
-        raise ValueError(
+        raise ExportError(
             f"instance {i} is a daughter of {parent}, but {parent} is still there on frame {end} and {i} "
             f"starts on frame {begin}: a parent must end before its daughters start (end {parent} "
             f"earlier, or clear {i}'s parent)"

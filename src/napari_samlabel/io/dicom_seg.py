@@ -17,6 +17,7 @@ import numpy as np
 
 from ..core.instances import InstanceTable
 from ..core.ontology import Ontology
+from .errors import ExportError
 
 # DICOM context groups a class name is looked up in (CamelCase keyword, as pydicom names
 # them), with the segmented property category their terms belong to
@@ -91,7 +92,7 @@ def _slice_of_frame(sources, n_slices: int, geometry: dict | None, where: str) -
     geometry: in-plane orientation, offset, and a whole slice step along the normal)."""
     n_frames = int(getattr(sources[0], "NumberOfFrames", 1) or 1) if len(sources) == 1 else len(sources)
     if n_frames != n_slices:
-        raise ValueError(f"{where}: labels have {n_slices} slices, the source {n_frames} frames")
+        raise ExportError(f"{where}: labels have {n_slices} slices, the source {n_frames} frames")
     frames = _frames(sources)
     if geometry is None or not frames:
         return list(range(n_frames))  # nothing to check against: the reader's order
@@ -103,15 +104,15 @@ def _slice_of_frame(sources, n_slices: int, geometry: dict | None, where: str) -
     slices = []
     for n, (ipp, iop) in enumerate(frames):
         if not np.allclose(iop, np.concatenate([geo.direction[:, 0], geo.direction[:, 1]]), atol=1e-3):
-            raise ValueError(f"{where}: frame {n + 1} is oriented {iop.round(4).tolist()}, the labels' rows and "
+            raise ExportError(f"{where}: frame {n + 1} is oriented {iop.round(4).tolist()}, the labels' rows and "
                              f"columns {geo.direction[:, :2].T.round(4).tolist()}")  # fmt: skip
         i, j, k = inv @ (ipp - np.asarray(geo.origin))
         if abs(i) > 0.01 or abs(j) > 0.01 or abs(k - round(k)) > 0.01 or not 0 <= round(k) < n_slices:
-            raise ValueError(f"{where}: frame {n + 1} at {ipp.round(3).tolist()} mm lies on no slice of the labels' "
+            raise ExportError(f"{where}: frame {n + 1} at {ipp.round(3).tolist()} mm lies on no slice of the labels' "
                              f"grid (first slice at {np.round(geo.origin, 3).tolist()}, step {dz:g} mm)")  # fmt: skip
         slices.append(int(round(k)))
     if sorted(slices) != list(range(n_slices)):
-        raise ValueError(f"{where}: source frames do not cover the label slices one to one")
+        raise ExportError(f"{where}: source frames do not cover the label slices one to one")
     return slices
 
 
@@ -139,11 +140,11 @@ def write_dicom_seg(
     if labels.ndim == 2:
         labels = labels[None]
     if labels.ndim != 3:
-        raise ValueError(f"a DICOM SEG holds a (z, y, x) volume; the labels have shape {labels.shape}")
+        raise ExportError(f"a DICOM SEG holds a (z, y, x) volume; the labels have shape {labels.shape}")
     slice_of = _slice_of_frame(sources, labels.shape[0], geometry, where)
     rows, cols = int(sources[0].Rows), int(sources[0].Columns)
     if labels.shape[1:] != (rows, cols):
-        raise ValueError(f"{where}: labels planes are {labels.shape[1:]}, the source's {(rows, cols)}")
+        raise ExportError(f"{where}: labels planes are {labels.shape[1:]}, the source's {(rows, cols)}")
     groups: list[tuple[str, list[int], str]] = []  # (label, ids, class)
     if per == "class":
         for c in ontology:
@@ -155,7 +156,7 @@ def write_dicom_seg(
             groups.append((r.name, [r.id], r.class_name))
     groups = [g for g in groups if np.isin(labels, g[1]).any()]
     if not groups:
-        raise ValueError("nothing labeled: a DICOM SEG needs at least one segment")
+        raise ExportError("nothing labeled: a DICOM SEG needs at least one segment")
     # frame n of the SEG lies on source frame n (highdicom copies its position and reference)
     masks = np.stack([np.isin(labels[slice_of], ids) for _, ids, _ in groups], axis=-1).astype(np.uint8)
     descriptions = []

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..core.instances import InstanceTable
 from ..core.ontology import Ontology
+from .errors import ExportError
 
 FORMATS = ("nifti", "dicom-seg", "coco", "coco-panoptic", "ctc", "csv", "semantic", "cvat-mask")
 
@@ -56,20 +57,20 @@ def export(
         return coco.coco_panoptic(labels, table, ontology, out, frame_axis)
     if fmt == "ctc":
         if frame_axis is None:
-            raise ValueError("the Cell Tracking Challenge format needs a time axis")
+            raise ExportError("the Cell Tracking Challenge format needs a time axis")
         from ..core.lineage import broken_links
 
         broken = broken_links(table)
         if broken:  # said with the instances' names before the writer meets it by ids
-            raise ValueError(f"a lineage does not hold: {broken[0]} (Unlink it, or take the edit back)")
+            raise ExportError(f"a lineage does not hold: {broken[0]} (Unlink it, or take the edit back)")
         return ctc.write_ctc(out, labels, frame_axis, parents={r.id: r.parent for r in table if r.parent})
     if fmt == "dicom-seg":
         files = source_meta.get("files")
         if not files or source_meta.get("format") != "dicom":
-            raise ValueError("a DICOM SEG needs labels made over a DICOM series (open the series with this plugin)")
+            raise ExportError("a DICOM SEG needs labels made over a DICOM series (open the series with this plugin)")
         return dicom_seg.write_dicom_seg(out, labels, files, table, ontology, per=per,
                                          geometry=source_meta.get("geometry"), creator=creator)
-    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    raise ExportError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
 def align_to_reference(labels: np.ndarray, labels_meta: dict | None, reference_meta: dict, reference_shape,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ImageReadError
+from .errors import ExportError, ImageReadError
 
 
 def _suffix(path: Path) -> str:
@@ -147,5 +147,5 @@ def write_labels(path: str | Path, labels: np.ndarray, meta: dict | None = None)
         nib.save(img, str(tmp))
         tmp.replace(path)  # a crash never leaves half a file
     else:
-        raise ValueError(f"{path}: write labels as .npy, .tif or .nii.gz")
+        raise ExportError(f"{path}: write labels as .npy, .tif or .nii.gz")
     return path

@@ -38,6 +38,7 @@ import numpy as np
 
 from ..core.instances import InstanceTable
 from ..core.ontology import Ontology
+from .errors import ExportError
 from .export import _atomic_text, planes
 
 UNLABELED = "unlabeled"
@@ -67,10 +68,10 @@ def class_indices(plane: np.ndarray, table: InstanceTable, index_of: dict[str, i
             continue
         rec = table.get(int(i))
         if rec is None:
-            raise ValueError(f"label {i} {where} has no instance record, so no class: export from a session, "
+            raise ExportError(f"label {i} {where} has no instance record, so no class: export from a session, "
                              "a project folder, or give --instances")  # fmt: skip
         if rec.class_name not in index_of:
-            raise ValueError(f"{rec.name} {where} is of class {rec.class_name!r}, which the ontology lacks")
+            raise ExportError(f"{rec.name} {where} is of class {rec.class_name!r}, which the ontology lacks")
         lut[k] = index_of[rec.class_name]
     return lut[inverse].reshape(np.shape(plane))
 
@@ -118,7 +119,7 @@ def write_semantic(labels, table: InstanceTable, ontology: Ontology, path, frame
         shape = tuple(labels.shape)
         plane_ndim = len(shape) - (frame_axis is not None)
         if plane_ndim != 2:
-            raise ValueError(f"{path.name}: PNG holds 2D images, these labels' planes are {plane_ndim}D: "
+            raise ExportError(f"{path.name}: PNG holds 2D images, these labels' planes are {plane_ndim}D: "
                              "use .tif or .nii.gz")  # fmt: skip
         digits = max(5, len(str(n - 1)))
         sink = _Folder(path.parent)
@@ -189,12 +190,12 @@ def cvat_labelmap(ontology: Ontology) -> list[tuple[str, tuple[int, int, int]]]:
         if c.name == CVAT_BACKGROUND:
             continue
         if ":" in c.name or "\n" in c.name or "\r" in c.name:
-            raise ValueError(f"class {c.name!r}: labelmap.txt cannot hold a ':' or a line break in a name; rename it")
+            raise ExportError(f"class {c.name!r}: labelmap.txt cannot hold a ':' or a line break in a name; rename it")
         rgb = _rgb(c.color)
         if rgb == (0, 0, 0):
-            raise ValueError(f"class {c.name!r} is black (#000000), CVAT's background colour: give it another colour")
+            raise ExportError(f"class {c.name!r} is black (#000000), CVAT's background colour: give it another colour")
         if rgb in seen:
-            raise ValueError(f"classes {seen[rgb]!r} and {c.name!r} have the same colour {c.color}: CVAT tells "
+            raise ExportError(f"classes {seen[rgb]!r} and {c.name!r} have the same colour {c.color}: CVAT tells "
                              "classes apart by colour, give one of them another")  # fmt: skip
         seen[rgb] = c.name
         out.append((c.name, rgb))
@@ -265,7 +266,7 @@ def write_cvat_masks(labels, table: InstanceTable, ontology: Ontology, folder, f
     entries = cvat_labelmap(ontology)  # refused before anything is written
     plane_ndim = len(labels.shape) - (frame_axis is not None)
     if plane_ndim != 2:
-        raise ValueError(f"CVAT's segmentation masks are 2D PNGs, these labels' planes are {plane_ndim}D: "
+        raise ExportError(f"CVAT's segmentation masks are 2D PNGs, these labels' planes are {plane_ndim}D: "
                          "pick the frame/slice axis so that planes are 2D")  # fmt: skip
     index_of = {name: k for k, (name, _) in enumerate(entries)}
     class_rgb = np.array([rgb for _, rgb in entries], np.uint8)
@@ -281,7 +282,7 @@ def write_cvat_masks(labels, table: InstanceTable, ontology: Ontology, folder, f
             ids, inverse = np.unique(objects, return_inverse=True)
             n = int((ids > 0).sum())
             if n > 255:
-                raise ValueError(f"{n} instances {where or 'in the image'}: CVAT's SegmentationObject PNGs hold "
+                raise ExportError(f"{n} instances {where or 'in the image'}: CVAT's SegmentationObject PNGs hold "
                                  "at most 255 per image (Pascal VOC colours); use the COCO export")  # fmt: skip
             number = np.arange(len(ids)) + (0 if ids[0] == 0 else 1)  # 0 stays 0; the rest 1..n in id order
             inst = number[inverse].reshape(plane.shape)

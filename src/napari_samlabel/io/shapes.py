@@ -6,6 +6,7 @@ import numpy as np
 
 from ..core.instances import InstanceTable
 from .coco import mask_polygons
+from .errors import ExportError
 from .export import planes
 
 
@@ -14,7 +15,7 @@ def instance_shapes(labels: np.ndarray, table: InstanceTable, frame_axis: int | 
     shapes, feats = [], {"instance_id": [], "class": []}
     for f, plane in planes(labels, frame_axis):
         if plane.ndim != 2:
-            raise ValueError("shapes are drawn on 2D planes")
+            raise ExportError("shapes are drawn on 2D planes")
         for label_id in np.unique(plane):
             rec = table.get(int(label_id)) if label_id else None
             if rec is None:
