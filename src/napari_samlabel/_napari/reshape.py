@@ -21,6 +21,7 @@ import numpy as np
 from ..core.annotation import AnnotationError
 from ..core.instances import Instance
 from ..core.planes import Plane
+from .shapes import layer_geometry
 
 if TYPE_CHECKING:
     from napari.layers import Shapes
@@ -35,19 +36,18 @@ DRAW_HINT = f"Draw a line across the object in the {LINE_LAYER!r} layer (click p
 def line_layer(session: AnnotationSession, create: bool = True) -> Shapes | None:
     """The viewer's "slice line" Shapes layer; made on the labels' grid (and picked, with
     napari's path tool on) when there is none and ``create``."""
+    from napari.layers import Shapes
+
     viewer = session.viewer
     if viewer is None:
         return None
     for layer in viewer.layers:
-        if layer.name == LINE_LAYER and layer._type_string == "shapes":
+        if layer.name == LINE_LAYER and isinstance(layer, Shapes):
             return layer
     if not create:
         return None
-    from napari.layers import Shapes
-
     labels = session.labels
-    geo = {"scale": labels.scale, "translate": labels.translate, "rotate": labels.rotate, "shear": labels.shear,
-           "affine": labels.affine.affine_matrix}  # fmt: skip
+    geo = layer_geometry(labels)
     width = max(1.0, min(labels.data.shape[-2:]) / 200)
     layer = Shapes(ndim=labels.ndim, name=LINE_LAYER, edge_color="cyan", face_color=[0, 0, 0, 0],
                    edge_width=width, **geo)  # fmt: skip

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import ndimage as ndi
 
+from .shapes import layer_geometry
+
 if TYPE_CHECKING:
     from .session import AnnotationSession
 
@@ -40,7 +42,7 @@ def add_tracks_layer(session: AnnotationSession, name: str | None = None):
         raise ValueError("no instance to draw tracks for")
     layer = Tracks(
         data, name=name or f"{session.labels.name} tracks",
-        scale=session.labels.scale, translate=session.labels.translate,
+        **layer_geometry(session.labels),
         features={"class": [session.table[int(i)].class_name for i in data[:, 0]]}, tail_length=10,
         graph=graph(session.table, np.unique(data[:, 0]).astype(int).tolist()),
     )  # fmt: skip

@@ -191,52 +191,26 @@ class ExportWidget(QWidget):
         return out
 
     def to_shapes(self):
-        from ..io.shapes import instance_shapes
+        from .._napari.shapes import add_instance_shapes
 
         s = self._session()
         if s is None:
             return None
-        shapes, feats = guarded(self.status, instance_shapes, s.labels.data, s.table, s.frame_axis,
-                                self.shape_kind.currentText()) or (None, None)  # fmt: skip
-        if shapes is None:
-            return None
-        layer = self.viewer.add_shapes(
-            shapes, shape_type=self.shape_kind.currentText(), features=feats, name=f"{s.labels.name} shapes",
-            scale=s.labels.scale, translate=s.labels.translate, face_color=[0, 0, 0, 0], edge_color="yellow",
-        )  # fmt: skip
-        self.status.ok(f"{len(shapes)} shapes in {layer.name!r}.")
+        layer = guarded(self.status, add_instance_shapes, s, self.shape_kind.currentText())
+        if layer is not None:
+            self.status.ok(f"{len(layer.data)} shapes in {layer.name!r}.")
         return layer
 
     def from_shapes(self):
         """Every shape of the selected Shapes layer becomes an instance of the current class."""
-        from ..io.shapes import shape_mask
+        from .._napari.shapes import instances_from_shapes
 
         s = self._session()
-        layer = self.viewer.layers.selection.active
         if s is None:
             return None
-        if layer is None or layer._type_string != "shapes":
-            self.status.error("Select a Shapes layer with polygons, rectangles or ellipses.")
-            return None
-        made = []
-
-        def run():
-            from ..core.planes import Plane
-
-            shape = s.labels.data.shape
-            with s.annotation.action("shapes to instances"):
-                for verts, kind in zip(layer.data, layer.shape_type):
-                    verts = np.asarray(verts)
-                    if len(shape) == 2:
-                        plane = Plane(shape, (0, 1), (0, 0))
-                    else:  # drawn on a plane: the axes along which the shape is flat are the others
-                        flat = [a for a in range(len(shape)) if np.ptp(verts[:, a]) == 0]
-                        shown = [a for a in range(len(shape)) if a not in flat][-2:]
-                        plane = Plane.from_point(shape, shown, verts[0])
-                    mask = shape_mask(plane.data_to_plane(verts), kind, plane.hw)
-                    made.append(s.commit(plane.mask_to_region(mask), region=plane.region))
-
-        guarded(self.status, run)
-        self.status.ok(f"{len(made)} instance(s) from {layer.name!r}.")
+        layer = self.viewer.layers.selection.active
+        made = guarded(self.status, instances_from_shapes, s, layer)
+        if made is not None:
+            self.status.ok(f"{len(made)} instance(s) from {layer.name!r}.")
         return made
 
