@@ -213,9 +213,9 @@ def run_job(job: Job, backend) -> tuple[np.ndarray, dict]:
 
     data, meta = read_image(job.image)
     if job.prompts is None:
-        raise ValueError("no prompts file given")
+        raise BatchError("no prompts file given")
     if not Path(job.prompts).exists():
-        raise ValueError(f"no prompts file {job.prompts} for this image")
+        raise BatchError(f"no prompts file {job.prompts} for this image")
     objects = load_prompts(job.prompts)
     o = job.options
     window = tuple(o["window"]) if o.get("window") else None

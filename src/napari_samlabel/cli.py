@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .core.errors import SamlabelError, message
+
 DEMO_CLASSES = {
     "classes": [
         {"name": "nucleus", "color": "#ff8800", "kind": "thing", "hotkey": "1"},
@@ -172,9 +174,13 @@ def _add_io_args(p: argparse.ArgumentParser) -> None:
 VERBOSE = False  # `samlabel -v ...`: tracebacks after the one-line message, and the log
 
 
+class UsageError(SamlabelError, ValueError):
+    """Options that do not go together (what is missing is named)."""
+
+
 def _said(command: str, e: BaseException) -> None:
     """A user error: one line on stderr (what and where), the traceback only with -v."""
-    print(f"samlabel {command}: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
+    print(f"samlabel {command}: {message(e)}", file=sys.stderr)
     details = getattr(e, "details", None)
     if details and details != str(e):
         print(details, file=sys.stderr)  # what to do: which file goes where
@@ -216,10 +222,10 @@ def main(argv: list[str] | None = None) -> int:
 def _export(args) -> int:
     from .core.annotation import Annotation
     from .core.instances import InstanceTable
-    from .core.ontology import Ontology, OntologyError
-    from .io import ImageReadError, read_image
+    from .core.ontology import Ontology
+    from .io import read_image
     from .io.exporting import align_to_reference, export
-    from .io.project import ProjectError, load_project
+    from .io.project import load_project
 
     said = ""
     try:
@@ -234,7 +240,7 @@ def _export(args) -> int:
             labels, own = read_image(path)
             labels = checked_ids(np.asarray(labels), str(path))  # a float or negative array is no labels
             if args.ontology is None:
-                raise ValueError("--ontology is needed for a label array")
+                raise UsageError("--ontology is needed for a label array")
             onto = Ontology.load(args.ontology)
             frame_axis = args.frame_axis if args.frame_axis is not None else (0 if labels.ndim >= 3 else None)
             table, source = None, own
@@ -248,7 +254,7 @@ def _export(args) -> int:
             Annotation(labels, onto, frame_axis, table).sync_frames()  # ids without a row in the CSV: the first class
         kwargs = {"creator": args.creator} if args.format == "dicom-seg" and args.creator else {}
         out = export(args.format, args.output, labels, onto, table, frame_axis, source, args.per, args.polygons, **kwargs)
-    except (ImageReadError, ProjectError, OntologyError, ValueError, KeyError, OSError) as e:
+    except (SamlabelError, OSError) as e:  # anything else is a bug: its traceback shows
         _said("export", e)
         return 2
     if said:
@@ -285,10 +291,9 @@ def _models() -> int:
 
 
 def _segment(args) -> int:
-    from .backends.base import CheckpointError
     from .backends.registry import load_backend
-    from .headless import PromptFileError, load_prompts, segment_objects, track_objects
-    from .io import ImageReadError, read_image, write_labels
+    from .headless import load_prompts, segment_objects, track_objects
+    from .io import read_image, write_labels
 
     try:
         data, meta = read_image(args.image)
@@ -309,7 +314,7 @@ def _segment(args) -> int:
         else:
             labels = segment_objects(np.asarray(data), objects, backend, args.plane_axes, window, args.mode)
         out = write_labels(args.output, labels, meta)
-    except (ImageReadError, PromptFileError, CheckpointError, KeyError, ValueError) as e:
+    except SamlabelError as e:
         _said(args.command, e)
         return 2
     n = len(np.unique(labels)) - (1 if labels.min() == 0 else 0)
@@ -361,7 +366,7 @@ def _add_batch_parser(sub) -> None:
 def _batch(args) -> int:
     from .backends.base import CheckpointError
     from .backends.registry import get_spec, model_status, resolve_checkpoint
-    from .batch import BatchError, ModelOptions, plan, run_batch, summary
+    from .batch import ModelOptions, plan, run_batch, summary
 
     options = {"plane_axes": list(args.plane_axes), "window": args.window, "mode": args.mode}
     if args.task == "track":
@@ -379,7 +384,7 @@ def _batch(args) -> int:
         model = ModelOptions(args.model, checkpoint, args.device, (("fast", True),) if args.fast else ())
         result = run_batch(jobs, model, args.output, args.scheduler, args.workers, not args.in_process,
                            report=lambda line: print(line, flush=True))  # fmt: skip
-    except (BatchError, CheckpointError, KeyError, OSError) as e:
+    except (SamlabelError, OSError) as e:
         _said("batch", e)
         return 2
     print(summary(result))

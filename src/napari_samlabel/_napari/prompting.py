@@ -18,6 +18,7 @@ import numpy as np
 from psygnal import Signal
 
 from ..core.compose import Mode, normalize_region, region_indices
+from ..core.errors import SamlabelError, message
 from ..core.ontology import hex_to_rgba
 from ..core.planes import Plane, window_to_uint8
 from ..core.prompts import PromptError, PromptSet
@@ -421,8 +422,8 @@ class PromptController:
             if self.box_labels_all():
                 return self.label_all()
             return self.commit()
-        except (PromptError, ValueError) as e:
-            show_warning(str(e))
+        except SamlabelError as e:  # a bug keeps its traceback
+            show_warning(message(e))
             return None
 
     def clear(self) -> None:

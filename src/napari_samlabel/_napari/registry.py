@@ -46,15 +46,15 @@ class SessionList:
         """A session key acts on the layer's own session, else on the current one."""
         from napari.utils.notifications import show_warning
 
-        from ..core.annotation import AnnotationError
+        from ..core.errors import SamlabelError, message
 
         session = self.for_layer(layer) or self.current
         if session is None:
             return None
         try:
             return action(session)
-        except (AnnotationError, KeyError) as e:  # a key has no dock line to show it: say it in the viewer
-            show_warning(str(e.args[0] if isinstance(e, KeyError) and e.args else e))
+        except SamlabelError as e:  # a key has no dock line to show it: say it in the viewer
+            show_warning(message(e))
             return None
 
     def close(self) -> None:

@@ -7,11 +7,11 @@ from typing import Callable
 from qtpy.QtCore import QEvent, QObject, Signal
 from qtpy.QtWidgets import QComboBox, QLabel, QSizePolicy, QWidget
 
-from ..core.annotation import AnnotationError
-from ..core.ontology import OntologyError
+from ..core.errors import SamlabelError, message
 
-#: Errors a user can act on: shown in the viewer and the dock, never a traceback.
-USER_ERRORS = (AnnotationError, OntologyError, KeyError, ValueError)
+#: Errors a user can act on: shown in the viewer and the dock, never a traceback. Anything
+#: else (a plain KeyError or ValueError too) is a bug and keeps its traceback.
+USER_ERRORS = (SamlabelError,)
 
 
 class StatusLine(QLabel):
@@ -41,9 +41,9 @@ def guarded(status: StatusLine, fn: Callable, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except USER_ERRORS as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        status.error(str(msg))
-        show_error(str(msg))
+        msg = message(e)
+        status.error(msg)
+        show_error(msg)
         return None
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QWidget
 
+from ..core.errors import message
 from ._common import USER_ERRORS, StatusLine, require_session
 
 if TYPE_CHECKING:
@@ -56,8 +57,8 @@ class ImportControls(QWidget):
                 return None
         try:
             report = import_into_session(s, paths)
-        except (*USER_ERRORS, OSError) as e:
-            msg = str(e.args[0] if isinstance(e, KeyError) and e.args else e)
+        except (*USER_ERRORS, OSError) as e:  # OSError: a file that cannot be opened
+            msg = message(e)
             self.status.error(f"Nothing imported: {msg}")
             show_warning(f"Nothing imported: {msg}")
             return None

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import SamlabelError
+
 MAX_ID = 2**31 - 1
 
 
-def checked_ids(arr, source: str, error: type[Exception] = ValueError) -> np.ndarray:
+class LabelIdError(SamlabelError, ValueError):
+    """An array whose values are not label ids; the message names where it came from."""
+
+
+def checked_ids(arr, source: str, error: type[Exception] = LabelIdError) -> np.ndarray:
     """``arr`` as an unsigned integer array (booleans as 0/1), or ``error`` naming ``source``.
 
     Arrays that are not in memory (dask, zarr) are checked by their type only: reading them
