@@ -32,14 +32,15 @@ def add_tracks_layer(session: AnnotationSession, name: str | None = None):
     (the instances' parents) are its ``graph``, so napari draws each daughter from its mother."""
     from napari.layers import Tracks
 
+    from ..core.annotation import AnnotationError
     from ..core.lineage import graph
 
     if session.frame_axis != 0:
-        raise ValueError("tracks need the time (or slice) axis first; this layer has none there")
+        raise AnnotationError("tracks need the time (or slice) axis first; this layer has none there")
     ids = [r.id for r in session.table.present() if not r.stuff]
     data = track_table(np.asarray(session.labels.data), 0, ids)
     if not len(data):
-        raise ValueError("no instance to draw tracks for")
+        raise AnnotationError("no instance to draw tracks for")
     layer = Tracks(
         data, name=name or f"{session.labels.name} tracks",
         **layer_geometry(session.labels),
