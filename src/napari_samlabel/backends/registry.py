@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
+from ..core.cache import cache_dir
 from .base import CheckpointError, ModelSpec, ModelUnavailable, UnknownModel
 
-CACHE_ENV = "SAMLABEL_CACHE"
 SHORT = 90  # the most characters an error line in a dock may take
 
 
@@ -74,15 +74,6 @@ def _load_entry_points() -> None:
 def model_names() -> list[str]:
     _load_entry_points()
     return list(MODELS)
-
-
-def cache_dir() -> Path:
-    """Where downloaded checkpoints and persisted embeddings live."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("napari-samlabel"))
 
 
 def checkpoint_dir() -> Path:

@@ -94,7 +94,7 @@ def chunks_for(shape) -> tuple[int, ...]:
 
 # -- where the working arrays live ---------------------------------------------------
 def cache_root() -> Path:
-    from ..backends.registry import cache_dir
+    from ..core.cache import cache_dir
 
     return cache_dir() / "labels"
 
