@@ -11,10 +11,13 @@ returns), valid for both the image predictor and the video predictor.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 DEFAULT_BUDGET = 2 * 2**30  # bytes: ~120 frames of SAM 2 tiny features at 1024 px (fp32)
@@ -71,7 +74,9 @@ class EmbeddingCache:
 
             try:
                 value = torch.load(path, map_location="cpu", weights_only=True)
-            except Exception:  # a half-written or stale file: recompute
+            except Exception as e:  # a half-written or stale file: recompute
+                log.warning("embedding cache: %s cannot be read (%s: %s); deleted, the plane is encoded again",
+                            path, type(e).__name__, e)  # fmt: skip
                 path.unlink(missing_ok=True)
             else:
                 self._remember(key, value)

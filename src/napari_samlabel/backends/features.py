@@ -14,6 +14,7 @@ tracked frame is instant.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +30,8 @@ import torch.nn.functional as F  # noqa: E402
 from ..core.planes import plane_digest  # noqa: E402
 from .embeddings import EmbeddingCache  # noqa: E402
 from .fast import autocast, bf16_support  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 IMG_MEAN = (0.485, 0.456, 0.406)  # sam2's normalisation (utils/transforms.py, utils/misc.py)
 IMG_STD = (0.229, 0.224, 0.225)
@@ -78,6 +81,8 @@ class FeatureEncoder:
             return False, "fast mode off (fp32)"
         ok, why = bf16_support(str(self.device))
         self.fast = ok
+        if not ok:
+            log.warning("fast mode unavailable, running in fp32: %s", why)
         return ok, f"fast mode on: {why}" if ok else f"fast mode unavailable: {why}"
 
     def autocast(self, fast: bool | None = None):

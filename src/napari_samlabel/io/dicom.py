@@ -18,6 +18,7 @@ is it an ImageReadError, whose message gives every reason.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,8 @@ import numpy as np
 
 from .geometry import Geometry
 from .errors import ImageReadError
+
+log = logging.getLogger(__name__)
 
 COMPRESSED_HINT = (
     "install a decoder for it, e.g. `pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg` "
@@ -760,6 +763,8 @@ def read_dicom(paths, series_uid: str | None = None, largest_only: bool = False)
             continue
         if largest_only:
             break
+    for name, why in out.skipped:
+        log.warning("DICOM: skipped %s: %s", name, why)
     if out:
         return out
     if not out.skipped:
