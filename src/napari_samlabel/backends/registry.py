@@ -7,6 +7,7 @@ until a model is actually loaded.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -18,6 +19,8 @@ from urllib.parse import urlsplit
 
 from ..core.cache import cache_dir
 from .base import CheckpointError, ModelSpec, ModelUnavailable, UnknownModel
+
+log = logging.getLogger(__name__)
 
 SHORT = 90  # the most characters an error line in a dock may take
 
@@ -102,6 +105,7 @@ def resolve_checkpoint(name: str, checkpoint: str | Path | None = None, download
         return path
     found = find_checkpoint(spec) or _hub_cached(spec)
     if found is not None:
+        log.info("%s: weights %s", name, found)
         return found
     target = checkpoint_dir() / spec.filename
     if not download:
@@ -109,6 +113,7 @@ def resolve_checkpoint(name: str, checkpoint: str | Path | None = None, download
     problem = _download_problem(name)
     if problem:
         raise CheckpointError(problem[0], _missing_message(spec, target, problem[1]))
+    log.info("%s: downloading %s from %s/%s", name, spec.filename, hub_endpoint(), spec.hf_id)
     try:
         from huggingface_hub import hf_hub_download
 
@@ -116,6 +121,7 @@ def resolve_checkpoint(name: str, checkpoint: str | Path | None = None, download
     except Exception as e:  # no hub, no such file, network lost: say what to do
         forget_network_check()
         why = f"download from {spec.hf_id} failed ({type(e).__name__}: {e})"
+        log.warning("%s: %s", name, why)
         raise CheckpointError(f"{name}: weights download failed", _missing_message(spec, target, why)) from e
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
@@ -177,6 +183,7 @@ def _offline_reason() -> str:
         if hit is not None and time.monotonic() - hit[0] < NETWORK_TTL:
             return hit[1]
     why = _probe(endpoint)
+    log.info("network check: %s", why or f"{endpoint} reachable")
     with _net_lock:
         _net_cache[endpoint] = (time.monotonic(), why)
     return why
@@ -249,11 +256,12 @@ def pick_device(device: str = "auto") -> str:
     import torch
 
     if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
+        picked = "cuda"
+    else:
+        mps = getattr(torch.backends, "mps", None)
+        picked = "mps" if mps is not None and mps.is_available() else "cpu"
+    log.info("device auto: %s", picked)
+    return picked
 
 
 from .embeddings import DEFAULT_BUDGET as DEFAULT_CACHE_BYTES  # noqa: E402  (no torch in there)
@@ -301,6 +309,7 @@ def _build_backend(name, checkpoint, device, download, embeddings_on_disk, cache
         return SeedGrowSegmenter()
     missing = _missing_libraries()
     if missing:  # said before looking for weights, and without importing torch
+        log.warning("%s: %s not installed", name, " and ".join(missing))
         raise _unavailable(name, f"{' and '.join(missing)} not installed")
     path = resolve_checkpoint(name, checkpoint, download=download)  # fails fast offline, before torch loads
     try:
