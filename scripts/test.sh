@@ -18,5 +18,11 @@ PY="${PYTHON:-python3}"
 "$PY" -m pip install -q --disable-pip-version-check -e ".[qt,sam,testing]"
 "$PY" -m pip install -q --disable-pip-version-check --no-deps panopticapi-lite
 
+# The shape of the code before the tests (either failing fails the run): nothing imports upward
+# (the layers in pyproject's [tool.importlinter]; --no-cache: a stale cache once hid a broken
+# import) and ruff's rules ([tool.ruff]).
+"$PY" -c 'from importlinter.cli import lint_imports_command; lint_imports_command()' --no-cache
+"$PY" -m ruff check --no-cache src tests
+
 # -a: pick a free display number; the screen needs depth 24 for napari's GL canvas.
 exec xvfb-run -a -s "-screen 0 1920x1080x24" "$PY" -m pytest "$@"
