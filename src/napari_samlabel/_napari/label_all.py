@@ -30,7 +30,7 @@ from ..core.compose import Mode
 from ..core.planes import Plane, window_to_uint8
 from ..core.prompts import PromptError
 from ..core.streamed_run import StreamedRun
-from .prompting import current_plane, image_data
+from .view import current_plane, model_image
 
 if TYPE_CHECKING:
     from ..core.instances import Instance
@@ -116,8 +116,7 @@ class LabelAllJob(StreamedRun):
         self.mode = Mode(mode)
         self.box, self.min_size = box, int(min_size)
         self._lock = lock or threading.Lock()
-        image = session.image
-        self.data, self.limits, self.rgb = image_data(image), tuple(image.contrast_limits), bool(getattr(image, "rgb", False))
+        self.data, self.limits, self.rgb = model_image(session)
         free = self.plane.other_axes
         if frames is None:
             self.axis = axis if axis is not None else (session.frame_axis if session.frame_axis in free else

@@ -22,6 +22,7 @@ from ..core.errors import SamlabelError, message
 from ..core.ontology import hex_to_rgba
 from ..core.planes import Plane, window_to_uint8
 from ..core.prompts import PromptError, PromptSet
+from .view import current_plane, image_data, model_image  # noqa: F401  (image_data: named here for callers)
 
 if TYPE_CHECKING:
     from ..backends.base import MaskPrediction, PromptSegmenter
@@ -51,23 +52,6 @@ class PreviewResult:
     seconds: float
 
 
-def current_plane(session: AnnotationSession) -> Plane:
-    """The plane the viewer shows: its displayed data axes at the current position."""
-    from .session import labels_shape
-
-    image = session.image
-    shape = labels_shape(image)
-    viewer = session.viewer
-    if viewer is None:  # headless: the last two axes at the first index
-        return Plane(shape, (len(shape) - 2, len(shape) - 1), (0,) * len(shape))
-    offset = viewer.dims.ndim - len(shape)
-    displayed = [ax - offset for ax in viewer.dims.displayed[-2:]]
-    if any(ax < 0 for ax in displayed):
-        raise PromptError("the displayed axes are not axes of this image")
-    point = image.world_to_data(viewer.dims.point)
-    return Plane.from_point(shape, displayed, point[-len(shape) :])
-
-
 def warm_up_preview_colours() -> None:
     """Compile napari's numba colour lookup for the preview's uint8 labels ahead of time
     (safe in a worker). Done by the first preview on the GUI thread, it froze the viewer
@@ -79,10 +63,6 @@ def warm_up_preview_colours() -> None:
         cmap._get_mapping_from_cache(np.dtype(np.uint8))
     except Exception:  # a private napari API: without it the first preview is just slower
         pass
-
-
-def image_data(image) -> Any:
-    return image.data[0] if getattr(image, "multiscale", False) else image.data
 
 
 class PromptController:
@@ -282,12 +262,8 @@ class PromptController:
         if prompts.empty or (not self.one_per_box and prompts.box is not None):
             self.apply(None)  # a box for several objects has no one-object preview: Enter finds them
             return None
-        image = self.session.image
         refine = self._logits_for_refine if self.result is not None and self.result.plane == plane else None
-        return PreviewRequest(
-            self._generation, plane, prompts, image_data(image),
-            tuple(image.contrast_limits), bool(getattr(image, "rgb", False)), refine,
-        )  # fmt: skip
+        return PreviewRequest(self._generation, plane, prompts, *model_image(self.session), refine)
 
     def plane_rgb(self, plane: Plane, data, contrast_limits, rgb: bool) -> np.ndarray:
         """The plane as the model sees it; the last one is kept, so refining
@@ -316,9 +292,8 @@ class PromptController:
         """Compute (or recall) the embedding of a plane; safe in a worker thread."""
         if self.backend is None:
             return
-        image = self.session.image
         plane = plane or self.current_plane()
-        rgb = self.plane_rgb(plane, image_data(image), tuple(image.contrast_limits), bool(getattr(image, "rgb", False)))
+        rgb = self.plane_rgb(plane, *model_image(self.session))
         with self._lock:
             self.backend.set_image(rgb)
 

@@ -101,7 +101,7 @@ class Copied:
 
 def copy_selected(session: AnnotationSession) -> Copied:
     """Ctrl+C: the target instance's mask on the plane shown."""
-    from .prompting import current_plane
+    from .view import current_plane
 
     plane = current_plane(session)
     frame = session.current_frame()
@@ -116,7 +116,7 @@ def paste(session: AnnotationSession, as_new: bool = False):
     """Ctrl+V: the copied mask onto the plane shown, as the same instance (replacing what it
     has there) or, with Ctrl+Shift+V, as a new instance of its class. Never over another
     instance (panoptic exclusion) and never over a locked one; one undo step."""
-    from .prompting import current_plane
+    from .view import current_plane
 
     copied: Copied | None = session.clipboard
     if copied is None:
@@ -149,8 +149,7 @@ def unlabeled_along(session: AnnotationSession, axis: int) -> list[int]:
 def go_to_unlabeled(session: AnnotationSession) -> int | None:
     """Shift+N: the next frame or slice after this one with no labels, wrapping round, along
     the slider of the view shown (time, or the slices of whatever orientation)."""
-    from .prompting import current_plane
-    from .tracking import tracking_axis
+    from .view import current_plane, tracking_axis
 
     plane = current_plane(session)
     axis = tracking_axis(session, plane)
@@ -168,7 +167,7 @@ def go_to_unlabeled(session: AnnotationSession) -> int | None:
 def focus_selected(session: AnnotationSession, fill: float = 0.5) -> int:
     """Shift+F: go to the target instance's frame, centre it and zoom so it fills about
     half the canvas (Encord's jump to object)."""
-    from .prompting import current_plane
+    from .view import current_plane
 
     label_id = _one_target(session, None, "centre on")
     rec = session.table[label_id]

@@ -61,7 +61,7 @@ def drawn_line(session: AnnotationSession) -> tuple[Plane, np.ndarray, int] | No
     """The last line drawn: the plane it is on, its points in that plane (rows, columns in
     the order of the data axes, what ``core.reshape`` takes) and its index in the layer.
     None when there is no line."""
-    from .prompting import current_plane
+    from .view import current_plane
 
     layer = line_layer(session, create=False)
     if layer is None:

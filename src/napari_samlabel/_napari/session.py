@@ -24,6 +24,7 @@ from ..core.compose import Mode
 from ..core.instances import Instance, InstanceTable
 from ..core.ontology import Ontology, hex_to_rgba
 from .history import LayerStore
+from .view import labels_shape  # noqa: F401  (named here for callers)
 
 if TYPE_CHECKING:
     from napari.components import ViewerModel
@@ -33,12 +34,6 @@ META_KEY = "samlabel"
 SOURCE_KEYS = ("source", "format", "geometry", "affine", "file_affine", "file_ornt", "spacing", "series_uid", "files",
                "time_step")  # fmt: skip
 TRANSPARENT = (0.0, 0.0, 0.0, 0.0)
-
-
-def labels_shape(image: Image) -> tuple[int, ...]:
-    data = image.data[0] if getattr(image, "multiscale", False) else image.data
-    shape = tuple(data.shape)
-    return shape[:-1] if getattr(image, "rgb", False) else shape
 
 
 def default_frame_axis(ndim: int) -> int | None:
@@ -100,6 +95,7 @@ class AnnotationSession:
         labels_on_disk: bool | None = None,
     ) -> None:
         from ..io import labelstore
+        from ..io.project import project_of
 
         self.image = image
         shape = labels_shape(image)
@@ -128,7 +124,7 @@ class AnnotationSession:
             # a project's labels.zarr (read-only) or narrow labels on disk: edit a working copy
             old = labels.data.dtype
             key = _image_key(image.name, shape, source_of(image))
-            project = labelstore.project_of(labels.data)
+            project = project_of(labels.data)
             labels.data = labelstore.working_copy(labels.data, image.name, key, project)
             if old != labels.data.dtype:
                 self.notice = f"{labels.name!r} was {old}: widened to uint32 so new ids fit (values unchanged)."
@@ -211,6 +207,18 @@ class AnnotationSession:
     @property
     def current_class(self) -> str | None:
         return self.annotation.current_class
+
+    def current_plane(self):
+        """The plane the viewer shows (see :mod:`.view`)."""
+        from .view import current_plane
+
+        return current_plane(self)
+
+    def model_image(self):
+        """The image as the model sees it: (data, contrast limits, rgb) (see :mod:`.view`)."""
+        from .view import model_image
+
+        return model_image(self)
 
     def current_frame(self) -> int:
         """The index along the frame axis that the viewer shows now."""

@@ -29,7 +29,7 @@ from ..core.annotation import AnnotationError
 from ..core.collector import hold_full_collections
 from ..core.planes import Plane
 from ..core.tracking_run import TrackOptions, TrackRun
-from .prompting import current_plane, image_data
+from .view import current_plane, model_image, tracking_axis
 from .quick_keys import ids_on_plane, target_ids
 
 if TYPE_CHECKING:
@@ -51,10 +51,8 @@ class TrackJob(TrackRun):
     def __init__(self, session: AnnotationSession, tracker, ids: Sequence[int], start: int, axis: int, plane: Plane,
                  options: TrackOptions | None = None) -> None:  # fmt: skip
         self.session, self.axis = session, int(axis)
-        image = session.image
-        frames = FrameSource(
-            image_data(image), plane, axis, tuple(image.contrast_limits), bool(getattr(image, "rgb", False))
-        )
+        data, limits, rgb = model_image(session)
+        frames = FrameSource(data, plane, axis, limits, rgb)
         super().__init__(session.annotation, tracker, frames, ids, start, options)
         self._waiting: list = []
         self._unpublished = False  # frames written since the docks were last told
@@ -191,18 +189,6 @@ def ids_to_track(session: AnnotationSession, plane: Plane, axis: int, which: str
     if not ids:
         raise AnnotationError(NOTHING.format(frame=plane.index[axis]))
     return ids
-
-
-def tracking_axis(session: AnnotationSession, plane: Plane, axis: int | None = None) -> int:
-    """The slider axis to track along: the session's frame axis if not displayed, else the first free one."""
-    free = [a for a in range(len(plane.shape)) if a not in plane.displayed]
-    if axis is not None:
-        if axis not in free:
-            raise AnnotationError(f"axis {axis} is displayed: track along one of {free}")
-        return axis
-    if not free:
-        raise AnnotationError("a 2D image has no time or slice axis to track along")
-    return session.frame_axis if session.frame_axis in free else free[0]
 
 
 def make_job(session, tracker, ids=None, options=None, axis=None, plane=None, start=None) -> TrackJob:

@@ -61,7 +61,7 @@ def divide_here(session: AnnotationSession) -> tuple[list, str]:
     Returns the daughters and what was done (also said in napari's status bar); so do
     :func:`link_selected` and :func:`unlink_selected`."""
     from ..core.annotation import AnnotationError
-    from .prompting import current_plane
+    from .view import current_plane
     from .quick_keys import target_ids
 
     if session.frame_axis is None:

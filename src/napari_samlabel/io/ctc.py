@@ -109,7 +109,7 @@ def read_ctc(folder) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     (L, B, E, P) of res_track.txt ([] when there is none)."""
     import tifffile
 
-    from .importing import LabelImportError
+    from .errors import LabelImportError
 
     folder = Path(folder)
     files = sorted(((int(m.group(1)), p) for p in folder.iterdir() if (m := MASK_NAME.match(p.name))), key=lambda x: x[0])

@@ -1,5 +1,6 @@
-"""The error every reader raises for a file it cannot read (its own module: the image
-readers and the DICOM reader both raise it, and images dispatches to dicom)."""
+"""The errors of reading, importing and exporting files, in their own module: several
+modules raise each (images and the DICOM reader it dispatches to; the importer and the
+CTC reader it uses), and none of them should import another for its error class."""
 
 from ..core.errors import SamlabelError
 
@@ -10,3 +11,7 @@ class ExportError(SamlabelError, ValueError):
 
 class ImageReadError(SamlabelError, ValueError):
     """A file that cannot be read as an image; the message names it and why."""
+
+
+class LabelImportError(SamlabelError, ValueError):
+    """A file that cannot be imported; the message names it and says why."""

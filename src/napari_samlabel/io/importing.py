@@ -17,17 +17,15 @@ from typing import Sequence
 
 import numpy as np
 
-from ..core.errors import SamlabelError
 from ..core.instances import SOURCES
 from ..core.ontology import OntologyError, normalize_color
 from .ctc import MASK_NAME as _MASK
+from .errors import LabelImportError
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".npy", ".nii", ".nii.gz")
 WHAT = "a COCO JSON, a Cell Tracking Challenge folder (or its res_track.txt) or a label image (.tif, .npy, .nii.gz)"
 
 
-class LabelImportError(SamlabelError, ValueError):
-    """A file that cannot be imported; the message names it and says why."""
 
 
 @dataclass

@@ -22,6 +22,7 @@ tracking write one, and bulk edits and exports walk them one at a time.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 import weakref
@@ -101,8 +102,6 @@ def cache_root() -> Path:
 
 def live_path(name: str, key: str = "", project: str | Path | None = None) -> Path:
     """Where a session's labels on disk go: beside its project, else in the cache."""
-    from .project import safe_name
-
     if project is not None:
         project = Path(project)
         return project.with_name(project.name + ".labels.zarr")
@@ -213,14 +212,6 @@ def tree_stats(folder: str | Path) -> tuple[int, int]:
     return files, size
 
 
-def project_of(data) -> Path | None:
-    """The project folder whose ``labels.zarr`` ``data`` is (None otherwise)."""
-    from .project import is_project
-
-    path = store_path(data)
-    if path is not None and path.name == "labels.zarr" and is_project(path.parent):
-        return path.parent
-    return None
 
 
 def working_copy(data, name: str, key: str = "", project: str | Path | None = None):
@@ -252,3 +243,10 @@ def copy_blocks(src, dst) -> None:
         piece = np.asarray(src[block])
         if piece.any():
             dst[block] = piece.astype(dst.dtype, copy=False)
+
+
+def safe_name(name: str, limit: int = 60) -> str:
+    """A file name made from any text (a DICOM SeriesDescription like '../../x' or '/tmp/x'):
+    letters, digits, '.', '_' and '-' only, never '.' or '..', never empty."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._-")
+    return slug[:limit] or "image"

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import numpy as np
 from ..core.errors import SamlabelError
 from ..core.instances import InstanceTable
 from ..core.ontology import Ontology
+from .labelstore import safe_name, store_path  # noqa: F401  (safe_name: named here for callers)
 
 VERSION = 2
 FORMAT = "napari-samlabel project"
@@ -44,13 +44,6 @@ class ProjectError(SamlabelError, ValueError):
 
 
 # -- names ------------------------------------------------------------------
-def safe_name(name: str, limit: int = 60) -> str:
-    """A file name made from any text (a DICOM SeriesDescription like '../../x' or '/tmp/x'):
-    letters, digits, '.', '_' and '-' only, never '.' or '..', never empty."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._-")
-    return slug[:limit] or "image"
-
-
 def image_key(name: str, shape, source: dict | None = None) -> str:
     """A stable identity of an image: its name, shape and where it came from."""
     source = source or {}
@@ -314,3 +307,11 @@ def _jsonable(obj):
     if isinstance(obj, (np.integer, np.floating)):
         return obj.item()
     return obj
+
+
+def project_of(data) -> Path | None:
+    """The project folder whose ``labels.zarr`` ``data`` is (None otherwise)."""
+    path = store_path(data)
+    if path is not None and path.name == "labels.zarr" and is_project(path.parent):
+        return path.parent
+    return None
