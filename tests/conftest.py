@@ -1,3 +1,8 @@
+"""Fixtures shared by every tier: tests/core (numpy only), tests/napari (napari models, no Qt),
+tests/qt (docks and the real window), tests/io (readers, exports, third-party judges),
+tests/backends (SAM 2, seeds, tracking). Helper modules (window_helpers, sam2_helpers, ...)
+sit beside this file and import by bare name (pyproject: pytest ``pythonpath = ["tests"]``)."""
+
 import numpy as np
 import pytest
 
@@ -18,6 +23,16 @@ def _own_settings(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def own_cache(tmp_path, monkeypatch):
+    """The cache (SAMLABEL_CACHE: checkpoints, working label arrays, undo files) in a test folder,
+    never the user's; labels on disk only where a test asks for it."""
+    from napari_samlabel.io import labelstore
+
+    monkeypatch.setenv("SAMLABEL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(labelstore.ON_DISK_ENV, raising=False)
+
+
+@pytest.fixture
 def classes():
     from napari_samlabel.core import Ontology
 
@@ -30,6 +45,29 @@ def classes():
             ]
         }
     )
+
+
+@pytest.fixture
+def movie():
+    """A 14-frame 112 x 112 fluorescence time-lapse of five moving cells (synthetic, with truth).
+    Test files that need another movie name theirs differently (``tracking_movie``, ``dock_movie``...)."""
+    from napari_samlabel.synthetic import fluorescence_timelapse
+
+    return fluorescence_timelapse(n_frames=14, size=112, n_cells=5, seed=4)
+
+
+@pytest.fixture(scope="module")
+def model():
+    """SAM 2.1 tiny at 256 px with seeded random weights (tests/sam2_helpers.py), built once per
+    test file; skips where torch or sam2 is not installed."""
+    from napari_samlabel.backends.torch_guard import guard_torch_import
+
+    guard_torch_import()  # before torch: a napari test may have loaded Mesa's LLVM
+    pytest.importorskip("torch")
+    pytest.importorskip("sam2")
+    from sam2_helpers import small_model
+
+    return small_model()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ def centre(mask):
     return [int(v) for v in np.unravel_index(np.argmax(d), d.shape)]
 
 
-def movie(seed, n_frames=3, size=64):
+def make_movie(seed, n_frames=3, size=64):
     image, truth = fluorescence_timelapse(n_frames=n_frames, size=size, n_cells=3, seed=seed)
     return image, truth
 
@@ -62,7 +62,7 @@ def write_inputs(tmp_path):
     prompts.mkdir()
     good = []
     for k in range(4):
-        image, truth = movie(k)
+        image, truth = make_movie(k)
         if k == 2:
             name = "vol.nii.gz"  # NIfTI: written back as NIfTI with its affine
             nib.save(nib.Nifti1Image(np.transpose(image, (2, 1, 0)), np.diag([0.5, 0.5, 2.0, 1.0])), src / name)
@@ -75,13 +75,13 @@ def write_inputs(tmp_path):
             tifffile.imwrite(src / name, image)
         (prompts / f"{batch.image_name(name)}.json").write_text(json.dumps(prompts_for(truth)))
         good.append(name)
-    tifffile.imwrite(src / "corrupt.tif", movie(9)[0])
+    tifffile.imwrite(src / "corrupt.tif", make_movie(9)[0])
     data = (src / "corrupt.tif").read_bytes()
     (src / "corrupt.tif").write_bytes(data[: len(data) // 3])  # a copy cut short
-    (prompts / "corrupt.json").write_text(json.dumps(prompts_for(movie(9)[1])))
-    np.save(src / "badprompts.npy", movie(5)[0])
+    (prompts / "corrupt.json").write_text(json.dumps(prompts_for(make_movie(9)[1])))
+    np.save(src / "badprompts.npy", make_movie(5)[0])
     (prompts / "badprompts.json").write_text(json.dumps({"objects": [{"id": 1, "frame": [], "points": [[5, 5]]}]}))
-    np.save(src / "noprompts.npy", movie(6)[0])
+    np.save(src / "noprompts.npy", make_movie(6)[0])
     return src, prompts, good
 
 
@@ -127,11 +127,11 @@ def test_batch_track_on_a_running_scheduler_with_one_shared_prompts_file(tmp_pat
 
     images = []
     for k in range(3):
-        image, truth = movie(k, n_frames=5)
+        image, truth = make_movie(k, n_frames=5)
         np.save(tmp_path / f"m{k}.npy", image)
         images.append(tmp_path / f"m{k}.npy")
     shared = tmp_path / "p.json"
-    shared.write_text(json.dumps(prompts_for(movie(0, n_frames=5)[1], frame=1, ids=(1,))))  # same prompts for all
+    shared.write_text(json.dumps(prompts_for(make_movie(0, n_frames=5)[1], frame=1, ids=(1,))))  # same prompts for all
     out = tmp_path / "out"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         (tmp_path / "list.txt").write_text("\n".join(map(str, images[1:])))  # @LIST: names from a file
@@ -182,9 +182,9 @@ def test_batch_module_and_cli_import_no_dask_distributed_or_torch():
 def test_batch_in_worker_processes(tmp_path, capsys):
     """The default: worker processes (the task and its arguments travel pickled)."""
     for k in range(3):
-        np.save(tmp_path / f"c{k}.npy", movie(k)[0])
+        np.save(tmp_path / f"c{k}.npy", make_movie(k)[0])
     (tmp_path / "c1.npy").write_bytes(b"\x93NUMPY garbage")
-    (tmp_path / "p.json").write_text(json.dumps(prompts_for(movie(0)[1])))
+    (tmp_path / "p.json").write_text(json.dumps(prompts_for(make_movie(0)[1])))
     out = tmp_path / "out"
     rc = main(["batch", "segment", *[str(tmp_path / f"c{k}.npy") for k in range(3)], "--prompts", str(tmp_path / "p.json"),
                "-o", str(out), "--workers", "2"])  # fmt: skip

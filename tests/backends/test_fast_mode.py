@@ -20,13 +20,7 @@ from napari_samlabel.backends.fast import bf16_support  # noqa: E402
 from napari_samlabel.backends.sam2 import Sam2Segmenter  # noqa: E402
 from napari_samlabel.core.prompts import PromptSet  # noqa: E402
 
-from sam2_helpers import small_model  # noqa: E402
 needs_bf16 = pytest.mark.skipif(not bf16_support("cpu")[0], reason=f"no bf16 here: {bf16_support('cpu')[1]}")
-
-
-@pytest.fixture(scope="module")
-def model():
-    return small_model()
 
 
 @pytest.fixture
@@ -50,7 +44,7 @@ def precision_seen(model, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def movie():
+def fast_movie():
     from napari_samlabel.synthetic import fluorescence_timelapse
 
     return fluorescence_timelapse(n_frames=6, size=96, n_cells=4, seed=3)
@@ -69,8 +63,8 @@ def iou(a, b):
 
 @needs_bf16
 @pytest.mark.slow  # the first bf16 run of each shape takes seconds here (measured: 5-7 s a frame)
-def test_fast_mode_runs_encoder_decoder_and_tracking_in_bf16(model, movie, precision_seen):
-    image, truth = movie
+def test_fast_mode_runs_encoder_decoder_and_tracking_in_bf16(model, fast_movie, precision_seen):
+    image, truth = fast_movie
     frames = frames_of(image)
     seg = Sam2Segmenter(model, "tiny-256", fast=True)
     assert seg.fast and "bf16" in seg.fast_message
@@ -89,8 +83,8 @@ def test_fast_mode_runs_encoder_decoder_and_tracking_in_bf16(model, movie, preci
 
 @needs_bf16
 @pytest.mark.slow  # the first bf16 run of each shape takes seconds here (measured: 5-7 s a frame)
-def test_fast_mode_agrees_with_fp32(model, movie):
-    image, truth = movie
+def test_fast_mode_agrees_with_fp32(model, fast_movie):
+    image, truth = fast_movie
     frames = frames_of(image)
     exact = Sam2Segmenter(model, "tiny-256", cache=EmbeddingCache(0))
     fast = Sam2Segmenter(model, "tiny-256", cache=EmbeddingCache(0), fast=True)
@@ -139,10 +133,10 @@ def small_backend(model, monkeypatch):
 @needs_bf16
 @pytest.mark.parametrize("command", ["segment", "track"])
 @pytest.mark.slow  # the first bf16 run of each shape takes seconds here (measured: 5-7 s a frame)
-def test_cli_fast_flag_reaches_the_model(command, movie, small_backend, precision_seen, tmp_path, capsys):
+def test_cli_fast_flag_reaches_the_model(command, fast_movie, small_backend, precision_seen, tmp_path, capsys):
     from napari_samlabel.cli import main
 
-    image, truth = movie
+    image, truth = fast_movie
     np.save(tmp_path / "movie.npy", image)
     rows, cols = np.nonzero(truth[0] == 1)
     prompts = {"objects": [{"id": 1, "frame": [0], "points": [[int(rows.mean()), int(cols.mean())]]}]}
@@ -164,10 +158,10 @@ def test_cli_fast_flag_reaches_the_model(command, movie, small_backend, precisio
     assert all(iou(fast[f] == 1, exact[f] == 1) > 0.9 for f in frames)
 
 
-def test_cli_fast_flag_with_a_model_without_it_says_so(movie, tmp_path, capsys):
+def test_cli_fast_flag_with_a_model_without_it_says_so(fast_movie, tmp_path, capsys):
     from napari_samlabel.cli import main
 
-    image, _ = movie
+    image, _ = fast_movie
     np.save(tmp_path / "movie.npy", image)
     (tmp_path / "p.json").write_text(json.dumps({"objects": [{"id": 1, "frame": [0], "points": [[40, 40]]}]}))
     rc = main(["segment", str(tmp_path / "movie.npy"), "--prompts", str(tmp_path / "p.json"), "--fast",

@@ -16,13 +16,6 @@ from napari_samlabel.backends.embeddings import EmbeddingCache, nbytes  # noqa: 
 from napari_samlabel.backends.sam2 import Sam2Segmenter  # noqa: E402
 from napari_samlabel.core.prompts import PromptSet  # noqa: E402
 
-from sam2_helpers import small_model  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def model():
-    return small_model()
-
 
 @pytest.fixture
 def encoder_runs(model, monkeypatch):
@@ -35,7 +28,7 @@ def encoder_runs(model, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def movie():
+def reuse_movie():
     from napari_samlabel.synthetic import fluorescence_timelapse
 
     return fluorescence_timelapse(n_frames=10, size=64, n_cells=3, seed=5)
@@ -52,8 +45,8 @@ def masks_of(steps):
     return {s.frame: s.objects[1].mask for s in steps}
 
 
-def test_tracking_starts_from_the_prompted_plane_without_encoding_it_again(model, movie, encoder_runs):
-    image, truth = movie
+def test_tracking_starts_from_the_prompted_plane_without_encoding_it_again(model, reuse_movie, encoder_runs):
+    image, truth = reuse_movie
     frames = frames_of(image)
     seg = Sam2Segmenter(model, "tiny-256")
     seg.set_image(frames[4])  # the user prompts on frame 4
@@ -66,8 +59,8 @@ def test_tracking_starts_from_the_prompted_plane_without_encoding_it_again(model
     assert tracker.last_state["cached_features"].sources == {4: "cache", 5: "encoder", 6: "encoder", 7: "encoder"}
 
 
-def test_retracking_a_range_reuses_its_features_and_gives_the_same_masks(model, movie, encoder_runs):
-    image, truth = movie
+def test_retracking_a_range_reuses_its_features_and_gives_the_same_masks(model, reuse_movie, encoder_runs):
+    image, truth = reuse_movie
     frames = frames_of(image)
     seg = Sam2Segmenter(model, "tiny-256")
     tracker = seg.tracker()
@@ -84,8 +77,8 @@ def test_retracking_a_range_reuses_its_features_and_gives_the_same_masks(model, 
     assert all((corrected[f] == again[f]).all() for f in corrected)
 
 
-def test_prompting_on_a_tracked_frame_uses_the_tracked_features(model, movie, encoder_runs):
-    image, truth = movie
+def test_prompting_on_a_tracked_frame_uses_the_tracked_features(model, reuse_movie, encoder_runs):
+    image, truth = reuse_movie
     frames = frames_of(image)
     seg = Sam2Segmenter(model, "tiny-256")
     list(seg.tracker().track(frames, 0, {1: truth[0] == 1}, "forward", n_frames=4))
@@ -124,8 +117,8 @@ def test_the_budget_evicts_least_recently_used_by_bytes():
     assert cache.bytes <= 5_000 and "e" in cache and "a" not in cache
 
 
-def test_a_small_budget_keeps_the_latest_frames_and_still_reuses_the_prompted_plane(model, movie, encoder_runs):
-    image, truth = movie
+def test_a_small_budget_keeps_the_latest_frames_and_still_reuses_the_prompted_plane(model, reuse_movie, encoder_runs):
+    image, truth = reuse_movie
     frames = frames_of(image)
     seg = Sam2Segmenter(model, "tiny-256")
     seg.set_image(frames[0])
@@ -141,10 +134,10 @@ def test_a_small_budget_keeps_the_latest_frames_and_still_reuses_the_prompted_pl
     assert len(encoder_runs) == 6
 
 
-def test_tracking_from_a_plane_embedded_in_an_earlier_session(model, movie, encoder_runs, tmp_path):
+def test_tracking_from_a_plane_embedded_in_an_earlier_session(model, reuse_movie, encoder_runs, tmp_path):
     """Embeddings on disk (the dock's 'Embeddings on disk'): a new session tracks from a plane
     embedded in the last one without encoding it, and finds the same masks."""
-    image, truth = movie
+    image, truth = reuse_movie
     frames = frames_of(image)
     Sam2Segmenter(model, "tiny-256", cache=EmbeddingCache(disk_dir=tmp_path)).set_image(frames[3])
     assert len(encoder_runs) == 1

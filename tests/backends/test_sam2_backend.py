@@ -21,12 +21,7 @@ from napari_samlabel.backends.registry import (  # noqa: E402
 from napari_samlabel.backends.sam2 import Sam2Segmenter, build_model  # noqa: E402
 from napari_samlabel.core.prompts import PromptSet  # noqa: E402
 
-from sam2_helpers import CONFIG, SMALL, small_model  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def model():
-    return small_model()
+from sam2_helpers import CONFIG, SMALL  # noqa: E402
 
 
 @pytest.fixture
@@ -140,7 +135,7 @@ def test_through_the_prompt_controller(model, classes):
 
 
 @pytest.fixture(scope="module")
-def movie():
+def sam2_movie():
     from napari_samlabel.synthetic import fluorescence_timelapse
 
     return fluorescence_timelapse(n_frames=12, size=64, n_cells=3, seed=5)
@@ -153,10 +148,10 @@ def frames_of(image):
     return FrameSource(image, Plane(image.shape, (1, 2), (0, 0, 0)), 0, (float(image.min()), float(image.max())))
 
 
-def test_video_tracking_plumbing_direction_and_range(model, movie):
+def test_video_tracking_plumbing_direction_and_range(model, sam2_movie):
     from napari_samlabel.backends.sam2_video import Sam2Tracker
 
-    image, truth = movie
+    image, truth = sam2_movie
     tracker = Sam2Tracker(model)
     masks = {7: truth[5] == 1, 9: truth[5] == 2}
     steps = list(tracker.track(frames_of(image), 5, masks, "both", n_frames=4))
@@ -168,7 +163,7 @@ def test_video_tracking_plumbing_direction_and_range(model, movie):
             assert res.present == bool(res.mask.any())
 
 
-def test_lazy_frames_match_sam2_preprocessing(model, movie):
+def test_lazy_frames_match_sam2_preprocessing(model, sam2_movie):
     """One preprocessing for prompting and tracking (so cached features serve both):
     SAM2ImagePredictor's own transforms (to float, antialiased bilinear resize, ImageNet
     mean/std), not the video loader's PIL resize."""
@@ -176,7 +171,7 @@ def test_lazy_frames_match_sam2_preprocessing(model, movie):
 
     from napari_samlabel.backends.sam2_video import LazyFrames
 
-    image, _ = movie
+    image, _ = sam2_movie
     frames = frames_of(image)
     lazy = LazyFrames(frames, model.image_size, "cpu")
     t = lazy[3]
@@ -185,10 +180,10 @@ def test_lazy_frames_match_sam2_preprocessing(model, movie):
     np.testing.assert_allclose(t.numpy(), ref.numpy(), atol=1e-5)
 
 
-def test_memory_is_pruned_and_results_equal_an_unpruned_run(model, movie):
+def test_memory_is_pruned_and_results_equal_an_unpruned_run(model, sam2_movie):
     from napari_samlabel.backends.sam2_video import Sam2Tracker, memory_reach
 
-    image, truth = movie
+    image, truth = sam2_movie
     masks = {1: truth[0] == 1}
     pruned = Sam2Tracker(model, keep_frames=3)
     sizes = []
@@ -205,10 +200,10 @@ def test_memory_is_pruned_and_results_equal_an_unpruned_run(model, movie):
     assert all((x == y).all() for x, y in zip(a, b)) and len(a) == len(b) == 11
 
 
-def test_video_tracking_cancel_and_stop_after(model, movie):
+def test_video_tracking_cancel_and_stop_after(model, sam2_movie):
     from napari_samlabel.backends.sam2_video import Sam2Tracker
 
-    image, truth = movie
+    image, truth = sam2_movie
     seen = []
     for s in Sam2Tracker(model).track(frames_of(image), 0, {1: truth[0] == 1}, cancelled=lambda: len(seen) >= 2):
         seen.append(s.frame)
@@ -223,14 +218,14 @@ def test_video_tracking_cancel_and_stop_after(model, movie):
             stopped_at[i] = s.frame
 
 
-def test_session_tracking_with_sam2_is_one_undo_step(model, movie, classes):
+def test_session_tracking_with_sam2_is_one_undo_step(model, sam2_movie, classes):
     from napari.components import ViewerModel
 
     from napari_samlabel._napari.tracking import TrackOptions, make_job
     from napari_samlabel.api import start_session
     from napari_samlabel.backends.sam2 import Sam2Segmenter
 
-    image, truth = movie
+    image, truth = sam2_movie
     viewer = ViewerModel()
     s = start_session(viewer, viewer.add_image(image), ontology=classes)
     viewer.dims.set_current_step(0, 2)

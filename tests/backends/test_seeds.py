@@ -20,12 +20,12 @@ def centre_click(mask):
 
 
 @pytest.fixture(scope="module")
-def movie():
+def seeds_movie():
     return fluorescence_timelapse()
 
 
-def test_one_click_gives_the_whole_nucleus(movie, record_property):
-    image, truth = movie
+def test_one_click_gives_the_whole_nucleus(seeds_movie, record_property):
+    image, truth = seeds_movie
     seg = SeedGrowSegmenter()
     scores = []
     for t in (0, 10, 19):
@@ -62,8 +62,8 @@ def test_box_alone_and_dark_objects():
     assert dice(seg.predict(PromptSet(box=[14, 14, 36, 36])).masks[0], obj) > 0.95
 
 
-def test_candidates_are_scored_best_first(movie):
-    image, truth = movie
+def test_candidates_are_scored_best_first(seeds_movie):
+    image, truth = seeds_movie
     seg = SeedGrowSegmenter()
     seg.set_image(window_to_uint8(image[0], (image.min(), image.max())))
     pred = seg.predict(PromptSet([centre_click(truth[0] == 2)], [1]))
@@ -72,8 +72,8 @@ def test_candidates_are_scored_best_first(movie):
     assert len(single) == 1
 
 
-def test_label_all_finds_every_nucleus(movie):
-    image, truth = movie
+def test_label_all_finds_every_nucleus(seeds_movie):
+    image, truth = seeds_movie
     seg = SeedGrowSegmenter()
     found = seg.segment_all(window_to_uint8(image[5], (image.min(), image.max())))
     n_true = len(np.unique(truth[5])) - 1

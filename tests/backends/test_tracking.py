@@ -24,12 +24,12 @@ def test_frame_order_counts_the_start_frame():
 
 
 @pytest.fixture(scope="module")
-def movie():
+def tracking_movie():
     return fluorescence_timelapse(n_frames=20, size=128, n_cells=6, seed=3)
 
 
-def test_seeds_follow_moving_deforming_nuclei(movie, record_property):
-    image, truth = movie
+def test_seeds_follow_moving_deforming_nuclei(tracking_movie, record_property):
+    image, truth = tracking_movie
     frames = FrameSource(image, Plane(image.shape, (1, 2), (0, 0, 0)), 0, (image.min(), image.max()))
     ids = [i for i in np.unique(truth[0]) if i and i != 1]  # 1 leaves the field; see below
     per_frame = []
@@ -40,8 +40,8 @@ def test_seeds_follow_moving_deforming_nuclei(movie, record_property):
     assert len(per_frame) == 19 and np.mean(per_frame) > 0.85 and min(per_frame) > 0.75
 
 
-def test_object_leaving_the_field_stops_and_is_not_labeled(movie):
-    image, truth = movie
+def test_object_leaving_the_field_stops_and_is_not_labeled(tracking_movie):
+    image, truth = tracking_movie
     frames = FrameSource(image, Plane(image.shape, (1, 2), (0, 0, 0)), 0, (image.min(), image.max()))
     gone = next(t for t in range(20) if not (truth[t] == 1).any())
     steps = list(SeedTracker().track(frames, 0, {1: truth[0] == 1}, "forward", n_frames=None, stop_after=2))
@@ -56,8 +56,8 @@ def test_object_leaving_the_field_stops_and_is_not_labeled(movie):
     assert steps[-1].frame == stopped_at  # nothing left to track: the run ends
 
 
-def test_cancel_stops_within_one_frame(movie):
-    image, truth = movie
+def test_cancel_stops_within_one_frame(tracking_movie):
+    image, truth = tracking_movie
     frames = FrameSource(image, Plane(image.shape, (1, 2), (0, 0, 0)), 0, (image.min(), image.max()))
     seen = []
     for step in SeedTracker().track(frames, 0, {2: truth[0] == 2}, cancelled=lambda: len(seen) >= 3):

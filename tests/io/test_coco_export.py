@@ -136,7 +136,7 @@ def test_random_masks_property():
 
 
 @pytest.fixture
-def movie():
+def painted_movie():
     """Three frames: a ring (hole), a blob, a stuff class, a line along the border."""
     ontology = Ontology.from_dict({"classes": [
         {"name": "cell", "color": "#ff8800"}, {"name": "nucleus", "color": "#4363d8"},
@@ -160,12 +160,12 @@ def movie():
 
 
 @pytest.mark.parametrize("polygons", [False, True])
-def test_pycocotools_reads_the_export_and_gets_the_labels(movie, tmp_path, polygons):
+def test_pycocotools_reads_the_export_and_gets_the_labels(painted_movie, tmp_path, polygons):
     from pycocotools.coco import COCO
 
     from napari_samlabel.io.exporting import export
 
-    ann = movie
+    ann = painted_movie
     path = export("coco", tmp_path / "coco.json", ann.store.data, ann.ontology, ann.table, 0, polygons=polygons)
     coco = COCO(str(path))
     seen = 0
@@ -208,12 +208,12 @@ def _independent_panoptic(labels, cats, folder):
 
 
 @pytest.mark.slow  # panopticapi starts a process pool
-def test_panopticapi_scores_the_panoptic_export_pq_1(movie, tmp_path, capsys):
+def test_panopticapi_scores_the_panoptic_export_pq_1(painted_movie, tmp_path, capsys):
     from panopticapi.evaluation import pq_compute
 
     from napari_samlabel.io.exporting import export
 
-    ann = movie
+    ann = painted_movie
     path = export("coco-panoptic", tmp_path / "pan", ann.store.data, ann.ontology, ann.table, 0)
     pred = json.loads(path.read_text())
     cat_of = {c["name"]: c["id"] for c in pred["categories"]}

@@ -19,7 +19,7 @@ def onto():
 
 
 @pytest.fixture
-def movie():
+def tracked_lineage():
     """Each founder tracked as one instance over all its descendants' pixels (what a
     tracker that follows 'the cell' gives), and the truth with one id per cell."""
     gt = truth()
@@ -34,8 +34,8 @@ def cells_of(ann, gt, label_id):
 
 
 # -- divide -----------------------------------------------------------------------------
-def test_divide_makes_two_daughters_of_the_mother_and_ends_it(movie):
-    ann, gt = movie
+def test_divide_makes_two_daughters_of_the_mother_and_ends_it(tracked_lineage):
+    ann, gt = tracked_lineage
     ann.table[1].frame_sources[5] = "tracked"  # what a run wrote there
     ann.table[1].frame_scores[5] = 0.7
     a, b = ann.divide(1, 2)
@@ -50,8 +50,8 @@ def test_divide_makes_two_daughters_of_the_mother_and_ends_it(movie):
     assert c.parent == d.parent == kid.id and max(kid.frames) == 6
 
 
-def test_divide_refuses_what_is_not_a_division_and_changes_nothing(movie):
-    ann, gt = movie
+def test_divide_refuses_what_is_not_a_division_and_changes_nothing(tracked_lineage):
+    ann, gt = tracked_lineage
     before = ann.store.data.copy()
     with pytest.raises(AnnotationError, match="one piece on frame 1"):
         ann.divide(1, 0)  # one cell on frame 1: no division there
@@ -66,8 +66,8 @@ def test_divide_refuses_what_is_not_a_division_and_changes_nothing(movie):
     assert len(ann.table) == 3  # no record was left behind either
 
 
-def test_divide_with_drawn_masks_or_picked_ids(movie):
-    ann, gt = movie
+def test_divide_with_drawn_masks_or_picked_ids(tracked_lineage):
+    ann, gt = tracked_lineage
     a, b = ann.divide(6, 4, daughters=[gt[5] == 7, gt[5] == 8])  # the user drew the two daughters
     assert cells_of(ann, gt, a.id) == {7} and cells_of(ann, gt, b.id) == {8} and a.parent == b.parent == 6
     # two instances the user already has become the daughters
@@ -147,8 +147,8 @@ def test_a_loop_through_old_links_is_refused():
     assert link_problem(ann.table, late.id, early.id) is None
 
 
-def test_split_keeps_working_and_daughters_follow_the_part_that_divided(movie):
-    ann, gt = movie
+def test_split_keeps_working_and_daughters_follow_the_part_that_divided(tracked_lineage):
+    ann, gt = tracked_lineage
     a, b = ann.divide(6, 4)
     new = ann.split(6, 2)  # e.g. the tracker switched cells at frame 2
     assert sorted(new.frames) == [2, 3, 4] and sorted(ann.table[6].frames) == [0, 1]
@@ -170,10 +170,10 @@ def test_ctc_rows_carry_parents_across_gap_pieces():
     assert ctc_tracks(labels, 0, parents={5: 99})[1][2] == (5, 5, 7, 0)  # a parent with no pixels: none
 
 
-def test_ctc_export_refuses_a_parent_that_outlives_its_daughter(movie, tmp_path):
+def test_ctc_export_refuses_a_parent_that_outlives_its_daughter(tracked_lineage, tmp_path):
     from napari_samlabel.io.exporting import export
 
-    ann, gt = movie
+    ann, gt = tracked_lineage
     a, b = ann.divide(6, 4)
     with ann.action():  # the mother tracked on past its division afterwards
         ann.write_mask(gt[5] == 9, 6, region=(5,), mode="overwrite")
@@ -182,10 +182,10 @@ def test_ctc_export_refuses_a_parent_that_outlives_its_daughter(movie, tmp_path)
     assert not (tmp_path / "RES").exists()
 
 
-def test_ctc_export_writes_the_divisions(movie, tmp_path):
+def test_ctc_export_writes_the_divisions(tracked_lineage, tmp_path):
     from napari_samlabel.io.exporting import export
 
-    ann, gt = movie
+    ann, gt = tracked_lineage
     a, b = ann.divide(1, 2)
     out = export("ctc", tmp_path / "RES", ann.store.data, ann.ontology, ann.table, 0)
     rows = {int(r[0]): tuple(map(int, r[1:])) for r in (line.split() for line in (out / "res_track.txt").read_text().splitlines())}
@@ -197,10 +197,10 @@ def test_ctc_export_writes_the_divisions(movie, tmp_path):
 
 
 # -- project ------------------------------------------------------------------------------
-def test_project_keeps_parents_and_opens_older_projects(movie, tmp_path):
+def test_project_keeps_parents_and_opens_older_projects(tracked_lineage, tmp_path):
     from napari_samlabel.io.project import load_project, save_project
 
-    ann, gt = movie
+    ann, gt = tracked_lineage
     a, b = ann.divide(1, 2)
     folder = save_project(tmp_path / "proj", ann.store.data, ann.ontology, ann.table, {"frame_axis": 0})
     _, _, table, _ = load_project(folder)

@@ -23,11 +23,6 @@ from napari_samlabel.synthetic import fluorescence_timelapse
 
 
 @pytest.fixture
-def movie():
-    return fluorescence_timelapse(n_frames=14, size=112, n_cells=5, seed=4)
-
-
-@pytest.fixture
 def setup(movie, classes):
     image, truth = movie
     viewer = ViewerModel()
@@ -183,17 +178,6 @@ def test_keyframes_are_frames_of_the_frame_axis_on_the_tracked_slice():
 sam2_tests = pytest.mark.skipif(
     not __import__("importlib").util.find_spec("sam2"), reason="sam2 is not installed"
 )
-
-
-@pytest.fixture(scope="module")
-def model():
-    from napari_samlabel.backends.torch_guard import guard_torch_import
-
-    guard_torch_import()
-    pytest.importorskip("torch")
-    from sam2_helpers import small_model
-
-    return small_model()
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ H, W = 64, 80
 CENTRES = [(16, 16), (16, 50), (46, 30)]
 
 
-def movie(n=6):
+def make_movie(n=6):
     data = np.zeros((n, H, W), np.float32)
     for t in range(n):
         for r, c in CENTRES:
@@ -58,7 +58,7 @@ class CountingFinderForTest:
 @pytest.fixture
 def setup(classes):
     viewer = ViewerModel()
-    image = viewer.add_image(movie(), name="movie")
+    image = viewer.add_image(make_movie(), name="movie")
     s = start_session(viewer, image, ontology=classes)
     return viewer, s
 

@@ -16,10 +16,7 @@ from napari_samlabel.io import labelstore
 from napari_samlabel.synthetic import disc
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("SAMLABEL_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv(labelstore.ON_DISK_ENV, raising=False)
+pytestmark = pytest.mark.usefixtures("own_cache")
 
 
 @pytest.fixture

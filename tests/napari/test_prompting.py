@@ -5,7 +5,6 @@ Uses DiscSegmenterDouble (a test double, see doubles.py) so positions are exact.
 
 import numpy as np
 import pytest
-from napari.components import ViewerModel
 
 from napari_samlabel._napari.prompting import PromptController
 from napari_samlabel.api import start_session
@@ -13,11 +12,6 @@ from napari_samlabel.core.prompts import PromptError
 from napari_samlabel.synthetic import disc
 
 from doubles import DiscSegmenterDouble
-
-
-@pytest.fixture
-def viewer():
-    return ViewerModel()
 
 
 def setup(viewer, classes, data, **layer_kw):

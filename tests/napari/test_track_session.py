@@ -8,12 +8,6 @@ from napari_samlabel._napari.tracking import TrackOptions, make_job
 from napari_samlabel._napari.tracks import add_tracks_layer
 from napari_samlabel.api import AnnotationError, start_session
 from napari_samlabel.backends.seeds import SeedGrowSegmenter
-from napari_samlabel.synthetic import fluorescence_timelapse
-
-
-@pytest.fixture
-def movie():
-    return fluorescence_timelapse(n_frames=14, size=112, n_cells=5, seed=4)
 
 
 @pytest.fixture

@@ -18,11 +18,7 @@ from napari_samlabel.io import labelstore
 from napari_samlabel.synthetic import disc, fluorescence_timelapse
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    """Working arrays and undo files go to a test folder, never the user's cache."""
-    monkeypatch.setenv("SAMLABEL_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv(labelstore.ON_DISK_ENV, raising=False)
+pytestmark = pytest.mark.usefixtures("own_cache")
 
 
 def both(classes, image):

@@ -30,15 +30,15 @@ def dock(viewer, name="Track"):
 
 
 @pytest.fixture
-def movie():
+def dock_movie():
     return fluorescence_timelapse(n_frames=N_FRAMES, size=96, n_cells=4, seed=2)
 
 
 @pytest.fixture
-def setup(make_napari_viewer, movie, classes):
+def setup(make_napari_viewer, dock_movie, classes):
     """A session on a movie, the Track dock open, the viewer on frame START."""
     viewer = make_napari_viewer()
-    image, truth = movie
+    image, truth = dock_movie
     layer = viewer.add_image(image, name="movie")
     s = start_session(viewer, layer, ontology=classes)
     track = dock(viewer)
@@ -101,9 +101,9 @@ def test_the_selection_comes_first_when_it_is_on_the_frame(setup, qtbot):
     assert s.table[a].frames == {START} and len(s.table[b].frames) > 1 and s.table[elsewhere].frames == {0}
 
 
-def test_the_instance_under_the_mouse_else_a_clear_message(make_napari_viewer, movie, classes, qtbot):
+def test_the_instance_under_the_mouse_else_a_clear_message(make_napari_viewer, dock_movie, classes, qtbot):
     viewer = make_napari_viewer()
-    image, truth = movie
+    image, truth = dock_movie
     layer = viewer.add_image(image, name="movie")
     k = truth_ids(truth)[0]
     loaded = np.zeros(truth.shape, np.uint32)
@@ -137,7 +137,7 @@ def test_all_on_the_current_frame_skips_hidden_instances(setup, qtbot):
 
 
 # -- the keys' entry point and the range ------------------------------------------------
-def test_track_now_uses_the_range_kept_from_the_last_session(make_napari_viewer, movie, classes, qtbot, settings_file):
+def test_track_now_uses_the_range_kept_from_the_last_session(make_napari_viewer, dock_movie, classes, qtbot, settings_file):
     from napari_samlabel._qt.track_widget import FRAMES_KEY
 
     first = make_napari_viewer()
@@ -147,7 +147,7 @@ def test_track_now_uses_the_range_kept_from_the_last_session(make_napari_viewer,
     assert int(QSettings(settings_file, QSettings.Format.IniFormat).value(FRAMES_KEY)) == 4
 
     viewer = make_napari_viewer()  # the next session
-    image, truth = movie
+    image, truth = dock_movie
     s = start_session(viewer, viewer.add_image(image), ontology=classes)
     track = dock(viewer)
     assert track.frames_spin.value() == 4
@@ -188,14 +188,14 @@ def test_cancel_right_after_track_writes_at_most_one_frame(setup, qtbot, busy):
 
 # -- the run's writing side, without Qt -------------------------------------------------
 @pytest.fixture
-def model_job(movie, classes):
+def model_job(dock_movie, classes):
     from napari.components import ViewerModel
 
     from napari_samlabel._napari.tracking import TrackOptions, make_job
     from napari_samlabel.backends.seeds import SeedGrowSegmenter
 
     viewer = ViewerModel()
-    image, truth = movie
+    image, truth = dock_movie
     s = start_session(viewer, viewer.add_image(image), ontology=classes)
     viewer.dims.set_current_step(0, START)
     rec = s.commit(truth[START] == truth_ids(truth)[0], region=(START,))
