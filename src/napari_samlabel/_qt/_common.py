@@ -47,6 +47,19 @@ def guarded(status: StatusLine, fn: Callable, *args, **kwargs):
         return None
 
 
+def show_failure(status: StatusLine, exc: BaseException, text: str, viewer_text: str | None = None) -> None:
+    """A worker's error (it cannot raise into the GUI): ``text`` in the dock; in the viewer
+    the same line for a user error, napari's error notification with the traceback for
+    anything else (a bug)."""
+    from napari.utils.notifications import notification_manager, show_error
+
+    status.error(text)
+    if isinstance(exc, SamlabelError):
+        show_error(viewer_text or text)
+    else:
+        notification_manager.receive_error(type(exc), exc, exc.__traceback__)
+
+
 NO_SESSION = "No session: start annotating in the Classes dock first."
 
 

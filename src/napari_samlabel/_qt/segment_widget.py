@@ -22,7 +22,8 @@ from qtpy.QtWidgets import (
 from superqt.utils import create_worker
 
 from ..core.compose import Mode
-from ._common import StatusLine, collapsible, guarded, narrow, release_when_removed
+from ..core.errors import message
+from ._common import StatusLine, collapsible, guarded, narrow, release_when_removed, show_failure
 
 if TYPE_CHECKING:
     import napari
@@ -558,11 +559,8 @@ class SegmentWidget(QWidget):
         self._report(exc)
 
     def _report(self, exc: Exception) -> None:
-        """A worker's error: a message in the dock and the viewer, never a crash."""
-        from napari.utils.notifications import show_error
-
-        self.status.error(str(exc))
-        show_error(str(exc))
+        """A worker's error: a message in the dock and the viewer (a bug's with its traceback)."""
+        show_failure(self.status, exc, message(exc))
 
     def _show_result(self, result) -> None:
         if result is None:

@@ -25,7 +25,7 @@ from qtpy.QtWidgets import (
 from superqt.utils import create_worker
 
 from ..backends.tracking import DIRECTIONS
-from ._common import StatusLine, guarded, release_when_removed, require_session
+from ._common import StatusLine, guarded, release_when_removed, require_session, show_failure
 
 if TYPE_CHECKING:
     import napari
@@ -267,12 +267,9 @@ class TrackWidget(QWidget):
             self.status.ok("Cancelling: the frame being computed is dropped…")
 
     def _on_error(self, exc: Exception) -> None:
-        from napari.utils.notifications import show_error
-
         if self.job is not None:
             self.job.error = exc  # the frames already sent are still written, then kept
-        self.status.error(f"Tracking failed: {exc}. The frames done are kept.")
-        show_error(f"Tracking failed: {exc}")
+        show_failure(self.status, exc, f"Tracking failed: {exc}. The frames done are kept.", f"Tracking failed: {exc}")
 
     def _on_worker_finished(self) -> None:
         self._worker_done = True
