@@ -300,26 +300,52 @@ def apply_fast(backend, on: bool) -> tuple[bool, str]:
 
 
 def _build_backend(name, checkpoint, device, download, embeddings_on_disk, cache_bytes):
-    spec = get_spec(name)
-    if name in _FACTORIES:
-        return _FACTORIES[name](checkpoint=checkpoint, device=device)
-    if name == "seeds":
-        from .seeds import SeedGrowSegmenter
+    """Every backend, built-in or a plugin's, is a registered factory called with the
+    options it takes (a plugin's factory may take only ``checkpoint`` and ``device``)."""
+    import inspect
 
-        return SeedGrowSegmenter()
-    missing = _missing_libraries()
-    if missing:  # said before looking for weights, and without importing torch
-        log.warning("%s: %s not installed", name, " and ".join(missing))
-        raise _unavailable(name, f"{' and '.join(missing)} not installed")
-    path = resolve_checkpoint(name, checkpoint, download=download)  # fails fast offline, before torch loads
-    try:
-        from .sam2 import Sam2Segmenter  # torch and sam2 load here, not at import
-    except ImportError as e:
-        raise _unavailable(name, str(e)) from e
-    from .embeddings import EmbeddingCache
+    get_spec(name)  # an unknown name: a message listing the known ones
+    _load_entry_points()
+    factory = _FACTORIES[name]
+    options = {"checkpoint": checkpoint, "device": device, "download": download,
+               "embeddings_on_disk": embeddings_on_disk, "cache_bytes": cache_bytes}  # fmt: skip
+    params = inspect.signature(factory).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        options = {k: v for k, v in options.items() if k in params}
+    return factory(**options)
 
-    cache = EmbeddingCache(cache_bytes, disk_dir=cache_dir() / "embeddings" / name if embeddings_on_disk else None)
-    return Sam2Segmenter.from_checkpoint(spec, path, device=pick_device(device), cache=cache)
+
+def _seeds(**_options):
+    from .seeds import SeedGrowSegmenter
+
+    return SeedGrowSegmenter()
+
+
+def _sam2_factory(name: str) -> Callable:
+    def build(checkpoint=None, device="auto", download=True, embeddings_on_disk=False, cache_bytes=DEFAULT_CACHE_BYTES):
+        missing = _missing_libraries()
+        if missing:  # said before looking for weights, and without importing torch
+            log.warning("%s: %s not installed", name, " and ".join(missing))
+            raise _unavailable(name, f"{' and '.join(missing)} not installed")
+        path = resolve_checkpoint(name, checkpoint, download=download)  # fails fast offline, before torch loads
+        try:
+            from .sam2 import Sam2Segmenter  # torch and sam2 load here, not at import
+        except ImportError as e:
+            raise _unavailable(name, str(e)) from e
+        from .embeddings import EmbeddingCache
+
+        cache = EmbeddingCache(cache_bytes, disk_dir=cache_dir() / "embeddings" / name if embeddings_on_disk else None)
+        return Sam2Segmenter.from_checkpoint(MODELS[name], path, device=pick_device(device), cache=cache)
+
+    return build
+
+
+# the built-in backends register exactly as a plugin's do
+register_backend("seeds", _seeds)
+for _name, _spec in list(MODELS.items()):
+    if _spec.needs_weights:
+        register_backend(_name, _sam2_factory(_name))
+_BUILT_IN = frozenset(_FACTORIES)
 
 
 def describe_models() -> list[dict]:
@@ -373,7 +399,7 @@ def model_status(name: str, checkpoint: str | Path | None = None) -> tuple[bool,
         spec = get_spec(name)
     except KeyError as e:
         return False, _short(f"{name}: unknown model"), str(e.args[0])
-    if name in _FACTORIES:
+    if name not in _BUILT_IN and name in _FACTORIES:
         return True, _short(f"{name}: ready (plugin backend)"), spec.description
     if not spec.needs_weights:
         return True, _short(f"{name}: ready, no weights needed"), spec.description
