@@ -71,6 +71,21 @@ class SessionList:
             viewer.layers.selection.events.active.disconnect(self._on_active_layer)
             _REGISTRY.pop(viewer, None)
 
+    # -- the model: what the Segment dock loaded, else the weight-free one
+    @staticmethod
+    def weight_free():
+        """A 'seeds' backend: works at once, offline (load SAM 2 when wanted)."""
+        from ..backends.registry import load_backend
+
+        return load_backend("seeds")
+
+    def model(self):
+        """The backend to prompt and track with: the loaded one, else a weight-free one."""
+        return self.backend if self.backend is not None else self.weight_free()
+
+    def tracker(self):
+        return self.model().tracker()
+
     def add(self, session: AnnotationSession) -> None:
         self.sessions.append(session)
         self.set_current(session)

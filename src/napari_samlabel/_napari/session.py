@@ -220,6 +220,14 @@ class AnnotationSession:
 
         return model_image(self)
 
+    def targets(self, plane=None) -> list[int]:
+        """The instances an action acts on, shown on ``plane`` (anywhere if None): those
+        picked in the Instances dock, else the one written last, else the one under the
+        mouse (see :func:`.quick_keys.target_ids`)."""
+        from .quick_keys import target_ids
+
+        return target_ids(self, plane)
+
     def current_frame(self) -> int:
         """The index along the frame axis that the viewer shows now."""
         viewer = self.viewer

@@ -30,7 +30,7 @@ from ..core.collector import hold_full_collections
 from ..core.planes import Plane
 from ..core.tracking_run import TrackOptions, TrackRun
 from .view import current_plane, model_image, tracking_axis
-from .quick_keys import ids_on_plane, target_ids
+from .quick_keys import ids_on_plane
 
 if TYPE_CHECKING:
     from .session import AnnotationSession
@@ -183,7 +183,7 @@ def ids_to_track(session: AnnotationSession, plane: Plane, axis: int, which: str
     if which == ALL:
         ids = sorted(i for i in ids_on_plane(session, plane) if i in table and table[i].visible and not table[i].locked)
     elif which == SELECTED:
-        ids = target_ids(session, plane)
+        ids = session.targets(plane)
     else:
         raise ValueError(f"which must be {SELECTED!r} or {ALL!r}, not {which!r}")
     if not ids:

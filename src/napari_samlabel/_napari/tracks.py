@@ -62,12 +62,11 @@ def divide_here(session: AnnotationSession) -> tuple[list, str]:
     :func:`link_selected` and :func:`unlink_selected`."""
     from ..core.annotation import AnnotationError
     from .view import current_plane
-    from .quick_keys import target_ids
 
     if session.frame_axis is None:
         raise AnnotationError("a division needs a time axis")
     frame = session.current_frame()
-    ids = target_ids(session, current_plane(session))
+    ids = session.targets(current_plane(session))
     if len(ids) != 1:
         what = "nothing is selected here" if not ids else f"{len(ids)} are selected"
         raise AnnotationError(f"select the one instance that divides after frame {frame} ({what})")

@@ -403,9 +403,8 @@ class SegmentWidget(QWidget):
         from napari.utils.notifications import show_warning
 
         from ..backends.registry import short_error
-        from ..backends.seeds import SeedGrowSegmenter
 
-        self.set_backend(SeedGrowSegmenter())
+        self.set_backend(self.registry.weight_free())
         line, details = short_error(exc)
         self.model_line.error(f"{line}. Using 'seeds'.")
         self.model_line.setToolTip(details)
@@ -455,7 +454,6 @@ class SegmentWidget(QWidget):
 
     def start_prompting(self) -> PromptController | None:
         from .._napari.prompting import PromptController
-        from ..backends.seeds import SeedGrowSegmenter
 
         if self._session is None:
             self.status.error("No session: start annotating in the Classes dock first.")
@@ -463,7 +461,7 @@ class SegmentWidget(QWidget):
             return None
         if self.controller is None:
             if self.backend is None:
-                self.set_backend(SeedGrowSegmenter())  # works at once; load SAM 2 when wanted
+                self.set_backend(self.registry.weight_free())  # works at once; load SAM 2 when wanted
             self.controller = PromptController(self._session, self.backend)
             self.controller.prompts_changed.connect(self._prompts_changed)
             self.controller.preview_changed.connect(self._show_result)

@@ -173,10 +173,7 @@ class TrackWidget(QWidget):
         return require_session(self.registry, self.status)
 
     def _tracker(self):
-        from ..backends.seeds import SeedGrowSegmenter
-
-        backend = self.registry.backend or SeedGrowSegmenter()
-        return backend.tracker()
+        return self.registry.tracker()
 
     def make_job(self, direction: str | None = None, which: str | None = None):
         """A job from the dock's settings; ``direction`` and ``which`` ("selected", "all") override them."""
