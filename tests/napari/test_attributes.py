@@ -11,7 +11,7 @@ from napari.components import ViewerModel
 from napari_samlabel.api import AnnotationError, start_session
 from napari_samlabel.core.ontology import Ontology, OntologyError
 from napari_samlabel.io.coco import coco_instances
-from napari_samlabel.io.export import write_instances_csv
+from napari_samlabel.io.instances_csv import write_instances_csv
 from napari_samlabel.io.project import load_project, save_project
 
 ONTOLOGY = {

@@ -11,7 +11,7 @@ from ..core.attributes import json_values
 from ..core.instances import InstanceTable
 from ..core.ontology import Ontology
 from .errors import ExportError
-from .export import _atomic_text, planes
+from .writing import atomic_text, planes
 
 
 def categories(ontology: Ontology) -> list[dict]:
@@ -188,7 +188,7 @@ def coco_panoptic(
         annotations.append({"image_id": f + 1, "file_name": name, "segments_info": segments})
     data = {"images": images, "annotations": annotations, "categories": categories(ontology)}
     path = out_dir / "panoptic.json"
-    _atomic_text(path, json.dumps(data))
+    atomic_text(path, json.dumps(data))
     return path
 
 

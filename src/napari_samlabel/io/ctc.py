@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ExportError
-from .export import _atomic_text, planes
+from .writing import atomic_text, planes
 
 
 def ctc_tracks(
@@ -96,7 +96,7 @@ def write_ctc(out_dir, labels: np.ndarray, frame_axis: int = 0, parents: dict[in
     digits = max(3, len(str(labels.shape[frame_axis] - 1)))
     for t, plane in planes(labels, frame_axis):  # one frame in memory at a time
         tifffile.imwrite(out_dir / f"mask{t:0{digits}d}.tif", ctc_frame(plane, t, pieces_of), compression="zlib")
-    _atomic_text(out_dir / "res_track.txt", "".join(f"{l} {b} {e} {p}\n" for l, b, e, p in rows))
+    atomic_text(out_dir / "res_track.txt", "".join(f"{l} {b} {e} {p}\n" for l, b, e, p in rows))
     return out_dir
 
 

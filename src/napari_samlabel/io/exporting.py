@@ -30,7 +30,8 @@ def export(
     they were made over, or a reference they were aligned to with :func:`align_to_reference`);
     ``creator`` is the DICOM SEG's ContentCreatorName (default: the login name)."""
     from . import coco, ctc, dicom_seg
-    from .export import _atomic_text, write_instances_csv
+    from .instances_csv import write_instances_csv
+    from .writing import atomic_text
     from .images import write_labels
 
     out = Path(out)
@@ -43,7 +44,7 @@ def export(
         return write_instances_csv(out, labels, table, spacing)
     if fmt == "coco":
         data = coco.coco_instances(labels, table, ontology, frame_axis, polygons=polygons)
-        _atomic_text(out, json.dumps(data))
+        atomic_text(out, json.dumps(data))
         return out
     if fmt == "semantic":  # class-index mask (.tif, .png, .nii.gz) and its class table
         from .masks import write_semantic

@@ -39,7 +39,7 @@ import numpy as np
 from ..core.instances import InstanceTable
 from ..core.ontology import Ontology
 from .errors import ExportError
-from .export import _atomic_text, planes
+from .writing import atomic_text, planes
 
 UNLABELED = "unlabeled"
 CVAT_BACKGROUND = "background"
@@ -163,7 +163,7 @@ def write_semantic(labels, table: InstanceTable, ontology: Ontology, path, frame
     w = csv.DictWriter(buf, fieldnames=["index", "name", "color", "kind"], lineterminator="\n")
     w.writeheader()
     w.writerows(class_table_rows(ontology))
-    _atomic_text(path.with_name(f"{stem}_classes.csv"), buf.getvalue())
+    atomic_text(path.with_name(f"{stem}_classes.csv"), buf.getvalue())
     return out
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from ..core.instances import InstanceTable
 from .coco import mask_polygons
 from .errors import ExportError
-from .export import planes
+from .writing import planes
 
 
 def instance_shapes(labels: np.ndarray, table: InstanceTable, frame_axis: int | None, kind: str = "polygon"):

@@ -1,8 +1,5 @@
-"""What every export shares (atomic writes, planes along the frame axis) and the instance
-CSV; the formats have their own modules (coco, ctc, dicom_seg, shapes). Pure functions over
-a label array, the ontology and the instance table; ``frame_axis`` says which axis holds
-frames/slices (None: 2D).
-"""
+"""The instance table as CSV: one row per instance with pixels, its class, confidence,
+source, frames, size (in mm^3 over a reference's spacing) and attributes."""
 
 from __future__ import annotations
 
@@ -13,39 +10,8 @@ from typing import Sequence
 import numpy as np
 
 from ..core.instances import InstanceTable
+from .writing import atomic_text, id_counts
 
-
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
-def planes(labels: np.ndarray, frame_axis: int | None):
-    """(frame, 2D-or-nD plane) pairs along the frame axis, each read when its turn comes
-    (labels on disk are never read whole)."""
-    if frame_axis is None:
-        yield 0, np.asarray(labels[...])
-    else:
-        for f in range(labels.shape[frame_axis]):
-            yield f, np.asarray(labels[(slice(None),) * frame_axis + (f,)])
-
-
-def id_counts(labels) -> dict[int, int]:
-    """Pixels per label id, counted one block (a plane, a chunk) at a time."""
-    from ..core.chunked import block_shape_of, iter_blocks
-    from ..core.compose import normalize_region
-
-    total: dict[int, int] = {}
-    for block in iter_blocks(normalize_region((), labels.shape), block_shape_of(labels)):
-        ids, counts = np.unique(np.asarray(labels[block]), return_counts=True)
-        for i, n in zip(ids.tolist(), counts.tolist()):
-            total[i] = total.get(i, 0) + n
-    return total
-
-
-# -- CSV ---------------------------------------------------------------------------
 CSV_COLUMNS = ["id", "class", "name", "confidence", "source", "first_frame", "last_frame", "voxels", "volume_mm3"]
 
 
@@ -81,5 +47,5 @@ def write_instances_csv(path, labels, table: InstanceTable, spacing=None) -> Pat
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS + extra, restval="")
     w.writeheader()
     w.writerows(rows)
-    _atomic_text(path, buf.getvalue())
+    atomic_text(path, buf.getvalue())
     return path
