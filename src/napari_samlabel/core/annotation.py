@@ -834,6 +834,9 @@ class Annotation:
             for a, b in gaps:
                 first = self.store.read(self.frame_region(a)) == label_id
                 last = self.store.read(self.frame_region(b)) == label_id
+                for f, m in ((a, first), (b, last)):
+                    if not m.any():  # a keyframe erased with napari's own brush: its record lags
+                        raise AnnotationError(f"{rec.name} has no pixels on keyframe {f}: draw it there again")
                 masks = interpolate_masks(first, last, b - a - 1)
                 for f, mask, score in zip(range(a + 1, b), masks, interpolated_scores(a, b)):
                     self.write_mask(mask, label_id, self.frame_region(f), mode, replace=True,

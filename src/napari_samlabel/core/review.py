@@ -12,7 +12,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
+from .errors import SamlabelError
+
 VERDICTS = ("accepted", "rejected")
+
+
+class ReviewError(SamlabelError, ValueError):
+    """A verdict that is not one, or a note that does not exist."""
 
 
 def _now() -> str:
@@ -57,7 +63,7 @@ class Reviews:
 
     def add(self, instance: int, verdict: str, comment: str = "", frame: int | None = None) -> ReviewNote:
         if verdict not in VERDICTS:
-            raise ValueError(f"a review is {' or '.join(VERDICTS)}, not {verdict!r}")
+            raise ReviewError(f"a review is {' or '.join(VERDICTS)}, not {verdict!r}")
         frame = None if frame is None else int(frame)
         if verdict == "accepted":  # accepting settles what was raised there before
             for note in self.notes:
@@ -71,7 +77,7 @@ class Reviews:
         for note in self.notes:
             if note.id == note_id:
                 return note
-        raise KeyError(f"no review note {note_id}")
+        raise ReviewError(f"no review note {note_id}")
 
     def resolve(self, note_id: int, resolved: bool = True) -> ReviewNote:
         note = self[note_id]
