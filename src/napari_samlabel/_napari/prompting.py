@@ -63,6 +63,11 @@ def warm_up_preview_colours() -> None:
         cmap._get_mapping_from_cache(np.dtype(np.uint8))
     except Exception:  # a private napari API: without it the first preview is just slower
         pass
+    # the weight-free backend's first click loaded scikit-image's segmentation, morphology and
+    # scipy modules lazily (150 ms): the viewer stalled 105-160 ms on the first preview
+    from ..backends.seeds import warm_up
+
+    warm_up()
 
 
 class PromptController:

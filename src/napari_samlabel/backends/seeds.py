@@ -566,3 +566,15 @@ class SeedTracker:
             full[crop][win] = region
             out[i] = (full, score)
         return out
+
+
+def warm_up() -> None:
+    """Load what a first click needs (scikit-image loads its modules lazily, 150 ms) by
+    segmenting a small blob: call it in a worker before the user clicks."""
+    from ..core.prompts import PromptSet
+
+    image = np.zeros((32, 32, 3), np.uint8)
+    image[10:20, 10:20] = 200
+    seg = SeedGrowSegmenter()
+    seg.set_image(image)
+    seg.predict(PromptSet(points=np.array([[15.0, 15.0]]), labels=np.array([1])))
