@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from ..io.project import inside, safe_name
+from ..io.labelstore import safe_name
+from ..io.project import inside
 
 if TYPE_CHECKING:
     from .session import AnnotationSession

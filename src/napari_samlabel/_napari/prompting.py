@@ -22,7 +22,8 @@ from ..core.errors import SamlabelError, message
 from ..core.ontology import hex_to_rgba
 from ..core.planes import Plane, window_to_uint8
 from ..core.prompts import PromptError, PromptSet
-from .view import current_plane, image_data, model_image  # noqa: F401  (image_data: named here for callers)
+from .shapes import layer_geometry
+from .view import current_plane, labels_shape, model_image
 
 if TYPE_CHECKING:
     from ..backends.base import MaskPrediction, PromptSegmenter
@@ -99,17 +100,9 @@ class PromptController:
     def _make_layers(self):
         from napari.layers import Labels, Points, Shapes
 
-        from .session import labels_shape
-
         image = self.session.image
         ndim = len(labels_shape(image))
-        geo = {
-            "scale": image.scale[-ndim:],
-            "translate": image.translate[-ndim:],
-            "rotate": image.rotate,
-            "shear": image.shear,
-            "affine": image.affine.affine_matrix,
-        }
+        geo = layer_geometry(self.session.labels)  # on the labels, which lie on the image
         points = Points(
             np.zeros((0, ndim)),
             ndim=ndim,

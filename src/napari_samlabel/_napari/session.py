@@ -24,7 +24,7 @@ from ..core.compose import Mode
 from ..core.instances import Instance, InstanceTable
 from ..core.ontology import Ontology, hex_to_rgba
 from .history import LayerStore
-from .view import labels_shape  # noqa: F401  (named here for callers)
+from .view import labels_shape
 
 if TYPE_CHECKING:
     from napari.components import ViewerModel

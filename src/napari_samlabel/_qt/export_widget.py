@@ -127,7 +127,8 @@ class ExportWidget(QWidget):
         """Labels made here are on their image's grid (its geometry was copied at start). A
         labels layer opened from its own file and adopted carries its own grid: it is compared
         with the image's and reoriented (or resampled, said, or refused), never written mirrored."""
-        from .._napari.session import SOURCE_KEYS, labels_shape
+        from .._napari.session import SOURCE_KEYS
+        from .._napari.view import labels_shape
         from ..io.exporting import align_to_reference, export
 
         meta = s.labels.metadata
@@ -145,7 +146,7 @@ class ExportWidget(QWidget):
         if s is None:
             return None
         if folder is None:
-            from ..io.project import safe_name
+            from ..io.labelstore import safe_name
 
             start = str(s.project_folder) if s.project_folder else f"{safe_name(s.image.name)}.samlabel"
             folder = QFileDialog.getSaveFileName(self, "Save project folder", start)[0]

@@ -3,24 +3,25 @@ they share, so each can be run in one thread by scripts and the CLI."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Iterator
 
 
-class StreamedRun:
+class StreamedRun(ABC):
     """A run yields steps (in a worker, or here) and writes each into one transaction:
     ``begin()`` opens it, ``apply(step)`` writes, ``finish(keep)`` commits or rolls back."""
 
-    def begin(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def begin(self) -> None: ...
 
-    def steps(self) -> Iterator:
-        raise NotImplementedError
+    @abstractmethod
+    def steps(self) -> Iterator: ...
 
-    def apply(self, step) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def apply(self, step) -> None: ...
 
-    def finish(self, keep: bool = True) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def finish(self, keep: bool = True) -> None: ...
 
     def run(self):
         """Everything in this thread (scripts, tests, the CLI): one undo step, none on error."""

@@ -29,7 +29,7 @@ import numpy as np
 from ..core.errors import SamlabelError
 from ..core.instances import InstanceTable
 from ..core.ontology import Ontology
-from .labelstore import safe_name, store_path  # noqa: F401  (safe_name: named here for callers)
+from .labelstore import store_path
 
 VERSION = 2
 FORMAT = "napari-samlabel project"
