@@ -1,22 +1,44 @@
 #!/usr/bin/env bash
-# Install what the tests need on a fresh Debian/Ubuntu machine, then run the whole suite.
-# napari needs an X server with OpenGL: Xvfb plus Mesa and Qt's xcb libraries.
+# The README's test command: the whole suite (or pytest's arguments: `-m "not slow"`, a folder, -k ...)
+# in a virtual environment, under Xvfb.
+#
+# Which Python: $PYTHON if set; else the active virtual environment; else ./.venv (made here, and said
+# so, when missing). It never installs into a Python that is not a virtual environment unless $PYTHON
+# names it, and then it says so. The test extras are installed when pyproject.toml changed since the
+# last install into that environment (a stamp in it), so the loop stays quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$(pwd)
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-if command -v apt-get >/dev/null 2>&1; then
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    xvfb xauth openbox libgl1-mesa-dri libegl1 libgl1 libglx-mesa0 libxkbcommon-x11-0 libxcb-icccm4 \
-    libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-xinerama0 \
-    libxcb-xfixes0 libxcb-shape0 libxcb-cursor0 libdbus-1-3 libfontconfig1 dicom3tools >/dev/null
+bash scripts/system_deps.sh
+
+if [ -n "${PYTHON:-}" ]; then
+  PY="$PYTHON"
+elif [ -n "${VIRTUAL_ENV:-}" ]; then
+  PY="$VIRTUAL_ENV/bin/python"
+else
+  if [ ! -x .venv/bin/python ]; then
+    echo "test.sh: no virtual environment active: making one in $ROOT/.venv (python3 -m venv)"
+    python3 -m venv .venv
+  fi
+  PY="$ROOT/.venv/bin/python"
+fi
+PREFIX=$("$PY" -c 'import sys; print(sys.prefix)')
+# as an activated environment would: its console scripts (npe2, dcmqi's segimage2itkimage) first
+export PATH="$(dirname "$PY"):$PATH"
+if [ "$("$PY" -c 'import sys; print(sys.prefix != sys.base_prefix)')" != True ]; then
+  echo "test.sh: $PY is not a virtual environment: the test extras go into $PREFIX"
 fi
 
-PY="${PYTHON:-python3}"
-"$PY" -m pip install -q --disable-pip-version-check -e ".[qt,sam,testing]"
-"$PY" -m pip install -q --disable-pip-version-check --no-deps panopticapi-lite
+STAMP="$PREFIX/.samlabel-test-install"
+WANT="$ROOT $(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+  echo "test.sh: installing this checkout with the qt, sam and testing extras into $PREFIX"
+  "$PY" -m pip install -q --disable-pip-version-check -e ".[qt,sam,testing]"
+  # panopticapi-lite pins an old numpy it does not need: without its dependencies
+  "$PY" -m pip install -q --disable-pip-version-check --no-deps panopticapi-lite
+  echo "$WANT" > "$STAMP"
+fi
 
 # The shape of the code before the tests (either failing fails the run): nothing imports upward
 # (the layers in pyproject's [tool.importlinter]; --no-cache: a stale cache once hid a broken
@@ -25,4 +47,31 @@ PY="${PYTHON:-python3}"
 "$PY" -m ruff check --no-cache src tests
 
 # -a: pick a free display number; the screen needs depth 24 for napari's GL canvas.
-exec xvfb-run -a -s "-screen 0 1920x1080x24" "$PY" -m pytest "$@"
+REPORT=$(mktemp -t samlabel-junit.XXXXXX.xml)
+trap 'rm -f "$REPORT"' EXIT
+set +e
+xvfb-run -a -s "-screen 0 1920x1080x24" "$PY" -m pytest --junitxml="$REPORT" "$@"
+rc=$?
+set -e
+# How many ran, from pytest's own report; a run that ran none (a collection error, a selection that
+# matches nothing) fails whatever pytest said.
+"$PY" - "$REPORT" "$rc" <<'PYEOF'
+import sys
+import xml.etree.ElementTree as ET
+
+path, rc = sys.argv[1], int(sys.argv[2])
+try:
+    suite = ET.parse(path).getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    n = {k: int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped")}
+except (OSError, ET.ParseError, AttributeError):
+    n = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+ran = n["tests"] - n["skipped"]
+passed = ran - n["failures"] - n["errors"]
+print(f"test.sh: {n['tests']} tests collected, {ran} ran: {passed} passed, {n['failures']} failed, "
+      f"{n['errors']} errors, {n['skipped']} skipped (pytest exit {rc})")
+if ran == 0:
+    print("test.sh: no test ran: that is a failure", file=sys.stderr)
+    sys.exit(rc or 1)
+PYEOF
+exit $rc

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("files", nargs="*", help="images to open instead of the sample")
     gui.add_argument("--sample", default="timelapse", choices=["timelapse", "volume", "none"])
     gui.add_argument("--ontology", help="classes JSON file to start with")
+    gui.add_argument("--quit-when-ready", action="store_true", help="open the window, print how long it took "
+                     "until it answered, and close (a start-up check for scripts)")
 
     seg = sub.add_parser("segment", help="segment objects from a prompts file, headless")
     trk = sub.add_parser("track", help="segment objects on their start frame, then track them, headless")
@@ -190,8 +193,22 @@ def _said(command: str, e: BaseException) -> None:
         traceback.print_exception(e)
 
 
+def _quit_when_ready(started: float) -> None:
+    """Once the event loop has handled what start-up queued (the window shown and drawn),
+    say how long since ``main`` began and quit."""
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication
+
+    def ready() -> None:
+        print(f"samlabel: the window answered {time.perf_counter() - started:.2f} s after start", flush=True)
+        QApplication.instance().quit()
+
+    QTimer.singleShot(0, ready)
+
+
 def main(argv: list[str] | None = None) -> int:
     global VERBOSE
+    started = time.perf_counter()
     argv = list(sys.argv[1:] if argv is None else argv)
     VERBOSE = any(a in ("-v", "--verbose") for a in argv)
     argv = [a for a in argv if a not in ("-v", "--verbose")]
@@ -207,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
 
         open_viewer(None if args.sample == "none" else args.sample, args.files, args.ontology)
         freeze_startup_objects()
+        if args.quit_when_ready:
+            _quit_when_ready(started)
         napari.run()
     elif args.command == "models":
         return _models()

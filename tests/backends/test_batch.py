@@ -195,3 +195,43 @@ def test_batch_in_worker_processes(tmp_path, capsys):
     for k in (0, 2):
         assert main(["segment", str(tmp_path / f"c{k}.npy"), "--prompts", str(tmp_path / "p.json"), "-o", str(tmp_path / "one.npy")]) == 0
         np.testing.assert_array_equal(np.load(out / f"c{k}.npy"), np.load(tmp_path / "one.npy"))
+
+
+def test_dask_and_distributed_are_a_matching_pair():
+    """distributed pins dask exactly, dask does not pin distributed: a bare "distributed"
+    requirement let pip pair the newest dask with distributed 2021.4.1, which cannot import
+    (``collections_to_dsk``), and `samlabel batch` failed on every fresh install."""
+    import dask
+    import distributed
+
+    assert dask.__version__ == distributed.__version__
+    from distributed import LocalCluster  # noqa: F401  (what `samlabel batch` starts)
+
+
+@pytest.mark.slow
+def test_the_installed_command_runs_batch_segment_on_a_local_cluster(tmp_path):
+    """As a user types it after a fresh install: the `samlabel` script, two small files, the
+    default LocalCluster; each output equals `samlabel segment` on that file alone."""
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("samlabel")
+    if not exe.exists():
+        pytest.skip("the samlabel script is not installed beside this Python")
+    for k in range(2):
+        image, truth = make_movie(k, n_frames=2, size=48)
+        np.save(tmp_path / f"c{k}.npy", image)
+        (tmp_path / f"c{k}.json").write_text(json.dumps(prompts_for(truth)))
+    out = tmp_path / "out"
+    run = subprocess.run([str(exe), "batch", "segment", str(tmp_path / "c0.npy"), str(tmp_path / "c1.npy"),
+                          "--prompts", str(tmp_path), "-o", str(out), "--workers", "2"],
+                         capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 ok, 0 failed" in run.stdout
+    rows = read_manifest(out)
+    assert [r["status"] for r in rows] == ["ok", "ok"] and all(r["worker"].startswith("tcp://") for r in rows)
+    for k in range(2):
+        one = tmp_path / f"one{k}.npy"
+        assert main(["segment", str(tmp_path / f"c{k}.npy"), "--prompts", str(tmp_path / f"c{k}.json"), "-o", str(one)]) == 0
+        labels = np.load(out / f"c{k}.npy")
+        np.testing.assert_array_equal(labels, np.load(one))
+        assert len(np.unique(labels[0])) >= 3  # two objects and the background

@@ -101,6 +101,7 @@ def test_fast_mode_agrees_with_fp32(model, fast_movie):
     assert len(ta) == len(tb) == 3 and all(iou(x, y) > 0.9 for x, y in zip(ta, tb))
 
 
+@pytest.mark.slow
 def test_unsupported_bf16_is_said_and_stays_fp32(model, monkeypatch, precision_seen):
     import napari_samlabel.backends.features as features
 

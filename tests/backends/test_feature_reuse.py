@@ -59,6 +59,7 @@ def test_tracking_starts_from_the_prompted_plane_without_encoding_it_again(model
     assert tracker.last_state["cached_features"].sources == {4: "cache", 5: "encoder", 6: "encoder", 7: "encoder"}
 
 
+@pytest.mark.slow
 def test_retracking_a_range_reuses_its_features_and_gives_the_same_masks(model, reuse_movie, encoder_runs):
     image, truth = reuse_movie
     frames = frames_of(image)

@@ -60,6 +60,7 @@ def test_embeddings_are_cached_in_memory_and_on_disk(model, rgb, tmp_path, monke
     np.testing.assert_allclose(reopened.predict(PromptSet([[40, 60]], [1])).scores, first.scores, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip_and_clear_errors(model, rgb, tmp_path):
     ckpt = tmp_path / "fine_tuned.pt"
     torch.save({"model": model.state_dict()}, ckpt)
@@ -106,6 +107,7 @@ def test_label_all_uses_the_automatic_mask_generator(model, rgb):
         assert mask.shape == (90, 120) and mask.dtype == bool and 0 <= score <= 1
 
 
+@pytest.mark.slow
 def test_through_the_prompt_controller(model, classes):
     from napari.components import ViewerModel
 
@@ -148,6 +150,7 @@ def frames_of(image):
     return FrameSource(image, Plane(image.shape, (1, 2), (0, 0, 0)), 0, (float(image.min()), float(image.max())))
 
 
+@pytest.mark.slow
 def test_video_tracking_plumbing_direction_and_range(model, sam2_movie):
     from napari_samlabel.backends.sam2_video import Sam2Tracker
 
@@ -180,6 +183,7 @@ def test_lazy_frames_match_sam2_preprocessing(model, sam2_movie):
     np.testing.assert_allclose(t.numpy(), ref.numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_memory_is_pruned_and_results_equal_an_unpruned_run(model, sam2_movie):
     from napari_samlabel.backends.sam2_video import Sam2Tracker, memory_reach
 
@@ -200,6 +204,7 @@ def test_memory_is_pruned_and_results_equal_an_unpruned_run(model, sam2_movie):
     assert all((x == y).all() for x, y in zip(a, b)) and len(a) == len(b) == 11
 
 
+@pytest.mark.slow
 def test_video_tracking_cancel_and_stop_after(model, sam2_movie):
     from napari_samlabel.backends.sam2_video import Sam2Tracker
 

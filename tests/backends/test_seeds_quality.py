@@ -163,6 +163,7 @@ scenes = st.fixed_dictionaries({
 @settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(scene=scenes, start=st.sampled_from(["click", "box", "click+box"]),
        kind=st.sampled_from(["positive", "negative", "box"]), pick=st.floats(0, 1), margin=st.integers(1, 6))  # fmt: skip
+@pytest.mark.slow
 def test_an_added_correct_prompt_never_makes_it_worse(scene, start, kind, pick, margin):
     """Prompts a user might start with (a click at the centre, a box around the object, both),
     then one more correct prompt: a positive click anywhere well inside, a negative click

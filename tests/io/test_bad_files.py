@@ -82,6 +82,7 @@ def test_the_schema_is_valid_and_describes_what_the_loader_keeps(tmp_path):
     Draft202012Validator(schema("ontology")).validate(json.loads(json.dumps(onto.to_dict())))
 
 
+@pytest.mark.slow
 def test_a_bad_ontology_in_the_classes_dock_changes_nothing(make_napari_viewer, tmp_path, monkeypatch):
     """The dock says it in its status line and a napari notification; the session keeps its classes."""
     from napari_samlabel.api import start_session

@@ -31,6 +31,7 @@ SAVER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_killed_saves_always_leave_a_complete_project(tmp_path):
     rng = np.random.default_rng(0)

@@ -259,6 +259,7 @@ class Walk:
         assert table_state(self.s) == end[1], "redo-all does not give back the end table"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_random_walk_keeps_every_invariant(classes, seed):
     Walk(seed, classes).run(STEPS)

@@ -189,6 +189,7 @@ def frames_of(image):
     return FrameSource(image, Plane(image.shape, (1, 2), (0, 0, 0)), 0, (float(image.min()), float(image.max())))
 
 
+@pytest.mark.slow
 @sam2_tests
 def test_sam2_conditions_on_every_keyframe_in_the_range(model, small_movie):
     from napari_samlabel.backends.sam2_video import Sam2Tracker
@@ -231,6 +232,7 @@ def test_sam2_backward_pass_takes_the_keyframes_before_the_start(model, small_mo
     assert [set(s.objects) for s in steps] == [{1}, set(), {1}, {1}, {1}, set()]
 
 
+@pytest.mark.slow
 @sam2_tests
 def test_an_object_that_stopped_is_tracked_again_from_its_keyframe(model, small_movie, monkeypatch):
     """SAM 2 with random weights never loses these cells, so a test double of its

@@ -90,6 +90,7 @@ def act(s):
     yield "two undos"
 
 
+@pytest.mark.slow
 def test_every_step_matches(classes):
     image = np.random.default_rng(1).random((8, 40, 50))
     mem, disk = both(classes, image)

@@ -50,6 +50,7 @@ def click_row(qtbot, instances, label_id, modifier=Qt.NoModifier):
     qtbot.mouseClick(instances.tree.viewport(), Qt.LeftButton, modifier, rect.center())
 
 
+@pytest.mark.slow
 def test_divide_at_this_frame_makes_two_daughters_shown_in_the_docks_and_tracks(setup, qtbot):
     viewer, s, instances, track, gt, mother = setup
     viewer.dims.set_current_step(0, 2)  # the mother's last frame: on frame 3 it is two cells

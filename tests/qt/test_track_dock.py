@@ -6,7 +6,8 @@ import time
 
 import numpy as np
 import pytest
-from qtpy.QtCore import QSettings, Qt, QTimer
+from pauses import PauseMeter
+from qtpy.QtCore import QSettings, Qt
 
 from napari_samlabel.api import start_session
 from napari_samlabel.synthetic import fluorescence_timelapse
@@ -169,6 +170,7 @@ def test_the_dock_fits_a_slim_panel(setup):
 
 
 # -- Cancel -------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("busy", [0.0, 1.5])
 def test_cancel_right_after_track_writes_at_most_one_frame(setup, qtbot, busy):
     """``busy``: the GUI thread is held up meanwhile (it froze 0.4-0.9 s at a time): the
@@ -268,31 +270,22 @@ def test_the_viewer_stays_responsive_during_a_run(make_napari_viewer, classes, q
     session_objects.append([[i] for i in range(250_000 - 300)])  # ... nearly that many
     qtbot.wait(300)
 
-    gaps, at, last = [], [], [time.perf_counter()]
-
-    def tick():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        at.append(now)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
+    meter = PauseMeter()
+    meter.start()
     t0 = time.perf_counter()
     click(qtbot, track.track_button)
     wait_done(qtbot, track, timeout=240000)
     qtbot.wait(50)
-    timer.stop()
+    meter.stop()
     took = time.perf_counter() - t0
-    worst = max(gaps)
-    longest = sorted(zip(gaps, at), reverse=True)[:3]
-    record_property("max_gap_ms", round(worst * 1000))
-    print(f"\n{size}x{size}: run {took:.1f} s, max gap {worst * 1000:.0f} ms, "
-          f"p99 {np.percentile(gaps, 99) * 1000:.0f} ms, {len(gaps)} ticks; longest (ms, ending at s): "
-          + ", ".join(f"{g * 1000:.0f} at {t - t0:.2f}" for g, t in longest))  # fmt: skip
+    gaps = [g for g, _ in meter.gaps]
+    longest = sorted(meter.gaps, reverse=True)[:3]
+    record_property("max_gap_ms", round(meter.worst * 1000))
+    record_property("machine_lateness_ms", round(meter.load.worst * 1000))
+    print(f"\n{size}x{size}: run {took:.1f} s, max gap {meter.worst * 1000:.0f} ms (machine's own lateness "
+          f"{meter.load.worst * 1000:.0f} ms), p99 {np.percentile(gaps, 99) * 1000:.0f} ms, {len(gaps)} ticks; "
+          "longest (ms, ending at s): " + ", ".join(f"{g * 1000:.0f} at {t:.2f}" for g, t in longest))
     assert all(len(s.table[i].frames) > 30 for i in ids[1:])  # the run did its work
     assert "done" in track.status.text()
-    assert worst < 0.1, f"the GUI thread stalled {worst * 1000:.0f} ms"
+    assert meter.within(0.1), f"the GUI thread stalled {meter.worst * 1000:.0f} ms (machine: {meter.load.worst * 1000:.0f})"
     del session_objects

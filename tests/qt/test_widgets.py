@@ -187,6 +187,7 @@ def test_sample_and_launcher_open_a_ready_session(make_napari_viewer, monkeypatc
         "Classes", "Segment", "Instances", "Track", "Export"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_segment_dock_click_preview_enter_undo(viewer, qtbot):
     from scipy import ndimage as ndi
 
@@ -350,6 +351,7 @@ def test_open_only_the_series_the_user_picks(make_napari_viewer, tmp_path):
     assert classes.image_combo.currentText() == "CT arterial"
 
 
+@pytest.mark.slow
 def test_segment_dock_leaves_no_keys_on_a_session_it_left(viewer):
     from napari.utils.key_bindings import coerce_keybinding
 
