@@ -53,24 +53,6 @@ class PreviewResult:
     seconds: float
 
 
-def warm_up_preview_colours() -> None:
-    """Compile napari's numba colour lookup for the preview's uint8 labels ahead of time
-    (safe in a worker). Done by the first preview on the GUI thread, it froze the viewer
-    for about 350 ms on the user's first click."""
-    from napari.utils.colormaps import DirectLabelColormap
-
-    cmap = DirectLabelColormap(color_dict={None: (0, 0, 0, 0), 0: (0, 0, 0, 0), 1: (1.0, 0.5, 0.0, 1.0)})
-    try:  # what napari's canvas asks for when a uint8 layer takes a new direct colormap
-        cmap._get_mapping_from_cache(np.dtype(np.uint8))
-    except Exception:  # a private napari API: without it the first preview is just slower
-        pass
-    # the weight-free backend's first click loaded scikit-image's segmentation, morphology and
-    # scipy modules lazily (150 ms): the viewer stalled 105-160 ms on the first preview
-    from ..backends.seeds import warm_up
-
-    warm_up()
-
-
 class PromptController:
     """Owns the prompt layers of one session and turns prompts into a preview."""
 

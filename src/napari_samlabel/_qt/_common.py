@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Callable
 
-from qtpy.QtCore import QEvent, QObject, Signal
+from qtpy.QtCore import QEvent, QObject, QTimer, Signal
 from qtpy.QtWidgets import QComboBox, QLabel, QSizePolicy, QWidget
 
+from .._napari import warm_up
 from ..core.errors import SamlabelError, message
 
 #: Errors a user can act on: shown in the viewer and the dock, never a traceback. Anything
 #: else (a plain KeyError or ValueError too) is a bug and keeps its traceback.
 USER_ERRORS = (SamlabelError,)
+
+
+def warm_up_in_background() -> None:
+    """Every dock calls this as it opens: the process's warm-up starts once, off the GUI
+    thread, as soon as the event loop turns (the window answers)."""
+    if not warm_up.start().is_set():
+        QTimer.singleShot(0, warm_up.go)
 
 
 class StatusLine(QLabel):

@@ -23,7 +23,7 @@ from superqt.utils import create_worker
 
 from ..core.compose import Mode
 from ..core.errors import message
-from ._common import StatusLine, collapsible, guarded, narrow, release_when_removed, show_failure
+from ._common import StatusLine, collapsible, guarded, narrow, release_when_removed, show_failure, warm_up_in_background
 
 if TYPE_CHECKING:
     import napari
@@ -52,6 +52,7 @@ class SegmentWidget(QWidget):
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
         super().__init__()
+        warm_up_in_background()
         from .._napari.registry import sessions
         from ..backends.registry import model_names
 
@@ -237,9 +238,6 @@ class SegmentWidget(QWidget):
         self._released = False
         release_when_removed(self, self.release)
         self._model_picked()
-        from .._napari.prompting import warm_up_preview_colours
-
-        self._warmer = create_worker(warm_up_preview_colours, _start_thread=True)
 
     def closeEvent(self, event) -> None:
         self.release()

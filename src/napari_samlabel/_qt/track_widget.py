@@ -25,7 +25,7 @@ from qtpy.QtWidgets import (
 from superqt.utils import create_worker
 
 from ..backends.tracking import DIRECTIONS
-from ._common import StatusLine, guarded, release_when_removed, require_session, show_failure
+from ._common import StatusLine, guarded, release_when_removed, require_session, show_failure, warm_up_in_background
 
 if TYPE_CHECKING:
     import napari
@@ -47,6 +47,7 @@ def settings() -> QSettings:
 class TrackWidget(QWidget):
     def __init__(self, napari_viewer: napari.Viewer) -> None:
         super().__init__()
+        warm_up_in_background()
         from .._napari.registry import sessions
 
         self.viewer = napari_viewer

@@ -1,0 +1,67 @@
+"""What napari and the plugin compile or load on first use, done once per process in a
+background thread as soon as the window answers, so neither the start nor a first action waits.
+
+An empty Shapes layer (the box prompt layer that Shift+A makes) compiles napari's numba
+triangulation: 6 s on the GUI thread after a fresh install (an empty numba cache), 0.5 s on
+later starts; a second process compiles it into numba's disk cache, and this one then loads it. The weight-free backend's first click loads scikit-image's segmentation and
+morphology modules (150 ms). Here they run on a layer that belongs to no viewer. (napari's
+label colours no longer compile anything: PartSegCore's compiled backend is a dependency, so
+napari picks it over numba; with numba they cost 2-4 s at every start and 11 s after a fresh
+install, and the first brush stroke froze 1.9 s.)
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import threading
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+_go = threading.Event()  # set once the window answers: the warm-up never delays the start
+_done = threading.Event()
+GO_ANYWAY_S = 3.0  # without a GUI to say go (a script), begin after this
+
+
+def start() -> threading.Event:
+    """Start the warm-up once per process (later calls return the same event). Its work
+    begins at :func:`go` (or after ``GO_ANYWAY_S``), so it never competes with start-up."""
+    global _thread
+    with _lock:
+        if _thread is None:
+            _thread = threading.Thread(target=_run, name="samlabel-warm-up", daemon=True)
+            _thread.start()
+    return _done
+
+
+def go() -> None:
+    """The window answers: begin the work."""
+    _go.set()
+
+
+def _run() -> None:
+    _go.wait(GO_ANYWAY_S)
+    try:
+        _warm()
+    except Exception:  # a warm-up that fails only makes the first use slower
+        log.warning("start-up warm-up failed; the first actions may be slow", exc_info=True)
+    finally:
+        _done.set()
+
+
+# Compiled in a process of its own, into numba's disk cache: a compile here held this
+# interpreter's lock for 100-300 ms at a time, and the viewer stalled that long meanwhile.
+_COMPILE = "from napari.layers import Shapes; Shapes()"
+
+
+def _warm() -> None:
+    subprocess.run([sys.executable, "-c", _COMPILE], capture_output=True, timeout=300, check=False)
+    from napari.layers import Shapes
+
+    from ..backends.seeds import warm_up
+
+    Shapes()  # Shift+A's box layer: the first empty one loads napari's triangulation kernels
+    warm_up()  # the first click with the weight-free backend
