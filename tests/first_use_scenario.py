@@ -47,6 +47,9 @@ def main(out: Path) -> dict:
     freeze_startup_objects()
     QTest.qWait(0)
     results["window answered after (s)"] = {"ok": True, "s": round(time.perf_counter() - started, 2)}
+    win = viewer.window._qt_window
+    wait_until(win.isMaximized, 3000)
+    check("the first window opens maximised", win.isMaximized(), size=[win.width(), win.height()])
     meter = PauseMeter()
     meter.start()
     meter.step = "idle after start"

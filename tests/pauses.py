@@ -8,7 +8,10 @@ quiet machine and given only what the machine itself stole in that same run:
 
     pause <= limit + machine's worst lateness over the same interval
 
-Both figures are reported, so a pass on a busy machine is visible as such.
+Both figures are reported, so a pass on a busy machine is visible as such. Where the plugin's
+work ends in a redraw of the window (a run shows its frames), napari's own redraw of that same
+window, measured just before (:func:`napari_redraw_pause`), is the baseline: under Mesa's
+software OpenGL one redraw of a 1400 x 900 canvas takes 30-70 ms on its own.
 """
 
 from __future__ import annotations
@@ -93,10 +96,23 @@ class PauseMeter:
         self.load.stop()
         return self.worst
 
-    def within(self, limit: float) -> bool:
-        """The longest pause stayed under ``limit`` plus what the machine stole meanwhile."""
-        return self.worst < limit + self.load.worst
+    def within(self, limit: float, baseline: float = 0.0) -> bool:
+        """The longest pause stayed under ``limit`` plus what the machine stole meanwhile
+        (plus ``baseline``: napari's own pause for the same redraw)."""
+        return self.worst < limit + self.load.worst + baseline
 
     def figures(self) -> dict:
         return {"worst_ms": round(self.worst * 1000), "machine_lateness_ms": round(self.load.worst * 1000),
                 "during": self.where}
+
+
+def napari_redraw_pause(viewer, wait, times: int = 5) -> float:
+    """napari's own longest pause to redraw this window's canvas (a tiny zoom, ``times`` over),
+    no plugin code involved: the baseline for work that ends in a redraw."""
+    meter = PauseMeter()
+    meter.start()
+    for _ in range(times):
+        viewer.camera.zoom *= 1.001
+        wait(120)
+    meter.stop()
+    return meter.worst

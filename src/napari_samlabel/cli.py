@@ -33,13 +33,20 @@ def open_viewer(sample: str | None = "timelapse", files: list[str] | None = None
     from .api import start_session
     from .core.ontology import Ontology
 
+    from napari.settings import get_settings
+
+    # napari's first start on a machine opens a small window (1089 x 630 at 1920 x 1080);
+    # afterwards it restores whatever the user left
+    first_start = get_settings().application.window_size is None
     viewer = napari.Viewer(title="napari-samlabel")
     if files:
         open_files(viewer, files)
     elif sample:
         viewer.open_sample("napari-samlabel", sample)
     # One slim tabbed panel: four stacked docks asked for more height than a laptop has.
-    viewer.window.add_plugin_dock_widget("napari-samlabel", "SAM Label")
+    _, panel = viewer.window.add_plugin_dock_widget("napari-samlabel", "SAM Label")
+    if first_start:
+        panel.window().showMaximized()
     images = [layer for layer in viewer.layers if layer._type_string == "image"]
     if images:
         onto = Ontology.load(ontology) if ontology else Ontology.from_dict(DEMO_CLASSES)

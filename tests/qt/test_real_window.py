@@ -29,7 +29,8 @@ def test_label_three_objects_track_copy_undo_in_a_maximised_window(screen, tmp_p
     cmd = f'{wm}exec "{sys.executable}" "{HERE / "real_window_scenario.py"}" "{out}"'
     run = subprocess.run(
         ["xvfb-run", "-a", "-s", f"-screen 0 {screen}x24", "bash", "-c", cmd],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "QT_QPA_PLATFORM": "xcb"},
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "QT_QPA_PLATFORM": "xcb", "NAPARI_CONFIG": str(tmp_path / "napari-settings.yaml")},
     )  # fmt: skip
     results = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
     failed = [name for name, r in results.items() if not r["ok"]]

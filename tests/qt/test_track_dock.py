@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from pauses import PauseMeter
+from pauses import PauseMeter, napari_redraw_pause
 from qtpy.QtCore import QSettings, Qt
 
 from napari_samlabel.api import start_session
@@ -243,8 +243,9 @@ def test_the_docks_hear_of_a_run_once_unless_asked_more_often(model_job):
 @pytest.mark.slow
 @pytest.mark.parametrize("size", [256, 512])
 def test_the_viewer_stays_responsive_during_a_run(make_napari_viewer, classes, qtbot, size, record_property, request):
-    """A 10 ms timer on the GUI thread never waits 100 ms while 5 objects are tracked
-    over a 60-frame movie, the docks that listen to every change open."""
+    """A 10 ms timer on the GUI thread never waits 100 ms (beyond the machine's own lateness
+    and napari's own redraw of the window) while 5 objects are tracked over a 60-frame movie,
+    the docks that listen to every change open."""
     from napari_samlabel._qt.track_widget import ALL_HERE
 
     image, truth = fluorescence_timelapse(n_frames=60, size=size, n_cells=5, seed=1)
@@ -269,7 +270,14 @@ def test_the_viewer_stays_responsive_during_a_run(make_napari_viewer, classes, q
     gc.collect()  # a full pass is due when a quarter as many again have survived since ...
     session_objects.append([[i] for i in range(250_000 - 300)])  # ... nearly that many
     qtbot.wait(300)
+    # a run in a viewer that has finished starting (the first seconds' warm-up has a test of its
+    # own, tests/qt/test_first_use.py)
+    from napari_samlabel._napari import warm_up
 
+    warm_up.go()
+    assert warm_up.wait(120)
+
+    redraw = napari_redraw_pause(viewer, qtbot.wait)
     meter = PauseMeter()
     meter.start()
     t0 = time.perf_counter()
@@ -282,10 +290,14 @@ def test_the_viewer_stays_responsive_during_a_run(make_napari_viewer, classes, q
     longest = sorted(meter.gaps, reverse=True)[:3]
     record_property("max_gap_ms", round(meter.worst * 1000))
     record_property("machine_lateness_ms", round(meter.load.worst * 1000))
+    record_property("napari_redraw_ms", round(redraw * 1000))
     print(f"\n{size}x{size}: run {took:.1f} s, max gap {meter.worst * 1000:.0f} ms (machine's own lateness "
-          f"{meter.load.worst * 1000:.0f} ms), p99 {np.percentile(gaps, 99) * 1000:.0f} ms, {len(gaps)} ticks; "
+          f"{meter.load.worst * 1000:.0f} ms, napari's own redraw {redraw * 1000:.0f} ms), p99 {np.percentile(gaps, 99) * 1000:.0f} ms, {len(gaps)} ticks; "
           "longest (ms, ending at s): " + ", ".join(f"{g * 1000:.0f} at {t:.2f}" for g, t in longest))
     assert all(len(s.table[i].frames) > 30 for i in ids[1:])  # the run did its work
     assert "done" in track.status.text()
-    assert meter.within(0.1), f"the GUI thread stalled {meter.worst * 1000:.0f} ms (machine: {meter.load.worst * 1000:.0f})"
+    # the plugin's own share of a pause under 100 ms: a run's progress ends in a redraw
+    assert meter.within(0.1, baseline=redraw), (
+        f"the GUI thread stalled {meter.worst * 1000:.0f} ms (machine: {meter.load.worst * 1000:.0f} ms, "
+        f"napari's redraw: {redraw * 1000:.0f} ms)")
     del session_objects

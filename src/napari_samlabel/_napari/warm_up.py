@@ -3,7 +3,7 @@ background thread as soon as the window answers, so neither the start nor a firs
 
 An empty Shapes layer (the box prompt layer that Shift+A makes) compiles napari's numba
 triangulation: 6 s on the GUI thread after a fresh install (an empty numba cache), 0.5 s on
-later starts; a second process compiles it into numba's disk cache, and this one then loads it. The weight-free backend's first click loads scikit-image's segmentation and
+later starts; a second process compiles it into numba's disk cache. The weight-free backend's first click loads scikit-image's segmentation and
 morphology modules (150 ms). Here they run on a layer that belongs to no viewer. (napari's
 label colours no longer compile anything: PartSegCore's compiled backend is a dependency, so
 napari picks it over numba; with numba they cost 2-4 s at every start and 11 s after a fresh
@@ -42,6 +42,11 @@ def go() -> None:
     _go.set()
 
 
+def wait(timeout: float | None = None) -> bool:
+    """Until the warm-up (if one was started) is done; True when done or never started."""
+    return _thread is None or _done.wait(timeout)
+
+
 def _run() -> None:
     _go.wait(GO_ANYWAY_S)
     try:
@@ -58,10 +63,11 @@ _COMPILE = "from napari.layers import Shapes; Shapes()"
 
 
 def _warm() -> None:
-    subprocess.run([sys.executable, "-c", _COMPILE], capture_output=True, timeout=300, check=False)
-    from napari.layers import Shapes
-
+    from ..backends.registry import model_names
     from ..backends.seeds import warm_up
 
-    Shapes()  # Shift+A's box layer: the first empty one loads napari's triangulation kernels
+    # Shapes layers (the box prompt layer) then load the kernels from the disk cache (loading
+    # them here too held the interpreter's lock 110 ms at a time: no gain over the GUI doing it)
+    subprocess.run([sys.executable, "-c", _COMPILE], capture_output=True, timeout=300, check=False)
     warm_up()  # the first click with the weight-free backend
+    model_names()  # plugins' backends: one scan of every installed distribution (70-140 ms)
