@@ -301,3 +301,19 @@ def test_the_viewer_stays_responsive_during_a_run(make_napari_viewer, classes, q
         f"the GUI thread stalled {meter.worst * 1000:.0f} ms (machine: {meter.load.worst * 1000:.0f} ms, "
         f"napari's redraw: {redraw * 1000:.0f} ms)")
     del session_objects
+
+
+def test_the_interpolate_button_fills_the_frames_between_keyframes_of_the_instance_saved_last(setup, qtbot):
+    """Interpolate raised ImportError (it imported a name that had moved) and nothing happened;
+    no test had pressed it. Pressed with nothing selected it fills the instance written last."""
+    viewer, s, track, truth = setup
+    k = truth_ids(truth)[0]
+    first = s.commit(truth[2] == k, region=(2,))
+    viewer.dims.set_current_step(0, 6)
+    s.commit(truth[6] == k, region=(6,), label_id=first.id)
+    assert sorted(s.table[first.id].frames) == [2, 6]
+    click(qtbot, track.interpolate_button)
+    assert sorted(s.table[first.id].frames) == [2, 3, 4, 5, 6], track.status.text()
+    assert "Filled" in track.status.text() and "3 frame(s)" in track.status.text()
+    s.labels.undo()
+    assert sorted(s.table[first.id].frames) == [2, 6]

@@ -24,6 +24,7 @@ from qtpy.QtWidgets import (
 )
 from superqt.utils import create_worker
 
+from .._napari.quick_keys import recently_written
 from ..backends.tracking import DIRECTIONS
 from ._common import StatusLine, guarded, release_when_removed, require_session, show_failure, warm_up_in_background
 
@@ -300,8 +301,6 @@ class TrackWidget(QWidget):
             )
 
     def interpolate(self) -> None:
-        from .._napari.tracking import recently_written
-
         s = self._session()
         if s is None:
             return
