@@ -11,10 +11,8 @@ fresh install:
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from pauses import PauseMeter  # noqa: E402
-from window_helpers import click, drag, key, wait_until  # noqa: E402
+from window_helpers import Checks, click, drag, key, run_scenario, wait_until  # noqa: E402
 
 
 def main(out: Path) -> dict:
@@ -35,13 +33,9 @@ def main(out: Path) -> dict:
     from napari_samlabel.synthetic import fluorescence_timelapse
 
     out.mkdir(parents=True, exist_ok=True)
-    results: dict = {}
 
-    def check(name: str, ok: bool, **figures) -> None:
-        results[name] = {"ok": bool(ok), **figures}
-        (out / "results.json").write_text(json.dumps(results, indent=1))
-        if not ok:
-            raise AssertionError(f"{name}: {figures}")
+    check = Checks(out)
+    results = check.results
 
     viewer = open_viewer("timelapse")  # what `samlabel` does
     freeze_startup_objects()
@@ -105,10 +99,4 @@ def main(out: Path) -> dict:
 
 
 if __name__ == "__main__":
-    out = Path(sys.argv[1])
-    try:
-        main(out)
-    except Exception:
-        traceback.print_exc()
-        sys.exit(1)
-    sys.exit(0)
+    run_scenario(main)

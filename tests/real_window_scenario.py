@@ -11,9 +11,7 @@ screenshot in OUT_DIR and a line in OUT_DIR/results.json. Exits 1 on the first f
 
 from __future__ import annotations
 
-import json
 import sys
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from pauses import PauseMeter, napari_redraw_pause  # noqa: E402
-from window_helpers import click, drag, key, wait_until  # noqa: E402
+from window_helpers import Checks, click, drag, key, run_scenario, wait_until  # noqa: E402
 
 
 def main(out: Path) -> dict:
@@ -33,7 +31,6 @@ def main(out: Path) -> dict:
     from napari_samlabel.cli import open_viewer
     from napari_samlabel.synthetic import fluorescence_timelapse
 
-    results: dict = {}
     gaps = PauseMeter()
     out.mkdir(parents=True, exist_ok=True)
     from napari_samlabel.cli import freeze_startup_objects
@@ -60,11 +57,8 @@ def main(out: Path) -> dict:
         imwrite(out / f"{n:02d}_{name}.png", viewer.screenshot(canvas_only=False, flash=False))
         gaps.skip()  # the screenshot's own pause is the test's, not the plugin's
 
-    def check(name: str, ok: bool, **figures) -> None:
-        results[name] = {"ok": bool(ok), **figures}
-        (out / "results.json").write_text(json.dumps(results, indent=1))
-        if not ok:
-            raise AssertionError(f"{name}: {figures}")
+    check = Checks(out)
+    results = check.results
 
     # -- the window fits the screen -------------------------------------------------
     screen = app.primaryScreen().availableGeometry()
@@ -230,10 +224,4 @@ def main(out: Path) -> dict:
 
 
 if __name__ == "__main__":
-    out = Path(sys.argv[1])
-    try:
-        main(out)
-    except Exception:
-        traceback.print_exc()
-        sys.exit(1)
-    sys.exit(0)
+    run_scenario(main)

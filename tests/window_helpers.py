@@ -62,3 +62,58 @@ def wait_until(predicate, timeout_ms=10000, step=20) -> bool:
         QTest.qWait(step)
         waited += step
     return True
+
+
+class Checks:
+    """A scenario's checks, each written to OUT/results.json as it is made (the test that ran
+    the scenario reads the file); a failed check stops the scenario."""
+
+    def __init__(self, out) -> None:
+        self.out = out
+        self.results: dict = {}
+
+    def __call__(self, name: str, ok: bool, **figures) -> None:
+        import json
+
+        self.results[name] = {"ok": bool(ok), **figures}
+        (self.out / "results.json").write_text(json.dumps(self.results, indent=1))
+        if not ok:
+            raise AssertionError(f"{name}: {figures}")
+
+
+def run_scenario(main) -> None:
+    """``python SCENARIO.py OUT_DIR``: exit 0 when every check held, 1 with the traceback."""
+    import sys
+    import traceback
+    from pathlib import Path
+
+    try:
+        main(Path(sys.argv[1]))
+    except Exception:
+        traceback.print_exc()
+        sys.exit(1)
+    sys.exit(0)
+
+
+def run_in_a_window(scenario: str, out, screen: str = "1920x1080", env: dict | None = None):
+    """Run ``tests/SCENARIO`` in its own X server (Xvfb) with a window manager (openbox), so
+    maximising and the screen's limits are what a user gets, and napari's settings as on a
+    first start (a new file). Returns (the process, the checks it wrote to OUT/results.json)."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    shutil.rmtree(out, ignore_errors=True)
+    script = Path(__file__).resolve().parent / scenario
+    wm = "openbox >/dev/null 2>&1 & sleep 1; " if shutil.which("openbox") else ""
+    run = subprocess.run(
+        ["xvfb-run", "-a", "-s", f"-screen 0 {screen}x24", "bash", "-c", f'{wm}exec "{sys.executable}" "{script}" "{out}"'],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "QT_QPA_PLATFORM": "xcb", "NAPARI_CONFIG": str(Path(out).parent / f"napari-{screen}.yaml"),
+             **(env or {})},
+    )  # fmt: skip
+    results = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
+    return run, results

@@ -29,30 +29,31 @@ DEMO_CLASSES = {
 def open_viewer(sample: str | None = "timelapse", files: list[str] | None = None, ontology: str | None = None):
     """A napari viewer with the samlabel docks, a sample or files, and a session started."""
     import napari
+    from napari.settings import get_settings
 
     from .api import start_session
     from .core.ontology import Ontology
 
-    from napari.settings import get_settings
-
     # napari's first start on a machine opens a small window (1089 x 630 at 1920 x 1080);
     # afterwards it restores whatever the user left
     first_start = get_settings().application.window_size is None
-    viewer = napari.Viewer(title="napari-samlabel")
+    # built hidden and shown once complete: no blank window while the panel and session load
+    viewer = napari.Viewer(title="napari-samlabel", show=False)
     if files:
         open_files(viewer, files)
     elif sample:
         viewer.open_sample("napari-samlabel", sample)
     # One slim tabbed panel: four stacked docks asked for more height than a laptop has.
     _, panel = viewer.window.add_plugin_dock_widget("napari-samlabel", "SAM Label")
-    if first_start:
-        panel.window().showMaximized()
     images = [layer for layer in viewer.layers if layer._type_string == "image"]
     if images:
         onto = Ontology.load(ontology) if ontology else Ontology.from_dict(DEMO_CLASSES)
         session = start_session(viewer, images[0], ontology=onto)
         viewer.layers.selection.active = session.labels
         session.labels.mode = "paint"
+    viewer.window.show()
+    if first_start:
+        panel.window().showMaximized()
     return viewer
 
 
@@ -127,11 +128,14 @@ SUBCOMMANDS = ("gui", "segment", "track", "export", "models", "batch")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="samlabel", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="samlabel", description="Model-assisted labeling in napari: `samlabel [FILE ...]` opens the viewer "
+        "(see `samlabel gui --help`); the other commands run without one.")
     sub = parser.add_subparsers(dest="command")
     gui = sub.add_parser("gui", help="open napari with the samlabel docks (the default)")
     gui.add_argument("files", nargs="*", help="images to open instead of the sample")
-    gui.add_argument("--sample", default="timelapse", choices=["timelapse", "volume", "none"])
+    gui.add_argument("--sample", default="timelapse", choices=["timelapse", "volume", "none"],
+                     help="the image to open when no FILE is given (default: a synthetic time-lapse)")
     gui.add_argument("--ontology", help="classes JSON file to start with")
     gui.add_argument("--quit-when-ready", action="store_true", help="open the window, print how long it took "
                      "until it answered, and close (a start-up check for scripts)")
@@ -207,7 +211,8 @@ def _quit_when_ready(started: float) -> None:
     from qtpy.QtWidgets import QApplication
 
     def ready() -> None:
-        print(f"samlabel: the window answered {time.perf_counter() - started:.2f} s after start", flush=True)
+        print(f"samlabel: the window answered {time.perf_counter() - started:.2f} s after the command started",
+              flush=True)
         QApplication.instance().quit()
 
     QTimer.singleShot(0, ready)

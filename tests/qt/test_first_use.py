@@ -9,31 +9,20 @@ stroke lost its drag."""
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from window_helpers import run_in_a_window
 
 pytestmark = pytest.mark.slow
-
-HERE = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs xvfb-run (bash scripts/test.sh installs it)")
 def test_first_actions_after_a_fresh_install_do_not_freeze_the_window(tmp_path):
     out = Path(os.environ.get("SAMLABEL_ARTEFACTS", tmp_path)) / "first-use"
-    shutil.rmtree(out, ignore_errors=True)
     numba_cache = tmp_path / "numba-cache"  # empty: nothing compiled yet, as after pip install
     numba_cache.mkdir()
-    wm = "openbox >/dev/null 2>&1 & sleep 1; " if shutil.which("openbox") else ""
-    cmd = f'{wm}exec "{sys.executable}" "{HERE / "first_use_scenario.py"}" "{out}"'
-    run = subprocess.run(
-        ["xvfb-run", "-a", "-s", "-screen 0 1920x1080x24", "bash", "-c", cmd], capture_output=True, text=True,
-        timeout=300, env={**os.environ, "QT_QPA_PLATFORM": "xcb", "NUMBA_CACHE_DIR": str(numba_cache),
-             "NAPARI_CONFIG": str(tmp_path / "napari-settings.yaml")},  # napari never started here
-    )  # fmt: skip
-    results = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
+    run, results = run_in_a_window("first_use_scenario.py", out, env={"NUMBA_CACHE_DIR": str(numba_cache)})
     print(json.dumps(results, indent=1))
     failed = {name: r for name, r in results.items() if not r["ok"]}
     assert run.returncode == 0, f"failed {failed or 'before any check'}\n{run.stderr[-3000:]}"
