@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from attribute_helpers import ONTOLOGY, square
 from napari.components import ViewerModel
 
 from napari_samlabel.api import AnnotationError, start_session
@@ -13,29 +14,6 @@ from napari_samlabel.core.ontology import Ontology, OntologyError
 from napari_samlabel.io.coco import coco_instances
 from napari_samlabel.io.instances_csv import write_instances_csv
 from napari_samlabel.io.project import load_project, save_project
-
-ONTOLOGY = {
-    "classes": [
-        {"name": "cell", "color": "#ff8800", "kind": "thing", "hotkey": "1", "attributes": [
-            {"name": "phase", "type": "one-of", "options": ["G1", "S", "G2", "M"], "dynamic": True},
-            {"name": "note", "type": "text"},
-            {"name": "area guess", "type": "number"},
-            {"name": "flags", "type": "any-of", "options": ["blurred", "touching", "edge"]},
-        ]},
-        {"name": "debris", "color": "#4363d8", "kind": "thing", "hotkey": "2"},
-    ],
-    "classifications": [
-        {"name": "quality", "type": "one-of", "options": ["good", "blurred"]},
-        {"name": "contains mitosis", "type": "one-of", "options": ["yes", "no"]},
-    ],
-}  # fmt: skip
-
-
-def square(y, x, r=4, shape=(48, 48)):
-    m = np.zeros(shape, bool)
-    m[y - r : y + r, x - r : x + r] = True
-    return m
-
 
 @pytest.fixture
 def s():

@@ -12,7 +12,7 @@ from qtpy.QtWidgets import QCheckBox, QComboBox, QLineEdit, QPushButton, QTabWid
 from napari_samlabel.api import start_session
 from napari_samlabel.core.ontology import Ontology
 
-from test_attributes import ONTOLOGY, square
+from attribute_helpers import ONTOLOGY, square
 from window_helpers import key
 
 pytestmark = pytest.mark.slow
