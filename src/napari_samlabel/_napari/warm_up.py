@@ -1,13 +1,14 @@
-"""What napari and the plugin compile or load on first use, done once per process in a
-background thread as soon as the window answers, so neither the start nor a first action waits.
+"""What the first actions would compile or load, done once per process in a background
+thread as soon as the window answers, so neither the start nor a first action waits.
 
-An empty Shapes layer (the box prompt layer that Shift+A makes) compiles napari's numba
-triangulation: 6 s on the GUI thread after a fresh install (an empty numba cache), 0.5 s on
-later starts; a second process compiles it into numba's disk cache. The weight-free backend's first click loads scikit-image's segmentation and
-morphology modules (150 ms). Here they run on a layer that belongs to no viewer. (napari's
-label colours no longer compile anything: PartSegCore's compiled backend is a dependency, so
-napari picks it over numba; with numba they cost 2-4 s at every start and 11 s after a fresh
-install, and the first brush stroke froze 1.9 s.)
+An empty Shapes layer (the box prompt layer) compiles napari's numba triangulation: 6 s on
+the GUI thread after a fresh install (an empty numba cache), 0.5 s to load on later starts;
+here a second process compiles it into numba's disk cache. The weight-free backend's first
+click loads scikit-image's segmentation and morphology modules (150 ms); plugins' backends
+are found by scanning every installed distribution (70-140 ms). napari's label colours
+compile nothing: PartSegCore's compiled backend is a dependency and napari picks it over
+numba (with numba they cost 2-4 s at every start, 11 s after a fresh install, and the first
+brush stroke froze 1.9 s).
 """
 
 from __future__ import annotations
@@ -64,10 +65,10 @@ _COMPILE = "from napari.layers import Shapes; Shapes()"
 
 def _warm() -> None:
     from ..backends.registry import model_names
-    from ..backends.seeds import warm_up
+    from ..backends.seeds import warm_up as warm_seeds
 
     # Shapes layers (the box prompt layer) then load the kernels from the disk cache (loading
     # them here too held the interpreter's lock 110 ms at a time: no gain over the GUI doing it)
     subprocess.run([sys.executable, "-c", _COMPILE], capture_output=True, timeout=300, check=False)
-    warm_up()  # the first click with the weight-free backend
+    warm_seeds()  # the first click with the weight-free backend
     model_names()  # plugins' backends: one scan of every installed distribution (70-140 ms)
