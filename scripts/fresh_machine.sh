@@ -34,7 +34,7 @@ unset PYTHON PYTHONPATH PYTHONHOME VIRTUAL_ENV PYTHONSTARTUP || true
 bash scripts/system_deps.sh
 # `samlabel` as typed opens the window and waits for the user; here it opens it, waits until the
 # window answers, reports how long that took, and closes.
-samlabel() { xvfb-run -a -s "-screen 0 1920x1080x24" env QT_QPA_PLATFORM=xcb samlabel --quit-when-ready "$@"; }
+samlabel() { timeout 300 xvfb-run -a -s "-screen 0 1920x1080x24" env QT_QPA_PLATFORM=xcb samlabel --quit-when-ready "$@"; }
 
 echo "fresh_machine: \$ $INSTALL"
 start=$(date +%s)
