@@ -14,6 +14,7 @@ brush stroke froze 1.9 s).
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -69,6 +70,9 @@ def _warm() -> None:
 
     # Shapes layers (the box prompt layer) then load the kernels from the disk cache (loading
     # them here too held the interpreter's lock 110 ms at a time: no gain over the GUI doing it)
-    subprocess.run([sys.executable, "-c", _COMPILE], capture_output=True, timeout=300, check=False)
+    # at the lowest priority: on two cores the compile slowed the X server and the viewer (a
+    # first brush stroke paused 206 ms while it ran)
+    nice = (lambda: os.nice(19)) if hasattr(os, "nice") else None
+    subprocess.run([sys.executable, "-c", _COMPILE], capture_output=True, timeout=300, check=False, preexec_fn=nice)
     warm_seeds()  # the first click with the weight-free backend
     model_names()  # plugins' backends: one scan of every installed distribution (70-140 ms)
