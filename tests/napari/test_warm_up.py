@@ -4,10 +4,13 @@ first actions need ready (plugins' backends read, the seeds backend's modules lo
 import sys
 import threading
 
+import pytest
+
 from napari_samlabel._napari import warm_up
 from napari_samlabel.backends import registry
 
 
+@pytest.mark.slow
 def test_the_warm_up_runs_once_in_its_own_thread_and_readies_the_first_actions():
     done = warm_up.start()
     assert warm_up.start() is done  # once per process
