@@ -25,6 +25,7 @@ _PROBE = r"""
 import sys, threading, time
 done = threading.Event()
 threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+print("ticking", flush=True)
 worst, last = 0.0, time.perf_counter()
 while not done.is_set():
     time.sleep(0.01)
@@ -45,11 +46,12 @@ class MachineLoad:
     def start(self) -> None:
         self._proc = subprocess.Popen([sys.executable, "-c", _PROBE], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, text=True)  # fmt: skip
+        self._proc.stdout.readline()  # its own start-up is over before the interval begins
 
     def stop(self) -> float:
         if self._proc is not None:
             out, _ = self._proc.communicate("", timeout=10)
-            self.worst = max(0.0, float(out.strip() or 0.0))
+            self.worst = max(0.0, float(out.strip().splitlines()[-1] if out.strip() else 0.0))
             self._proc = None
         return self.worst
 
