@@ -32,7 +32,7 @@ from qtpy.QtWidgets import QApplication
 viewer = napari.Viewer(title="napari")
 viewer.open_sample("napari-samlabel", "timelapse")
 def ready():
-    print(f"samlabel: the window answered {time.perf_counter() - started:.2f} s after start", flush=True)
+    print(f"napari: the window answered {time.perf_counter() - started:.2f} s after start", flush=True)
     QApplication.instance().quit()
 QTimer.singleShot(0, ready)
 napari.run()

@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from qtpy.QtCore import QTimer
+
 # The probe: tick every 10 ms until stdin closes, then print the worst lateness in seconds.
 _PROBE = r"""
 import sys, threading, time
@@ -61,8 +63,6 @@ class PauseMeter:
     machine's lateness over the same interval."""
 
     def __init__(self) -> None:
-        from qtpy.QtCore import QTimer
-
         self.timer = QTimer()
         self.timer.setInterval(10)
         self.timer.timeout.connect(self._tick)

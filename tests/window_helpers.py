@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+
 import numpy as np
 from qtpy.QtCore import QPoint, Qt
 from qtpy.QtTest import QTest
@@ -73,8 +81,6 @@ class Checks:
         self.results: dict = {}
 
     def __call__(self, name: str, ok: bool, **figures) -> None:
-        import json
-
         self.results[name] = {"ok": bool(ok), **figures}
         (self.out / "results.json").write_text(json.dumps(self.results, indent=1))
         if not ok:
@@ -83,10 +89,6 @@ class Checks:
 
 def run_scenario(main) -> None:
     """``python SCENARIO.py OUT_DIR``: exit 0 when every check held, 1 with the traceback."""
-    import sys
-    import traceback
-    from pathlib import Path
-
     try:
         main(Path(sys.argv[1]))
     except Exception:
@@ -99,13 +101,6 @@ def run_in_a_window(scenario: str, out, screen: str = "1920x1080", env: dict | N
     """Run ``tests/SCENARIO`` in its own X server (Xvfb) with a window manager (openbox), so
     maximising and the screen's limits are what a user gets, and napari's settings as on a
     first start (a new file). Returns (the process, the checks it wrote to OUT/results.json)."""
-    import json
-    import os
-    import shutil
-    import subprocess
-    import sys
-    from pathlib import Path
-
     shutil.rmtree(out, ignore_errors=True)
     script = Path(__file__).resolve().parent / scenario
     wm = "openbox >/dev/null 2>&1 & sleep 1; " if shutil.which("openbox") else ""

@@ -9,6 +9,7 @@ import pytest
 from pauses import PauseMeter, napari_redraw_pause
 from qtpy.QtCore import QSettings, Qt
 
+from napari_samlabel._napari import warm_up
 from napari_samlabel.api import start_session
 from napari_samlabel.synthetic import fluorescence_timelapse
 
@@ -272,8 +273,6 @@ def test_the_viewer_stays_responsive_during_a_run(make_napari_viewer, classes, q
     qtbot.wait(300)
     # a run in a viewer that has finished starting (the first seconds' warm-up has a test of its
     # own, tests/qt/test_first_use.py)
-    from napari_samlabel._napari import warm_up
-
     warm_up.go()
     assert warm_up.wait(120)
 
