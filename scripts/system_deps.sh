@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(xvfb xauth openbox libgl1-mesa-dri libegl1 libgl1 libglx-mesa0 libxkbcommon-x11-0 libxcb-icccm4
   libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-xinerama0 libxcb-xfixes0
-  libxcb-shape0 libxcb-cursor0 libdbus-1-3 libfontconfig1 dicom3tools)
+  libxcb-shape0 libxcb-cursor0 libdbus-1-3 libfontconfig1 dicom3tools xdotool)
 
 if ! command -v apt-get >/dev/null 2>&1; then
   command -v xvfb-run >/dev/null 2>&1 || echo "system_deps: no apt-get here; install Xvfb, Mesa and Qt's xcb libraries yourself" >&2

@@ -68,6 +68,10 @@ class KeyRouter:
     falls back to napari's binding for that layer, so overriding never loses a tool.
     """
 
+    #: asked before a bound key acts (the window's key filter says no while the user types
+    #: in a text field, and to Enter/Escape away from the canvas); ``press`` does not ask
+    accepts: Callable[[str], bool] = staticmethod(lambda key: True)
+
     def __init__(self, viewer) -> None:
         self.viewer = viewer
         self._handlers: dict[str, list[tuple[object, Callable]]] = {}  # key -> stack of (token, fn(layer))
@@ -132,9 +136,10 @@ class KeyRouter:
         if slot not in self._bound:
             self._bound[slot] = (target, target.keymap.get(kb))
         provider_is_layer = target is not self.viewer
-        target.bind_key(
-            key, lambda t, k=key: self.press(k, t if provider_is_layer else None), overwrite=True
-        )
+        target.bind_key(key, lambda t, k=key: self._pressed(k, t if provider_is_layer else None), overwrite=True)
+
+    def _pressed(self, key: str, layer) -> Any:
+        return self.press(key, layer) if self.accepts(key) else None
 
     def _unbind(self, target, key: str) -> None:
         kb = keybinding(key)

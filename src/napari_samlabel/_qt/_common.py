@@ -9,17 +9,20 @@ from qtpy.QtWidgets import QComboBox, QLabel, QSizePolicy, QWidget
 
 from .._napari import warm_up
 from ..core.errors import SamlabelError, message
+from .window_keys import window_keys
 
 #: Errors a user can act on: shown in the viewer and the dock, never a traceback. Anything
 #: else (a plain KeyError or ValueError too) is a bug and keeps its traceback.
 USER_ERRORS = (SamlabelError,)
 
 
-def warm_up_in_background() -> None:
+def dock_opened(viewer) -> None:
     """Every dock calls this as it opens: the process's warm-up starts once, off the GUI
-    thread, as soon as the event loop turns (the window answers)."""
+    thread, as soon as the event loop turns (the window answers), and the window's keys
+    work wherever the focus is (:mod:`.window_keys`)."""
     if not warm_up.start().is_set():
         QTimer.singleShot(0, warm_up.go)
+    window_keys(viewer)
 
 
 class StatusLine(QLabel):

@@ -23,7 +23,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..core.ontology import HOTKEYS, KINDS, Ontology
-from ._common import StatusLine, guarded, warm_up_in_background
+from ._common import StatusLine, guarded, dock_opened
 
 if TYPE_CHECKING:
     import napari
@@ -58,7 +58,7 @@ class ChoiceDelegate(QStyledItemDelegate):
 class ClassesWidget(QWidget):
     def __init__(self, napari_viewer: napari.Viewer) -> None:
         super().__init__()
-        warm_up_in_background()
+        dock_opened(napari_viewer)
         from .._napari.registry import sessions
 
         self.viewer = napari_viewer

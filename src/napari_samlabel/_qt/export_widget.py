@@ -19,7 +19,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..io.exporting import FORMATS
-from ._common import StatusLine, guarded, require_session, warm_up_in_background
+from ._common import StatusLine, guarded, require_session, dock_opened
 from .import_widget import ImportControls
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 class ExportWidget(QWidget):
     def __init__(self, napari_viewer: napari.Viewer) -> None:
         super().__init__()
-        warm_up_in_background()
+        dock_opened(napari_viewer)
         from .._napari.registry import sessions
 
         self.viewer = napari_viewer

@@ -30,7 +30,7 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.instance_rows import SORT_KEYS, Row, RowChanges, RowTracker, matches, on_frames
-from ._common import StatusLine, collapsible, guarded, narrow as _compact, refit, release_when_removed, warm_up_in_background
+from ._common import StatusLine, collapsible, guarded, narrow as _compact, refit, release_when_removed, dock_opened
 from .attributes_form import AttributesSection, FrameLabelsSection
 from .review_section import ReviewSection
 
@@ -276,7 +276,7 @@ class InstanceList(QTreeView):
 class InstancesWidget(QWidget):
     def __init__(self, napari_viewer: napari.Viewer) -> None:
         super().__init__()
-        warm_up_in_background()
+        dock_opened(napari_viewer)
         from .._napari.registry import sessions
 
         self.viewer = napari_viewer

@@ -23,7 +23,7 @@ from superqt.utils import create_worker
 
 from ..core.compose import Mode
 from ..core.errors import message
-from ._common import StatusLine, collapsible, guarded, narrow, release_when_removed, show_failure, warm_up_in_background
+from ._common import StatusLine, collapsible, guarded, narrow, release_when_removed, show_failure, dock_opened
 
 if TYPE_CHECKING:
     import napari
@@ -52,7 +52,7 @@ class SegmentWidget(QWidget):
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
         super().__init__()
-        warm_up_in_background()
+        dock_opened(napari_viewer)
         from .._napari.registry import sessions
         from ..backends.registry import model_names
 

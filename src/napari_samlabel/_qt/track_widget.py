@@ -26,7 +26,7 @@ from superqt.utils import create_worker
 
 from .._napari.quick_keys import recently_written
 from ..backends.tracking import DIRECTIONS
-from ._common import StatusLine, guarded, release_when_removed, require_session, show_failure, warm_up_in_background
+from ._common import StatusLine, guarded, release_when_removed, require_session, show_failure, dock_opened
 
 if TYPE_CHECKING:
     import napari
@@ -48,7 +48,7 @@ def settings() -> QSettings:
 class TrackWidget(QWidget):
     def __init__(self, napari_viewer: napari.Viewer) -> None:
         super().__init__()
-        warm_up_in_background()
+        dock_opened(napari_viewer)
         from .._napari.registry import sessions
 
         self.viewer = napari_viewer
