@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from ..core.instances import Instance
     from .session import AnnotationSession
 
+#: how far (screen pixels) the mouse must move before a click becomes a drag
+DRAG_PIXELS = 4
 POSITIVE = (0.1, 0.9, 0.2, 1.0)
 NEGATIVE = (0.95, 0.15, 0.15, 1.0)
 
@@ -109,8 +111,10 @@ class PromptController:
             for layer in (preview, boxes, points):
                 viewer.layers.append(layer)
             viewer.layers.selection.active = points
-        points.mode = "add"  # clicks add prompts straight away
-        boxes.mode = "add_rectangle"
+            viewer.mouse_drag_callbacks.append(self._gesture)
+        # the mouse is ours in SAM mode (see _gesture): napari's own point and shape tools
+        # stay out of the way until the user picks one of them
+        points.mode = boxes.mode = "pan_zoom"
         return points, boxes, preview
 
     def _bind_keys(self) -> None:
@@ -151,8 +155,66 @@ class PromptController:
         self.boxes.events.data.disconnect(self._on_boxes)
         if self._right_click_is_negative in self.points.mouse_drag_callbacks:
             self.points.mouse_drag_callbacks.remove(self._right_click_is_negative)
+        viewer = self.session.viewer
+        if viewer is not None and self._gesture in viewer.mouse_drag_callbacks:
+            viewer.mouse_drag_callbacks.remove(self._gesture)
         self.remove_layers()
         self.backend = None
+
+    # -- the mouse in SAM mode ---------------------------------------------
+    def _takes(self, viewer, event) -> bool:
+        """Whether a press starts a SAM gesture: SAM mode is on (the prompt layers shown), a
+        2D view, no modifier, and no napari tool picked on the active layer (the brush, a
+        shape tool and the like keep their own clicks)."""
+        if not self.points.visible or viewer.dims.ndisplay != 2 or event.button not in (1, 2, 3):
+            return False
+        if event.modifiers:
+            return False
+        active = viewer.layers.selection.active
+        return active is None or getattr(active, "mode", "pan_zoom") == "pan_zoom"
+
+    def _gesture(self, viewer, event):
+        """In SAM mode a click is a point (right: background), a left drag a box, a middle
+        drag pans, whatever layer is selected (napari would pan, or do nothing)."""
+        if not self._takes(viewer, event):
+            return
+        camera = viewer.camera
+        pan_before = camera.mouse_pan
+        camera.mouse_pan = False  # the camera must not pan under a box being drawn
+        button, start_pos, start_world = event.button, np.asarray(event.pos, float), np.asarray(event.position)
+        start_center, zoom = np.asarray(camera.center, float), camera.zoom
+        dragged = False
+        try:
+            yield
+            while event.type == "mouse_move":
+                moved = np.asarray(event.pos, float) - start_pos
+                dragged = dragged or float(np.hypot(*moved)) > DRAG_PIXELS
+                if dragged and button == 3:
+                    center = start_center.copy()
+                    center[-2:] -= moved[::-1] / zoom
+                    camera.center = tuple(center)
+                elif dragged and button == 1:
+                    self._show_box_drawn(start_world, np.asarray(event.position))
+                yield
+        finally:
+            camera.mouse_pan = pan_before
+        if button == 3:
+            return
+        if dragged and button == 1:
+            with self.boxes.events.data.blocker():
+                self.boxes.data = []
+            self.set_box(self.points.world_to_data(start_world), self.points.world_to_data(event.position))
+        elif not dragged:
+            self.add_point(self.points.world_to_data(start_world), positive=button == 1 and not self.negative_next)
+
+    def _show_box_drawn(self, world0, world1) -> None:
+        """The rectangle under the mouse while it is dragged (a prompt only once released)."""
+        a, b = self.points.world_to_data(world0), self.points.world_to_data(world1)
+        r, c = self.current_plane().displayed
+        corners = np.array([a, a, b, b], float)
+        corners[1, c], corners[3, c] = b[c], a[c]
+        with self.boxes.events.data.blocker():
+            self.boxes.data = [corners]
 
     # -- prompt events ---------------------------------------------------
     _right_pressed = False

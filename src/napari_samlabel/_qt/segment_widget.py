@@ -295,7 +295,7 @@ class SegmentWidget(QWidget):
         class chosen otherwise, e.g. after a save or with M, leaves the active layer be.)"""
         if self.sam_mode and self.controller is not None:
             self.viewer.layers.selection.active = self.controller.points
-            self.controller.points.mode = "add"
+            self.controller.points.mode = "pan_zoom"  # clicks are the controller's (see its _gesture)
             self.controller._color_preview()
 
     def _refresh_classes(self, *_args) -> None:
@@ -470,8 +470,8 @@ class SegmentWidget(QWidget):
         for layer in (self.controller.points, self.controller.boxes, self.controller.preview):
             layer.visible = True
         self.viewer.layers.selection.active = self.controller.points
-        self.controller.points.mode = "add"
-        self.status.ok("Left click: object; right click: background; Enter saves; Esc clears.")
+        self.controller.points.mode = "pan_zoom"  # clicks are the controller's (see its _gesture)
+        self.status.ok("Click: object; right click: background; drag: a box; middle drag: pan; Enter saves; Esc clears.")
         self._show_sam_mode()
         self._prefetch()
         return self.controller
