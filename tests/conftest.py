@@ -26,6 +26,8 @@ def _own_settings(tmp_path_factory, monkeypatch):
     never into the user's ~/.config."""
     folder = tmp_path_factory.mktemp("settings")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))
+    # the cache too (autosaves, which the next start offers to recover): never the user's
+    monkeypatch.setenv("SAMLABEL_CACHE", str(tmp_path_factory.mktemp("cache")))
     try:
         from qtpy.QtCore import QSettings
     except Exception:  # no Qt: nothing to isolate

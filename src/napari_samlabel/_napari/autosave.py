@@ -34,7 +34,7 @@ def autosave(sessions: Iterable[AnnotationSession], root: Path | None = None) ->
     """Save every session changed since its last save; returns the folders written."""
     written = []
     for s in sessions:
-        if s.version == s.saved_version:
+        if s.version in (s.saved_version, s.autosaved_version):
             continue
         if s.project_folder is not None:
             written.append(s.save_project())

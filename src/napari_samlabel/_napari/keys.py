@@ -31,6 +31,7 @@ SHORTCUTS: list[tuple[str, str, str]] = [
     ("Control-C", "copy the selected instance's mask on this frame", "anywhere in the viewer"),
     ("Control-V", "paste it on this frame as the same instance", "anywhere in the viewer"),
     ("Control-Shift-V", "paste it as a new instance", "anywhere in the viewer"),
+    ("Control-S", "save the project in its folder (the first time: asks where)", "anywhere in the viewer"),
     ("Control-Z", "undo the last labeling action", "anywhere in the viewer"),
     ("Control-Shift-Z", "redo", "anywhere in the viewer"),
     ("Shift-N", "go to the next frame or slice without labels", "anywhere in the viewer"),

@@ -12,6 +12,7 @@ so scripts and notebooks get the same behaviour as the dock widgets::
 
 from __future__ import annotations
 
+import time
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -139,7 +140,9 @@ class AnnotationSession:
         self.labels = labels
         self.project_folder: Path | None = None  # where Save project / autosave write this session
         self.version = 0  # counts changes, so autosave skips sessions saved since
-        self.saved_version = -1
+        self.saved_version = -1  # the version last saved where the user chose (closing asks if it differs)
+        self.autosaved_version = -1  # the version last written anywhere, the cache included
+        self.saved_at: float | None = None
         self._fresh: dict[str, int] = {}  # class -> id handed to the brush, not painted yet
         self.selection: list[int] = []  # picked in the Instances dock
         self.clipboard = None  # Ctrl+C's mask (see quick_keys.Copied)
@@ -400,9 +403,11 @@ class AnnotationSession:
         }
         version = self.version
         out = save_project(folder, self.labels.data, self.ontology, self.table, meta, owner=self.image_key)
-        if remember:
+        self.autosaved_version = version
+        if remember:  # a copy elsewhere (the cache's autosave) is not where the user keeps it
             self.project_folder = out
-        self.saved_version = version
+            self.saved_version = version
+            self.saved_at = time.time()
         return out
 
     def export(self, fmt: str, out, **kwargs):

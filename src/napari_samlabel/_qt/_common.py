@@ -4,25 +4,14 @@ from __future__ import annotations
 
 from typing import Callable
 
-from qtpy.QtCore import QEvent, QObject, QTimer, Signal
+from qtpy.QtCore import QEvent, QObject, Signal
 from qtpy.QtWidgets import QComboBox, QLabel, QSizePolicy, QWidget
 
-from .._napari import warm_up
 from ..core.errors import SamlabelError, message
-from .window_keys import window_keys
 
 #: Errors a user can act on: shown in the viewer and the dock, never a traceback. Anything
 #: else (a plain KeyError or ValueError too) is a bug and keeps its traceback.
 USER_ERRORS = (SamlabelError,)
-
-
-def dock_opened(viewer) -> None:
-    """Every dock calls this as it opens: the process's warm-up starts once, off the GUI
-    thread, as soon as the event loop turns (the window answers), and the window's keys
-    work wherever the focus is (:mod:`.window_keys`)."""
-    if not warm_up.start().is_set():
-        QTimer.singleShot(0, warm_up.go)
-    window_keys(viewer)
 
 
 class StatusLine(QLabel):
@@ -124,21 +113,43 @@ def narrow(widget, chars: int | None = None):
     return widget
 
 
+def alive(widget: QObject) -> bool:
+    """False once Qt has deleted the widget (a dock releasing as its window is destroyed)."""
+    try:
+        widget.objectName()
+    except RuntimeError:
+        return False
+    return True
+
+
+class _Once:
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self._fn: Callable[[], None] | None = fn
+
+    def __call__(self, *_args) -> None:
+        fn, self._fn = self._fn, None
+        if fn is not None:
+            fn()
+
+
 class _ReleaseWhenRemoved(QObject):
     def __init__(self, widget: QWidget, release: Callable[[], None]) -> None:
         super().__init__(widget)
-        self._release: Callable[[], None] | None = release
+        self._release = release
         widget.installEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:
-        if event.type() == QEvent.Type.ParentChange and obj.parent() is None and self._release is not None:
-            release, self._release = self._release, None
-            release()
+        if event.type() == QEvent.Type.ParentChange and obj.parent() is None:
+            self._release()
         return False
 
 
 def release_when_removed(widget: QWidget, release: Callable[[], None]) -> None:
-    """Call ``release`` once when the dock's X removes ``widget``: napari then takes it out of
-    its dock (``setParent(None)``) without closing it, so ``closeEvent`` never comes and keys
-    it bound stayed bound to a widget nobody sees (and were bound twice once it was reopened)."""
-    _ReleaseWhenRemoved(widget, release)
+    """Call ``release`` once when the dock's X removes ``widget`` or its window is closed.
+    napari takes a removed dock out (``setParent(None)``) without closing it, so
+    ``closeEvent`` never comes and keys it bound stayed bound to a widget nobody sees (and
+    were bound twice once it was reopened); a closed window deletes its docks, and a dock
+    still subscribed to the viewer's sessions then raised on the next one."""
+    once = _Once(release)
+    _ReleaseWhenRemoved(widget, once)
+    widget.destroyed.connect(once)  # ``once`` holds no reference to the widget's wrapper

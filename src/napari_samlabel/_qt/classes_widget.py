@@ -23,7 +23,8 @@ from qtpy.QtWidgets import (
 )
 
 from ..core.ontology import HOTKEYS, KINDS, Ontology
-from ._common import StatusLine, guarded, dock_opened
+from .window_hooks import dock_opened
+from ._common import StatusLine, guarded, release_when_removed
 
 if TYPE_CHECKING:
     import napari
@@ -138,6 +139,21 @@ class ClassesWidget(QWidget):
         self._ontology.changed.connect(self._rebuild)
         self._refresh_layer_choices()
         self._set_session(self.registry.current)
+        self._released = False
+        release_when_removed(self, self.release)
+
+    def release(self) -> None:
+        """The dock is gone (its X, or the window): it follows no layer list, session or classes."""
+        if self._released:
+            return
+        self._released = True
+        for ev in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed):
+            ev.disconnect(self._refresh_layer_choices)
+        self.registry.current_changed.disconnect(self._set_session)
+        if self._session is not None:
+            self._wire(self._session, "disconnect")
+            self._session = None
+        self._ontology.changed.disconnect(self._rebuild)
 
     # -- which ontology we edit ------------------------------------------
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,14 +14,19 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from .._napari.autosave import autosave_folder
 from ..io.exporting import FORMATS
-from ._common import StatusLine, guarded, require_session, dock_opened
+from ..io.project import is_complete
+from ._common import StatusLine, guarded, release_when_removed, require_session
+from .project_dialog import save_session
+from .window_hooks import dock_opened
 from .import_widget import ImportControls
 
 if TYPE_CHECKING:
@@ -57,10 +64,20 @@ class ExportWidget(QWidget):
         auto = QHBoxLayout()
         auto.addWidget(self.autosave)
         auto.addWidget(self.autosave_minutes)
-        self.autosave.toggled.connect(self._autosave_toggled)
-        self.autosave_minutes.valueChanged.connect(lambda _v: self._autosave_toggled(self.autosave.isChecked()))
+        self.autosave.setToolTip("Projects saved before: into their folder. Others: into the cache, never beside "
+                                 "your images; the next start offers to recover them after a crash.")
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.autosave_now)
+        self.autosave.toggled.connect(self._autosave_toggled)
+        self.autosave_minutes.valueChanged.connect(lambda _v: self._autosave_toggled(self.autosave.isChecked()))
+        self.autosave.setChecked(True)  # on by default: a crash loses at most one interval
+        #: asks the user (title, question) -> yes?; tests replace it
+        self.confirm = self._ask
+        self._offered: set[int] = set()  # sessions already offered their autosave
+        self.registry.current_changed.connect(self._offer_recovery)
+        self._keys = self.registry.keys
+        self._save_token = self._keys.handle("Control-S", lambda _layer: self.save_in_place())
+        release_when_removed(self, self.release)
 
         self.shape_kind = QComboBox()
         self.shape_kind.addItems(["polygon", "rectangle"])
@@ -142,21 +159,70 @@ class ExportWidget(QWidget):
                      per=self.per_combo.currentText(), polygons=self.polygons.isChecked())  # fmt: skip
         return out, match.message if match.kind in ("reoriented", "resampled") else ""
 
+    def release(self) -> None:
+        """The dock is gone: its key, its timer, its signal."""
+        if self._save_token is None:
+            return
+        self._keys.drop(self._save_token)
+        self._save_token = None
+        self._timer.stop()
+        self.registry.current_changed.disconnect(self._offer_recovery)
+
+    def closeEvent(self, event) -> None:
+        self.release()
+        super().closeEvent(event)
+
     def save_project(self, folder: str | None = None):
+        """Save project…: always asks where (the project's folder preselected; choosing an
+        existing project folder saves into it)."""
         s = self._session()
         if s is None:
             return None
-        if folder is None:
-            from ..io.labelstore import safe_name
+        return save_session(self, s, self.status, folder, ask=folder is None)
 
-            start = str(s.project_folder) if s.project_folder else f"{safe_name(s.image.name)}.samlabel"
-            folder = QFileDialog.getSaveFileName(self, "Save project folder", start)[0]
-            if not folder:
-                return None
-        out = guarded(self.status, s.save_project, folder)
-        if out is not None:
-            self.status.ok(f"Saved {out}")
-        return out
+    def save_in_place(self):
+        """Ctrl+S: into the project's folder without a dialog; the first time, asks where."""
+        s = self._session()
+        return None if s is None else save_session(self, s, self.status)
+
+    # -- recovering what a crash left in the cache
+    def _offer_recovery(self, session) -> None:
+        if session is None or id(session) in self._offered or session.project_folder is not None:
+            return
+        self._offered.add(id(session))
+        if session.table.present():
+            return
+        folder = autosave_folder(session)
+        if not is_complete(folder):
+            return
+        records = json.loads((folder / "instances.json").read_text(encoding="utf-8")).get("instances", [])
+        n = sum(1 for r in records if r.get("frames"))
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime((folder / "project.json").stat().st_mtime))
+        question = (f"Labels of {session.image.name!r} were autosaved at {when} ({n} instances) and not saved "
+                    "since. Recover them?")  # fmt: skip
+        if n and self.confirm("Recover autosaved labels", question):
+            QTimer.singleShot(0, lambda: self.recover(session, folder))
+
+    def recover(self, session, folder):
+        """The autosave replaces the empty labels just started; it is saved where the user
+        chooses later (never silently back into the cache as if it were a project)."""
+        from ..api import open_project
+
+        image = session.image
+        recovered = guarded(self.status, open_project, self.viewer, image, folder)
+        if recovered is None:
+            return None
+        if session in self.registry.sessions and not session.table.present():
+            self.viewer.layers.remove(session.labels)
+        recovered.labels.name = f"{image.name} labels"
+        recovered.project_folder = None
+        recovered.saved_version = -1
+        self.status.ok(f"Recovered {len(recovered.table.present())} instances from {folder}. Save project… keeps them.")
+        return recovered
+
+    def _ask(self, title: str, question: str) -> bool:
+        answer = QMessageBox.question(self, title, question, QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
+        return answer == QMessageBox.Yes
 
     def open_project(self, folder: str | None = None):
         from ..api import open_project

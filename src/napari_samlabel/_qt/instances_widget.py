@@ -30,7 +30,8 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.instance_rows import SORT_KEYS, Row, RowChanges, RowTracker, matches, on_frames
-from ._common import StatusLine, collapsible, guarded, narrow as _compact, refit, release_when_removed, dock_opened
+from .window_hooks import dock_opened
+from ._common import StatusLine, collapsible, guarded, narrow as _compact, refit, release_when_removed
 from .attributes_form import AttributesSection, FrameLabelsSection
 from .review_section import ReviewSection
 

@@ -91,6 +91,8 @@ class SamLabelPanel(QWidget):
         self.segment.release()
         self.track.release()
         self.instances.close_links()
+        self.export.release()
+        self.classes.release()
 
     def sizeHint(self) -> QSize:
         screen = self.screen() if hasattr(self, "screen") and self.screen() is not None else None

@@ -23,7 +23,8 @@ from superqt.utils import create_worker
 
 from ..core.compose import Mode
 from ..core.errors import message
-from ._common import StatusLine, collapsible, guarded, narrow, release_when_removed, show_failure, dock_opened
+from .window_hooks import dock_opened
+from ._common import StatusLine, alive, collapsible, guarded, narrow, release_when_removed, show_failure
 
 if TYPE_CHECKING:
     import napari
@@ -446,6 +447,8 @@ class SegmentWidget(QWidget):
         return self.sam_mode
 
     def _show_sam_mode(self) -> None:
+        if not alive(self):
+            return  # released as the window is destroyed: nothing left to show it on
         on = self.sam_mode
         self.prompt_button.setChecked(on)
         self.sam_mode_changed.emit(on)

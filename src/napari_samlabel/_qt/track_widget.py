@@ -26,7 +26,8 @@ from superqt.utils import create_worker
 
 from .._napari.quick_keys import recently_written
 from ..backends.tracking import DIRECTIONS
-from ._common import StatusLine, guarded, release_when_removed, require_session, show_failure, dock_opened
+from .window_hooks import dock_opened
+from ._common import StatusLine, guarded, release_when_removed, require_session, show_failure
 
 if TYPE_CHECKING:
     import napari

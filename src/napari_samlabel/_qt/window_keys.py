@@ -104,8 +104,8 @@ class WindowKeys(QObject):
 
     def _wanted(self, binding: KeyBinding, focus: QWidget) -> bool:
         names = set(self._router.bound_keys()) - set(CANVAS_ONLY)
-        if not isinstance(focus, (QAbstractSlider, QTabBar)):  # they step with the arrows themselves
-            names |= set(NAPARI_STEPS)
+        if not self._on_canvas(focus) and not isinstance(focus, (QAbstractSlider, QTabBar)):
+            names |= set(NAPARI_STEPS)  # sliders and tab bars step with the arrows themselves
         return any(keybinding(name) == binding for name in names)
 
     # -- the filter
@@ -116,8 +116,17 @@ class WindowKeys(QObject):
         # each key event is offered once per widget it travels through: act on the first only
         if obj is not focus or focus is None or self._window is None or focus.window() is not self._window:
             return False
-        if self._on_canvas(focus) or typing_into(focus):
+        if typing_into(focus):
             return False
+        if event.type() == QEvent.Type.ShortcutOverride:
+            # a key the plugin binds beats a menu's shortcut (napari's Ctrl+S saves layers)
+            binding = event_binding(event)
+            if binding is None or not self._wanted(binding, focus):
+                return False
+            event.accept()
+            return True
+        if self._on_canvas(focus):
+            return False  # napari hears it itself
         if event.type() == QEvent.Type.KeyRelease:
             if event.key() not in self._forwarded or event.isAutoRepeat():
                 return False
@@ -126,12 +135,14 @@ class WindowKeys(QObject):
             binding = event_binding(event)
             if binding is None or not self._wanted(binding, focus):
                 return False
-            if event.type() == QEvent.Type.ShortcutOverride:
-                event.accept()  # ours, not a menu shortcut's: the key press follows
-                return True
             self._forwarded.add(event.key())
+        # straight to the canvas's handler: sent through the application, the copy would first
+        # be offered to the menus' shortcuts (napari's Ctrl+S opened its save dialog)
         copy = QKeyEvent(event.type(), event.key(), event.modifiers(), event.text(), event.isAutoRepeat())
-        QApplication.sendEvent(self._canvas, copy)
+        if event.type() == QEvent.Type.KeyPress:
+            self._canvas.keyPressEvent(copy)
+        else:
+            self._canvas.keyReleaseEvent(copy)
         return True
 
 
