@@ -327,3 +327,33 @@ def test_the_instances_dock_has_a_keys_column(make_napari_viewer, qtbot, movie, 
     assert "Keyframes (yours) 6, 9" in model.index(r, COL_FRAMES).data(Qt.ItemDataRole.ToolTipRole)
     header = dock.tree.header()
     assert header.sectionSize(keys.column()) >= header.fontMetrics().horizontalAdvance("6, 9") + 6
+
+
+def test_a_run_across_the_slices_never_changes_the_slices_the_user_drew():
+    """Sagittal tracking through a volume labelled in axial slices (frame axis 0): on the axial
+    slices the user drew, neither the tracked instance nor another one changes, in overwrite mode."""
+    shape = (10, 30, 30)  # z, y, x
+    labels = np.zeros(shape, np.uint32)
+    for z in (4, 5, 6):
+        labels[z][disc(shape[1:], (15, 15), 5)] = 1  # drawn by the user, axial
+    labels[7][disc(shape[1:], (15, 15), 3)] = 2  # another instance, drawn on slice 7
+    labels[3:8, 10:20, 12] = 1  # the start: instance 1 on the sagittal plane x=12 (slices 3-7)
+    labels[7][disc(shape[1:], (15, 15), 3)] = 2
+    before = labels.copy()
+
+    def sources(ann):
+        for z in (4, 5, 6):
+            ann.table[1].set_frame(z, "manual", 1.0)
+        ann.table[2].set_frame(7, "manual", 1.0)
+
+    out = np.zeros((10, 30), bool)  # on every sagittal plane: rows z 2-8, columns y 5-25
+    out[2:9, 5:25] = True
+    double = FixedMaskTrackerDouble({1: out})
+    ann, run = run_on(labels, sources, double, [1], 12, CoreOptions("forward", 6, None, Mode.OVERWRITE), axis=2)
+    assert run.done == 5
+    for z in (4, 5, 6, 7):
+        np.testing.assert_array_equal(labels[z], before[z], err_msg=f"the user's slice {z} changed")
+    # (the start plane's pixels made slices 3-7 the instance's keyframes too: adopted pixels count as the user's)
+    for z in (3, 4, 5, 6, 7):
+        np.testing.assert_array_equal(labels[z], before[z], err_msg=f"the user's slice {z} changed")
+    assert (labels[2, 5:25, 13:18] == 1).all() and (labels[8, 5:25, 13:18] == 1).all(), "slices nobody drew are tracked"

@@ -105,3 +105,17 @@ def test_typing_in_the_search_box_is_typing(window, qtbot):
     press(edit, Qt.Key_T, Qt.ShiftModifier)
     assert edit.text().lower() == "2t"
     assert s.current_class == "nucleus", "a digit typed in a text field picks no class"
+
+
+def test_saving_a_new_instance_makes_it_the_selection_so_shift_t_tracks_it(window, qtbot):
+    """A row picked before (the ventricle) must not be what Shift+T tracks after Enter saved a lesion."""
+    viewer, s, panel = window
+    from tests.qt.test_instances_dock import click_row
+
+    panel.tabs.setCurrentIndex(2)
+    first = min(r.id for r in s.table.present())
+    click_row(qtbot, panel.instances, first)
+    assert s.selection == [first]
+    new = s.commit(disc(SHAPE, 60, 40, 6), region=(0,))
+    assert s.selection == [new.id] and s.targets() == [new.id]
+    qtbot.waitUntil(lambda: panel.instances.selected_ids() == [new.id], timeout=2000)

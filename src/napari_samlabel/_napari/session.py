@@ -319,6 +319,8 @@ class AnnotationSession:
                      f"({Mode(mode).value} mode){left_out}. Check it, or use 'overwrite'.", warn=True)  # fmt: skip
         if new and self.current_class == rec.class_name:
             self.select_class(rec.class_name)  # the brush moves on to a fresh id
+        if new:  # what was just saved is what Shift+T, Ctrl+C and Shift+F act on next
+            self.set_selection([rec.id])
         return rec
 
     def _without_specks(self, mask, region, label_id: int, mode) -> tuple[np.ndarray, int, int]:

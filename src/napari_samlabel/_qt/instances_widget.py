@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from qtpy.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from qtpy.QtCore import (
+    QAbstractTableModel,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -434,6 +443,7 @@ class InstancesWidget(QWidget):
         if self._session is not None:
             self._session.annotation.changed.disconnect(self._on_changed)
             self._session.ontology.changed.disconnect(self._on_ontology)
+            self._session.selection_changed.disconnect(self._follow_selection)
             self._session = None
 
     # -- session -----------------------------------------------------------
@@ -441,6 +451,7 @@ class InstancesWidget(QWidget):
         if self._session is not None:
             self._session.annotation.changed.disconnect(self._on_changed)
             self._session.ontology.changed.disconnect(self._on_ontology)
+            self._session.selection_changed.disconnect(self._follow_selection)
         self._session = session
         self._building = True
         try:  # another session: a new list
@@ -453,8 +464,35 @@ class InstancesWidget(QWidget):
         if session is not None:
             session.annotation.changed.connect(self._on_changed)
             session.ontology.changed.connect(self._on_ontology)
+            session.selection_changed.connect(self._follow_selection)
             self._range_all()
         self.refresh()
+
+    def _follow_selection(self, ids) -> None:
+        """The session picked instances itself (a new one just saved): the list shows it, so
+        the row highlighted is what the next Shift+T tracks."""
+        if sorted(ids) == self.selected_ids():
+            return
+        QTimer.singleShot(0, lambda: self._select_rows(ids))  # after the list has its new rows
+
+    def _select_rows(self, ids) -> None:
+        if self._session is None or sorted(ids) == self.selected_ids():
+            return
+        chosen = QItemSelection()
+        for i in ids:
+            row = self.model.row_of_id(int(i))
+            if row is None:
+                continue
+            index = self.proxy.mapFromSource(self.model.index(row, COL_NAME))
+            if index.isValid():
+                chosen.select(index, index)
+        self._building = True
+        try:
+            flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+            self.tree.selectionModel().select(chosen, flags)
+        finally:
+            self._building = False
+        self._show_values()
 
     def _on_step(self, event=None) -> None:
         if self.filter_combo.currentText() == CURRENT_FRAME:

@@ -109,13 +109,14 @@ class TrackRun(StreamedRun):
             self.begin()
         plane = self.frames.plane_at(step.frame)
         keys = self.keyframes.get(step.frame, {})
+        drawn = UserLines(self.annotation, plane, getattr(self.frames, "axis", None))
         with self.txn.writing():
             for obj_id, res in step.objects.items():
                 if self.annotation.table[obj_id].locked:
                     continue  # locked by the user while the run went on: left as it is
                 if obj_id in keys:
                     continue  # the user's keyframe: their mask stays as drawn
-                mask = res.mask
+                mask = drawn.keep(obj_id, res.mask, self.options.mode)
                 others = [m for i, m in keys.items() if i != obj_id]
                 if others:  # never over another tracked instance's keyframe pixels (overwrite mode)
                     mask = mask & ~np.logical_or.reduce(others)
@@ -146,6 +147,54 @@ class TrackRun(StreamedRun):
             return
         txn.commit() if keep else txn.rollback()
 
+
+
+class UserLines:
+    """A run across the frame axis (sagittal planes of a volume labelled in axial slices)
+    crosses every slice the user drew: on the lines of its plane that lie in a keyframe of
+    an instance, the run leaves that instance's pixels exactly as they are (its own mask
+    there is the user's, and in overwrite mode it takes none of theirs)."""
+
+    def __init__(self, annotation: Annotation, plane, run_axis: int | None) -> None:
+        fa = annotation.frame_axis
+        self.annotation, self.plane = annotation, plane
+        self.active = fa is not None and run_axis is not None and run_axis != fa
+        self.fa = fa
+        self._current: np.ndarray | None = None
+
+    def lines(self, obj_id: int) -> np.ndarray | None:
+        """(H, W) bool, broadcastable: where on this plane ``obj_id``'s keyframes lie."""
+        keys = self.annotation.table[obj_id].keyframes if obj_id in self.annotation.table else set()
+        if not self.active or not keys:
+            return None
+        rows, cols = self.plane.displayed
+        if self.fa not in (rows, cols):  # the plane lies within one frame: all of it, or none
+            return np.ones((1, 1), bool) if self.plane.index[self.fa] in keys else None
+        n = self.plane.shape[self.fa]
+        line = np.zeros(n, bool)
+        line[[f for f in keys if 0 <= f < n]] = True
+        return line[:, None] if self.fa == rows else line[None, :]
+
+    def current(self) -> np.ndarray:
+        if self._current is None:
+            self._current = self.plane.read(self.annotation.store)
+        return self._current
+
+    def keep(self, obj_id: int, mask: np.ndarray, mode) -> np.ndarray:
+        if not self.active:
+            return mask
+        own = self.lines(obj_id)
+        if own is not None:
+            mask = np.where(own, self.current() == obj_id, mask)
+        if Mode(mode) is Mode.OVERWRITE:
+            current = self.current()
+            for other in np.unique(current[mask]):
+                if other in (0, obj_id):
+                    continue
+                theirs = self.lines(int(other))
+                if theirs is not None:
+                    mask = mask & ~(theirs & (current == other))
+        return mask
 
 
 def gather_keyframes(annotation: Annotation, frames: Frames, ids: Sequence[int], visited: Sequence[int]
