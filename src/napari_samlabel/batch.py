@@ -12,8 +12,9 @@ functions (:mod:`napari_samlabel.headless`), so each output equals a one-by-one 
   worker runs; a worker runs one file at a time with it.
 - Prompts: ``--prompts FILE`` is shared by every image; ``--prompts FOLDER`` holds one
   ``<name>.json`` per image (``<name>``: the image's file name without its suffix).
-- Outputs: ``FOLDER/<name>.<tif|npy|nii.gz>`` beside ``FOLDER/manifest.csv`` (file, status,
-  seconds, objects, output, error, ...), both written atomically; nothing is written
+- Outputs: ``FOLDER/<name>.<tif|npy|nii.gz>`` and its class table ``FOLDER/<name>.instances.csv``
+  (as ``samlabel segment`` writes them) beside ``FOLDER/manifest.csv`` (file, status,
+  seconds, objects, output, error, ...), each written atomically; nothing is written
   outside the folder. A file that fails (unreadable, corrupt, bad prompts, a worker that
   died on it) is a row with its error and never stops the others.
 
@@ -206,9 +207,10 @@ def count_objects(labels: np.ndarray) -> int:
     return len(np.unique(labels)) - (1 if labels.min() == 0 else 0)
 
 
-def run_job(job: Job, backend) -> tuple[np.ndarray, dict]:
-    """What ``samlabel segment`` / ``track`` do for one file: (labels, the image's meta)."""
-    from .headless import load_prompts, segment_objects, track_objects
+def run_job(job: Job, backend) -> tuple[np.ndarray, dict, dict[int, str]]:
+    """What ``samlabel segment`` / ``track`` do for one file: (labels, the image's meta, the
+    class each id's prompts named)."""
+    from .headless import load_prompts, object_classes, segment_objects, track_objects
     from .io import read_image
 
     data, meta = read_image(job.image)
@@ -228,7 +230,7 @@ def run_job(job: Job, backend) -> tuple[np.ndarray, dict]:
         )  # fmt: skip
     else:
         labels = segment_objects(np.asarray(data), objects, backend, plane_axes, window, mode)
-    return labels, meta
+    return labels, meta, object_classes(objects, np.unique(labels).tolist())
 
 
 def write_atomic(path: str | Path, labels: np.ndarray, meta: dict) -> Path:
@@ -250,6 +252,8 @@ def write_atomic(path: str | Path, labels: np.ndarray, meta: dict) -> Path:
 def process_file(job: Job, model: ModelOptions) -> dict:
     """One file, start to end, on whichever worker runs it; never raises: the row says what
     happened. ``seconds`` is the file's own time; loading the model is ``model_load_s``."""
+    from .io.instances_csv import sidecar_path, write_class_table
+
     row = {"file": job.given or job.image, "status": "failed", "seconds": 0.0, "objects": "", "output": "", "error": "",
            "worker": _worker_id(), "model_load_s": "", "note": ""}  # fmt: skip
     t0 = time.perf_counter()
@@ -261,8 +265,9 @@ def process_file(job: Job, model: ModelOptions) -> dict:
             load = took
             fast = getattr(backend, "fast_message", "") if dict(model.load_kwargs).get("fast") else ""
         with lock:
-            labels, meta = run_job(job, backend)
+            labels, meta, classes = run_job(job, backend)
         out = write_atomic(job.output, labels, meta)
+        write_class_table(sidecar_path(out), classes)  # as `samlabel segment`: the classes beside the labels
         said = [str(meta.get("report") or ""), fast]  # DICOM's caveats; what fast mode did on this worker
         row.update(status="ok", objects=count_objects(labels), output=out.name,
                    note=" ".join("; ".join(x for x in said if x).split()))  # fmt: skip

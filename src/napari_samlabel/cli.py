@@ -27,13 +27,15 @@ DEMO_CLASSES = {
 
 
 def open_viewer(sample: str | None = "timelapse", files: list[str] | None = None, ontology: str | None = None):
-    """A napari viewer with the samlabel docks, a sample or files, and a session started."""
+    """A napari viewer with the samlabel docks, a sample or files, and a session started
+    (with ``ontology``'s classes); with no image, the Classes tab holds those classes."""
     import napari
     from napari.settings import get_settings
 
     from .api import start_session
     from .core.ontology import Ontology
 
+    onto = Ontology.load(ontology) if ontology else None  # read first: a bad file stops before a window opens
     # napari's first start on a machine opens a small window (1089 x 630 at 1920 x 1080);
     # afterwards it restores whatever the user left
     first_start = get_settings().application.window_size is None
@@ -47,10 +49,12 @@ def open_viewer(sample: str | None = "timelapse", files: list[str] | None = None
     _, panel = viewer.window.add_plugin_dock_widget("napari-samlabel", "SAM Label")
     images = [layer for layer in viewer.layers if layer._type_string == "image"]
     if images:
-        onto = Ontology.load(ontology) if ontology else Ontology.from_dict(DEMO_CLASSES)
+        onto = onto if onto is not None else Ontology.from_dict(DEMO_CLASSES)
         session = start_session(viewer, images[0], ontology=onto)
         viewer.layers.selection.active = session.labels
         session.labels.mode = "paint"
+    elif onto is not None:  # no image yet: the Classes tab holds them for the first Start annotating
+        panel.classes.ontology.replace_all(onto)
     viewer.window.show()
     if first_start:
         panel.window().showMaximized()
@@ -152,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", help="export a label array with its ontology to other tools' formats")
     exp.add_argument("labels", help="label array (.tif, .npy, .nii/.nii.gz) or a samlabel project folder")
     exp.add_argument("--ontology", help="classes JSON (not needed for a project folder)")
-    exp.add_argument("--instances", help="instance CSV (id, class, confidence, source) to name classes per id")
+    exp.add_argument("--instances", help="instance CSV (id, class, confidence, source) to name classes per id "
+                     "(default: LABELS' <name>.instances.csv, which `samlabel segment` writes beside them)")
     exp.add_argument("--reference", help="source image (DICOM folder for dicom-seg, image for NIfTI geometry): the "
                      "labels are compared with its grid and reoriented exactly, resampled (said) or refused")
     exp.add_argument("--creator", help="DICOM SEG ContentCreatorName, e.g. 'Doe^Jane' (default: $SAMLABEL_CREATOR, "
@@ -251,8 +256,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _export(args) -> int:
-    from .core.annotation import Annotation
-    from .core.instances import InstanceTable
     from .core.ontology import Ontology
     from .io import read_image
     from .io.exporting import align_to_reference, export
@@ -281,8 +284,8 @@ def _export(args) -> int:
             labels, table, frame_axis, match = align_to_reference(labels, own, source, ref.shape, table, frame_axis)
             said = match.message
         if table is None:  # after any reorientation, so the frames the table records are the slices written
-            table = _table_from_csv(args.instances, onto) if args.instances else InstanceTable()
-            Annotation(labels, onto, frame_axis, table).sync_frames()  # ids without a row in the CSV: the first class
+            table, notes = _classes_of(labels, path, onto, frame_axis, args.instances)
+            said = "\n".join(x for x in (said, *notes) if x)
         kwargs = {"creator": args.creator} if args.format == "dicom-seg" and args.creator else {}
         out = export(args.format, args.output, labels, onto, table, frame_axis, source, args.per, args.polygons, **kwargs)
     except (SamlabelError, OSError) as e:  # anything else is a bug: its traceback shows
@@ -294,20 +297,40 @@ def _export(args) -> int:
     return 0
 
 
-def _table_from_csv(path, onto):
-    import csv
-
+def _classes_of(labels, path: Path, onto, frame_axis, instances: str | None):
+    """(table, notes): the class of each id of a label array, from ``--instances``, else from
+    the class table `samlabel segment` wrote beside it (``<name>.instances.csv``). A class is
+    never guessed: ids without one are refused, unless the ontology has a single class
+    (then that one, and the notes say so)."""
+    from .core.annotation import Annotation
     from .core.instances import InstanceTable
+    from .io.importing import read_class_table
+    from .io.instances_csv import sidecar_path
 
-    table = InstanceTable()
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            cls = row.get("class") or onto.names[0]
-            if cls not in onto:
-                onto.add(cls, hotkey=None)
-            table.adopt(int(row["id"]), cls, stuff=onto[cls].is_stuff, source=row.get("source") or "manual",
-                        confidence=float(row.get("confidence") or 1.0))  # fmt: skip
-    return table
+    beside = sidecar_path(path)
+    given = Path(instances) if instances else beside if beside.exists() else None
+    table, notes, added = InstanceTable(), [], []
+    for i, row in (read_class_table(given) if given else {}).items():
+        cls = row["class"]
+        if cls not in onto:
+            onto.add(cls, hotkey=None)
+            added.append(cls)
+        table.adopt(i, cls, stuff=onto[cls].is_stuff, source=row.get("source") or "manual",
+                    confidence=row.get("confidence", 1.0))  # fmt: skip
+    if added:
+        notes.append(f"{given}: class(es) {', '.join(map(repr, added))} are not in the ontology: added")
+    n, only = len(onto), (onto.names[0] if len(onto) == 1 else None)
+    # ids with no record are adopted as the ontology's first class: kept only when it is the only one
+    new = Annotation(labels, onto, frame_axis, table).sync_frames()
+    if new:
+        ids = sorted({r.id for r in new})
+        shown = ", ".join(map(str, ids[:8])) + (" ..." if len(ids) > 8 else "")
+        where = f"no row in {given}" if given else f"no --instances and no {beside.name} beside it"
+        if only is None:
+            raise UsageError(f"{path}: no class for id(s) {shown} ({where}) and the ontology has {n} "
+                             "classes; pass --instances FILE (a CSV with columns id,class)")  # fmt: skip
+        notes.append(f"{path}: id(s) {shown} have no class ({where}): the ontology's only class {only!r} is used")
+    return table, notes
 
 
 def _models() -> int:
@@ -323,8 +346,9 @@ def _models() -> int:
 
 def _segment(args) -> int:
     from .backends.registry import load_backend
-    from .headless import load_prompts, segment_objects, track_objects
+    from .headless import load_prompts, object_classes, segment_objects, track_objects
     from .io import read_image, write_labels
+    from .io.instances_csv import sidecar_path, write_class_table
 
     try:
         data, meta = read_image(args.image)
@@ -345,11 +369,14 @@ def _segment(args) -> int:
         else:
             labels = segment_objects(np.asarray(data), objects, backend, args.plane_axes, window, args.mode)
         out = write_labels(args.output, labels, meta)
+        ids = [i for i in np.unique(labels).tolist() if i]
+        classes = object_classes(objects, ids)  # each object's class travels beside its labels
+        table = write_class_table(sidecar_path(out), classes)
     except SamlabelError as e:
         _said(args.command, e)
         return 2
-    n = len(np.unique(labels)) - (1 if labels.min() == 0 else 0)
-    print(f"wrote {out}: {n} object(s), shape {labels.shape}")
+    unnamed = f" ({len(ids) - len(classes)} with no class in the prompts)" if len(classes) < len(ids) else ""
+    print(f"wrote {out}: {len(ids)} object(s), shape {labels.shape}; their classes: {table}{unnamed}")
     return 0
 
 

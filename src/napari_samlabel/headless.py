@@ -8,13 +8,14 @@ PROMPTS.json::
 
 Coordinates are data pixels of the plane; ``frame`` gives the indices of the
 non-plane axes in order (empty for 2D). The plane is the last two axes unless
-``plane_axes`` says otherwise.
+``plane_axes`` says otherwise. Each object's ``class`` goes to the class table written
+beside the labels (:func:`object_classes`, ``<labels>.instances.csv``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -46,6 +47,13 @@ def load_prompts(path: str | Path) -> list[dict]:
             raise PromptFileError(f"{obj['_where']}: id {obj['id']} is class {obj.get('class', 'object')!r} here but "
                                   f"{seen.get('class', 'object')!r} in {seen['_where'].split(': ')[-1]}")  # fmt: skip
     return objects
+
+
+def object_classes(objects: list[dict], ids: Iterable[int] | None = None) -> dict[int, str]:
+    """id -> the class its prompts named, for ``ids`` (the ids the labels hold; None: all).
+    An id whose prompts name no class is left out: an export then asks for its class."""
+    keep = None if ids is None else {int(i) for i in ids}
+    return {int(o["id"]): str(o["class"]) for o in objects if "class" in o and (keep is None or int(o["id"]) in keep)}
 
 
 def _where(obj: dict) -> str:

@@ -113,9 +113,14 @@ def test_batch_on_a_local_cluster_with_broken_files(tmp_path, capsys, counting_s
         assert main(["segment", str(src / n), "--prompts", str(prompts / f"{batch.image_name(n)}.json"),
                      "-o", str(one)]) == 0  # fmt: skip
         assert (out / row["output"]).read_bytes() == one.read_bytes(), n
+        classes = f"{batch.image_name(row['output'])}.instances.csv"  # each id's class, beside its labels
+        assert (out / classes).read_text() == (one.parent / classes).read_text(), n
+        assert "nucleus" in (out / classes).read_text()
     assert rows[str(src / "vol.nii.gz")]["output"] == "vol.nii.gz"
-    # nothing but the outputs and the manifest in the folder (no half-written files)
-    assert sorted(p.name for p in out.iterdir()) == sorted([rows[str(src / n)]["output"] for n in good] + ["manifest.csv"])
+    # nothing but the outputs, their class tables and the manifest in the folder (no half-written files)
+    outputs = [rows[str(src / n)]["output"] for n in good]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        outputs + [f"{batch.image_name(o)}.instances.csv" for o in outputs] + ["manifest.csv"])  # fmt: skip
 
     # each worker loaded the model once, and both ran files
     workers = {r["worker"] for r in rows.values() if r["worker"]}

@@ -1,5 +1,9 @@
 """The instance table as CSV: one row per instance with pixels, its class, confidence,
-source, frames, size (in mm^3 over a reference's spacing) and attributes."""
+source, frames, size (in mm^3 over a reference's spacing) and attributes.
+
+A class table (``id,class``, the first columns of that CSV) also travels beside label files
+that ``samlabel segment`` and ``samlabel batch`` write (:func:`sidecar_path`), so that
+``samlabel export`` knows each id's class; :func:`.importing.read_class_table` reads both."""
 
 from __future__ import annotations
 
@@ -47,5 +51,27 @@ def write_instances_csv(path, labels, table: InstanceTable, spacing=None) -> Pat
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS + extra, restval="")
     w.writeheader()
     w.writerows(rows)
+    atomic_text(path, buf.getvalue())
+    return path
+
+
+def sidecar_path(labels) -> Path:
+    """The class table beside a label file: ``labels.tif`` -> ``labels.instances.csv``,
+    ``ct.nii.gz`` -> ``ct.instances.csv``."""
+    labels = Path(labels)
+    name = labels.name
+    stem = name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else labels.stem
+    return labels.with_name(stem + ".instances.csv")
+
+
+def write_class_table(path, classes: dict[int, str]) -> Path:
+    """``id,class`` rows, by id (a header alone when no id has a class: an old table never stays)."""
+    import io
+
+    path = Path(path)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["id", "class"])
+    w.writerows(sorted(classes.items()))
     atomic_text(path, buf.getvalue())
     return path
