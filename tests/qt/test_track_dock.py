@@ -316,3 +316,32 @@ def test_the_interpolate_button_fills_the_frames_between_keyframes_of_the_instan
     assert "Filled" in track.status.text() and "3 frame(s)" in track.status.text()
     s.labels.undo()
     assert sorted(s.table[first.id].frames) == [2, 6]
+
+
+def test_a_run_that_changed_nothing_promises_no_undo_and_ctrl_z_keeps_the_users_correction(setup, qtbot):
+    """Re-tracking what is already tracked: no undo step, so none is promised; the user's brush
+    correction made before it is what the next Ctrl+Z takes back (and only that)."""
+    viewer, s, track, truth = setup
+    k = truth_ids(truth)[0]
+    rec = s.commit(truth[START] == k, region=(START,))
+    click(qtbot, track.track_button)
+    wait_done(qtbot, track)
+    assert "One Ctrl+Z undoes it." in track.status.text()
+    s.labels.undo()
+    assert track.status.text().startswith("Undid"), "a spent promise does not stay on screen"
+    s.labels.redo()
+    frame = START - 2  # a correction outside the run's range (forward from START)
+    viewer.dims.set_current_step(0, frame)
+    s.set_selection([rec.id])
+    s.labels.selected_label = rec.id
+    s.labels.paint((frame, 5, 5), rec.id)  # the user's brush correction, far from the nucleus
+    corrected = np.asarray(s.labels.data).copy()
+    viewer.dims.set_current_step(0, START)
+    click(qtbot, track.track_button)  # again: the same frames come out
+    wait_done(qtbot, track)
+    text = track.status.text()
+    assert "Nothing changed: no undo step." in text and "Ctrl+Z undoes" not in text, text
+    np.testing.assert_array_equal(np.asarray(s.labels.data), corrected)
+    s.labels.undo()
+    assert (np.asarray(s.labels.data)[frame] == rec.id).sum() < (corrected[frame] == rec.id).sum(), \
+        "Ctrl+Z took back the correction, as nothing promised otherwise"

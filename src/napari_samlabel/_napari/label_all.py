@@ -255,21 +255,16 @@ class LabelAllJob(StreamedRun):
             return None
         return (time.perf_counter() - self._t0) / self.done * max(self.total - self.done, 0)
 
-    @property
-    def kept_parts(self) -> int:
-        return self.txn.parts if self.txn is not None else 0
-
     def finish(self, keep: bool = True) -> None:
         """Close the run: one undo step (``keep``) or nothing written (rolled back since the
         user's last edit during the run)."""
         if keep and not self.cancelled:
             self.drain()
         self._waiting = []
-        txn, self.txn = self.txn, None
-        if txn is None:
+        if self.txn is None:
             return
         self.session.annotation.changed.disconnect(self._flush)
-        txn.commit() if keep else txn.rollback()
+        self.close_transaction(keep)
         if not keep:
             self.made = []
 

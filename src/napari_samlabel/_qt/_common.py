@@ -22,16 +22,30 @@ class StatusLine(QLabel):
     def __init__(self) -> None:
         super().__init__("")
         self.setWordWrap(True)
+        self._undo_of = None  # the session whose next undo or redo this line's promise is about
 
-    def ok(self, text: str) -> None:
-        self.setStyleSheet("")
-        self.setText(text)
+    def ok(self, text: str, undo_of=None) -> None:
+        """``undo_of``: the session a "Ctrl+Z undoes it" is about; its next undo or redo
+        replaces the line (the promise is kept, or spent: it must not stay on screen)."""
+        self._show(text, "", undo_of)
         self.said.emit(text, False)
 
     def error(self, text: str) -> None:
-        self.setStyleSheet("color: #ff6060")
-        self.setText(text)
+        self._show(text, "color: #ff6060", None)
         self.said.emit(text, True)
+
+    def _show(self, text: str, style: str, undo_of) -> None:
+        if self._undo_of is not None:
+            self._undo_of.said.disconnect(self._on_session_said)
+        self._undo_of = undo_of
+        if undo_of is not None:
+            undo_of.said.connect(self._on_session_said)
+        self.setStyleSheet(style)
+        self.setText(text)
+
+    def _on_session_said(self, text: str) -> None:
+        if text.startswith(("Undid", "Redid")) and alive(self):
+            self.ok(text)
 
 
 def guarded(status: StatusLine, fn: Callable, *args, **kwargs):

@@ -658,7 +658,7 @@ class SegmentWidget(QWidget):
         self._label_all_done()
         if job.error is not None:
             return
-        undo = " One Ctrl+Z undoes it." if keep and job.made else ""
+        undo = f" {job.undo_note(keep)}" if job.undo_steps else ""
         done = f"{len(job.made)} objects as {job.class_name} on {job.done} frame(s)"
         if job.cancelled:
             self.status.ok(f"Label all cancelled: {done} kept.{undo}" if keep else "Label all cancelled: nothing written.")

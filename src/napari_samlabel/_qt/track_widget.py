@@ -287,15 +287,11 @@ class TrackWidget(QWidget):
         self._show_progress(job)
         if job.error is None:
             what = "cancelled, frames kept" if job.cancelled and keep else "cancelled, nothing kept" if job.cancelled else "done"
-            undo = "One Ctrl+Z undoes it."
-            if job.kept_parts > (1 if keep else 0):
-                undo = "Split around your edits: one Ctrl+Z per part" + ("." if keep else "; frames before your last edit kept.")
-            elif not keep or not job.done:
-                undo = ""
             table = job.session.table
             lost = [table[i].name for i in job.stopped if i in table]
             lost_text = f" Lost: {', '.join(lost)}." if lost else ""
-            self.status.ok(f"Tracking {what}: {job.done} frame(s).{lost_text} {undo}".strip())
+            line = f"Tracking {what}: {job.done} frame(s).{lost_text} {job.undo_note(keep)}".strip()
+            self.status.ok(line, undo_of=job.session)
             self.status.setToolTip(
                 f"Objects lost were absent {job.options.stop_after} frames in a row; the run stopped following them."
                 if lost else ""
@@ -330,7 +326,7 @@ class TrackWidget(QWidget):
         if out is None:
             return None
         value, text = out
-        self.status.ok(f"{text} One Ctrl+Z undoes it.")
+        self.status.ok(f"{text} One Ctrl+Z undoes it.", undo_of=s)
         return value
 
     def divide(self):

@@ -23,6 +23,33 @@ class StreamedRun(ABC):
     @abstractmethod
     def finish(self, keep: bool = True) -> None: ...
 
+    txn = None
+    #: undo steps the run pushed, once finished: 0 when it changed nothing (then no Ctrl+Z
+    #: is promised, or the next one would take back the user's own last edit)
+    undo_steps = 0
+
+    def close_transaction(self, keep: bool) -> None:
+        txn, self.txn = self.txn, None
+        if txn is None:
+            return
+        txn.commit() if keep else txn.rollback()
+        self.undo_steps = txn.parts
+
+    @property
+    def kept_parts(self) -> int:
+        """Undo steps pushed so far (checkpoints around the user's edits, then the end)."""
+        return self.txn.parts if self.txn is not None else self.undo_steps
+
+    def undo_note(self, keep: bool) -> str:
+        """What Ctrl+Z will do about this run, said only when true."""
+        if not keep:
+            return "Frames before your last edit kept (their own undo steps)." if self.undo_steps else ""
+        if self.undo_steps == 0:
+            return "Nothing changed: no undo step."
+        if self.undo_steps == 1:
+            return "One Ctrl+Z undoes it."
+        return f"Split around your edits: {self.undo_steps} undo steps."
+
     def run(self):
         """Everything in this thread (scripts, tests, the CLI): one undo step, none on error."""
         self.begin()

@@ -73,7 +73,6 @@ class TrackRun(StreamedRun):
         self.written: set[int] = set()
         self.cancelled = False
         self.error: BaseException | None = None
-        self.txn = None
         self._t0 = 0.0
 
     # -- worker side -----------------------------------------------------
@@ -134,18 +133,10 @@ class TrackRun(StreamedRun):
         rate = (time.perf_counter() - self._t0) / self.done
         return rate * max(self.total - self.done, 0)
 
-    @property
-    def kept_parts(self) -> int:
-        """Undo steps the run already pushed because the user edited meanwhile."""
-        return self.txn.parts if self.txn is not None else 0
-
     def finish(self, keep: bool = True) -> None:
         """Close the run as one undo step; ``keep=False`` rolls back what it wrote
         since the user's last edit during the run."""
-        txn, self.txn = self.txn, None
-        if txn is None:
-            return
-        txn.commit() if keep else txn.rollback()
+        self.close_transaction(keep)
 
 
 
