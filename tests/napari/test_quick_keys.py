@@ -1,6 +1,7 @@
 """One-key actions and the key router, without Qt: keys resolved through napari's keymap chain."""
 
 import numpy as np
+import pytest
 from napari.utils.key_bindings import KeymapHandler
 
 from napari_samlabel.api import open_project, start_session
@@ -116,3 +117,27 @@ def test_next_unlabeled_follows_the_slider_of_a_resliced_volume(viewer, classes)
     before = viewer.dims.current_step
     press(viewer, "Shift-N")
     assert viewer.dims.current_step[2] == 13 and viewer.dims.current_step[:2] == before[:2]
+
+
+def test_a_save_into_an_instance_where_others_leave_only_specks_is_refused_and_keeps_its_pixels(session):
+    """'Into selected' + Enter (or Ctrl+V into the same instance) over other instances that leave
+    only specks free: refused with what to do; the instance's pixels stay, no undo step."""
+    from napari_samlabel.core.annotation import AnnotationError
+
+    a = session.commit(disc((40, 50), 10, 10, 5), region=(2,))
+    wall = np.zeros((40, 50), bool)
+    wall[20:36, 10:40] = True
+    gaps = np.zeros((40, 50), bool)
+    gaps[[22, 27, 33], [12, 25, 37]] = True  # three free pixels inside the wall
+    session.commit(wall & ~gaps, region=(2,))
+    before = np.asarray(session.labels.data).copy()
+    steps = len(session.labels._undo_history)
+    with pytest.raises(AnnotationError, match="nothing saved, its pixels kept.*overwrite"):
+        session.commit(wall, region=(2,), label_id=a.id, replace=True)  # what 'into selected' + Enter does
+    np.testing.assert_array_equal(np.asarray(session.labels.data), before)
+    assert len(session.labels._undo_history) == steps and session.table[a.id].frames == {2}
+    everything = np.zeros((40, 50), bool)
+    everything[20:36, 10:40] = True
+    with pytest.raises(AnnotationError, match="nothing saved"):  # no free pixel at all, the same promise
+        session.commit(everything & ~gaps, region=(2,), label_id=a.id, replace=True)
+    np.testing.assert_array_equal(np.asarray(session.labels.data), before)

@@ -76,6 +76,15 @@ def source_of(image: Image) -> dict:
     return {k: v for k, v in image.metadata.items() if k in SOURCE_KEYS}
 
 
+def image_file(image: Image) -> str | None:
+    """The file or folder the image was read from, absolute: our readers' record (a DICOM
+    series' folder), else napari's; None for an image made in memory (a sample, a script)."""
+    for path in (image.metadata.get("source"), getattr(getattr(image, "source", None), "path", None)):
+        if isinstance(path, str) and path and Path(path).exists():
+            return str(Path(path).resolve())
+    return None
+
+
 class AnnotationSession:
     """The napari side of an :class:`~napari_samlabel.core.Annotation`."""
 
@@ -335,6 +344,7 @@ class AnnotationSession:
         if mask.shape != current.shape:
             return mask, 1, 0  # write_mask says what is wrong
         ok = allowed_pixels(current, mask, label_id, mode, self.annotation.protected_ids(), None)
+        ok |= mask & (current == label_id)  # its own pixels under the mask stay: a moved outline is no specks
         if ok.all() or not ok.any() or np.array_equal(ok, mask):
             return mask, 1, 0
         parts, n = ndi.label(ok)
@@ -343,6 +353,11 @@ class AnnotationSession:
         sizes = np.bincount(parts.ravel())[1:]
         keep = sizes >= max(5, 0.02 * sizes.max())
         specks = int((~keep).sum())
+        if not keep.any():  # saved, it would be "0 pieces": its pixels gone, nothing written
+            name = self.table[label_id].name if label_id in self.table else "the instance"
+            hint = " Use 'overwrite' mode to save it over them." if Mode(mode) is not Mode.OVERWRITE else ""
+            raise AnnotationError(f"other instances cover this mask and leave only {specks} speck(s) free for {name} "
+                                  f"({Mode(mode).value} mode): nothing saved, its pixels kept.{hint}")  # fmt: skip
         if specks:
             mask = mask & ~np.isin(parts, np.flatnonzero(~keep) + 1)
         return mask, int(keep.sum()), specks
@@ -400,6 +415,7 @@ class AnnotationSession:
         meta = {
             "frame_axis": self.frame_axis,
             "image": self.image.name,
+            "image_path": image_file(self.image),  # `samlabel FOLDER` opens it, then the labels over it
             "image_key": self.image_key,
             "source_image": self.labels.metadata.get("source_image", {}),
         }

@@ -514,10 +514,11 @@ class Annotation:
                     self._write(erase, 0, np.full(len(erase[0]), label_id, current.dtype), block=(block, current))
                     erased += len(erase[0])
                     touched.update([frame] if frame is not None else frames_touched(erase, self.frame_axis))
-            if require_pixels and not added and not erased:
+            if require_pixels and not added:  # (raised inside the action: an erase already made is undone)
+                hint = " Use 'overwrite' mode to save it over other instances." if Mode(mode) is not Mode.OVERWRITE else ""
                 raise AnnotationError(
                     f"no pixel of the mask is free for {rec.name} in mode '{Mode(mode).value}' "
-                    "(other or locked instances cover it)"
+                    f"(other or locked instances cover it): nothing saved, its pixels kept.{hint}"
                 )
             if not touched:
                 return 0
