@@ -185,6 +185,7 @@ class AnnotationSession:
                                 "classes (an organ map), use Export > Import… with a class table instead.")  # fmt: skip
         self.annotation.changed.connect(self._refresh_layer)
         ontology.changed.connect(self._refresh_layer)
+        ontology.changed.connect(self._keep_a_current_class)
         labels.events.selected_label.connect(self._on_selected_label)
         self._keys = None
         if viewer is not None:
@@ -508,6 +509,13 @@ class AnnotationSession:
         if fresh != label:
             self.labels.selected_label = fresh
 
+    def _keep_a_current_class(self) -> None:
+        """Classes loaded or removed: a current class that is gone gives way to the first one
+        (after Classes > Load, Enter said "no class named 'class 1'")."""
+        name = self.current_class
+        if (name is None or name not in self.ontology) and len(self.ontology):
+            self.select_class(self.ontology.names[0])
+
     # -- keys ------------------------------------------------------------
     def press_hotkey(self, key: str) -> bool:
         """Select the class whose hotkey is ``key``; False if none has it."""
@@ -529,6 +537,7 @@ class AnnotationSession:
         self.labels.events.selected_label.disconnect(self._on_selected_label)
         self.annotation.changed.disconnect(self._refresh_layer)
         self.ontology.changed.disconnect(self._refresh_layer)
+        self.ontology.changed.disconnect(self._keep_a_current_class)
         self.annotation.close()
         self.store.detach()
         self.closed.emit()

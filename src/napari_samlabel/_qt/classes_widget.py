@@ -236,7 +236,8 @@ class ClassesWidget(QWidget):
             return
         labels = self.labels_combo.currentText()
         labels = None if labels in ("", NEW_LABELS) else labels
-        ontology = self._ontology if len(self._ontology) else None
+        # the classes shown: the current session's on a second image, not the pre-session list
+        ontology = self.ontology if len(self.ontology) else None
         session = guarded(self.status, start_session, self.viewer, name, labels, ontology)
         if session is not None:
             self.viewer.layers.selection.active = session.labels
