@@ -76,3 +76,19 @@ def test_the_brush_keeps_its_clicks_in_sam_mode(sam):
     click(viewer, s.labels, (50, 60))
     assert not len(c.points.data), "a click with the brush paints, it is no prompt"
     assert (np.asarray(s.labels.data) > 0).any()
+
+
+def test_shift_a_in_the_3d_view_says_what_to_do_and_raises_nothing(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer(show=True)
+    image = viewer.add_image(np.random.default_rng(1).random((10, 60, 80)).astype(np.float32), name="volume")
+    s = start_session(viewer, image, ontology=Ontology())
+    _, seg = viewer.window.add_plugin_dock_widget("napari-samlabel", "Segment")
+    viewer.dims.ndisplay = 3
+    seg.registry.keys.press("Shift-A")  # the mouse never moved over the 3D canvas
+    qtbot.wait(200)
+    assert not seg.sam_mode and "2D" in seg.status.text()
+    assert seg.controller is None, "no prompt layers on a 3D view"
+    viewer.dims.ndisplay = 2
+    seg.registry.keys.press("Shift-A")
+    assert seg.sam_mode
+    del s

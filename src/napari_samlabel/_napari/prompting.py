@@ -142,9 +142,10 @@ class PromptController:
             if viewer is not None and layer in viewer.layers:
                 viewer.layers.remove(layer)
 
-    def close(self) -> None:
+    def close(self, remove_layers: bool = True) -> None:
         """Undo exactly what ``__init__`` bound: keys on the session's layers (which
-        stay), signals, the prompt layers. A closed controller reacts to nothing."""
+        stay), signals, the prompt layers (kept when the window is going: see
+        ``SegmentWidget.forget``). A closed controller reacts to nothing."""
         if self._keys is not None:
             for token in self._tokens:
                 self._keys.drop(token)
@@ -158,7 +159,8 @@ class PromptController:
         viewer = self.session.viewer
         if viewer is not None and self._gesture in viewer.mouse_drag_callbacks:
             viewer.mouse_drag_callbacks.remove(self._gesture)
-        self.remove_layers()
+        if remove_layers:
+            self.remove_layers()
         self.backend = None
 
     # -- the mouse in SAM mode ---------------------------------------------

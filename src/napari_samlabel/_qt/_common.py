@@ -136,34 +136,45 @@ def alive(widget: QObject) -> bool:
     return True
 
 
-class _Once:
-    def __init__(self, fn: Callable[[], None]) -> None:
-        self._fn: Callable[[], None] | None = fn
+class _Release:
+    """``release`` when the dock is removed, ``forget`` when its window is destroyed:
+    whichever comes first, once. Holds no reference to the widget's wrapper."""
 
-    def __call__(self, *_args) -> None:
-        fn, self._fn = self._fn, None
-        if fn is not None:
+    def __init__(self, release: Callable[[], None], forget: Callable[[], None] | None) -> None:
+        self._release, self._forget = release, forget
+        self._done = False
+
+    def removed(self) -> None:
+        self._run(self._release)
+
+    def destroyed(self, *_args) -> None:
+        self._run(self._forget or self._release)
+
+    def _run(self, fn: Callable[[], None]) -> None:
+        if not self._done:
+            self._done = True
             fn()
 
 
 class _ReleaseWhenRemoved(QObject):
-    def __init__(self, widget: QWidget, release: Callable[[], None]) -> None:
+    def __init__(self, widget: QWidget, release: _Release) -> None:
         super().__init__(widget)
         self._release = release
         widget.installEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:
         if event.type() == QEvent.Type.ParentChange and obj.parent() is None:
-            self._release()
+            self._release.removed()
         return False
 
 
-def release_when_removed(widget: QWidget, release: Callable[[], None]) -> None:
+def release_when_removed(widget: QWidget, release: Callable[[], None], forget: Callable[[], None] | None = None) -> None:
     """Call ``release`` once when the dock's X removes ``widget`` or its window is closed.
     napari takes a removed dock out (``setParent(None)``) without closing it, so
     ``closeEvent`` never comes and keys it bound stayed bound to a widget nobody sees (and
     were bound twice once it was reopened); a closed window deletes its docks, and a dock
-    still subscribed to the viewer's sessions then raised on the next one."""
-    once = _Once(release)
-    _ReleaseWhenRemoved(widget, once)
-    widget.destroyed.connect(once)  # ``once`` holds no reference to the widget's wrapper
+    still subscribed to the viewer's sessions then raised on the next one. ``forget``: what
+    to do instead when the window is destroyed (nothing that redraws: its canvas is gone)."""
+    hook = _Release(release, forget)
+    _ReleaseWhenRemoved(widget, hook)
+    widget.destroyed.connect(hook.destroyed)

@@ -432,7 +432,6 @@ class InstancesWidget(QWidget):
 
         napari_viewer.dims.events.current_step.connect(self._on_step)
         self.registry.current_changed.connect(self._set_session)
-        self.destroyed.connect(lambda *_: self.close_links())
         release_when_removed(self, self.close_links)
         self._set_session(self.registry.current)
 

@@ -84,7 +84,7 @@ class SamLabelPanel(QWidget):
         self.setMaximumWidth(MAX_WIDTH)
         self.segment.sam_mode_changed.connect(self._show_mode)
         self._show_mode(self.segment.sam_mode)
-        release_when_removed(self, self.release)
+        release_when_removed(self, self.release, forget=self.forget)
 
     def release(self) -> None:
         """The panel is gone (its X): every tab lets go of its keys, runs and session."""
@@ -93,6 +93,11 @@ class SamLabelPanel(QWidget):
         self.instances.close_links()
         self.export.release()
         self.classes.release()
+
+    def forget(self) -> None:
+        """The window is being destroyed: the same, but the layers stay with the viewer."""
+        self.segment.forget()
+        self.release()
 
     def sizeHint(self) -> QSize:
         screen = self.screen() if hasattr(self, "screen") and self.screen() is not None else None

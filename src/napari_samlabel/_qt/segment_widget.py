@@ -237,12 +237,20 @@ class SegmentWidget(QWidget):
         self._set_session(self.registry.current)
         self._key_tokens = [self._keys.handle("Shift-A", lambda _layer: self.toggle_sam_mode())]
         self._released = False
-        release_when_removed(self, self.release)
+        release_when_removed(self, self.release, forget=self.forget)
         self._model_picked()
 
     def closeEvent(self, event) -> None:
         self.release()
         super().closeEvent(event)
+
+    def forget(self) -> None:
+        """The window is being destroyed: let go of keys and signals; the prompt layers stay
+        with the viewer (removing them would redraw a canvas that is gone)."""
+        self._keep_layers = True
+        self.release()
+
+    _keep_layers = False
 
     def release(self) -> None:
         """The dock is gone: its keys, its prompt layers' controller and the session it followed."""
@@ -261,7 +269,7 @@ class SegmentWidget(QWidget):
                 self._keys.drop(token)
         self._key_tokens, self._enter_token = [], None
         if self.controller is not None:
-            self.controller.close()
+            self.controller.close(remove_layers=not self._keep_layers)
             self.controller = None
 
     # -- session -----------------------------------------------------------
@@ -286,7 +294,7 @@ class SegmentWidget(QWidget):
             self._keys.drop(self._enter_token)
             self._enter_token = None
         if self.controller is not None:
-            self.controller.close()
+            self.controller.close(remove_layers=not self._keep_layers)
             self.controller = None
         self._commit_waiting = False
         self._show_sam_mode()
@@ -458,6 +466,10 @@ class SegmentWidget(QWidget):
 
         if self._session is None:
             self.status.error("No session: start annotating in the Classes dock first.")
+            self._show_sam_mode()
+            return None
+        if self.viewer.dims.ndisplay != 2:  # clicks and boxes lie on a plane (napari's 3D view has none)
+            self.status.error("SAM mode works on a 2D view: switch napari's 2D/3D button to 2D, then Shift+A.")
             self._show_sam_mode()
             return None
         if self.controller is None:
