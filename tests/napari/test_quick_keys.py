@@ -141,3 +141,17 @@ def test_a_save_into_an_instance_where_others_leave_only_specks_is_refused_and_k
     with pytest.raises(AnnotationError, match="nothing saved"):  # no free pixel at all, the same promise
         session.commit(everything & ~gaps, region=(2,), label_id=a.id, replace=True)
     np.testing.assert_array_equal(np.asarray(session.labels.data), before)
+
+
+def test_napari_status_hints_never_name_a_key_the_plugin_took(session, viewer):
+    """napari's status bar said '<1> for the label eraser' while 1 picks a class."""
+    for mode in ("paint", "erase", "pan_zoom"):
+        session.labels.mode = mode
+        assert "<1> for" not in session.labels.help and "label eraser" not in session.labels.help
+        assert "pick a class" in session.labels.help
+    viewer.layers.selection.active = session.labels
+    session.labels.mode = "fill"
+    assert "<2> for" not in viewer.help
+    session.close()
+    session.labels.mode = "paint"
+    assert "<1> for activate the label eraser" in session.labels.help, "napari's hints come back with its keys"

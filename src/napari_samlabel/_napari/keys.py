@@ -79,6 +79,7 @@ class KeyRouter:
         self._handlers: dict[str, list[tuple[object, Callable]]] = {}  # key -> stack of (token, fn(layer))
         self._targets: list[Any] = [viewer]
         self._bound: dict[tuple[int, Any], tuple[Any, Any]] = {}  # (id(target), kb) -> (target, old)
+        self._napari_help: dict[int, str] = {}  # id(layer) -> napari's hints before we trimmed them
 
     # -- who handles a key
     def handle(self, key: str, fn: Callable[[Any], Any]) -> object:
@@ -103,19 +104,51 @@ class KeyRouter:
             self._targets.append(layer)
             for key in self._handlers:
                 self._bind(layer, key)
+            layer.events.help.connect(self._trim_help)
+            self._trim_help(layer=layer)
 
     def release(self, layer) -> None:
         if any(t is layer for t in self._targets):
             for key in self._handlers:
                 self._unbind(layer, key)
             self._targets = [t for t in self._targets if t is not layer]
+            self._forget_help(layer)
 
     def close(self) -> None:
         for target in list(self._targets):
             for key in list(self._handlers):
                 self._unbind(target, key)
+            if target is not self.viewer:
+                self._forget_help(target)
         self._handlers.clear()
         self._targets = []
+
+    # -- napari's status-bar hints ("use <1> for activate the label eraser")
+    def _trim_help(self, event=None, layer=None) -> None:
+        """napari writes each layer's hints from its own shortcuts; on our layers the plugin's
+        keys win (1-9 pick classes), so their hints would lie: they are left out."""
+        layer = layer if layer is not None else getattr(event, "source", None)
+        if layer is None:
+            return
+        ours = {keybinding(k) for k in self._handlers}
+        kept, dropped = [], []
+        for part in (layer.help or "").split(", "):
+            key = part[part.find("<") + 1 : part.find(">")] if part.startswith("use <") else None
+            (dropped if key and _binding_or_none(key) in ours else kept).append(part)
+        if dropped:
+            self._napari_help[id(layer)] = layer.help
+            if any(part[5:6].isdigit() for part in dropped):
+                kept.append("use <1>...<9> to pick a class (the plugin's keys)")
+            layer.help = ", ".join(p for p in kept if p)
+            active = getattr(getattr(self.viewer, "layers", None), "selection", None)
+            if active is not None and active.active is layer:
+                self.viewer.help = layer.help
+
+    def _forget_help(self, layer) -> None:
+        layer.events.help.disconnect(self._trim_help)
+        original = self._napari_help.pop(id(layer), None)
+        if original is not None and layer.help != original:
+            layer.help = original
 
     def bound_keys(self) -> set[str]:
         return set(self._handlers)
@@ -153,6 +186,13 @@ class KeyRouter:
             target.keymap.pop(kb, None)
         else:
             target.keymap[kb] = old
+
+
+def _binding_or_none(key: str):
+    try:
+        return keybinding(key)
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def napari_tool_busy(layer, key: str) -> bool:
