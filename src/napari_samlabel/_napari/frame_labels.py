@@ -29,6 +29,13 @@ def frame_text(session: AnnotationSession) -> str:
     return f"frame {frame}: " + " · ".join(parts)
 
 
+def text_overlay(viewer):
+    """napari's text overlay: ``canvas.overlays.text`` since 0.9 (``text_overlay`` warns there)."""
+    overlays = getattr(getattr(viewer, "canvas", None), "overlays", None)
+    text = getattr(overlays, "text", None)
+    return text if text is not None else viewer.text_overlay
+
+
 class FrameLabelsOverlay:
     def __init__(self, registry: SessionList, viewer) -> None:
         self.registry, self.viewer = registry, viewer
@@ -51,7 +58,7 @@ class FrameLabelsOverlay:
     def update(self, *_args) -> None:
         session = self._session
         text = frame_text(session) if session is not None else ""
-        overlay = self.viewer.text_overlay
+        overlay = text_overlay(self.viewer)
         if text:
             overlay.text = text
             overlay.visible = True
