@@ -174,3 +174,20 @@ def test_a_reviewer_rejects_a_frame_with_a_comment_and_jumps_back_to_it_from_the
 
     qtbot.mouseClick(review.resolve_button, Qt.LeftButton)
     assert review.issues.count() == 0 and s.table.reviews.open_issues() == []
+
+
+def test_frame_labels_set_outside_the_frame_shown_go_to_the_range(panel, qtbot):
+    """Set on frames 2-5 while frame 12 is shown: the line on the canvas read 'quality: -' as if
+    nothing had been set; now the viewer goes to the range and says so."""
+    from napari_samlabel._napari.frame_labels import text_overlay
+
+    viewer, s, dock, a = panel
+    open_section(qtbot, dock.details_box, "Frame labels")
+    section = dock.frame_labels
+    section.values.fields["quality"][1].setCurrentText("blurred")
+    section.first_spin.setValue(2)
+    section.last_spin.setValue(5)
+    qtbot.mouseClick(section.set_button, Qt.LeftButton)
+    assert s.current_frame() == 2 and "went to frame 2" in dock.status.text()
+    assert text_overlay(viewer).text.startswith("frame 2: quality: blurred")
+    assert section.values.value("quality") == "blurred"

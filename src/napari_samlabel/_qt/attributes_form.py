@@ -224,5 +224,10 @@ class FrameLabelsSection(QWidget):
         values = {name: self.values.value(name) for name in self.values.fields}
         if guarded(self.status, s.annotation.set_classifications, (first, last), values) is None:
             return
-        what = ", ".join(f"{n}: {shown(self.values.value(n)) or '-'}" for n in self.values.fields)
-        self.status.ok(f"Frames {first}-{last}: {what}.")
+        what = ", ".join(f"{n}: {shown(values[n]) or '-'}" for n in self.values.fields)
+        shown_frame = s.current_frame()
+        moved = ""
+        if not first <= shown_frame <= last:  # else the line on the canvas reads "-" as if nothing was set
+            s.go_to_frame(first)
+            moved = f" (went to frame {first}: frame {shown_frame} is outside the range)"
+        self.status.ok(f"Frames {first}-{last}: {what}{moved}.")
