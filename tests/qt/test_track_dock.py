@@ -345,3 +345,23 @@ def test_a_run_that_changed_nothing_promises_no_undo_and_ctrl_z_keeps_the_users_
     s.labels.undo()
     assert (np.asarray(s.labels.data)[frame] == rec.id).sum() < (corrected[frame] == rec.id).sum(), \
         "Ctrl+Z took back the correction, as nothing promised otherwise"
+
+
+def test_the_bar_at_the_end_says_how_many_frames_and_why_it_stopped(setup, qtbot):
+    viewer, s, track, truth = setup
+    leaving = [int(k) for k in np.unique(truth[START]) if k and not (truth[-1] == k).any()]
+    staying = truth_ids(truth)[0]
+    rec = s.commit(truth[START] == staying, region=(START,))
+    click(qtbot, track.track_button)
+    wait_done(qtbot, track)
+    assert track.progress.text() == f"{N_FRAMES - START - 1} frames, done" or track.progress.value() == track.progress.maximum()
+    assert track.progress.value() == track.progress.maximum(), "a finished run shows a full bar"
+    if leaving:  # an object that leaves the field: the run ends before its range does
+        s.commit(truth[START] == leaving[0], region=(START,))
+        track.stop_spin.setValue(1)
+        click(qtbot, track.track_button)
+        wait_done(qtbot, track)
+        text = track.progress.text()
+        assert "stopped" in text or "done" in text, text
+        assert track.progress.value() == track.progress.maximum(), text
+    del rec

@@ -259,6 +259,21 @@ class TrackWidget(QWidget):
         self.progress.setValue(job.done)
         self.progress.setUpdatesEnabled(True)
 
+    def _show_end(self, job) -> None:
+        """The run is over: a full bar of the frames it did and why it stopped there (it
+        read "33 / 188 frames" when every object was lost after 33, as if still going)."""
+        if job.cancelled:
+            why = "cancelled"
+        elif job.done < job.total and job.stopped:
+            why = "stopped: objects lost" if len(job.stopped) > 1 else "stopped: object lost"
+        elif job.done < job.total:
+            why = "stopped early"
+        else:
+            why = "done"
+        self.progress.setMaximum(max(job.done, 1))
+        self.progress.setFormat(f"{job.done} frames, {why}")
+        self.progress.setValue(job.done)
+
     def cancel(self) -> None:
         """Stops within one frame: nothing is written after this."""
         if self.job is not None:
@@ -284,7 +299,7 @@ class TrackWidget(QWidget):
             return
         keep = not job.cancelled or self.keep_on_cancel.isChecked() or job.error is not None
         job.finish(keep=keep)
-        self._show_progress(job)
+        self._show_end(job)
         if job.error is None:
             what = "cancelled, frames kept" if job.cancelled and keep else "cancelled, nothing kept" if job.cancelled else "done"
             table = job.session.table
