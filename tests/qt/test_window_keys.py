@@ -119,3 +119,19 @@ def test_saving_a_new_instance_makes_it_the_selection_so_shift_t_tracks_it(windo
     new = s.commit(disc(SHAPE, 60, 40, 6), region=(0,))
     assert s.selection == [new.id] and s.targets() == [new.id]
     qtbot.waitUntil(lambda: panel.instances.selected_ids() == [new.id], timeout=2000)
+
+
+def test_a_row_click_jumps_to_the_first_frame_only_when_the_instance_is_not_shown(window, qtbot):
+    viewer, s, panel = window
+    from tests.qt.test_instances_dock import click_row
+
+    panel.tabs.setCurrentIndex(2)
+    a, b = sorted(r.id for r in s.table.present())
+    late = s.commit(disc(SHAPE, 60, 60, 6), region=(5,))
+    viewer.dims.set_current_step(0, 3)
+    click_row(qtbot, panel.instances, a)
+    assert viewer.dims.current_step[0] == 0, "not on frame 3: the viewer went to its first frame"
+    viewer.dims.set_current_step(0, 5)
+    click_row(qtbot, panel.instances, late.id)
+    assert viewer.dims.current_step[0] == 5, "on the frame shown: the viewer stays"
+    del b
