@@ -1,5 +1,6 @@
-"""npe2 readers: DICOM (file, folder, list), NIfTI and OME-Zarr (a multiscale image folder,
-read lazily). Sniff cheaply; None for anything else."""
+"""npe2 readers: DICOM (file, folder, list), NIfTI, OME-Zarr (a multiscale image folder,
+read lazily) and samlabel project folders (their image, with the labels over it). Sniff
+cheaply; None for anything else."""
 
 from __future__ import annotations
 
@@ -94,6 +95,33 @@ def _folder_has_dicom(folder: Path) -> bool:
     return False
 
 
+def open_project_in(viewer, folder) -> None:
+    """A project folder over its image in ``viewer`` (see ``api.open_project_folder``); where it
+    cannot be, what to open first is said in one line, never raised: `samlabel FOLDER` opens
+    its window all the same, and napari's File > Open shows no traceback."""
+    from .api import open_project_folder
+    from .core.errors import SamlabelError, message
+
+    try:
+        open_project_folder(viewer, folder)
+    except SamlabelError as e:
+        _tell_user(message(e))
+
+
+def read_project_folder(path):
+    """File > Open of a project folder: its image and labels go into the window it was opened
+    in; napari adds nothing more (the null layer ``[(None,)]``)."""
+    from napari import current_viewer
+
+    folder = str(path[0] if isinstance(path, list) else path)
+    viewer = current_viewer()
+    if viewer is None:
+        _tell_user(f"{folder}: a samlabel project opens in a viewer window (samlabel {folder})")
+    else:
+        open_project_in(viewer, folder)
+    return [(None,)]
+
+
 def read_dicomdir_folder(path):
     """A DICOMDIR file stands for its folder: every series under it."""
     paths = path if isinstance(path, list) else [path]
@@ -101,8 +129,8 @@ def read_dicomdir_folder(path):
 
 
 def napari_get_reader(path):
-    """DICOM files/folders (DICOMDIR included), NIfTI files and OME-Zarr image folders; None for
-    anything else (never raises).
+    """DICOM files/folders (DICOMDIR included), NIfTI files, OME-Zarr image folders and samlabel
+    project folders; None for anything else (never raises).
 
     The manifest claims only these names (.dcm, .dicom, .ima, .nii, .nii.gz, extensionless
     names of up to 8 characters as DICOM media use, and folders), so napari's File > Open
@@ -120,7 +148,10 @@ def napari_get_reader(path):
             return read_dicomdir_folder
         if len(ps) == 1 and ps[0].is_dir():
             from .io.omezarr import is_ome_zarr
+            from .io.project import is_project
 
+            if is_project(ps[0]):  # napari's own reader took it for a stack of images and failed
+                return read_project_folder
             if is_ome_zarr(ps[0]):  # before the DICOM sniff: a pyramid's thousands of chunk files
                 return read_ome_zarr_layers
         if all(p.is_file() and is_dicom_file(p) for p in ps):

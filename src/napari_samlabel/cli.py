@@ -47,7 +47,9 @@ def open_viewer(sample: str | None = "timelapse", files: list[str] | None = None
         viewer.open_sample("napari-samlabel", sample)
     # One slim tabbed panel: four stacked docks asked for more height than a laptop has.
     _, panel = viewer.window.add_plugin_dock_widget("napari-samlabel", "SAM Label")
-    images = [layer for layer in viewer.layers if layer._type_string == "image"]
+    from napari.layers import Image  # napari is heavy: only once a window is wanted
+
+    images = [layer for layer in viewer.layers if isinstance(layer, Image)]
     if images:
         onto = onto if onto is not None else Ontology.from_dict(DEMO_CLASSES)
         session = start_session(viewer, images[0], ontology=onto)
@@ -69,14 +71,18 @@ def open_files(viewer, files) -> list:
     """Open paths the way ``samlabel FILE...`` does: the plugin's reader for what it claims
     (DICOM files and folders, DICOMDIR, NIfTI: spacing, origin and metadata["geometry"]
     kept, so NIfTI and DICOM SEG exports keep the geometry), napari's usual choice for the
-    rest. DICOM slices given one by one are read together, one layer per series."""
-    from ._reader import napari_get_reader, read_dicom_layers
+    rest. DICOM slices given one by one are read together, one layer per series. A project
+    folder opens last, over its image (given with it, or the file it records)."""
+    from ._reader import napari_get_reader, open_project_in, read_dicom_layers, read_project_folder
 
     paths = [str(f) for f in files]
     readers = {p: napari_get_reader(p) for p in paths}
     slices = [p for p in paths if readers[p] is read_dicom_layers and Path(p).is_file()]
+    projects = [p for p in paths if readers[p] is read_project_folder]
     added, slices_done = [], False
     for p in paths:
+        if p in projects:
+            continue
         if readers[p] is None:
             added += _open_with_napari(viewer, p)
         elif p in slices and len(slices) > 1:
@@ -85,6 +91,10 @@ def open_files(viewer, files) -> list:
                 slices_done = True
         else:
             added += _open_with_plugin(viewer, [p])
+    for p in projects:
+        before = list(viewer.layers)
+        open_project_in(viewer, p)
+        added += [layer for layer in viewer.layers if layer not in before]
     return added
 
 

@@ -245,6 +245,76 @@ def test_our_instance_csv_is_a_class_table(painted, viewer, tmp_path):
     assert {i: c for i, (c, _, _) in frames_of(other).items()} == {i: c for i, (c, _, _) in frames_of(s).items()}
 
 
+def objects(session):
+    """Each instance on each frame: (frame, class, its pixels), whatever its id."""
+    out = set()
+    for f, plane in enumerate(session.labels.data):
+        for i in np.unique(plane[plane > 0]).tolist():
+            out.add((f, session.table[i].class_name, np.flatnonzero(plane == i).tobytes()))
+    return out
+
+
+@pytest.mark.parametrize("chosen", ["masks.zip", "masks", "masks/labelmap.txt"])
+def test_our_cvat_mask_export_reimported(viewer, tmp_path, chosen):
+    """Before: "cannot import '.zip'", and the folder was taken for a Cell Tracking Challenge result."""
+    from napari_samlabel.core import Ontology
+
+    onto = Ontology.from_dict({"classes": [{"name": "nucleus", "color": "#ff8800"}, {"name": "cell", "color": "#3cb44b"}]})
+    s = fresh_session(viewer, ontology=onto)
+    ann = s.annotation
+    a, b, c = ann.new_instance("nucleus"), ann.new_instance("cell"), ann.new_instance("cell")
+    for f in range(3):  # a ring (its hole is no object) moving over three frames
+        ann.write_mask(np.roll(disc(15, 20, 9) & ~disc(15, 20, 4), f, axis=1), a.id, (f,))
+    ann.write_mask(disc(30, 40, 5), b.id, (1,))
+    ann.write_mask(disc(30, 31, 5), c.id, (1,))  # touching b: told apart by SegmentationObject
+    s.export("cvat-mask", tmp_path / chosen.split("/")[0])
+    other = fresh_session(viewer)  # no classes yet
+    report = import_labels(other, tmp_path / chosen)
+    assert objects(other) == objects(s) and len(objects(s)) == 5
+    assert [(k.name, k.color) for k in other.ontology] == [("nucleus", "#ff8800"), ("cell", "#3cb44b")]
+    assert report.summary().startswith("imported 5 instances of 2 classes") and "instances of their own" in report.summary()
+    other.labels.undo()
+    assert not other.labels.data.any()
+
+
+def test_a_cvat_mask_archive_as_cvat_writes_it(session, tmp_path):
+    """CVAT's own zip: palette PNGs, image names of its own (frames in default.txt's order), the
+    layout inside a folder, class pixels outside any object (one instance per class)."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    from napari_samlabel.io.masks import voc_colormap
+
+    def png(index, palette):
+        im = Image.fromarray(index.astype(np.uint8), mode="P")
+        im.putpalette(np.asarray(palette, np.uint8).ravel().tolist())
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+        return buf.getvalue()
+
+    cls, obj = np.zeros((40, 50), np.uint8), np.zeros((40, 50), np.uint8)
+    cls[disc(10, 10, 5)], obj[disc(10, 10, 5)] = 1, 1
+    cls[disc(25, 30, 6)], obj[disc(25, 30, 6)] = 1, 2
+    cls[35:, :] = 2  # "tissue" with no object
+    palette = [(0, 0, 0), (250, 50, 83), (51, 221, 255)]
+    with zipfile.ZipFile(tmp_path / "task.zip", "w") as zf:
+        zf.writestr("export/labelmap.txt", "# label:color_rgb:parts:actions\nbackground:0,0,0::\n"
+                    "mito:250,50,83::\ntissue:51,221,255::\n")
+        zf.writestr("export/ImageSets/Segmentation/default.txt", "img_b\nimg_a\n")
+        for name, k in (("img_b", 0), ("img_a", 1)):
+            zf.writestr(f"export/SegmentationClass/{name}.png", png(np.roll(cls, k, axis=1), palette))
+            zf.writestr(f"export/SegmentationObject/{name}.png", png(np.roll(obj, k, axis=1), voc_colormap(256)))
+    report = import_labels(session, tmp_path / "task.zip")
+    lab = session.labels.data
+    assert len(report.instances) == 6 and session.ontology["mito"].color == "#fa3253"
+    for f in (0, 1):
+        ids = {session.table[i].class_name: i for i in (lab[f, 10, 10 + f], lab[f, 38, 5])}
+        assert set(ids) == {"mito", "tissue"} and (lab[f] == ids["tissue"]).sum() == 5 * 50
+        assert lab[f, 25, 30 + f] not in (0, *ids.values()) and (lab[f] == lab[f, 25, 30 + f]).sum() == disc(25, 30, 6).sum()
+
+
 # -- bad input -------------------------------------------------------------------------------------
 def _broken_json(tmp, s):
     (tmp / "broken.json").write_text('{"images": [')
@@ -262,6 +332,14 @@ def _coco_unknown_category(tmp, s):
             "annotations": [{"id": 4, "image_id": 1, "category_id": 2, "segmentation": [[1, 1, 9, 1, 9, 9]]}]}  # fmt: skip
     (tmp / "cat.json").write_text(json.dumps(data))
     return tmp / "cat.json", "cat.json: annotation 4 has category 2"
+
+
+def _zip_not_cvat(tmp, s):
+    import zipfile
+
+    with zipfile.ZipFile(tmp / "photos.zip", "w") as zf:
+        zf.writestr("a.png", b"\x89PNG")
+    return tmp / "photos.zip", "photos.zip: not a CVAT mask archive (no labelmap.txt in it)"
 
 
 def _unknown_file(tmp, s):
@@ -300,7 +378,7 @@ def _ctc_id_without_track(tmp, s):
 
 
 @pytest.mark.parametrize("bad", [_broken_json, _coco_wrong_size, _coco_unknown_category, _unknown_file, _wrong_shape,
-                                 _fractional, _id_not_in_table, _ctc_id_without_track])  # fmt: skip
+                                 _fractional, _id_not_in_table, _ctc_id_without_track, _zip_not_cvat])  # fmt: skip
 def test_bad_input_is_named_and_changes_nothing(painted, tmp_path, bad):
     s = painted
     path, message = bad(tmp_path, s)

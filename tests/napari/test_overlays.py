@@ -55,3 +55,17 @@ def test_a_shape_drawn_in_a_layer_placed_otherwise_lands_where_it_was_drawn(s):
     assert got.sum() == 64 and got[10:18, 20:28].all()
     s.labels.undo()
     assert not (s.labels.data == made.id).any()
+
+
+def test_a_polygon_moved_a_little_moves_every_pixel_of_its_instance(s):
+    """Its new pixels beside the old ones are two thin crescents: they were taken for specks that
+    other instances left of the mask, and the tips (one pixel each) were not written."""
+    yy, xx = np.mgrid[:40, :60]
+    a = s.commit(np.hypot(yy - 12, xx - 15) <= 6, region=(1,))  # a one-pixel tip at the top and bottom
+    before = s.labels.data.copy()
+    shapes = add_instance_shapes(s, "polygon")
+    moved = np.array(shapes.data[0])
+    moved[:, 2] += 3
+    shapes.data = [moved]
+    assert [r.id for r in instances_from_shapes(s, shapes)] == [a.id]
+    assert np.array_equal(s.labels.data[1] == a.id, np.roll(before[1] == a.id, 3, axis=1))

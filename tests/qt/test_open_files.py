@@ -240,3 +240,106 @@ def test_file_open_of_an_extensionless_dicom_file_uses_the_plugin(file_open, tmp
     assert open_(path) == []
     (image,) = image_layers(viewer)
     assert image.source.reader_plugin == PLUGIN and image.metadata["geometry"]
+
+
+# -- project folders: `samlabel FOLDER`, File > Open --------------------------------------------
+def movie_tif(tmp_path, name="cells") -> Path:
+    import tifffile
+
+    path = tmp_path / f"{name}.tif"
+    tifffile.imwrite(path, np.arange(3 * 20 * 30, dtype=np.uint16).reshape(3, 20, 30))
+    return path
+
+
+def saved_over(viewer, image, folder):
+    """A project with one instance on frame 1, saved over ``image``: (folder, the labels)."""
+    from napari_samlabel.api import start_session
+
+    s = start_session(viewer, image)
+    mask = np.zeros((20, 30), bool)
+    mask[5:10, 5:12] = True
+    s.commit(mask, region=(1,))
+    return s.save_project(folder), np.asarray(s.labels.data).copy()
+
+
+def labels_layers(viewer):
+    return [layer for layer in viewer.layers if layer._type_string == "labels"]
+
+
+@pytest.mark.slow
+def test_samlabel_opens_a_project_folder_with_the_image_it_records(launch, tmp_path):
+    from napari_samlabel.api import current_session
+
+    tif = movie_tif(tmp_path)
+    first = launch(tif)  # samlabel cells.tif, label, Save project
+    folder, labels = saved_over(first, image_layers(first)[0], tmp_path / "cells.samlabel")
+    viewer = launch(folder)  # before: MultipleReaderError (napari's reader took it for a stack of images)
+    (image,) = image_layers(viewer)
+    assert image.source.path == str(tif)
+    (layer,) = labels_layers(viewer)  # the project's labels, no empty ones beside them
+    s = current_session(viewer)
+    assert s.labels is layer and s.image is image and s.project_folder == folder
+    assert np.array_equal(layer.data, labels) and [sorted(r.frames) for r in s.table.present()] == [[1]]
+
+
+@pytest.mark.slow
+def test_samlabel_says_what_to_open_first_for_a_project_that_cannot_tell(launch, tmp_path, monkeypatch):
+    """Saved over an image made in memory: the project cannot know its file. One line says what
+    to open; given with the image, it opens over it."""
+    from napari.components import ViewerModel
+
+    warnings = []
+    monkeypatch.setattr("napari.utils.notifications.show_warning", warnings.append)
+    v = ViewerModel()
+    image = v.add_image(np.arange(3 * 20 * 30, dtype=np.uint16).reshape(3, 20, 30), name="movie")
+    folder, labels = saved_over(v, image, tmp_path / "movie.samlabel")
+    viewer = launch(folder)  # no traceback: the window opens, empty
+    assert not viewer.layers
+    (line,) = [w for w in warnings if str(folder) in w]
+    assert line == (f"{folder}: it does not record where its image 'movie' (3 x 20 x 30) is: open the image first, "
+                    f"then Open project… (or: samlabel IMAGE {folder})")  # fmt: skip
+    viewer = launch(movie_tif(tmp_path, "movie"), folder)
+    (layer,) = labels_layers(viewer)
+    assert np.array_equal(layer.data, labels) and len(image_layers(viewer)) == 1
+
+
+@pytest.mark.slow
+def test_file_open_of_a_project_folder_opens_its_image_and_labels(file_open, tmp_path):
+    """napari asks which reader opens a folder (its own or SAM Label): SAM Label opens the
+    project over its image, adding nothing else."""
+    from napari.components import ViewerModel
+
+    from napari_samlabel.api import current_session
+
+    viewer, open_ = file_open
+    tif = movie_tif(tmp_path)
+    v = ViewerModel()
+    (image,) = v.open(str(tif), plugin="napari")
+    folder, labels = saved_over(v, image, tmp_path / "cells.samlabel")
+    assert open_(folder) == [[str(folder)]]  # napari's question, as for any folder
+    viewer.open(str(folder), plugin=PLUGIN)  # the user's answer
+    (image,) = image_layers(viewer)
+    (layer,) = labels_layers(viewer)
+    assert np.array_equal(layer.data, labels) and current_session(viewer).project_folder == folder
+    assert image.source.path == str(tif)
+
+
+@pytest.mark.slow
+def test_opening_a_project_replaces_the_empty_labels_samlabel_started(launch, tmp_path):
+    from napari_samlabel._napari.registry import sessions
+    from napari_samlabel.api import current_session, open_project
+
+    tif = movie_tif(tmp_path)
+    first = launch(tif)
+    folder, labels = saved_over(first, image_layers(first)[0], tmp_path / "cells.samlabel")
+    viewer = launch(tif)  # samlabel cells.tif: an empty session started on it
+    empty = current_session(viewer)
+    s = open_project(viewer, image_layers(viewer)[0], folder)
+    assert labels_layers(viewer) == [s.labels] and sessions(viewer).sessions == [s]  # before: both layers
+    assert np.array_equal(s.labels.data, labels) and empty.labels not in viewer.layers
+
+    viewer = launch(tif)
+    used = current_session(viewer)
+    used.commit(np.ones((20, 30), bool), region=(0,))  # work in it: it stays
+    s = open_project(viewer, image_layers(viewer)[0], folder)
+    assert labels_layers(viewer) == [used.labels, s.labels]

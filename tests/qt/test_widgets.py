@@ -315,6 +315,39 @@ def test_export_dock_csv_project_autosave_and_shapes(viewer, tmp_path, monkeypat
     assert reopened.table[a.id].frame_scores == {3: 0.7} and (reopened.labels.data[3] == a.id).sum() == want.sum()
 
 
+def test_an_edited_shape_goes_back_to_its_instance(viewer):
+    """To Shapes, drag one polygon, From Shapes: that instance follows it (one undo step), the
+    others keep every pixel (a hole included), a shape drawn on the layer is a new instance.
+    Before: From Shapes made a new instance of every shape, over the old ones: "no pixel of the
+    mask is free"."""
+    _, _, s = started(viewer, "nucleus")
+    export = dock(viewer, "Export annotations")
+    a = s.commit(disc((192, 192), 50, 50, 10), region=(3,))
+    b = s.commit(disc((192, 192), 120, 110, 14) & ~disc((192, 192), 120, 110, 5), region=(3,))
+    before, steps = s.labels.data.copy(), len(s.labels._undo_history)
+    layer = export.to_shapes()
+    owners = list(layer.features["instance_id"])
+    assert sorted(set(owners)) == [a.id, b.id]  # b: its outline and its hole
+    moved = [np.array(d) for d in layer.data]
+    moved[owners.index(a.id)][:, 1:] += (6, -4)  # dragged 6 rows down, 4 columns left
+    layer.data = moved
+    viewer.layers.selection.active = layer
+    assert [r.id for r in export.from_shapes()] == [a.id]
+    assert np.array_equal(s.labels.data[3] == a.id, np.roll(before[3] == a.id, (6, -4), axis=(0, 1)))
+    assert np.array_equal(s.labels.data == b.id, before == b.id)
+    assert {r.id for r in s.table.present()} == {a.id, b.id}
+    assert len(s.labels._undo_history) == steps + 1
+    s.labels.undo()  # one Ctrl+Z
+    assert np.array_equal(s.labels.data, before)
+
+    layer.add_polygons([np.array([[3, 150, 20], [3, 150, 40], [3, 170, 40]], float)])
+    assert layer.features["instance_id"].iloc[-1] == 0  # not the last row's instance, as napari fills it
+    made = export.from_shapes()  # the drag again, and the new shape
+    new = next(r for r in made if r.id not in (a.id, b.id))
+    assert new.class_name == "nucleus" and (s.labels.data[3, 155, 35] == new.id)
+    assert len(s.table.present()) == 3
+
+
 def test_open_dicom_annotate_and_save_nifti_through_napari(make_napari_viewer, tmp_path):
     import napari
     import SimpleITK as sitk

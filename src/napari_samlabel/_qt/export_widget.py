@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 import numpy as np
+from napari.layers import Image
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -84,7 +85,9 @@ class ExportWidget(QWidget):
         self.to_shapes_button = QPushButton("To Shapes")
         self.to_shapes_button.setToolTip("Instances on this frame -> a Shapes layer (polygons or boxes)")
         self.from_shapes_button = QPushButton("From Shapes")
-        self.from_shapes_button.setToolTip("The selected Shapes layer's shapes -> instances of the current class")
+        self.from_shapes_button.setToolTip("The selected Shapes layer -> instances: a shape To Shapes made and you "
+                                           "edited reshapes its instance, other shapes become instances of the "
+                                           "current class (one Ctrl+Z)")
         self.to_shapes_button.clicked.connect(self.to_shapes)
         self.from_shapes_button.clicked.connect(self.from_shapes)
         shapes = QHBoxLayout()
@@ -232,8 +235,8 @@ class ExportWidget(QWidget):
             if not folder:
                 return None
         image = self.viewer.layers.selection.active
-        if image is None or image._type_string != "image":
-            images = [layer for layer in self.viewer.layers if layer._type_string == "image"]
+        if not isinstance(image, Image):  # (isinstance: the proxied layers warn on private names)
+            images = [layer for layer in self.viewer.layers if isinstance(layer, Image)]
             image = images[0] if images else None
         if image is None:
             self.status.error("Open the project's image first (the labels go over it).")
@@ -270,7 +273,7 @@ class ExportWidget(QWidget):
         return layer
 
     def from_shapes(self):
-        """Every shape of the selected Shapes layer becomes an instance of the current class."""
+        """The selected Shapes layer's edited and new shapes as instances (see ``instances_from_shapes``)."""
         from .._napari.shapes import instances_from_shapes
 
         s = self._session()
@@ -278,7 +281,9 @@ class ExportWidget(QWidget):
             return None
         layer = self.viewer.layers.selection.active
         made = guarded(self.status, instances_from_shapes, s, layer)
-        if made is not None:
+        if made:
             self.status.ok(f"{len(made)} instance(s) from {layer.name!r}.")
+        elif made is not None:
+            self.status.ok(f"Nothing changed: every shape of {layer.name!r} is as To Shapes drew it.")
         return made
 

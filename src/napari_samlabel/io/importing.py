@@ -1,6 +1,7 @@
 """Labels made elsewhere, read into the shape of a session's labels: COCO instances and
-COCO panoptic JSON, Cell Tracking Challenge result folders, and label images (TIFF, NIfTI,
-npy) with an optional class table CSV.
+COCO panoptic JSON, Cell Tracking Challenge result folders, CVAT "Segmentation mask 1.1"
+folders and .zip archives (CVAT's and this plugin's ``cvat-mask`` export), and label images
+(TIFF, NIfTI, npy) with an optional class table CSV.
 
 Pure functions: each returns an :class:`Imported` (an array the shape of the labels, the
 file's ids in it, and per id its class, confidence, source and parent) or raises
@@ -23,7 +24,9 @@ from .ctc import MASK_NAME as _MASK
 from .errors import LabelImportError
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".npy", ".nii", ".nii.gz")
-WHAT = "a COCO JSON, a Cell Tracking Challenge folder (or its res_track.txt) or a label image (.tif, .npy, .nii.gz)"
+WHAT = ("a COCO JSON, a Cell Tracking Challenge folder (or its res_track.txt), a CVAT mask folder or .zip "
+        "(or its labelmap.txt) or a label image (.tif, .npy, .nii.gz)")  # fmt: skip
+CVAT_LABELMAP = "labelmap.txt"
 
 
 
@@ -79,7 +82,8 @@ def detect(paths: str | Path | Sequence[str | Path]) -> tuple[str, Path, Path | 
     A folder, its ``res_track.txt`` or one of its ``maskTTT.tif`` (next to a res_track.txt) is a
     Cell Tracking Challenge result; ``.json`` is COCO (panoptic when its annotations carry
     ``segments_info``); ``.tif``/``.npy``/``.nii(.gz)`` a label image, whose class table is a
-    ``.csv`` chosen with it or one next to it with the same name."""
+    ``.csv`` chosen with it or one next to it with the same name. A folder or ``.zip`` with a
+    ``labelmap.txt`` (or that file itself) is CVAT's "Segmentation mask 1.1"."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
     paths = [Path(p) for p in paths]
@@ -93,6 +97,9 @@ def detect(paths: str | Path | Sequence[str | Path]) -> tuple[str, Path, Path | 
     path, table = main[0], (tables[0] if tables else None)
     if not path.exists():
         raise LabelImportError(f"{path}: no such file or folder")
+    cvat = _cvat_root(path)
+    if cvat is not None:
+        return "cvat-mask", cvat, None
     if path.is_dir() or path.name.lower() == "res_track.txt" or (
         _MASK.match(path.name) and (path.parent / "res_track.txt").exists()
     ):
@@ -135,6 +142,8 @@ def read_labels(
         return read_coco_panoptic(path, shape, frame_axis)
     if fmt == "ctc":
         return read_ctc_result(path, shape, frame_axis, class_name or "cell")
+    if fmt == "cvat-mask":
+        return read_cvat_masks(path, shape, frame_axis)
     return read_label_image(path, shape, table, class_name or "object", source_meta)
 
 
@@ -448,6 +457,172 @@ def read_ctc_result(folder: Path, shape: tuple, frame_axis: int | None, class_na
         if p and p in track and p in present:
             out.parent[i] = root(p)
     out.classes[class_name] = ImportedClass(class_name)
+    return out
+
+
+# -- CVAT Segmentation mask 1.1 ----------------------------------------------------------------
+def _cvat_root(path: Path) -> Path | None:
+    """The folder or .zip a CVAT mask export is in, when ``path`` is one (or its labelmap.txt)."""
+    if path.name.lower() == CVAT_LABELMAP and path.is_file():
+        return path.parent
+    if path.is_dir():
+        return path if (path / CVAT_LABELMAP).is_file() else None
+    if _suffix(path) == ".zip":
+        _CvatFiles(path).close()  # refused here, naming the archive, when it is not one
+        return path
+    return None
+
+
+class _CvatFiles:
+    """The files of a CVAT mask export by their path in it (``SegmentationClass/x.png``), in a
+    folder or a zip archive (as written, or with the layout inside one folder)."""
+
+    def __init__(self, path: Path) -> None:
+        import zipfile
+
+        self.path, self.zip = path, None
+        if path.is_dir():
+            self.names = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
+            return
+        try:
+            self.zip = zipfile.ZipFile(path)
+        except (OSError, zipfile.BadZipFile) as e:
+            raise LabelImportError(f"{path}: not a readable zip archive ({e})") from None
+        names = [n for n in self.zip.namelist() if not n.endswith("/")]
+        tops = [n[: -len(CVAT_LABELMAP)] for n in names if n.rsplit("/", 1)[-1] == CVAT_LABELMAP]
+        if len(tops) != 1:
+            self.close()
+            raise LabelImportError(f"{path}: not a CVAT mask archive ({'no' if not tops else 'more than one'} "
+                                   f"{CVAT_LABELMAP} in it)")  # fmt: skip
+        self.prefix = tops[0]
+        self.names = [n[len(self.prefix) :] for n in names if n.startswith(self.prefix)]
+
+    def where(self, rel: str) -> str:
+        return f"{self.path}/{rel}" if self.zip is not None else str(self.path / rel)
+
+    def read(self, rel: str) -> bytes:
+        try:
+            if self.zip is not None:
+                return self.zip.read(self.prefix + rel)
+            return (self.path / rel).read_bytes()
+        except (OSError, KeyError) as e:
+            raise LabelImportError(f"{self.where(rel)}: cannot be read ({e})") from None
+
+    def close(self) -> None:
+        if self.zip is not None:
+            self.zip.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _labelmap(text: str, where: str) -> list[tuple[str, tuple[int, int, int]]]:
+    """(name, rgb) per line of labelmap.txt (``name:r,g,b:parts:actions``, '#' comments)."""
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, _, rest = line.partition(":")
+        try:
+            rgb = tuple(int(v) for v in rest.split(":", 1)[0].split(","))
+            if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb) or not name.strip():
+                raise ValueError
+        except ValueError:
+            raise LabelImportError(f"{where}: line {n} {line!r} is not 'name:r,g,b:parts:actions'") from None
+        out.append((name.strip(), rgb))
+    return out
+
+
+def _rgb_png(files: _CvatFiles, rel: str, plane: tuple) -> np.ndarray:
+    """A PNG as (h, w) ints r << 16 | g << 8 | b (palette PNGs, as Datumaro writes, too)."""
+    import io
+
+    from PIL import Image
+
+    try:
+        rgb = np.asarray(Image.open(io.BytesIO(files.read(rel))).convert("RGB"), np.int64)
+    except (OSError, ValueError) as e:
+        raise LabelImportError(f"{files.where(rel)}: cannot be read as an image ({e})") from None
+    if rgb.shape[:2] != plane:
+        raise LabelImportError(f"{files.where(rel)} is {rgb.shape[1]} x {rgb.shape[0]} pixels, a frame of the "
+                               f"image is {plane[1]} x {plane[0]}")  # fmt: skip
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+def _lookup(codes: np.ndarray, table: dict[int, int], what: str, where: str) -> np.ndarray:
+    """Colour codes as indices through ``table``; a colour it lacks is named."""
+    found, inverse = np.unique(codes, return_inverse=True)
+    lost = [int(c) for c in found if int(c) not in table]
+    if lost:
+        c = lost[0]
+        raise LabelImportError(f"{where}: colour ({c >> 16}, {(c >> 8) & 255}, {c & 255}) is {what}")
+    return np.array([table[int(c)] for c in found], np.int64)[inverse].reshape(codes.shape)
+
+
+def _cvat_frames(files: _CvatFiles, path: Path, n_frames: int) -> list[tuple[int, str]]:
+    """(frame, image name) per image: ``frame_00012`` is frame 12 (our export names them so),
+    other names go to frames in the order ImageSets/Segmentation/default.txt lists them."""
+    import re
+
+    listed = "ImageSets/Segmentation/default.txt"
+    if listed in files.names:
+        names = [n.strip() for n in files.read(listed).decode("utf-8", "replace").splitlines() if n.strip()]
+    else:
+        names = sorted(n[len("SegmentationClass/") : -4] for n in files.names
+                       if n.startswith("SegmentationClass/") and n.lower().endswith(".png"))  # fmt: skip
+    if not names:
+        raise LabelImportError(f"{path}: no masks in SegmentationClass/")
+    numbered = [re.fullmatch(r"frame_(\d+)", n) for n in names]
+    frames = [int(m.group(1)) for m in numbered] if all(numbered) else list(range(len(names)))
+    if max(frames) >= n_frames:
+        raise LabelImportError(f"{path}: {len(names)} images (frame {max(frames)}), but the labels have "
+                               f"{n_frames} frame(s)")  # fmt: skip
+    return list(zip(frames, names))
+
+
+def read_cvat_masks(path: Path, shape: tuple, frame_axis: int | None) -> Imported:
+    """CVAT's "Segmentation mask 1.1" (a folder, or the .zip CVAT and our ``cvat-mask`` export
+    write): classes and their colours from labelmap.txt, each image's objects from
+    SegmentationObject (Pascal VOC colours), their class from SegmentationClass. The format
+    numbers objects per image: one on several frames comes back as one instance per frame."""
+    from .masks import voc_colormap
+
+    path = Path(path)
+    plane_shape = _plane_shape(shape, frame_axis)
+    if len(plane_shape) != 2:
+        raise LabelImportError(f"{path}: CVAT masks are 2D images, but a frame of these labels is {plane_shape}")
+    out = Imported(np.zeros(shape, np.uint32), path, "cvat-mask")
+    voc = {(int(r) << 16) | (int(g) << 8) | int(b): k for k, (r, g, b) in enumerate(voc_colormap(256))}
+    with _CvatFiles(path) as files:
+        entries = _labelmap(files.read(CVAT_LABELMAP).decode("utf-8", "replace"), files.where(CVAT_LABELMAP))
+        names = {0: None}  # class index -> name; 0: CVAT's background (black), unlabeled here
+        code = {0: 0}
+        for name, (r, g, b) in entries:
+            if (r, g, b) != (0, 0, 0):
+                code[(r << 16) | (g << 8) | b] = len(names)
+                names[len(names)] = name
+                out.classes[name] = ImportedClass(name, f"#{r:02x}{g:02x}{b:02x}")
+        next_id, seen_on = 1, set()
+        for frame, name in _cvat_frames(files, path, 1 if frame_axis is None else shape[frame_axis]):
+            cls_rel, obj_rel = f"SegmentationClass/{name}.png", f"SegmentationObject/{name}.png"
+            cls = _lookup(_rgb_png(files, cls_rel, plane_shape), code, f"no class of {CVAT_LABELMAP}",
+                          files.where(cls_rel))  # fmt: skip
+            obj = (_lookup(_rgb_png(files, obj_rel, plane_shape), voc, "no Pascal VOC object colour",
+                           files.where(obj_rel)) if obj_rel in files.names else np.zeros_like(cls))  # fmt: skip
+            obj = np.where((obj == 0) & (cls > 0), 256 + cls, obj)  # class pixels of no object: one per class
+            plane = _plane(out.labels, frame_axis, frame)
+            for k in np.unique(obj[cls > 0]).tolist():
+                here = (obj == k) & (cls > 0)
+                index = int(np.bincount(cls[here]).argmax())  # an object of mixed colours: its main class
+                plane[here] = next_id
+                out.class_of[next_id] = names[index]
+                next_id += 1
+                seen_on.add(frame)
+    if len(seen_on) > 1:
+        out.notes.append("CVAT masks number objects per image: each frame's objects are instances of their own")
     return out
 
 

@@ -297,6 +297,28 @@ def load_project(folder) -> tuple[np.ndarray, Ontology, InstanceTable, dict]:
     return labels, ontology, table, meta
 
 
+def project_image(folder) -> tuple[str, tuple[int, ...], Path | None]:
+    """(image name, labels shape, the image's file or None) of a project, its labels not read:
+    what opening the folder on its own needs to find or open its image first."""
+    folder = Path(folder)
+    found = find_complete(folder)
+    if found is None:
+        load_project(folder)  # raises, saying what is wrong with it
+    info = _read_info(found) or {}
+    try:
+        if (found / ZARR).is_dir() and ZARR in info:
+            from .labelstore import open_labels
+
+            shape = open_labels(found / ZARR).shape
+        else:
+            shape = np.load(found / "labels.npy", mmap_mode="r").shape
+    except Exception as e:
+        raise ProjectError(f"{found}: its labels cannot be read ({e})") from e
+    # projects saved before image_path was written: the file our readers recorded
+    path = info.get("image_path") or (info.get("source_image") or {}).get("source")
+    return str(info.get("image") or ""), tuple(int(n) for n in shape), Path(path) if isinstance(path, str) else None
+
+
 def _jsonable(obj):
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
