@@ -62,6 +62,95 @@ def key(viewer, combo: str, wait=30):
     QTest.qWait(wait)
 
 
+# -- real X events (xdotool): keys go to whatever has the focus, as a keyboard's do ----------
+def x_key(combo: str, wait: int = 80) -> None:
+    """A real key press, xdotool's spelling ("shift+t", "Return", "ctrl+z", "Right", "1"),
+    to the widget that has the focus: nothing moves the focus to the canvas first."""
+    subprocess.run(["xdotool", "key", "--clearmodifiers", combo], check=True)
+    QTest.qWait(wait)
+
+
+def x_click(widget, point=None, button: int = 1, wait: int = 120) -> None:
+    """A real click on ``widget`` at ``point`` (its centre by default)."""
+    g = widget.mapToGlobal(point if point is not None else widget.rect().center())
+    subprocess.run(["xdotool", "mousemove", "--sync", str(g.x()), str(g.y()), "click", str(button)], check=True)
+    QTest.qWait(wait)
+
+
+def x_click_canvas(viewer, layer, yx, button: int = 1, wait: int = 120) -> None:
+    native, p = canvas_point(viewer, layer, yx)
+    x_click(native, p, button, wait)
+
+
+def x_drag_canvas(viewer, layer, points, button: int = 1, wait: int = 120) -> None:
+    """A real drag through the data pixels ``points`` of the shown plane (Qt sees each move
+    with the button held: one xdotool call per step, events processed in between)."""
+    native = viewer.window._qt_viewer.canvas.native
+    glob = [native.mapToGlobal(canvas_point(viewer, layer, yx)[1]) for yx in points]
+    subprocess.run(["xdotool", "mousemove", "--sync", str(glob[0].x()), str(glob[0].y()), "mousedown", str(button)],
+                   check=True)  # fmt: skip
+    QTest.qWait(30)
+    for a, b in zip(glob[:-1], glob[1:]):
+        for t in np.linspace(0, 1, 5)[1:]:
+            x, y = round(a.x() + (b.x() - a.x()) * t), round(a.y() + (b.y() - a.y()) * t)
+            subprocess.run(["xdotool", "mousemove", "--sync", str(x), str(y)], check=True)
+            QTest.qWait(15)
+    subprocess.run(["xdotool", "mouseup", str(button)], check=True)
+    QTest.qWait(wait)
+
+
+def answer_dialogs(answers: dict[str, str], log: list):
+    """Answer the modal dialogs that come up, as a person would click: ``answers`` maps a
+    word of the dialog's text to the button to press; what was seen goes to ``log``. Keep
+    the returned timer alive while dialogs may come."""
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QAbstractButton, QApplication, QLabel
+
+    def poll():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            return
+        text = " ".join([dialog.windowTitle(), *(w.text() for w in dialog.findChildren(QLabel))])
+        for word, button in answers.items():
+            if word.lower() not in text.lower():
+                continue
+            for b in dialog.findChildren(QAbstractButton):
+                if b.text().replace("&", "") == button and b.isVisible():
+                    log.append({"dialog": text[:400], "pressed": button})
+                    QTest.mouseClick(b, Qt.LeftButton)
+                    return
+
+    timer = QTimer()
+    timer.timeout.connect(poll)
+    timer.start(150)
+    return timer
+
+
+def pick_from_menu(label: str, log: list):
+    """Pick ``label`` in the next popup menu (a right click's menu runs its own event loop:
+    the pick must be waiting before the click). Keep the returned timer alive."""
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication
+
+    def poll():
+        menu = QApplication.activePopupWidget()
+        if menu is None or not hasattr(menu, "actions"):
+            return
+        timer.stop()
+        log.extend(a.text() for a in menu.actions())
+        action = next((a for a in menu.actions() if a.text().replace("&", "") == label), None)
+        if action is None:
+            menu.close()
+            return
+        g = menu.mapToGlobal(menu.actionGeometry(action).center())
+        subprocess.run(["xdotool", "mousemove", "--sync", str(g.x()), str(g.y()), "click", "1"], check=True)
+
+    timer = QTimer()
+    timer.timeout.connect(poll)
+    timer.start(100)
+    return timer
+
+
 def wait_until(predicate, timeout_ms=10000, step=20) -> bool:
     waited = 0
     while not predicate():
@@ -97,16 +186,19 @@ def run_scenario(main) -> None:
     sys.exit(0)
 
 
-def run_in_a_window(scenario: str, out, screen: str = "1920x1080", env: dict | None = None):
+def run_in_a_window(scenario: str, out, screen: str = "1920x1080", env: dict | None = None, args=(),
+                    timeout: int = 300, keep: bool = False):
     """Run ``tests/SCENARIO`` in its own X server (Xvfb) with a window manager (openbox), so
     maximising and the screen's limits are what a user gets, and napari's settings as on a
     first start (a new file). Returns (the process, the checks it wrote to OUT/results.json)."""
-    shutil.rmtree(out, ignore_errors=True)
+    if not keep:  # a later phase of one day keeps what the earlier one left
+        shutil.rmtree(out, ignore_errors=True)
     script = Path(__file__).resolve().parent / scenario
+    extra = " ".join(f'"{a}"' for a in args)
     wm = "openbox >/dev/null 2>&1 & sleep 1; " if shutil.which("openbox") else ""
     run = subprocess.run(
-        ["xvfb-run", "-a", "-s", f"-screen 0 {screen}x24", "bash", "-c", f'{wm}exec "{sys.executable}" "{script}" "{out}"'],
-        capture_output=True, text=True, timeout=300,
+        ["xvfb-run", "-a", "-s", f"-screen 0 {screen}x24", "bash", "-c", f'{wm}exec "{sys.executable}" "{script}" "{out}" {extra}'],
+        capture_output=True, text=True, timeout=timeout,
         env={**os.environ, "QT_QPA_PLATFORM": "xcb", "NAPARI_CONFIG": str(Path(out).parent / f"napari-{screen}.yaml"),
              **(env or {})},
     )  # fmt: skip
