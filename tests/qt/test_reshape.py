@@ -242,6 +242,7 @@ def test_slice_asks_which_instance_when_the_line_crosses_several(viewer, scaled)
     s = scaled
     a = s.commit(rect(5, 15, 5, 45), region=(3,))
     b = s.commit(rect(20, 35, 5, 45), region=(3,))
+    s.set_selection([])  # (saving made b the selection: here the user picked nothing)
     draw(viewer, s, [(0, 25), (39, 25)])
     with pytest.raises(AnnotationError, match=rf"crosses Nucleus \({a.id}\), Nucleus \({b.id}\): pick"):
         slice_with_line(s)
