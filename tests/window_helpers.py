@@ -18,11 +18,14 @@ MODIFIERS = {"Shift": Qt.ShiftModifier, "Control": Qt.ControlModifier, "Alt": Qt
 
 
 def canvas_point(viewer, layer, yx):
-    """Where the data pixel (row, col) of the shown plane is on the canvas widget."""
+    """Where the data pixel (row, col) of the shown plane (rows and columns as displayed)
+    is on the canvas widget."""
     native = viewer.window._qt_viewer.canvas.native
+    shown = list(viewer.dims.displayed)  # (rows, columns) on screen: not the last two after a roll
+    offset = viewer.dims.ndim - layer.ndim
     data = np.asarray(layer.world_to_data(viewer.dims.point), float)
-    data[-2:] = yx
-    world = np.asarray(layer.data_to_world(data))[-2:]
+    data[[d - offset for d in shown]] = yx
+    world = np.asarray(layer.data_to_world(data))[[d - offset for d in shown]]
     center = np.asarray(viewer.camera.center[-2:])
     zoom = viewer.camera.zoom
     ratio = native.devicePixelRatioF() if hasattr(native, "devicePixelRatioF") else 1.0

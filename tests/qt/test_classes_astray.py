@@ -56,3 +56,24 @@ def test_start_annotating_a_second_image_keeps_the_users_classes(make_napari_vie
     assert s2 is not s1 and s2.image is second
     assert s2.ontology.names == ["nucleus", "mitosis"], "the user's classes, not a one-class 'object' list"
     assert s2.ontology is not s1.ontology, "each session owns its classes"
+
+
+def test_a_project_saved_after_load_reopens_with_only_the_loaded_classes(make_napari_viewer, tmp_path):
+    """The brush's fresh id of a start-up class lingered after Load; saved, it brought the class back."""
+    from napari_samlabel.api import open_project
+    from napari_samlabel.core import Ontology
+
+    viewer = make_napari_viewer()
+    image = viewer.add_image(np.zeros((2, *SHAPE), np.float32), name="movie")
+    from napari_samlabel.api import start_session
+
+    s = start_session(viewer, image, ontology=Ontology.from_dict({"classes": [{"name": "object"}]}))
+    path = tmp_path / "classes.json"
+    path.write_text(json.dumps(CLASSES))
+    _, panel = viewer.window.add_plugin_dock_widget("napari-samlabel", "SAM Label")
+    panel.classes._load(str(path))
+    s.commit(disc(SHAPE, 20, 20, 6), region=(0,))
+    folder = s.save_project(tmp_path / "p.samlabel")
+    viewer.layers.remove(s.labels)
+    again = open_project(viewer, image, folder)
+    assert again.ontology.names == ["nucleus", "mitosis"] and len(again.table.present()) == 1

@@ -28,3 +28,14 @@ def test_a_microscopists_day_at_1920x1080(tmp_path):
     run, results = run_in_a_window("day_microscopist.py", after, "1920x1080", args=[morning / "day.samlabel"],
                                    timeout=300)  # fmt: skip
     assert run.returncode == 0 and results and all(v["ok"] for v in results.values()), report(run, results)
+
+
+def test_a_clinicians_day_at_1366x768(tmp_path):
+    """A CT series, an ontology, the liver on axial and a lesion on sagittal, tracking along both
+    axes (the lesion's run leaves the liver's axial slices as drawn), a brush correction, a DICOM SEG
+    judged by dcmqi, Ctrl+S, quit; then `samlabel PROJECT` brings everything back, once."""
+    day = tmp_path / "day"
+    run, results = run_in_a_window("day_clinician.py", day, "1366x768", timeout=420)
+    assert run.returncode == 0 and results and all(v["ok"] for v in results.values()), report(run, results)
+    run, results = run_in_a_window("day_clinician.py", tmp_path / "reopen", "1366x768", args=[day / "ct.samlabel"])
+    assert run.returncode == 0 and results and all(v["ok"] for v in results.values()), report(run, results)

@@ -512,6 +512,11 @@ class AnnotationSession:
     def _keep_a_current_class(self) -> None:
         """Classes loaded or removed: a current class that is gone gives way to the first one
         (after Classes > Load, Enter said "no class named 'class 1'")."""
+        stale = [r.id for r in self.table if r.class_name not in self.ontology and self.table.is_unused(r.id)]
+        if stale and len(self.ontology):  # fresh brush ids of classes now gone: saved, they brought the class back
+            for i in stale:
+                self.table.edit(i).class_name = self.ontology.names[0]
+            self._fresh = {c: i for c, i in self._fresh.items() if i not in stale}
         name = self.current_class
         if (name is None or name not in self.ontology) and len(self.ontology):
             self.select_class(self.ontology.names[0])

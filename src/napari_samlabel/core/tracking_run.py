@@ -69,6 +69,7 @@ class TrackRun(StreamedRun):
         self.total = sum(len(o) for o in order)
         #: frame -> {id: the user's mask}: the tracked instances' keyframes in the run's range
         self.keyframes = gather_keyframes(annotation, frames, self.ids, [f for o in order for f in o])
+        self._drawn: dict[int, set[int]] = {}
         self.done = 0
         self.written: set[int] = set()
         self.cancelled = False
@@ -108,7 +109,7 @@ class TrackRun(StreamedRun):
             self.begin()
         plane = self.frames.plane_at(step.frame)
         keys = self.keyframes.get(step.frame, {})
-        drawn = UserLines(self.annotation, plane, getattr(self.frames, "axis", None))
+        drawn = UserLines(self.annotation, plane, getattr(self.frames, "axis", None), self.drawn_slices)
         with self.txn.writing():
             for obj_id, res in step.objects.items():
                 if self.annotation.table[obj_id].locked:
@@ -125,6 +126,25 @@ class TrackRun(StreamedRun):
                 )  # fmt: skip
         self.done += 1
         self.written.add(step.frame)
+
+    def drawn_slices(self, obj_id: int) -> set[int]:
+        """The keyframes of ``obj_id`` that are slices the user drew across a run along
+        another axis: those where it has pixels off the run's start plane. A drawing on
+        the start plane itself (a lesion saved on this sagittal plane) marks its slices
+        as the user's too, but it is this run's own start, not a slice drawn whole."""
+        if obj_id not in self._drawn:
+            ann = self.annotation
+            axis, fa = getattr(self.frames, "axis", None), ann.frame_axis
+            keys = ann.table[obj_id].keyframes if obj_id in ann.table else set()
+            out = set()
+            if keys and axis is not None and fa is not None and axis != fa:
+                for z in sorted(keys):
+                    where = np.nonzero(ann.store.read(ann.frame_region(z)) == obj_id)
+                    along = axis - (axis > fa)  # the run's axis within a slice
+                    if len(where[0]) and (where[along] != self.start).any():
+                        out.add(z)
+            self._drawn[obj_id] = out
+        return self._drawn[obj_id]
 
     @property
     def seconds_left(self) -> float | None:
@@ -146,17 +166,17 @@ class UserLines:
     an instance, the run leaves that instance's pixels exactly as they are (its own mask
     there is the user's, and in overwrite mode it takes none of theirs)."""
 
-    def __init__(self, annotation: Annotation, plane, run_axis: int | None) -> None:
+    def __init__(self, annotation: Annotation, plane, run_axis: int | None, drawn) -> None:
         fa = annotation.frame_axis
-        self.annotation, self.plane = annotation, plane
+        self.annotation, self.plane, self.drawn = annotation, plane, drawn
         self.active = fa is not None and run_axis is not None and run_axis != fa
         self.fa = fa
         self._current: np.ndarray | None = None
 
     def lines(self, obj_id: int) -> np.ndarray | None:
         """(H, W) bool, broadcastable: where on this plane ``obj_id``'s keyframes lie."""
-        keys = self.annotation.table[obj_id].keyframes if obj_id in self.annotation.table else set()
-        if not self.active or not keys:
+        keys = self.drawn(obj_id) if self.active and obj_id in self.annotation.table else set()
+        if not keys:
             return None
         rows, cols = self.plane.displayed
         if self.fa not in (rows, cols):  # the plane lies within one frame: all of it, or none

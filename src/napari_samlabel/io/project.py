@@ -287,6 +287,10 @@ def load_project(folder) -> tuple[np.ndarray, Ontology, InstanceTable, dict]:
         raise ProjectError(f"{folder / 'project.json'}: frame_axis {axis} is outside the {labels.ndim}D labels "
                            f"(0-{labels.ndim - 1})")  # fmt: skip
     table = InstanceTable.from_json(records)
+    # an id handed to the brush and never painted, of a class since replaced, is no instance:
+    # it must not bring its class back (older sessions saved such records)
+    for r in [r for r in table if not r.present and r.class_name not in ontology and len(ontology)]:
+        table.edit(r.id).class_name = ontology.names[0]
     lacking = sorted({r.class_name for r in table} - set(ontology.names))
     if lacking:  # kept and added, never dropped: they would vanish from the docks and exports
         for name in lacking:
