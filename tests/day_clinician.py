@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from day_microscopist import gone, open_window, show_control, tab  # noqa: E402
+from day_microscopist import gone, open_window, show_control, tab, track_by_key  # noqa: E402
 from window_helpers import Checks, answer_dialogs, run_scenario, wait_until, x_click, x_click_canvas, x_drag_canvas, x_key  # noqa: E402,E501
 
 CLASSES = {"classes": [{"name": "liver", "color": "#aa6e28", "hotkey": "1"},
@@ -96,12 +96,8 @@ def day(out: Path) -> None:
     check("a click and Enter on the axial slice save the liver", liver is not None and liver.class_name == "liver"
           and size > 50 and inside > 0.9, pixels=size, inside=round(inside, 3))  # fmt: skip
     shot("liver_axial")
-    x_key("shift+t")
-    wait_until(lambda: panel.track.worker is not None, 3000)
-    wait_until(lambda: panel.track.worker is None, 60000)
-    x_key("shift+alt+t")
-    wait_until(lambda: panel.track.worker is not None, 3000)
-    wait_until(lambda: panel.track.worker is None, 60000)
+    track_by_key("shift+t", panel.track)
+    track_by_key("shift+alt+t", panel.track)
     slices = sorted(s.table[liver.id].frames)
     check("Shift+T and Shift+Alt+T track the liver through the slices both ways",
           slices[0] < ORGAN[0] - 3 and slices[-1] > ORGAN[0] + 3, slices=slices)  # fmt: skip
@@ -122,12 +118,8 @@ def day(out: Path) -> None:
     check("on the sagittal plane a click and Enter save the lesion", lesion is not None,
           classes=[r.class_name for r in s.table.present()])  # fmt: skip
     check("the lesion just saved is the selection", s.selection == [lesion.id], selection=s.selection)
-    x_key("shift+t")
-    wait_until(lambda: panel.track.worker is not None, 3000)
-    wait_until(lambda: panel.track.worker is None, 60000)
-    x_key("shift+alt+t")
-    wait_until(lambda: panel.track.worker is not None, 3000)
-    wait_until(lambda: panel.track.worker is None, 60000)
+    track_by_key("shift+t", panel.track)
+    track_by_key("shift+alt+t", panel.track)
     columns = sorted({int(x) for x in np.nonzero(s.labels.data == lesion.id)[2]})
     check("Shift+T on the sagittal view tracks the lesion (not the liver) along x", len(columns) > 6
           and np.array_equal(s.labels.data[ORGAN[0]] == liver.id, drawn == liver.id),

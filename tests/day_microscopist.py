@@ -105,6 +105,13 @@ def row_point(instances, label_id: int, column: int = 1, box: bool = False):
     raise AssertionError(f"{label_id} is not in the list")
 
 
+def track_by_key(combo: str, track) -> None:
+    """Shift+T (or Shift+Alt+T) as a key press, then wait for the run it starts to end."""
+    x_key(combo)
+    wait_until(lambda: track.worker is not None, 3000)
+    wait_until(lambda: track.worker is None, 60000)
+
+
 def centre(mask: np.ndarray):
     from scipy import ndimage as ndi
 
@@ -173,9 +180,7 @@ def morning(out: Path) -> None:
     check("a click on a row selects it", s.selection == [first], selection=s.selection,
           focus=type(QApplication.focusWidget()).__name__)  # fmt: skip
     track = panel.track
-    x_key("shift+t")
-    wait_until(lambda: track.worker is not None, 3000)
-    wait_until(lambda: track.worker is None, 60000)
+    track_by_key("shift+t", track)
     frames = sorted(s.table[first].frames)
     check("Shift+T from the list tracks the selected row forward", frames[-1] > FRAME + 3, frames=frames,
           status=track.status.text())  # fmt: skip
@@ -205,9 +210,7 @@ def morning(out: Path) -> None:
     # -- re-track from the start frame: the corrected frame stays -------------------------
     viewer.dims.set_current_step(0, FRAME)
     x_click(*row_point(instances, first))
-    x_key("shift+t")
-    wait_until(lambda: track.worker is not None, 3000)
-    wait_until(lambda: track.worker is None, 60000)
+    track_by_key("shift+t", track)
     check("re-tracking keeps the corrected frame as drawn", np.array_equal(s.labels.data[FRAME + 2] == first,
           corrected == first), status=track.status.text())  # fmt: skip
     said = track.status.text()

@@ -7,6 +7,7 @@ from typing import Callable
 from qtpy.QtCore import QEvent, QObject, Signal
 from qtpy.QtWidgets import QComboBox, QLabel, QSizePolicy, QWidget
 
+from .._napari.registry import unwrap
 from ..core.errors import SamlabelError, message
 
 #: Errors a user can act on: shown in the viewer and the dock, never a traceback. Anything
@@ -125,6 +126,16 @@ def narrow(widget, chars: int | None = None):
     else:
         widget.setStyleSheet("QAbstractSpinBox { min-width: 30px; padding: 1px 2px; }")
     return widget
+
+
+def once_per_window(viewer, hook: type):
+    """The viewer window's ``hook`` object (a QObject child of napari's main window, built
+    from the viewer), made on first use; None for a viewer without a window (scripts)."""
+    viewer = unwrap(viewer)
+    window = getattr(getattr(viewer, "window", None), "_qt_window", None)
+    if window is None:
+        return None
+    return window.findChild(hook) or hook(viewer)
 
 
 def alive(widget: QObject) -> bool:

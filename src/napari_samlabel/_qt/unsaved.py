@@ -15,9 +15,9 @@ from qtpy.QtCore import QEvent, QObject, QTimer
 from qtpy.QtWidgets import QMessageBox
 
 from .._napari.autosave import autosave_folder, autosave_root
-from .._napari.registry import sessions, unwrap
+from .._napari.registry import sessions
 from ..io.project import is_project
-from ._common import StatusLine
+from ._common import StatusLine, once_per_window
 from .project_dialog import save_session
 
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
@@ -114,9 +114,5 @@ class UnsavedGuard(QObject):
 
 
 def unsaved_guard(viewer) -> UnsavedGuard | None:
-    """The viewer's close guard, made once; None for a viewer without a window."""
-    viewer = unwrap(viewer)
-    window = getattr(getattr(viewer, "window", None), "_qt_window", None)
-    if window is None:
-        return None
-    return window.findChild(UnsavedGuard) or UnsavedGuard(viewer)
+    """The viewer's close guard, made once; None for a viewer without a window (scripts)."""
+    return once_per_window(viewer, UnsavedGuard)

@@ -31,7 +31,8 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.keys import keybinding
-from .._napari.registry import sessions, unwrap
+from .._napari.registry import sessions
+from ._common import once_per_window
 
 #: keys that mean "this object" and only count where the object is: on the canvas
 CANVAS_ONLY = ("Enter", "Escape")
@@ -148,8 +149,4 @@ class WindowKeys(QObject):
 
 def window_keys(viewer) -> WindowKeys | None:
     """The viewer's key filter, made once; None for a viewer without a window (scripts)."""
-    viewer = unwrap(viewer)
-    window = getattr(getattr(viewer, "window", None), "_qt_window", None)
-    if window is None:
-        return None
-    return window.findChild(WindowKeys) or WindowKeys(viewer)
+    return once_per_window(viewer, WindowKeys)
