@@ -74,7 +74,7 @@ def main(out: Path) -> dict:
     top_left = slider.mapToGlobal(slider.rect().topLeft())
     bottom_right = slider.mapToGlobal(slider.rect().bottomRight())
     check("time slider on screen", screen.contains(top_left) and screen.contains(bottom_right))
-    clipped = {}
+    clipped, texts_cut, sideways = {}, {}, {}
     for i in range(panel.tabs.count()):
         panel.tabs.setCurrentIndex(i)
         QTest.qWait(50)
@@ -90,8 +90,39 @@ def main(out: Path) -> dict:
         controls = [w for w in content.findChildren((QAbstractButton, QComboBox)) if w.isVisibleTo(content)]
         if not inside or not controls:
             clipped[panel.tabs.tabText(i)] = "off screen" if not inside else "no controls"
+        cut = cut_texts(content)
+        if cut:
+            texts_cut[panel.tabs.tabText(i)] = cut
+        if panel.tabs.widget(i).widget() is panel.instances:
+            sideways = list_overflow(panel.instances)
         shot(f"tab_{panel.tabs.tabText(i).lower()}")
     check("every tab's controls fit the panel and the panel is on screen", not clipped, clipped=clipped)
+    check("no label, button or check box text is cut or elided in any tab", not texts_cut, cut=texts_cut)
+    check("the Instances list's columns fit without a sideways scroll", not sideways, **sideways)
+    # a point larger (napari's Preferences > Appearance > font size): the Track tab had 1 px
+    # to spare at the default, and a point more cut its "to the end" and "Unlink" off
+    from napari.settings import get_settings
+
+    appearance = get_settings().appearance
+    default_font = appearance.font_size
+    appearance.font_size = default_font + 1
+    QTest.qWait(300)
+    larger_cut = {}
+    for i in range(panel.tabs.count()):
+        panel.tabs.setCurrentIndex(i)
+        QTest.qWait(50)
+        cut = cut_texts(panel.tabs.widget(i).widget())
+        if panel.tabs.widget(i).widget() is panel.instances:
+            cut += [[k, v] for k, v in list_overflow(panel.instances).items()]
+        if cut:
+            larger_cut[panel.tabs.tabText(i)] = cut
+    panel.tabs.setCurrentIndex(3)
+    QTest.qWait(50)
+    shot("tab_track_font_larger")
+    appearance.font_size = default_font
+    QTest.qWait(300)
+    check("no text cut and no sideways scroll at a font a point larger", not larger_cut,
+          font_size=default_font + 1, cut=larger_cut)  # fmt: skip
     panel.tabs.setCurrentIndex(1)
 
     # -- SAM mode, three objects with clicks and Enter --------------------------------
@@ -145,6 +176,13 @@ def main(out: Path) -> dict:
     gaps.stop()
     check("labeling never paused the GUI over 150 ms (+ the machine's lateness, napari's redraw)",
           gaps.within(0.15, baseline=redraw), **gaps.figures())
+    panel.tabs.setCurrentIndex(2)  # the Instances tab, with the three rows
+    QTest.qWait(100)
+    check("the Instances list shows its rows' names and classes whole, without a sideways scroll",
+          not list_overflow(panel.instances), **list_overflow(panel.instances))
+    shot("instances_listed")
+    panel.tabs.setCurrentIndex(1)
+    QTest.qWait(50)
 
     # -- copy / paste onto the next frame ------------------------------------------
     key(viewer, "Control-C")
@@ -222,6 +260,62 @@ def main(out: Path) -> dict:
     check("the Keys dialog lists them", dialog.table.rowCount() == len(SHORTCUTS))
     dialog.close()
     return results
+
+
+def cut_texts(content) -> list:
+    """Every shown label, button and check box whose text the user cannot read whole: the
+    widget is narrower than its text (with its margins, padding, check box indicator), or
+    lies partly beyond the right edge of the tab (no sideways scrolling exists), or a
+    wrapped label has fewer lines of height than its text needs. [text, needs, has] each."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QAbstractButton, QLabel
+
+    cut = []
+    for w in content.findChildren((QLabel, QAbstractButton)):
+        text = w.text()
+        visible = w.visibleRegion().boundingRect()  # clipped by the tab and folded sections
+        if not text or not w.isVisibleTo(content) or visible.isEmpty():
+            continue
+        if isinstance(w, QLabel):
+            if w.wordWrap():
+                if w.heightForWidth(w.width()) > w.height() + 1 or visible.width() < w.width():
+                    cut.append([text[:40], [w.width(), w.heightForWidth(w.width())], [visible.width(), w.height()]])
+                continue
+            m = w.contentsMargins()
+            rich = w.textFormat() == Qt.TextFormat.RichText or (
+                w.textFormat() == Qt.TextFormat.AutoText and Qt.mightBeRichText(text))
+            needs = (w.sizeHint().width() if rich or w.pixmap() is not None and not w.pixmap().isNull()
+                     else w.fontMetrics().horizontalAdvance(text) + m.left() + m.right() + 2 * w.margin() + max(w.indent(), 0))  # fmt: skip
+        else:  # buttons and check boxes: the text, padding and indicator the style asks for
+            needs = w.sizeHint().width()
+        if min(w.width(), visible.width()) < needs:
+            cut.append([text[:40], needs, min(w.width(), visible.width())])
+    return cut
+
+
+def list_overflow(instances) -> dict:
+    """What of the Instances list is not readable at its width: a horizontal scroll bar, a
+    shown column narrower than its header, the Instance or Class column narrower than a row's
+    name or class. Empty when all is well."""
+    from qtpy.QtCore import Qt
+
+    from napari_samlabel._qt.instances_widget import COL_CLASS, COL_NAME
+
+    tree, header = instances.tree, instances.tree.header()
+    out = {}
+    if tree.horizontalScrollBar().isVisible():
+        out["horizontal scroll bar"] = [header.length(), tree.viewport().width()]
+    model = tree.model()
+    for col in range(model.columnCount()):
+        if header.isSectionHidden(col):
+            continue
+        title = model.headerData(col, Qt.Orientation.Horizontal)
+        needs = header.fontMetrics().horizontalAdvance(title) + 4  # the theme's 2 px padding each side
+        if col in (COL_NAME, COL_CLASS) and model.rowCount():  # Instance, Class: every row's text whole
+            needs = max(needs, tree.sizeHintForColumn(col))
+        if header.sectionSize(col) < needs:
+            out[title] = [needs, header.sectionSize(col)]
+    return out
 
 
 if __name__ == "__main__":

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Callable
 
 from qtpy.QtCore import (
     QAbstractTableModel,
+    QEvent,
     QItemSelection,
     QItemSelectionModel,
     QModelIndex,
+    QSize,
     QSortFilterProxyModel,
     Qt,
     QTimer,
@@ -32,6 +34,8 @@ from qtpy.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSpinBox,
+    QStyle,
+    QStyleOptionHeader,
     QTabWidget,
     QTreeView,
     QVBoxLayout,
@@ -50,7 +54,7 @@ if TYPE_CHECKING:
     from .._napari.session import AnnotationSession
 
 ALL_FRAMES, CURRENT_FRAME, FRAME_RANGE = "All frames", "Current frame", "Frame range"
-# what a slim panel shows first comes first: Status and Source are a scroll away
+# what a slim panel shows first comes first: the columns that fit show, in this order (InstanceList)
 COLUMNS = ["Instance", "Class", "Frames", "Conf.", "Lock", "Keys", "Status", "Source", "Parent"]
 COL_NAME, COL_CLASS, COL_FRAMES, COL_CONF, COL_LOCK, COL_KEYS, COL_STATUS, COL_SOURCE, COL_PARENT = range(len(COLUMNS))
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -59,7 +63,8 @@ _SORT_OF = {COL_NAME: "id", COL_CLASS: "class", COL_FRAMES: "frames", COL_CONF: 
             COL_SOURCE: "source", COL_STATUS: "status", COL_LOCK: "locked", COL_PARENT: "parent",
             COL_KEYS: "keyframes"}  # fmt: skip
 _HEADER_TIPS = {
-    COL_NAME: "Tick to show, untick to hide; click the header to sort by id",
+    COL_NAME: "Tick to show, untick to hide; click the header to sort by id; right-click it to pick the "
+              "columns (those that fit the list's width show)",
     COL_FRAMES: "Frames the instance is on; sorts by first frame",
     COL_KEYS: "Keyframes: the frames you drew or corrected (prompts, brush, commits), not tracked or "
               "interpolated ones. Tracking conditions on them and never overwrites them; Interpolate "
@@ -157,8 +162,11 @@ class InstanceModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DecorationRole and col == COL_CLASS:
             return self.colors.get(r.class_name)
         if role == Qt.ItemDataRole.ToolTipRole:
-            if col == COL_NAME:
-                return "Tick to show, untick to hide; click to select and go to it"
+            if col == COL_NAME:  # every column's value: a slim panel shows only some columns
+                parent = f", divided from {r.parent}" if r.parent else ""
+                return (f"{r.name}: {r.class_name}, frames {r.frames_text}, keyframes {r.keys_text or 'none'}, "
+                        f"confidence {r.confidence:.2f}, {r.status}, {r.sources}{', locked' if r.locked else ''}"
+                        f"{parent}\nTick to show, untick to hide; click to select and go to it")  # fmt: skip
             if col in (COL_FRAMES, COL_KEYS):
                 return f"Frames {r.frames_text}\nKeyframes (yours) {r.keys_text or 'none'}"
             if col == COL_LOCK:
@@ -271,9 +279,41 @@ class InstanceFilter(QSortFilterProxyModel):
 
 
 class InstanceList(QTreeView):
-    """The list; Delete or Backspace deletes the selected instances."""
+    """The list; Delete or Backspace deletes the selected instances.
+
+    It never scrolls sideways: the Instance column takes the width left, and of the other
+    columns, in :data:`COLUMNS` order, those that fit beside it and the Class column are
+    shown (a 300 px panel: Instance, Class, Frames, Conf.; a wider dock: more). A right
+    click on the header picks the columns wanted; the Instance cell's tooltip has them all.
+    """
 
     delete_pressed = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.class_names: Callable[[], list[str]] = list  # the ontology's, for the columns' widths
+        self.unwanted: set[int] = set()  # columns the user turned off
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(0)
+        self._fit_timer.timeout.connect(self.fit_columns)
+        self._fitted_width = -1
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # "Mitoch…ndrion (12)": the id stays
+        header = self.header()
+        header.setStretchLastSection(False)
+        header.setMinimumSectionSize(24)
+        header.setResizeContentsPrecision(30)  # widths from the rows shown and a few more: fitting stays cheap
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._column_menu)
+
+    def setModel(self, model) -> None:
+        super().setModel(model)
+        for signal in (model.rowsInserted, model.rowsRemoved, model.modelReset, model.layoutChanged):
+            signal.connect(self.refit)
+        self.header().sortIndicatorChanged.connect(self.refit)
+        header = self.header()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
 
     def keyPressEvent(self, event) -> None:
         if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.selectionModel().hasSelection():
@@ -281,6 +321,80 @@ class InstanceList(QTreeView):
             event.accept()
             return
         super().keyPressEvent(event)
+
+    def viewportEvent(self, event) -> bool:
+        if event.type() == QEvent.Type.Resize and self.viewport().width() != self._fitted_width:
+            self.fit_columns()
+        return super().viewportEvent(event)
+
+    def refit(self, *_args) -> None:
+        """Fit the columns to the width soon (once for many changes)."""
+        self._fit_timer.start()
+
+    def column_width(self, col: int) -> int:
+        """What a column needs to show its header, and for Instance and Class their text whole."""
+        header = self.header()
+        opt = QStyleOptionHeader()  # as the header measures a section, its sort arrow included
+        opt.initFrom(header)
+        opt.text, opt.section = COLUMNS[col], col
+        if header.sortIndicatorSection() == col:  # room for the sort arrow where it is drawn
+            opt.sortIndicator = QStyleOptionHeader.SortIndicator.SortDown
+        size = header.style().sizeFromContents(QStyle.ContentsType.CT_HeaderSection, opt, QSize(), header)
+        need = max(size.width(), header.fontMetrics().horizontalAdvance(COLUMNS[col]) + 8)
+        if col in (COL_NAME, COL_CLASS):
+            metrics, names = self.fontMetrics(), self.class_names() or ["nucleus"]
+            widest = max(metrics.horizontalAdvance(f"{n[:1].upper()}{n[1:]} (99)" if col == COL_NAME else n) for n in names)
+            need = max(need, widest + 32, self.sizeHintForColumn(col))  # 32: check box or colour, margins
+        elif col == COL_FRAMES:
+            need = max(need, self.fontMetrics().horizontalAdvance("00-00") + 12)
+        return need
+
+    def fit_columns(self) -> None:
+        """Show the columns that fit the width (none scrolls sideways), each wide enough."""
+        model = self.model()
+        width = self.viewport().width()
+        if model is None or width <= 0:
+            return
+        self._fitted_width = width
+        header = self.header()
+        need = {col: self.column_width(col) for col in range(len(COLUMNS))}
+        need[COL_CLASS] = min(need[COL_CLASS], width * 2 // 5)  # a long class name: elided, not the list
+        used = min(need[COL_NAME], width - need[COL_CLASS]) + need[COL_CLASS]
+        shown, room = {COL_NAME, COL_CLASS}, True
+        for col in range(len(COLUMNS)):
+            if col in shown or col in self.unwanted:
+                continue
+            room = room and used + need[col] <= width
+            if room:
+                shown.add(col)
+                used += need[col]
+        for col in range(len(COLUMNS)):
+            header.setSectionHidden(col, col not in shown)
+            if col in shown and col != COL_NAME:
+                header.resizeSection(col, need[col])
+        self.updateGeometries()  # the scroll bars now, not at the next layout
+
+    def _column_menu(self, pos) -> None:
+        from qtpy.QtWidgets import QMenu
+
+        menu = QMenu(self)
+        for col, title in enumerate(COLUMNS):
+            if col in (COL_NAME, COL_CLASS):
+                continue
+            wanted = col not in self.unwanted
+            no_room = wanted and self.header().isSectionHidden(col)
+            action = menu.addAction(f"{title} (no room: widen the panel or untick another)" if no_room else title)
+            action.setCheckable(True)
+            action.setChecked(wanted)
+            action.toggled.connect(lambda on, col=col: self.want_column(col, on))
+        menu.exec(self.header().mapToGlobal(pos))
+
+    def want_column(self, col: int, on: bool) -> None:
+        """Show (when it fits) or never show a column; Instance and Class always show."""
+        if col in (COL_NAME, COL_CLASS):
+            return
+        (self.unwanted.discard if on else self.unwanted.add)(col)
+        self.fit_columns()
 
 
 class InstancesWidget(QWidget):
@@ -333,13 +447,7 @@ class InstancesWidget(QWidget):
         self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.tree.setMinimumHeight(120)
         self.tree.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        header = self.tree.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setMinimumSectionSize(24)
-        for col, width in ((COL_NAME, 104), (COL_CLASS, 76), (COL_FRAMES, 48), (COL_CONF, 42),
-                           (COL_LOCK, 40), (COL_KEYS, 60), (COL_STATUS, 84), (COL_SOURCE, 64), (COL_PARENT, 48)):  # fmt: skip
-            header.resizeSection(col, width)
+        self.tree.class_names = lambda: self._session.ontology.names if self._session is not None else []
         self.tree.clicked.connect(self._on_clicked)
         self.tree.selectionModel().selectionChanged.connect(self._share_selection)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -529,6 +637,7 @@ class InstancesWidget(QWidget):
 
         self.model.recolor({c.name: QColor(c.color) for c in s.ontology} if s is not None else {})
         self._on_changed()
+        self.tree.refit()  # class names set the Instance and Class columns' widths
 
     def _on_changed(self, *_args) -> None:
         """The annotation changed: update the rows of the instances that did, nothing else."""

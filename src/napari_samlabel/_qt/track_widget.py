@@ -74,10 +74,8 @@ class TrackWidget(QWidget):
         self.frames_spin.setToolTip("How many frames a run covers, the start frame included (Shift+T uses it too)")
         self.frames_spin.valueChanged.connect(lambda n: settings().setValue(FRAMES_KEY, int(n)))
         self.to_end = QCheckBox("to the end")
+        self.to_end.setToolTip("Track to the last frame (or the first, going backward), whatever the count beside")
         self.to_end.toggled.connect(lambda on: self.frames_spin.setEnabled(not on))
-        frames = QHBoxLayout()
-        frames.addWidget(self.frames_spin)
-        frames.addWidget(self.to_end)
         self.stop_spin = QSpinBox()
         self.stop_spin.setRange(0, 1000)
         self.stop_spin.setValue(3)
@@ -136,7 +134,10 @@ class TrackWidget(QWidget):
         form = QFormLayout()
         form.addRow("Objects", self.objects_combo)
         form.addRow("Direction", self.direction_combo)
-        form.addRow("Frames", frames)
+        form.addRow("Frames", self.frames_spin)
+        # under the count, not beside it: napari's spin box is wide (70 px, its +/- and
+        # padding besides), and side by side they cut "to the end" off in a 300 px panel
+        form.addRow("", self.to_end)
         form.addRow("Stop after", self.stop_spin)
         form.addRow("Mode", self.mode_combo)
         layout = QVBoxLayout(self)
