@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._reader import open_files
 from .core.errors import SamlabelError, message
 
 DEMO_CLASSES = {
@@ -62,70 +63,6 @@ def open_viewer(sample: str | None = "timelapse", files: list[str] | None = None
         panel.window().showMaximized()
     return viewer
 
-
-
-PLUGIN = "napari-samlabel"
-
-
-def open_files(viewer, files) -> list:
-    """Open paths the way ``samlabel FILE...`` does: the plugin's reader for what it claims
-    (DICOM files and folders, DICOMDIR, NIfTI: spacing, origin and metadata["geometry"]
-    kept, so NIfTI and DICOM SEG exports keep the geometry), napari's usual choice for the
-    rest. DICOM slices given one by one are read together, one layer per series. A project
-    folder opens last, over its image (given with it, or the file it records)."""
-    from ._reader import napari_get_reader, open_project_in, read_dicom_layers, read_project_folder
-
-    paths = [str(f) for f in files]
-    readers = {p: napari_get_reader(p) for p in paths}
-    slices = [p for p in paths if readers[p] is read_dicom_layers and Path(p).is_file()]
-    projects = [p for p in paths if readers[p] is read_project_folder]
-    added, slices_done = [], False
-    for p in paths:
-        if p in projects:
-            continue
-        if readers[p] is None:
-            added += _open_with_napari(viewer, p)
-        elif p in slices and len(slices) > 1:
-            if not slices_done:
-                added += _open_with_plugin(viewer, slices)
-                slices_done = True
-        else:
-            added += _open_with_plugin(viewer, [p])
-    for p in projects:
-        before = list(viewer.layers)
-        open_project_in(viewer, p)
-        added += [layer for layer in viewer.layers if layer not in before]
-    return added
-
-
-def _open_with_plugin(viewer, paths: list[str]) -> list:
-    """Through napari (layer source, progress) when npe2's name patterns let it; otherwise
-    (a long extensionless DICOM name, slices with mixed suffixes) the same reader, called here."""
-    from npe2 import PluginManager
-
-    from ._reader import napari_get_reader
-
-    try:
-        claimed = any(r.plugin_name == PLUGIN for r in PluginManager.instance().iter_compatible_readers(paths))
-    except ValueError:  # npe2 refuses a stack whose names have different suffixes
-        claimed = False
-    if claimed:
-        return viewer.open(paths if len(paths) > 1 else paths[0], stack=len(paths) > 1, plugin=PLUGIN)
-    from napari.layers import Layer
-
-    reader = napari_get_reader(paths if len(paths) > 1 else paths[0])
-    return [viewer.add_layer(Layer.create(*ld)) for ld in reader(paths if len(paths) > 1 else paths[0])]
-
-
-def _open_with_napari(viewer, path: str) -> list:
-    """The user's saved reader choice or the only reader; napari's own when several claim it."""
-    from napari.errors import MultipleReaderError
-
-    try:
-        return viewer.open(path, plugin=None)
-    except MultipleReaderError as e:
-        choices = list(e.available_plugins)
-        return viewer.open(path, plugin="napari" if "napari" in choices else choices[0])
 
 
 def freeze_startup_objects() -> None:
