@@ -361,3 +361,18 @@ def test_a_run_across_the_slices_never_changes_the_slices_the_user_drew():
     np.testing.assert_array_equal(labels[7] == 2, before[7] == 2, err_msg="instance 2's slice 7 changed")
     # slices 3 and 7 hold instance 1 only on the start plane (drawn on this sagittal plane): tracked
     assert all((labels[z, 5:25, 13:18] == 1).all() for z in (2, 3, 8)), "slices nobody drew are tracked"
+
+
+def test_a_run_across_the_slices_leaves_the_users_slices_keyframes():
+    """A lesion saved on a sagittal plane, tracked along x: its slices stay the user's
+    (source manual, 1.0, keyframes), not 'tracked' (Delete below confidence would take them)."""
+    shape = (10, 30, 30)
+    labels = np.zeros(shape, np.uint32)
+    labels[3:8, 10:20, 12] = 1  # drawn on the sagittal plane x=12: slices 3-7 are the user's
+    out = np.zeros((10, 30), bool)
+    out[3:8, 10:20] = True
+    ann, run = run_on(labels, lambda a: None, FixedMaskTrackerDouble({1: out}), [1], 12,
+                      CoreOptions("forward", 4, None, Mode.EXCLUDE), axis=2)  # fmt: skip
+    assert run.done == 3 and (labels[5, 12:18, 13:16] == 1).all()
+    rec = ann.table[1]
+    assert rec.keyframes == {3, 4, 5, 6, 7} and all(rec.source_on(z) == "manual" for z in range(3, 8))

@@ -141,3 +141,26 @@ def test_autosave_is_on_and_the_next_start_offers_to_recover(window, qtbot):
     assert recovered is not again and len(recovered.table.present()) == 1
     assert again.labels not in viewer.layers, "the empty labels just started made way"
     assert recovered.project_folder is None, "Ctrl+S asks where to keep it, never back into the cache"
+
+
+def test_a_save_forgets_the_cache_autosave_and_an_empty_start_never_overwrites_one(window, tmp_path):
+    """The next start offered 'autosaved ... not saved since' after a save into a project; and while
+    the question was open, the new empty session's autosave overwrote the one asked about."""
+    from napari_samlabel._napari.autosave import autosave, autosave_folder
+
+    viewer, s, panel = window
+    written = panel.export.autosave_now()
+    folder = autosave_folder(s)
+    assert written and folder.is_dir()
+    panel.export.save_project(str(tmp_path / "movie.samlabel"))
+    assert not folder.exists(), "saved where the user chose: the cache's copy is stale"
+    s.commit(disc(SHAPE, 60, 20, 6), region=(1,))
+    s.project_folder = None  # (as after a crash: labels only in the cache)
+    s.saved_version = -1
+    autosave([s])
+    assert folder.is_dir()
+    image = s.image
+    viewer.layers.remove(s.labels)
+    panel.export.confirm = lambda title, question: False  # the question stays unanswered for now
+    empty = start_session(viewer, image, ontology=s.ontology)
+    assert autosave([empty]) == [] and folder.is_dir(), "an empty start never overwrites a crash's autosave"

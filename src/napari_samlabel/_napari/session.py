@@ -24,6 +24,7 @@ from ..core.annotation import Annotation, AnnotationError
 from ..core.compose import Mode
 from ..core.instances import Instance, InstanceTable
 from ..core.ontology import Ontology, hex_to_rgba
+from .autosave import forget_autosave
 from .history import LayerStore
 from .view import labels_shape
 
@@ -427,6 +428,7 @@ class AnnotationSession:
             self.project_folder = out
             self.saved_version = version
             self.saved_at = time.time()
+            forget_autosave(self)  # kept where the user chose: no stale offer to recover it
         return out
 
     def export(self, fmt: str, out, **kwargs):

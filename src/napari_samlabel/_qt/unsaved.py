@@ -7,16 +7,14 @@ next start offers to recover only what a crash left behind.
 
 from __future__ import annotations
 
-import shutil
 import time
 import weakref
 
 from qtpy.QtCore import QEvent, QObject, QTimer
 from qtpy.QtWidgets import QMessageBox
 
-from .._napari.autosave import autosave_folder, autosave_root
+from .._napari.autosave import forget_autosave
 from .._napari.registry import sessions
-from ..io.project import is_project
 from ._common import StatusLine, once_per_window
 from .project_dialog import save_session
 
@@ -39,13 +37,6 @@ def what_is_lost(session) -> str:
         when = time.strftime("%H:%M", time.localtime(session.saved_at)) if session.saved_at else "its last save"
         since = f"changed since {when} ({session.project_folder.name})"
     return f"{session.image.name!r}: {n} instance{'s' if n != 1 else ''}, {since}"
-
-
-def forget_autosave(session) -> None:
-    """The cache's autosave of a session the user saved or discarded (never anything else)."""
-    folder = autosave_folder(session)
-    if folder.is_dir() and is_project(folder) and autosave_root() in folder.parents:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 class UnsavedGuard(QObject):
@@ -81,7 +72,9 @@ class UnsavedGuard(QObject):
         if not self._by_user(event):
             return False
         pending = [s for s in self.registry.sessions if unsaved(s)]
-        if not pending:
+        if not pending:  # all kept where the user chose: their cache autosaves are stale
+            for s in self.registry.sessions:
+                forget_autosave(s)
             return False
         choice = self.ask([what_is_lost(s) for s in pending])
         if choice == SAVE and not all(save_session(obj, s, self.status) is not None for s in pending):

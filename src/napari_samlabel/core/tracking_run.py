@@ -120,10 +120,15 @@ class TrackRun(StreamedRun):
                 others = [m for i, m in keys.items() if i != obj_id]
                 if others:  # never over another tracked instance's keyframe pixels (overwrite mode)
                     mask = mask & ~np.logical_or.reduce(others)
+                rec = self.annotation.table[obj_id]
+                kept = {f: (rec.source_on(f), rec.score_on(f)) for f in rec.keyframes} if drawn.active else {}
                 self.annotation.write_mask(
                     plane.mask_to_region(mask), obj_id, plane.region, self.options.mode,
                     replace=True, source="tracked", confidence=res.score,
                 )  # fmt: skip
+                for f, (source, score) in kept.items():  # a slice is the user's: a crossing run leaves it so
+                    if f in self.annotation.table[obj_id].frames:
+                        self.annotation.table.edit(obj_id).set_frame(f, source, score)
         self.done += 1
         self.written.add(step.frame)
 
