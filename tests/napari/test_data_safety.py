@@ -47,6 +47,8 @@ def test_two_images_with_one_name_autosave_apart(viewer, classes, tmp_path):
 
     s1 = start_session(viewer, viewer.add_image(np.zeros((3, 20, 20)), name="CT AXIAL"), ontology=classes)
     s2 = start_session(viewer, viewer.add_image(np.zeros((5, 20, 20)), name="CT AXIAL"), ontology=classes)
+    for s in (s1, s2):  # (an empty session has nothing to autosave)
+        s.commit(np.ones((20, 20), bool), region=(0,))
     f1, f2 = autosave([s1, s2], root=tmp_path)
     assert f1 != f2 and load_project(f1)[0].shape == (3, 20, 20) and load_project(f2)[0].shape == (5, 20, 20)
 
@@ -76,6 +78,7 @@ def test_autosave_names_stay_inside_the_cache(viewer, classes, tmp_path, name):
     root = tmp_path / "cache" / "autosave"
     s = start_session(viewer, viewer.add_image(np.zeros((2, 10, 10)), name=name or "x"), ontology=classes)
     s.image.name = name  # a DICOM SeriesDescription taken verbatim
+    s.commit(np.ones((10, 10), bool), region=(0,))  # (an empty session has nothing to autosave)
     (folder,) = autosave([s], root=root)
     assert folder.parent == root and folder.name.endswith(".samlabel") and not folder.name.startswith(".")
     outside = [p for p in tmp_path.rglob("*") if root not in p.parents and p != root and p not in root.parents]

@@ -4,8 +4,11 @@ annotating a second image keeps the user's classes (not a one-class 'object' lis
 import json
 
 import numpy as np
+import pytest
 
 from napari_samlabel.synthetic import disc
+
+pytestmark = pytest.mark.slow  # real windows: each test over 2 s
 
 SHAPE = (60, 80)
 CLASSES = {"classes": [{"name": "nucleus", "color": "#ff8800", "hotkey": "1"},

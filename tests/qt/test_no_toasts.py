@@ -4,10 +4,13 @@ access through the proxied viewer (Open project), no deprecated overlay (frame l
 import warnings
 
 import numpy as np
+import pytest
 
 from napari_samlabel.api import start_session
 from napari_samlabel.core import Ontology
 from napari_samlabel.synthetic import disc
+
+pytestmark = pytest.mark.slow  # real windows: each test over 2 s
 
 SHAPE = (40, 50)
 

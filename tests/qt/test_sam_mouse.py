@@ -10,6 +10,8 @@ from napari_samlabel.api import start_session
 from napari_samlabel.core import Ontology
 from tests.window_helpers import canvas_point, click, drag
 
+pytestmark = pytest.mark.slow  # real windows: each test over 2 s
+
 SHAPE = (200, 240)
 
 

@@ -13,6 +13,8 @@ from napari_samlabel.core import Ontology
 from napari_samlabel.io.project import load_project
 from napari_samlabel.synthetic import disc
 
+pytestmark = pytest.mark.slow  # real windows: each test over 2 s
+
 SHAPE = (80, 100)
 
 
