@@ -137,3 +137,18 @@ def test_a_row_click_jumps_to_the_first_frame_only_when_the_instance_is_not_show
     click_row(qtbot, panel.instances, late.id)
     assert viewer.dims.current_step[0] == 5, "on the frame shown: the viewer stays"
     del b
+
+
+def test_the_row_menu_says_what_it_did_and_the_undo_line_follows_a_redo(window, qtbot):
+    viewer, s, panel = window
+    first = min(r.id for r in s.table.present())
+    panel.tabs.setCurrentIndex(2)
+    panel.instances._menu_action("Lock", panel.instances.review_actions()["Lock"], [first])
+    assert s.table[first].locked and panel.instances.status.text() == f"Lock: {s.table[first].name}."
+    track = panel.track
+    track.status.ok("Done. One Ctrl+Z undoes it.", undo_of=s)
+    s.commit(disc(SHAPE, 60, 60, 5), region=(1,))
+    s.labels.undo()
+    assert track.status.text().startswith("Undid")
+    s.labels.redo()
+    assert track.status.text().startswith("Redid"), "the line follows the redo too"

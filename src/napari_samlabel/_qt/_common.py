@@ -46,7 +46,7 @@ class StatusLine(QLabel):
 
     def _on_session_said(self, text: str) -> None:
         if text.startswith(("Undid", "Redid")) and alive(self):
-            self.ok(text)
+            self.ok(text, undo_of=self._undo_of)  # the next undo or redo is said here too
 
 
 def guarded(status: StatusLine, fn: Callable, *args, **kwargs):

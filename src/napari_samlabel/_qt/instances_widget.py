@@ -727,10 +727,18 @@ class InstancesWidget(QWidget):
             return
         menu = QMenu(self)
         for text, fn in self.review_actions().items():
-            menu.addAction(text, lambda fn=fn: fn(ids))
+            menu.addAction(text, lambda fn=fn, text=text: self._menu_action(text, fn, ids))
         menu.addSeparator()
         menu.addAction("Delete", self._delete_selected)
         menu.exec(self.tree.viewport().mapToGlobal(pos))
+
+    def _menu_action(self, text: str, fn, ids) -> None:
+        """A row-menu action, said in the status line (the Lock column may not be shown)."""
+        if guarded(self.status, lambda: fn(ids) or True) is None:
+            return  # refused: the status line says why
+        table = self._session.table
+        names = ", ".join(table[i].name for i in ids if i in table)
+        self.status.ok(f"{text}: {names}.")
 
     # -- actions on the selection ----------------------------------------
     def _need_selection(self, at_least: int = 1) -> list[int] | None:
