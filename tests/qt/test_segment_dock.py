@@ -71,9 +71,8 @@ def test_label_all_runs_in_a_worker_and_cancel_writes_nothing(panel, qtbot):
     seg.set_backend(model)
     worker = seg.label_all()
     assert not seg.busy.isHidden() and seg.cancel_button.isEnabled()
-    qtbot.mouseClick(seg.cancel_button, Qt.LeftButton)
-    with qtbot.waitSignal(worker.finished, timeout=5000):
-        pass
+    with qtbot.waitSignal(worker.finished, timeout=5000):  # listening before the click: a run
+        qtbot.mouseClick(seg.cancel_button, Qt.LeftButton)  # cancelled at once may end within it
     qtbot.wait(50)
     assert not any(r.present for r in s.table) and seg.busy.isHidden()
     worker = seg.label_all()
