@@ -130,7 +130,7 @@ class KeyRouter:
         layer = layer if layer is not None else getattr(event, "source", None)
         if layer is None:
             return
-        ours = {keybinding(k) for k in self._handlers}
+        ours = self.bindings()
         kept, dropped = [], []
         for part in (layer.help or "").split(", "):
             key = part[part.find("<") + 1 : part.find(">")] if part.startswith("use <") else None
@@ -152,6 +152,10 @@ class KeyRouter:
 
     def bound_keys(self) -> set[str]:
         return set(self._handlers)
+
+    def bindings(self, names=None) -> set:
+        """The bound keys (or ``names``) as napari's key bindings, to compare with a key pressed."""
+        return {keybinding(k) for k in (self._handlers if names is None else names)}
 
     # -- pressing
     def press(self, key: str, layer=None) -> Any:

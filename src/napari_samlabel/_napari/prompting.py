@@ -211,10 +211,7 @@ class PromptController:
 
     def _show_box_drawn(self, world0, world1) -> None:
         """The rectangle under the mouse while it is dragged (a prompt only once released)."""
-        a, b = self.points.world_to_data(world0), self.points.world_to_data(world1)
-        r, c = self.current_plane().displayed
-        corners = np.array([a, a, b, b], float)
-        corners[1, c], corners[3, c] = b[c], a[c]
+        corners = self._rectangle(self.points.world_to_data(world0), self.points.world_to_data(world1))
         with self.boxes.events.data.blocker():
             self.boxes.data = [corners]
 
@@ -274,12 +271,15 @@ class PromptController:
 
     def set_box(self, data_corner0, data_corner1) -> None:
         """Add a box in data coordinates (what a rectangle drag does)."""
+        self.boxes.add_rectangles(self._rectangle(data_corner0, data_corner1))
+
+    def _rectangle(self, data_corner0, data_corner1) -> np.ndarray:
+        """The four corners, on the plane shown, of the box with these opposite corners."""
         a, b = np.asarray(data_corner0, float), np.asarray(data_corner1, float)
-        plane = self.current_plane()
-        r, c = plane.displayed
+        c = self.current_plane().displayed[1]
         corners = np.array([a, a, b, b])
         corners[1, c], corners[3, c] = b[c], a[c]
-        self.boxes.add_rectangles(corners)
+        return corners
 
     def toggle_negative(self) -> bool:
         self.negative_next = not self.negative_next

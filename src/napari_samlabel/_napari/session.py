@@ -21,7 +21,7 @@ import numpy as np
 from psygnal import Signal
 
 from ..core.annotation import Annotation, AnnotationError
-from ..core.compose import Mode
+from ..core.compose import Mode, overwrite_hint
 from ..core.instances import Instance, InstanceTable
 from ..core.ontology import Ontology, hex_to_rgba
 from .autosave import forget_autosave
@@ -357,9 +357,8 @@ class AnnotationSession:
         specks = int((~keep).sum())
         if not keep.any():  # saved, it would be "0 pieces": its pixels gone, nothing written
             name = self.table[label_id].name if label_id in self.table else "the instance"
-            hint = " Use 'overwrite' mode to save it over them." if Mode(mode) is not Mode.OVERWRITE else ""
             raise AnnotationError(f"other instances cover this mask and leave only {specks} speck(s) free for {name} "
-                                  f"({Mode(mode).value} mode): nothing saved, its pixels kept.{hint}")  # fmt: skip
+                                  f"({Mode(mode).value} mode): nothing saved, its pixels kept.{overwrite_hint(mode)}")  # fmt: skip
         if specks:
             mask = mask & ~np.isin(parts, np.flatnonzero(~keep) + 1)
         return mask, int(keep.sum()), specks

@@ -23,6 +23,7 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.autosave import autosave_folder
+from ..core.instances import InstanceTable
 from ..io.exporting import FORMATS
 from ..io.project import is_complete
 from ._common import StatusLine, guarded, release_when_removed, require_session
@@ -198,8 +199,7 @@ class ExportWidget(QWidget):
         folder = autosave_folder(session)
         if not is_complete(folder):
             return
-        records = json.loads((folder / "instances.json").read_text(encoding="utf-8")).get("instances", [])
-        n = sum(1 for r in records if r.get("frames"))
+        n = len(InstanceTable.from_json(json.loads((folder / "instances.json").read_text(encoding="utf-8"))).present())
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime((folder / "project.json").stat().st_mtime))
         question = (f"Labels of {session.image.name!r} were autosaved at {when} ({n} instances) and not saved "
                     "since. Recover them?")  # fmt: skip

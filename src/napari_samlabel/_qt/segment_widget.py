@@ -264,13 +264,10 @@ class SegmentWidget(QWidget):
 
     def close_keys(self) -> None:
         """Take back every key this dock bound (and its controller's)."""
-        for token in [*self._key_tokens, self._enter_token]:
-            if token is not None:
-                self._keys.drop(token)
-        self._key_tokens, self._enter_token = [], None
-        if self.controller is not None:
-            self.controller.close(remove_layers=not self._keep_layers)
-            self.controller = None
+        for token in self._key_tokens:
+            self._keys.drop(token)
+        self._key_tokens = []
+        self._close_controller()  # its Enter and its layers' keys
 
     # -- session -----------------------------------------------------------
     def _set_session(self, session: AnnotationSession | None) -> None:

@@ -30,7 +30,6 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from .._napari.keys import keybinding
 from .._napari.registry import sessions
 from ._common import once_per_window
 
@@ -107,7 +106,7 @@ class WindowKeys(QObject):
         names = set(self._router.bound_keys()) - set(CANVAS_ONLY)
         if not self._on_canvas(focus) and not isinstance(focus, (QAbstractSlider, QTabBar)):
             names |= set(NAPARI_STEPS)  # sliders and tab bars step with the arrows themselves
-        return any(keybinding(name) == binding for name in names)
+        return binding in self._router.bindings(names)
 
     # -- the filter
     def eventFilter(self, obj, event) -> bool:

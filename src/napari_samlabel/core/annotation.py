@@ -22,7 +22,7 @@ from psygnal import Signal
 from .errors import SamlabelError
 from .chunked import (MEMORY, BoxAtom, Spill, apply_box, block_shape_of, box_atoms, distinct, iter_blocks, local_in,
                       region_shape)  # fmt: skip
-from .compose import Mode, allowed_pixels, frames_touched, normalize_region, region_indices
+from .compose import Mode, allowed_pixels, frames_touched, normalize_region, overwrite_hint, region_indices
 from .interpolate import interpolated_scores
 from .instances import Instance, InstanceTable, rename_class_in
 from .ontology import Ontology
@@ -515,10 +515,9 @@ class Annotation:
                     erased += len(erase[0])
                     touched.update([frame] if frame is not None else frames_touched(erase, self.frame_axis))
             if require_pixels and not added:  # (raised inside the action: an erase already made is undone)
-                hint = " Use 'overwrite' mode to save it over other instances." if Mode(mode) is not Mode.OVERWRITE else ""
                 raise AnnotationError(
                     f"no pixel of the mask is free for {rec.name} in mode '{Mode(mode).value}' "
-                    f"(other or locked instances cover it): nothing saved, its pixels kept.{hint}"
+                    f"(other or locked instances cover it): nothing saved, its pixels kept.{overwrite_hint(mode)}"
                 )
             if not touched:
                 return 0

@@ -21,6 +21,11 @@ class Mode(str, Enum):
     INSIDE = "inside"
 
 
+def overwrite_hint(mode: Mode | str) -> str:
+    """What to do when other instances leave a mask no room (said by every refusal of it)."""
+    return " Use 'overwrite' mode to save it over other instances." if Mode(mode) is not Mode.OVERWRITE else ""
+
+
 Region = tuple  # ints and slices, as in ``labels[region]``
 
 

@@ -35,11 +35,6 @@ class StreamedRun(ABC):
         txn.commit() if keep else txn.rollback()
         self.undo_steps = txn.parts
 
-    @property
-    def kept_parts(self) -> int:
-        """Undo steps pushed so far (checkpoints around the user's edits, then the end)."""
-        return self.txn.parts if self.txn is not None else self.undo_steps
-
     def undo_note(self, keep: bool) -> str:
         """What Ctrl+Z will do about this run, said only when true."""
         if not keep:

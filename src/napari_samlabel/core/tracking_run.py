@@ -164,7 +164,6 @@ class TrackRun(StreamedRun):
         self.close_transaction(keep)
 
 
-
 class UserLines:
     """A run across the frame axis (sagittal planes of a volume labelled in axial slices)
     crosses every slice the user drew: on the lines of its plane that lie in a keyframe of
