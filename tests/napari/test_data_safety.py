@@ -272,7 +272,10 @@ def test_a_commit_during_a_run_is_its_own_step_and_survives_cancel(tracking):
     job.cancel()
     job.finish(keep=False)
     assert s.table[mine.id].frames == {5} and (s.labels.data[5] == mine.id).sum() == disc((96, 96), 8, 88, 5).sum()
-    assert s.table[ids[0]].frames == {0, 1, 2}  # frames before the user's commit stay (their own undo step)
+    assert s.table[ids[0]].frames == {0}  # Keep off: nothing of the run stays, not even before the commit
+    assert job.taken_back
+    s.labels.undo()  # the take-back was one more step: the frames before the user's commit come back
+    assert s.table[mine.id].present and s.table[ids[0]].frames == {0, 1, 2}
     s.labels.undo()
     assert not s.table[mine.id].present and s.table[ids[0]].frames == {0, 1, 2}
     s.labels.undo()

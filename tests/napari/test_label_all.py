@@ -153,6 +153,49 @@ def test_user_edit_during_a_run_stays_its_own_step(setup):
     assert not s.table[mine.id].present and len(instances_on(s, 0, "cell")) == 3
 
 
+def run_with_an_edit(s, job, edit_after, cancel_after):
+    """The dock's loop: frames written as they come; the user commits after ``edit_after``."""
+    mine = None
+    job.begin()
+    for step in job.steps():
+        job.receive(step)
+        job.drain()
+        if step.frame == edit_after:
+            mine = s.commit(disc((H, W), 5, 75, 3), region=(step.frame,))  # a small object in a corner
+        if step.frame == cancel_after:
+            job.cancel()
+    return mine
+
+
+def test_keep_off_after_an_edit_takes_back_every_frame_of_the_run(setup):
+    viewer, s = setup
+    job = LabelAllJob(s, SeedGrowSegmenter(), "cell", frames=(0, 5))
+    mine = run_with_an_edit(s, job, edit_after=1, cancel_after=3)
+    assert [f for f in range(6) if instances_on(s, f, "cell")] == [0, 1, 2, 3]  # written as they came
+    job.finish(keep=False)
+    assert [f for f in range(6) if instances_on(s, f, "cell")] == []  # nothing of the run stays
+    assert not any(r.present for r in s.table if r.class_name == "cell")
+    assert s.table[mine.id].present and (s.labels.data == mine.id).sum() == (disc((H, W), 5, 75, 3)).sum()
+    assert job.made == [] and "taken back" in job.undo_note(False)
+    s.labels.undo()  # the take-back is one step: the frames before the edit come back
+    assert [f for f in range(6) if instances_on(s, f, "cell")] == [0, 1]
+    assert s.table[mine.id].present
+
+
+def test_keep_off_in_overwrite_mode_puts_back_what_the_run_covered(setup):
+    viewer, s = setup
+    theirs = s.commit(disc((H, W), 16, 16, 9), region=(0,))  # under the first object: the run overwrites it
+    before = s.labels.data.copy()
+    job = LabelAllJob(s, SeedGrowSegmenter(), "cell", frames=(0, 3), mode="overwrite")
+    mine = run_with_an_edit(s, job, edit_after=0, cancel_after=2)
+    assert (s.labels.data[0] == theirs.id).sum() < (before[0] == theirs.id).sum()
+    job.finish(keep=False)
+    expected = before.copy()
+    expected[s.labels.data == mine.id] = mine.id
+    np.testing.assert_array_equal(s.labels.data, expected)  # exactly as before, plus the user's edit
+    assert s.table[theirs.id].frames == {0}
+
+
 def test_bad_range_or_class_is_one_clear_message_and_changes_nothing(setup):
     viewer, s = setup
     pc = PromptController(s, SeedGrowSegmenter())

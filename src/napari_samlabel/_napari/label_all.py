@@ -256,8 +256,8 @@ class LabelAllJob(StreamedRun):
         return (time.perf_counter() - self._t0) / self.done * max(self.total - self.done, 0)
 
     def finish(self, keep: bool = True) -> None:
-        """Close the run: one undo step (``keep``) or nothing written (rolled back since the
-        user's last edit during the run)."""
+        """Close the run: one undo step (``keep``) or nothing written (parts pushed around the
+        user's edits during the run are taken back as one more step)."""
         if keep and not self.cancelled:
             self.drain()
         self._waiting = []

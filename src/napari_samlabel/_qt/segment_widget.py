@@ -670,7 +670,8 @@ class SegmentWidget(QWidget):
         undo = f" {job.undo_note(keep)}" if job.undo_steps else ""
         done = f"{len(job.made)} objects as {job.class_name} on {job.done} frame(s)"
         if job.cancelled:
-            self.status.ok(f"Label all cancelled: {done} kept.{undo}" if keep else "Label all cancelled: nothing written.")
+            self.status.ok(f"Label all cancelled: {done} kept.{undo}" if keep else
+                           f"Label all cancelled: nothing written. {job.undo_note(keep)}".strip())
         else:
             self.status.ok(f"Labeled {done}.{undo} 'Delete below' removes weak ones.")
 

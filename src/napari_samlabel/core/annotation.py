@@ -20,7 +20,7 @@ import numpy as np
 from psygnal import Signal
 
 from .errors import SamlabelError
-from .chunked import (MEMORY, BoxAtom, Spill, apply_box, block_shape_of, box_atoms, distinct, iter_blocks, local_in,
+from .chunked import (MEMORY, BoxAtom, Spill, apply_box, atom_pixels, block_shape_of, box_atoms, distinct, iter_blocks, local_in,
                       region_shape)  # fmt: skip
 from .compose import Mode, allowed_pixels, frames_touched, normalize_region, overwrite_hint, region_indices
 from .interpolate import interpolated_scores
@@ -148,6 +148,8 @@ class Transaction:
         self.atoms: list[Atom] = []
         self.before: dict[int, Instance | None] = {}  # record pre-images
         self.parts = 0  # undo steps already pushed by checkpoints
+        self.pushed: list[Atom] = []  # their atoms: a rollback takes them back too
+        self.taken_back = False  # a rollback took back parts already pushed (one more undo step)
         self.closed = False
 
     @property
@@ -193,7 +195,8 @@ class Transaction:
         self.annotation._close(self, keep=True)
 
     def rollback(self) -> None:
-        """Undo what is not pushed yet (all of it unless a checkpoint was made)."""
+        """Undo all of it: what is not pushed yet is put back; parts already pushed (around
+        the user's edits) are taken back as one more undo step, the user's edits kept."""
         self.annotation._close(self, keep=False)
 
 
@@ -305,6 +308,7 @@ class Annotation:
         if txn.atoms or any(txn.before[i] != after[i] for i in txn.before):
             self.store.push(txn, after)
             txn.parts += 1
+            txn.pushed.extend(txn.atoms)
         txn.atoms, txn.before = [], {}
         if self._active is txn:
             self.table.journal = txn.before
@@ -318,7 +322,34 @@ class Annotation:
             txn.revert()
         txn.closed = True
         self._open.remove(txn)
+        if not keep and txn.pushed:
+            self._take_back(txn)
         self.changed.emit()
+
+    def _take_back(self, txn: Transaction) -> None:
+        """A rollback of a transaction that pushed parts (a run the user edited during): its
+        pushed pixels go back to what they were, as one undo step of their own. Pixels
+        changed since (by the user), and locked instances, stay as they are."""
+        back = self.begin(f"taking back {txn.name}")
+        ids: set[int] = set()
+        frames: set[int] = set()
+        with back.writing():
+            protected = self.protected_ids()
+            for atom in reversed(txn.pushed):
+                indices, old, new = atom_pixels(atom)
+                if new in protected:
+                    continue
+                now = self.store.read_at(indices)
+                ours = (now == new) & ~np.isin(old, list(protected))
+                for value in distinct(old[ours]):
+                    pick = ours & (old == value)
+                    self._write(tuple(i[pick] for i in indices), int(value), now[pick])
+                    ids.add(int(value))
+                ids.add(new)
+                frames.update(frames_touched(indices, self.frame_axis))
+            self.sync_frames(frames, ids=ids - {0})
+        back.commit()
+        txn.pushed, txn.taken_back = [], back.parts > 0
 
     def _write(self, indices: tuple[np.ndarray, ...], value: int, old: np.ndarray | None = None, block=None) -> None:
         """The one place pixels change: never a protected (locked, claimed) id.

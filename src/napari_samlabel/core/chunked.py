@@ -219,6 +219,19 @@ def box_atoms(indices: tuple[np.ndarray, ...], old: np.ndarray, value: int, bloc
     return out
 
 
+def atom_pixels(atom) -> tuple[tuple[np.ndarray, ...], np.ndarray, int]:
+    """A change (a masked atom, ours or napari's, or napari's plain tuple) as the pixels it
+    wrote, their old values and the value written."""
+    if not hasattr(atom, "slice_key"):
+        indices, old, new = atom
+        return tuple(np.asarray(i) for i in indices), np.asarray(old), int(new)
+    mask = atom.mask
+    if mask is None:  # the whole box
+        mask = np.ones(tuple(s.stop - s.start for s in atom.slice_key), bool)
+    indices = tuple(i + s.start for i, s in zip(np.nonzero(mask), atom.slice_key))
+    return indices, np.broadcast_to(np.asarray(atom.old_values), indices[0].shape), int(atom.new_value)
+
+
 def apply_box(data, atom, undo: bool) -> None:
     """Replay a masked atom (ours or napari's) on an array: basic slicing only."""
     values = atom.old_values if undo else atom.new_value

@@ -27,6 +27,9 @@ class StreamedRun(ABC):
     #: undo steps the run pushed, once finished: 0 when it changed nothing (then no Ctrl+Z
     #: is promised, or the next one would take back the user's own last edit)
     undo_steps = 0
+    #: a run cancelled without keeping, after the user's edits split it: its earlier parts
+    #: were taken back as one more undo step
+    taken_back = False
 
     def close_transaction(self, keep: bool) -> None:
         txn, self.txn = self.txn, None
@@ -34,11 +37,13 @@ class StreamedRun(ABC):
             return
         txn.commit() if keep else txn.rollback()
         self.undo_steps = txn.parts
+        self.taken_back = txn.taken_back
 
     def undo_note(self, keep: bool) -> str:
         """What Ctrl+Z will do about this run, said only when true."""
         if not keep:
-            return "Frames before your last edit kept (their own undo steps)." if self.undo_steps else ""
+            return "Its frames from before your edits were taken back too (Ctrl+Z brings them back)." \
+                if self.taken_back else ""
         if self.undo_steps == 0:
             return "Nothing changed: no undo step."
         if self.undo_steps == 1:
