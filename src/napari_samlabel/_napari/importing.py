@@ -16,6 +16,7 @@ import numpy as np
 
 from ..core.annotation import Annotation, AnnotationError
 from ..core.compose import Mode
+from ..core.label_ids import MAX_ID
 from ..io.importing import Imported, detect, read_labels
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class ImportReport:
     instances: list[int] = field(default_factory=list)  # the session's ids that took pixels
     classes: list[str] = field(default_factory=list)
     renumbered: dict[int, int] = field(default_factory=dict)  # file id -> session id
+    unfit: list[int] = field(default_factory=list)  # file ids above what the labels and projects hold
     added_classes: list[str] = field(default_factory=list)
     kept_pixels: int = 0  # pixels of the file left to instances already there (exclude rule, locks)
     empty: list[int] = field(default_factory=list)  # file ids that got no pixel
@@ -37,10 +39,14 @@ class ImportReport:
     def summary(self) -> str:
         n, k = len(self.instances), len(self.classes)
         text = f"imported {n} instance{'s' * (n != 1)} of {k} class{'es' * (k != 1)} from {self.path.name}"
-        if self.renumbered:
-            pairs = ", ".join(f"{a}->{b}" for a, b in list(self.renumbered.items())[:5])
-            more = ", ..." if len(self.renumbered) > 5 else ""
-            text += f"; {len(self.renumbered)} id{'s' * (len(self.renumbered) != 1)} renumbered ({pairs}{more})"
+        clashed = {a: b for a, b in self.renumbered.items() if a not in self.unfit}
+        if clashed:
+            pairs = ", ".join(f"{a}->{b}" for a, b in list(clashed.items())[:5])
+            more = ", ..." if len(clashed) > 5 else ""
+            text += f"; {len(clashed)} id{'s' * (len(clashed) != 1)} renumbered ({pairs}{more})"
+        if self.unfit:
+            n = len(self.unfit)
+            text += f"; renumbered {n} id{'s' * (n != 1)} that did not fit (largest {max(self.unfit)})"
         if self.added_classes:
             text += f"; new class{'es' * (len(self.added_classes) != 1)} {', '.join(self.added_classes)}"
         if self.kept_pixels:
@@ -101,7 +107,9 @@ def _records(ann: Annotation, imp: Imported, present: list[int], report: ImportR
     table, onto = ann.table, ann.ontology
     protected = ann.protected_ids()
     store_dtype = getattr(getattr(ann.store, "data", None), "dtype", np.dtype(np.uint32))
-    top = np.iinfo(store_dtype).max if np.dtype(store_dtype).kind in "iu" else 2**31 - 1
+    # the largest id both the labels and a saved project hold: bigger ones get new ids
+    top = min(np.iinfo(store_dtype).max, MAX_ID) if np.dtype(store_dtype).kind in "iu" else MAX_ID
+    report.unfit = [i for i in present if i > top]
 
     def free(i: int) -> bool:
         return 0 < i <= top and (i not in table or (table.is_unused(i) and i not in protected))

@@ -22,6 +22,7 @@ from typing import Any, Iterable, Iterator
 from .attributes import FRAME_LABELS, FrameLabels, json_values, shown
 from .attributes import from_json as attribute_from_json
 from .errors import SamlabelError
+from .label_ids import MAX_ID, LabelIdError
 from .review import Reviews
 
 SOURCES = ("manual", "model", "tracked", "interpolated")
@@ -158,17 +159,31 @@ class InstanceTable:
         self._next_id = max(int(first_id), 1)
         self._painted: set[int] = set()  # ids that have ever had pixels: never handed out again
         self.journal: dict[int, Instance | None] | None = None  # the open transaction's pre-images
+        self._feeds: list[ChangeFeed] = []  # views that update only the records that changed
+        self._locked: set[int] = set()
         self.frame_labels = FrameLabels()  # frame classifications; journaled under FRAME_LABELS
         self.reviews = Reviews()  # the reviewer's notes: kept in the project, never undone
 
     # -- ids -------------------------------------------------------------
     @property
     def next_id(self) -> int:
+        """The id :meth:`allocate` hands out next: past every id used, and once that passes
+        MAX_ID (an import or a file took the largest id), the lowest id never used."""
+        if self._next_id > MAX_ID or self._next_id in self._records:
+            self._next_id = self._free_id()
         return self._next_id
+
+    def _free_id(self) -> int:
+        start = self._next_id if self._next_id <= MAX_ID else 1
+        for first, last in ((start, MAX_ID), (1, start - 1)):
+            label_id = next((i for i in range(first, last + 1) if i not in self._records), None)
+            if label_id is not None:
+                return label_id
+        raise LabelIdError(f"every label id from 1 to {MAX_ID} is in use")
 
     def allocate(self, class_name: str, *, stuff: bool = False, source: str = "manual", confidence: float = 1.0) -> Instance:
         """A new record with an id never used before in this table."""
-        inst = Instance(self._next_id, class_name, source=source, confidence=float(confidence), stuff=stuff)
+        inst = Instance(self.next_id, class_name, source=source, confidence=float(confidence), stuff=stuff)
         self._note(inst.id)
         self._records[inst.id] = inst
         self._next_id += 1
@@ -183,15 +198,22 @@ class InstanceTable:
         label_id = int(label_id)
         if label_id <= 0:
             raise ValueError("label 0 is the background, not an instance")
+        if label_id > MAX_ID:  # a project holding it could not be opened again
+            raise LabelIdError(f"label id {label_id} is above {MAX_ID}, the largest label id napari and this plugin keep")
         inst = Instance(label_id, class_name, stuff=stuff, **fields)
         self._note(label_id)
         self._records[label_id] = inst
+        self._locked.discard(label_id)
+        if inst.locked:
+            self._locked.add(label_id)
         self._next_id = max(self._next_id, label_id + 1)
         return inst
 
     # -- the journal -------------------------------------------------------
     def _note(self, label_id: int) -> None:
         """Remember a record's pre-image for the open transaction (first change only)."""
+        for feed in self._feeds:
+            feed.ids.add(label_id)
         j = self.journal
         if j is not None and label_id not in j:
             if label_id == FRAME_LABELS:
@@ -245,6 +267,7 @@ class InstanceTable:
                 for name in VIEW_STATE:
                     setattr(rec, name, getattr(current, name))
             self._records[i] = rec
+            (self._locked.add if rec.locked else self._locked.discard)(i)
             for f in rec.frames:
                 self._on_frame.setdefault(f, set()).add(i)
             if rec.frames:
@@ -252,7 +275,31 @@ class InstanceTable:
             self._next_id = max(self._next_id, i + 1)
 
     def rename_class(self, old: str, new: str) -> None:
+        for rec in self._records.values():
+            if rec.class_name == old:
+                for feed in self._feeds:
+                    feed.ids.add(rec.id)
         rename_class_in(self._records.values(), old, new)
+
+    # -- the user's view state (never undone, not journaled) -----------------
+    def set_view(self, label_id: int, **state) -> Instance:
+        """Change a record's lock, visibility or review status."""
+        rec = self[label_id]
+        for name, value in state.items():
+            if name not in VIEW_STATE:
+                raise ValueError(f"{name!r} is not view state ({', '.join(VIEW_STATE)})")
+            setattr(rec, name, value)
+        (self._locked.add if rec.locked else self._locked.discard)(rec.id)
+        for feed in self._feeds:
+            feed.ids.add(rec.id)
+        return rec
+
+    # -- views that follow the changes -----------------------------------------
+    def watch(self) -> ChangeFeed:
+        """A feed of the ids changed from now on (everything, at first)."""
+        feed = ChangeFeed(self)
+        self._feeds.append(feed)
+        return feed
 
     # -- reading ---------------------------------------------------------
     def __contains__(self, label_id: object) -> bool:
@@ -286,7 +333,7 @@ class InstanceTable:
         return set(self._on_frame.get(frame, ()))
 
     def locked_ids(self) -> set[int]:
-        return {r.id for r in self._records.values() if r.locked}
+        return set(self._locked)
 
     # -- presence --------------------------------------------------------
     def set_frame_presence(self, frame: int, ids: Iterable[int]) -> list[int]:
@@ -338,7 +385,7 @@ class InstanceTable:
             d["attributes"] = json_values(r.attributes)
             d["frame_attributes"] = {str(f): json_values(vals) for f, vals in sorted(r.frame_attributes.items())}
             recs.append(d)
-        out = {"next_id": self._next_id, "instances": recs}
+        out = {"next_id": self.next_id, "instances": recs}
         if self.frame_labels.values:
             out["frame_labels"] = self.frame_labels.to_json()
         if len(self.reviews):
@@ -371,20 +418,39 @@ class InstanceTable:
     # -- export ----------------------------------------------------------
     def to_columns(self, present_only: bool = True) -> dict[str, list]:
         """Columns for a napari ``features`` table (``index`` = label id)."""
-        rows = [r for r in sorted(self._records.values(), key=lambda r: r.id) if r.present or not present_only]
-        return {
-            "index": [r.id for r in rows],
-            "class": [r.class_name for r in rows],
-            "name": [r.name for r in rows],
-            "confidence": [round(r.mean_confidence, 4) for r in rows],
-            "source": [r.sources for r in rows],
-            "frames": [format_frames(r.frames) for r in rows],
-            "first_frame": [min(r.frames) if r.frames else -1 for r in rows],
-            "last_frame": [max(r.frames) if r.frames else -1 for r in rows],
-            "status": [r.status for r in rows],
-            "locked": [r.locked for r in rows],
-            "visible": [r.visible for r in rows],
-            "parent": [r.parent for r in rows],
-            "attributes": ["; ".join(f"{k}: {v}" for k, v in attribute_summary(r.attributes, r.frame_attributes).items())
-                           for r in rows],  # fmt: skip
-        }
+        rows = [feature_row(r) for r in sorted(self._records.values(), key=lambda r: r.id) if r.present or not present_only]
+        return {name: [row[k] for row in rows] for k, name in enumerate(FEATURE_COLUMNS)}
+
+
+#: the columns of a labels layer's ``features`` table, one row per present instance
+FEATURE_COLUMNS = ("index", "class", "name", "confidence", "source", "frames", "first_frame", "last_frame", "status",
+                   "locked", "visible", "parent", "attributes")  # fmt: skip
+
+
+def feature_row(r: Instance) -> tuple:
+    """One instance's row of :data:`FEATURE_COLUMNS`."""
+    summary = attribute_summary(r.attributes, r.frame_attributes)
+    return (r.id, r.class_name, r.name, round(r.mean_confidence, 4), r.sources, format_frames(r.frames),
+            min(r.frames) if r.frames else -1, max(r.frames) if r.frames else -1, r.status, r.locked, r.visible,
+            r.parent, "; ".join(f"{k}: {v}" for k, v in summary.items()))  # fmt: skip
+
+
+class ChangeFeed:
+    """The ids of the records changed since the last :meth:`take` (every change of a record
+    goes through the table's journal hook), so a view of 50,000 instances redraws only the
+    few an edit touched."""
+
+    def __init__(self, table: InstanceTable) -> None:
+        self._table = table
+        self.ids: set[int] = set()
+        self.everything = True  # a new view starts from all of it
+
+    def take(self) -> set[int] | None:
+        """The ids changed since the last call; None: everything (rebuild)."""
+        ids, everything = self.ids, self.everything
+        self.ids, self.everything = set(), False
+        return None if everything else ids
+
+    def close(self) -> None:
+        if self in self._table._feeds:
+            self._table._feeds.remove(self)

@@ -18,11 +18,12 @@ class LabelIdError(SamlabelError, ValueError):
     """An array whose values are not label ids; the message names where it came from."""
 
 
-def checked_ids(arr, source: str, error: type[Exception] = LabelIdError) -> np.ndarray:
+def checked_ids(arr, source: str, error: type[Exception] = LabelIdError, limit: int | None = MAX_ID) -> np.ndarray:
     """``arr`` as an unsigned integer array (booleans as 0/1), or ``error`` naming ``source``.
 
-    Arrays that are not in memory (dask, zarr) are checked by their type only: reading them
-    whole to look for a bad value would defeat keeping them on disk."""
+    ``limit`` None lets ids above MAX_ID through (an import renumbers them). Arrays that are
+    not in memory (dask, zarr) are checked by their type only: reading them whole to look
+    for a bad value would defeat keeping them on disk."""
     lazy = not isinstance(arr, np.ndarray) and hasattr(arr, "chunks")
     kind = np.dtype(arr.dtype).kind
     if kind == "b":
@@ -46,8 +47,10 @@ def checked_ids(arr, source: str, error: type[Exception] = LabelIdError) -> np.n
     lo, hi = arr.min(), arr.max()
     if lo < 0:
         raise error(f"{source}: negative id {int(lo)} (0 is the background, instances are 1 and up)")
-    if hi > MAX_ID:
-        raise error(f"{source}: id {int(hi)} is above {MAX_ID}, the largest label id napari and this plugin keep")
+    if limit is not None and hi > limit:
+        raise error(f"{source}: id {int(hi)} is above {limit}, the largest label id napari and this plugin keep")
     if kind == "u" and arr.dtype.itemsize <= 4:
         return arr
+    if hi > np.iinfo(np.uint32).max:
+        return arr.astype(np.uint64)
     return arr.astype(np.uint32 if hi > np.iinfo(np.uint16).max else np.uint16)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
+from io import StringIO
 from pathlib import Path
 from typing import Sequence
 
@@ -159,7 +160,7 @@ def _int(value, where: str) -> int:
         if isinstance(value, bool) or float(value) != int(float(value)):
             raise ValueError
         return int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 'inf', '1e400'
         raise LabelImportError(f"{where}: {value!r} is not a whole number") from None
 
 
@@ -635,14 +636,18 @@ def read_class_table(path: Path) -> dict[int, dict]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise LabelImportError(f"{path}: cannot be read ({e})") from None
-    reader = csv.DictReader(text.splitlines())
-    cols = [c.strip().lower() for c in (reader.fieldnames or [])]
+    lines = csv.reader(StringIO(text, newline=""))  # quoted cells may hold line breaks
+    cols = [c.strip().lower() for c in _csv_next(lines, path) or []]
     if "id" not in cols or "class" not in cols:
         raise LabelImportError(f"{path}: a class table needs the columns 'id' and 'class' (it has {', '.join(cols) or 'none'})")
     out: dict[int, dict] = {}
-    for n, row in enumerate(reader, 2):
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-        where = f"{path}: line {n}"
+    while (cells := _csv_next(lines, path)) is not None:
+        where = f"{path}: line {lines.line_num}"
+        if not cells:
+            continue  # an empty line
+        if len(cells) > len(cols):
+            raise LabelImportError(f"{where}: {len(cells)} fields, the header names {len(cols)}")
+        row = dict(zip(cols, [c.strip() for c in cells] + [""] * (len(cols) - len(cells))))
         i = _int(row["id"], where + " id")
         if i <= 0:
             raise LabelImportError(f"{where}: id {i} (0 is the background)")
@@ -661,6 +666,15 @@ def read_class_table(path: Path) -> dict[int, dict]:
             rec["color"] = row["color"]
         out[i] = rec
     return out
+
+
+def _csv_next(lines, path: Path) -> list[str] | None:
+    """The next row of a ``csv.reader``, None at the end; the csv module's own errors (a cell
+    past its size limit) name the file and the line."""
+    try:
+        return next(lines, None)
+    except csv.Error as e:
+        raise LabelImportError(f"{path}: line {lines.line_num}: {e}") from None
 
 
 def _fit(arr: np.ndarray, shape: tuple, path: Path) -> np.ndarray:
@@ -703,7 +717,7 @@ def read_label_image(
         raise LabelImportError(f"{path}: cannot be read ({type(e).__name__}: {e})") from None
     from ..core.label_ids import checked_ids
 
-    arr = checked_ids(np.asarray(arr), str(path), LabelImportError)
+    arr = checked_ids(np.asarray(arr), str(path), LabelImportError, limit=None)  # ids too big: renumbered
     out = Imported(np.zeros(0), path, "label image")
     own = index_affine(meta)
     if own is not None and ref is not None and arr.ndim >= 3 and len(shape) >= 3:
