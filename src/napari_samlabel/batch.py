@@ -386,6 +386,8 @@ def run_batch(
     except ImportError as e:
         raise BatchError("samlabel batch needs dask.distributed: pip install 'napari-samlabel[batch]'") from e
 
+    if n_workers is not None and n_workers < 1:  # a LocalCluster of no workers waits forever
+        raise BatchError(f"{n_workers} workers: at least 1 is needed")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = [_failed(j, "", "pending") for j in jobs]

@@ -9,6 +9,8 @@ many files on a dask cluster; ``samlabel models`` lists the models and weights.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -78,8 +80,71 @@ def freeze_startup_objects() -> None:
 SUBCOMMANDS = ("gui", "segment", "track", "export", "models", "batch")
 
 
+# -- option values, checked as argparse reads them ----------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse's errors in one line: its usage block above the error hid the line that mattered."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _whole(least: int, meaning: str):
+    """An argparse type: a whole number of at least ``least`` (``meaning`` says what is wanted)."""
+
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{value}: {meaning}")
+        return value
+
+    return whole
+
+
+positive_int = _whole(1, "must be 1 or more")
+count_int = _whole(0, "must be 0 or more")
+
+
+def finite_float(text: str) -> float:
+    """An argparse type: a number, not NaN or infinite (a window of those labels the whole plane)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+class WindowAction(argparse.Action):
+    """``--window LO HI`` with LO below HI: an empty or reversed window made every pixel one
+    grey, and the object took the whole plane."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        lo, hi = values
+        if not lo < hi:
+            parser.error(f"argument {option_string}: LO {lo:g} must be below HI {hi:g}")
+        setattr(namespace, self.dest, (lo, hi))
+
+
+def _window_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--window", nargs=2, type=finite_float, action=WindowAction, metavar=("LO", "HI"),
+                   help="intensity window, LO below HI (default min-max)")  # fmt: skip
+
+
+def _track_args(p: argparse.ArgumentParser) -> None:
+    """The tracking options `track` and `batch track` share."""
+    p.add_argument("--axis", type=int, help="axis to track along (default: the first non-plane axis)")
+    p.add_argument("--direction", default="forward", choices=["forward", "backward", "both"])
+    p.add_argument("--frames", type=count_int, default=30, help="frames to cover, counting the start (0: to the end)")
+    p.add_argument("--stop-after", type=count_int, default=0,
+                   help="stop an object after K frames without it (0: never)")  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="samlabel", description="Model-assisted labeling in napari: `samlabel [FILE ...]` opens the viewer "
         "(see `samlabel gui --help`); the other commands run without one.")
     sub = parser.add_subparsers(dest="command")
@@ -95,10 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     trk = sub.add_parser("track", help="segment objects on their start frame, then track them, headless")
     for p in (seg, trk):
         _add_io_args(p)
-    trk.add_argument("--axis", type=int, help="axis to track along (default: the first non-plane axis)")
-    trk.add_argument("--direction", default="forward", choices=["forward", "backward", "both"])
-    trk.add_argument("--frames", type=int, default=30, help="frames to cover, counting the start (0: to the end)")
-    trk.add_argument("--stop-after", type=int, default=0, help="stop an object after K frames without it (0: never)")
+    _track_args(trk)
 
     exp = sub.add_parser("export", help="export a label array with its ontology to other tools' formats")
     exp.add_argument("labels", help="label array (.tif, .npy, .nii/.nii.gz) or a samlabel project folder")
@@ -112,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", required=True, choices=["nifti", "dicom-seg", "coco", "coco-panoptic", "ctc", "csv",
                      "semantic", "cvat-mask"], help="semantic: class-index mask, -o .tif/.png/.nii.gz (class table "
                      "beside it); cvat-mask: CVAT's Segmentation mask 1.1 folder, or -o NAME.zip")
-    exp.add_argument("--frame-axis", type=int, default=None, help="frame/slice axis (default 0 for 3D and up)")
+    exp.add_argument("--frame-axis", type=count_int, default=None, help="frame/slice axis (default 0 for 3D and up)")
     exp.add_argument("--per", default="class", choices=["class", "instance"], help="DICOM SEG segments")
     exp.add_argument("--polygons", action="store_true", help="COCO polygons instead of RLE")
     exp.add_argument("-o", "--output", required=True)
@@ -132,7 +194,7 @@ def _add_io_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fast", action="store_true", help="fast mode: bf16 autocast where the CPU (AMX, AVX-512 BF16) "
                    "or GPU supports it, about 2x faster, embeddings within ~1%% of fp32")
     p.add_argument("--plane-axes", nargs=2, type=int, default=(-2, -1), metavar=("ROWS", "COLS"))
-    p.add_argument("--window", nargs=2, type=float, metavar=("LO", "HI"), help="intensity window (default min-max)")
+    _window_arg(p)
     p.add_argument("--mode", default="exclude", choices=["exclude", "overwrite", "inside"])
     p.add_argument("-o", "--output", required=True, help="label array: .tif, .npy or .nii.gz")
 
@@ -214,6 +276,7 @@ def _export(args) -> int:
         if path.is_dir():
             labels, onto, table, meta = load_project(path)
             frame_axis = meta.get("frame_axis")
+            said = "\n".join(meta.get("notes", []))  # what opening found (a damaged chunk file): said
             source = own = meta.get("source_image", {})  # the grid the labels were made on
         else:
             from .core.label_ids import checked_ids
@@ -224,12 +287,15 @@ def _export(args) -> int:
                 raise UsageError("--ontology is needed for a label array")
             onto = Ontology.load(args.ontology)
             frame_axis = args.frame_axis if args.frame_axis is not None else (0 if labels.ndim >= 3 else None)
+            if frame_axis is not None and frame_axis >= labels.ndim:
+                raise UsageError(f"{path}: --frame-axis {frame_axis} is outside the {labels.ndim}D labels "
+                                 f"(axes 0-{labels.ndim - 1})")  # fmt: skip
             table, source = None, own
         if args.reference:
             # principle 14: the labels' own grid is compared with the reference's, never assumed
             ref, source = read_image(args.reference)
             labels, table, frame_axis, match = align_to_reference(labels, own, source, ref.shape, table, frame_axis)
-            said = match.message
+            said = "\n".join(x for x in (said, match.message) if x)
         if table is None:  # after any reorientation, so the frames the table records are the slices written
             table, notes = _classes_of(labels, path, onto, frame_axis, args.instances)
             said = "\n".join(x for x in (said, *notes) if x)
@@ -298,6 +364,7 @@ def _segment(args) -> int:
     from .io.instances_csv import sidecar_path, write_class_table
 
     try:
+        _check_output(args.output)  # before the model runs: a long run must not end in 'cannot write'
         data, meta = read_image(args.image)
         if meta.get("report"):  # DICOM: series skipped (and why), values taken with a caveat
             print(f"samlabel {args.command}: {meta['report']}", file=sys.stderr)
@@ -315,16 +382,35 @@ def _segment(args) -> int:
             )  # fmt: skip
         else:
             labels = segment_objects(np.asarray(data), objects, backend, args.plane_axes, window, args.mode)
-        out = write_labels(args.output, labels, meta)
-        ids = [i for i in np.unique(labels).tolist() if i]
-        classes = object_classes(objects, ids)  # each object's class travels beside its labels
-        table = write_class_table(sidecar_path(out), classes)
+        try:
+            out = write_labels(args.output, labels, meta)
+            ids = [i for i in np.unique(labels).tolist() if i]
+            classes = object_classes(objects, ids)  # each object's class travels beside its labels
+            table = write_class_table(sidecar_path(out), classes)
+        except OSError as e:
+            raise _unwritable(args.output, e) from e
     except SamlabelError as e:
         _said(args.command, e)
         return 2
     unnamed = f" ({len(ids) - len(classes)} with no class in the prompts)" if len(classes) < len(ids) else ""
     print(f"wrote {out}: {len(ids)} object(s), shape {labels.shape}; their classes: {table}{unnamed}")
     return 0
+
+
+def _unwritable(path, e: OSError) -> UsageError:
+    """A one-line error naming the output the user gave (and the part of it that failed)."""
+    part = f": {e.filename}" if e.filename and str(e.filename) != str(path) else ""
+    return UsageError(f"{path}: cannot be written ({e.strerror or type(e).__name__}{part})")
+
+
+def _check_output(path: str) -> None:
+    """Refuse an output that cannot be made before any work: its nearest existing folder must
+    be a folder this user may write in."""
+    folder = next(p for p in Path(path).absolute().parents if p.exists())  # the rest is made
+    if not folder.is_dir():
+        raise UsageError(f"{path}: cannot be written ({folder} is a file, not a folder)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{path}: cannot be written (no permission to write in {folder})")
 
 
 # -- samlabel batch -----------------------------------------------------------------------
@@ -353,16 +439,13 @@ def _add_batch_parser(sub) -> None:
         p.add_argument("--fast", action="store_true", help="fast mode, as for `samlabel segment --fast` (each "
                        "worker uses bf16 where its CPU or GPU supports it)")  # fmt: skip
         p.add_argument("--plane-axes", nargs=2, type=int, default=(-2, -1), metavar=("ROWS", "COLS"))
-        p.add_argument("--window", nargs=2, type=float, metavar=("LO", "HI"), help="intensity window (default min-max)")
+        _window_arg(p)
         p.add_argument("--mode", default="exclude", choices=["exclude", "overwrite", "inside"])
         if task == "track":
-            p.add_argument("--axis", type=int, help="axis to track along (default: the first non-plane axis)")
-            p.add_argument("--direction", default="forward", choices=["forward", "backward", "both"])
-            p.add_argument("--frames", type=int, default=30, help="frames to cover, counting the start (0: to the end)")
-            p.add_argument("--stop-after", type=int, default=0, help="stop an object after K frames without it (0: never)")
+            _track_args(p)
         p.add_argument("--scheduler", metavar="ADDRESS", help="a running dask scheduler (tcp://host:8786, or a "
                        "scheduler file .json); default: a LocalCluster on this machine")  # fmt: skip
-        p.add_argument("--workers", type=int, help="LocalCluster workers (default: one per core, at most one per "
+        p.add_argument("--workers", type=positive_int, help="LocalCluster workers (default: one per core, at most one per "
                        "file, about 2 GB of memory each)")  # fmt: skip
         p.add_argument("--in-process", action="store_true", help="LocalCluster workers as threads in this "
                        "process (quick to start; for small runs)")  # fmt: skip

@@ -64,9 +64,19 @@ def image_is_rgb(data: np.ndarray) -> bool:
     return data.ndim >= 3 and data.shape[-1] in (3, 4) and data.dtype == np.uint8
 
 
+def _axis(axis: int, ndim: int, option: str) -> int:
+    """``axis`` as 0..ndim-1 (negative counts from the end); one outside the image is refused,
+    never wrapped round onto another axis."""
+    if not -ndim <= axis < ndim:
+        raise PromptFileError(f"{option} {axis} is outside the {ndim}D image (axes 0-{ndim - 1}, or -1 to -{ndim})")
+    return axis % ndim
+
+
 def object_plane(obj: dict, shape: Sequence[int], plane_axes: Sequence[int]) -> Plane:
     ndim = len(shape)
-    axes = [a % ndim for a in plane_axes]
+    axes = [_axis(a, ndim, "--plane-axes") for a in plane_axes]
+    if axes[0] == axes[1]:
+        raise PromptFileError(f"--plane-axes {plane_axes[0]} {plane_axes[1]} name one axis twice")
     others = [a for a in range(ndim) if a not in axes]
     frame = list(obj.get("frame", []))
     if len(frame) != len(others):
@@ -149,6 +159,8 @@ def track_objects(
 
     rgb = image_is_rgb(data) if rgb is None else rgb
     shape = data.shape[:-1] if rgb else data.shape
+    if axis is not None:
+        _axis(axis, len(shape), "--axis")  # said before any object is segmented
     if window is None and not rgb:
         window = finite_range(data)
     labels = segment_objects(data, objects, backend, plane_axes, window, mode, rgb)
@@ -167,7 +179,7 @@ def track_objects(
         free = [a for a in range(len(shape)) if a not in displayed]
         if not free:
             raise PromptFileError("a 2D image has no axis to track along")
-        ax = free[0] if axis is None else axis % len(shape)
+        ax = free[0] if axis is None else _axis(axis, len(shape), "--axis")
         if ax not in free:
             raise PromptFileError(f"--axis {axis} is a plane axis")
         frames = FrameSource(data, plane, ax, window, rgb)
