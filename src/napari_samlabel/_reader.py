@@ -72,7 +72,10 @@ def read_ome_zarr_layers(path):
     """An OME-Zarr image folder as a lazy multiscale layer (see ``io.omezarr``)."""
     from .io.omezarr import read_ome_zarr
 
-    return read_ome_zarr(path[0] if isinstance(path, list) else path)
+    layers = read_ome_zarr(path[0] if isinstance(path, list) else path)
+    meta = layers[0][1]["metadata"]  # one dict, or one per channel: the same words in each
+    _tell_user((meta[0] if isinstance(meta, list) else meta).get("report"))
+    return layers
 
 
 SNIFF_LIMIT = 2000  # files looked at before saying a folder holds no DICOM

@@ -2,15 +2,20 @@
 
 Each level is a dask array over the zarr array, so napari reads only the chunks it shows
 and the session only the full-resolution plane it prompts or tracks on (``levels[0]``);
-labels are made at full resolution. Axes, scale and translation come from the
-``multiscales`` metadata; a channel axis becomes napari's ``channel_axis`` (one layer per
+labels are made at full resolution. The full resolution is found by the arrays' shapes, not
+by the order ``datasets`` lists them in (a file that lists them otherwise is read, and said).
+Axes, scale and translation come from the ``multiscales`` metadata, each checked (finite
+numbers, one per axis, a scale above 0; an error names the file and the field); a channel axis becomes napari's ``channel_axis`` (one layer per
 channel, named from ``omero``). Plates and wells (HCS) and labels groups are not read here.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+
+from .errors import ImageReadError
 
 
 def multiscales_of(folder: str | Path) -> dict | None:
@@ -46,22 +51,64 @@ def _axes(ms: dict, ndim: int) -> list[dict]:
     return [a if isinstance(a, dict) else {"name": str(a)} for a in axes]
 
 
-def _transforms(items) -> tuple[list[float] | None, list[float] | None]:
+def _metadata_file(folder: Path) -> Path:
+    """The file that holds the ``multiscales`` metadata (as :func:`multiscales_of` reads it)."""
+    return next((folder / n for n in (".zattrs", "zarr.json") if (folder / n).is_file()), folder)
+
+
+def _transforms(items, ndim: int, where: str) -> tuple[list[float] | None, list[float] | None]:
+    """(scale, translation) of a ``coordinateTransformations`` list, each checked: a scale of
+    0, NaN or text made napari fail with a traceback. ``where``: the file and the field."""
+    if items is None:
+        return None, None
+    if not isinstance(items, list):
+        raise ImageReadError(f"{where}: {items!r} is not a list")
     scale = translate = None
-    for t in items or ():
+    for j, t in enumerate(items):
+        if not isinstance(t, dict):
+            raise ImageReadError(f"{where}[{j}]: {t!r} is not an object")
         if t.get("type") == "scale" and "scale" in t:
-            scale = [float(v) for v in t["scale"]]
+            scale = _numbers(t["scale"], ndim, f"{where}[{j}].scale", above_zero=True)
         elif t.get("type") == "translation" and "translation" in t:
-            translate = [float(v) for v in t["translation"]]
+            translate = _numbers(t["translation"], ndim, f"{where}[{j}].translation")
     return scale, translate
+
+
+def _numbers(values, ndim: int, where: str, above_zero: bool = False) -> list[float]:
+    """``ndim`` finite numbers (above 0 for a scale), or a one-line error naming ``where``."""
+    if not isinstance(values, list):
+        raise ImageReadError(f"{where}: {values!r} is not a list of {ndim} numbers")
+    if len(values) != ndim:
+        raise ImageReadError(f"{where}: {len(values)} numbers for {ndim} axes")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):  # JSON true is no number
+            raise ImageReadError(f"{where}: {v!r} is not a number")
+        if not math.isfinite(v):
+            raise ImageReadError(f"{where}: {v} is not a finite number")
+        if above_zero and v <= 0:
+            raise ImageReadError(f"{where}: {v} is not above 0")
+    return [float(v) for v in values]
+
+
+def _largest_first(levels: list, datasets: list, where: str) -> list[int]:
+    """The levels' indices in ``datasets``, full resolution first, by their arrays' shapes
+    (napari's order, and the level the session labels). Refused when they are no pyramid:
+    a later level larger than an earlier one along some axis."""
+    order = sorted(range(len(levels)), key=lambda i: -math.prod(levels[i].shape))  # stable: ties keep the file's order
+    for big, small in zip(order, order[1:]):
+        if any(s > b for s, b in zip(levels[small].shape, levels[big].shape)):
+            raise ImageReadError(
+                f"{where}: datasets[{small}] ({datasets[small]['path']!r}) of shape {tuple(levels[small].shape)} is "
+                f"larger than datasets[{big}] ({datasets[big]['path']!r}) of shape {tuple(levels[big].shape)} along "
+                "an axis: the levels are no pyramid"
+            )
+    return order
 
 
 def read_ome_zarr(path: str | Path) -> list[tuple]:
     """napari layer data tuples for an OME-Zarr image folder (one per channel)."""
     import dask.array as da
     import zarr
-
-    from .errors import ImageReadError
 
     folder = Path(path)
     ms = multiscales_of(folder)
@@ -76,8 +123,18 @@ def read_ome_zarr(path: str | Path) -> list[tuple]:
     axes = _axes(ms, ndim)
     if len(axes) != ndim or any(lv.ndim != ndim for lv in levels):
         raise ImageReadError(f"{folder}: the metadata names {len(axes)} axes, the arrays have {ndim}")
-    scale, translate = _transforms(ms["datasets"][0].get("coordinateTransformations"))
-    outer_scale, outer_translate = _transforms(ms.get("coordinateTransformations"))
+    where = f"{_metadata_file(folder)}: multiscales[0]"
+    order = _largest_first(levels, ms["datasets"], where)
+    full = ms["datasets"][order[0]]
+    note = "" if order == sorted(order) else (
+        f"{folder}: its levels are not listed largest first; read by their shapes: the full resolution is "
+        f"{full['path']!r} {tuple(levels[order[0]].shape)}"
+    )  # fmt: skip
+    levels = [levels[i] for i in order]
+    scale, translate = _transforms(full.get("coordinateTransformations"), ndim,
+                                   f"{where}.datasets[{order[0]}].coordinateTransformations")  # fmt: skip
+    outer_scale, outer_translate = _transforms(ms.get("coordinateTransformations"), ndim,
+                                               f"{where}.coordinateTransformations")  # fmt: skip
     scale = scale or [1.0] * ndim
     translate = translate or [0.0] * ndim
     if outer_scale:  # the multiscale-level transform applies after the dataset's
@@ -90,6 +147,8 @@ def read_ome_zarr(path: str | Path) -> list[tuple]:
     keep = [i for i in range(ndim) if i != channel]
     meta = {"source": str(folder), "format": "ome-zarr", "axes": [names[i] for i in keep],
             "levels": [list(lv.shape) for lv in levels]}  # fmt: skip
+    if note:
+        meta["report"] = note  # the reader tells the user
     kwargs = {
         "name": ms.get("name") or folder.name.split(".")[0],
         "scale": [scale[i] for i in keep],
