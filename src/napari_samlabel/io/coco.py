@@ -11,7 +11,7 @@ from ..core.attributes import json_values
 from ..core.instances import InstanceTable
 from ..core.ontology import Ontology
 from .errors import ExportError
-from .writing import atomic_text, planes
+from .writing import Staged, planes, png_bytes
 
 
 def categories(ontology: Ontology) -> list[dict]:
@@ -160,35 +160,41 @@ def _corners(pts: np.ndarray) -> np.ndarray:
 def coco_panoptic(
     labels: np.ndarray, table: InstanceTable, ontology: Ontology, out_dir, frame_axis: int | None = None
 ) -> Path:
-    """COCO panoptic: one PNG per frame (id = R + 256 G + 256^2 B) and panoptic.json."""
-    from PIL import Image
-
+    """COCO panoptic: one PNG per frame (id = R + 256 G + 256^2 B) and panoptic.json, written
+    whole or not at all (:class:`.writing.Staged`)."""
     out_dir = Path(out_dir)
-    (out_dir / "panoptic").mkdir(parents=True, exist_ok=True)
     cat_id = {c.name: i + 1 for i, c in enumerate(ontology)}
     images, annotations = [], []
-    for f, plane in planes(labels, frame_axis):
-        name = f"frame_{f:05d}.png"
-        png = np.zeros((*plane.shape, 3), np.uint8)
-        segments = []
-        for label_id in np.unique(plane):
-            rec = table.get(int(label_id)) if label_id else None
-            if rec is None or rec.class_name not in cat_id:
-                continue
-            m = plane == label_id
-            i = int(label_id)
-            png[m] = (i % 256, (i // 256) % 256, i // 65536)
-            rows, cols = np.nonzero(m)
-            segments.append({
-                "id": i, "category_id": cat_id[rec.class_name], "area": int(m.sum()), "iscrowd": 0,
-                "bbox": [int(cols.min()), int(rows.min()), int(np.ptp(cols) + 1), int(np.ptp(rows) + 1)],
-            })  # fmt: skip
-        Image.fromarray(png).save(out_dir / "panoptic" / name)
-        images.append({"id": f + 1, "file_name": name, "height": plane.shape[0], "width": plane.shape[1], "frame": f})
-        annotations.append({"image_id": f + 1, "file_name": name, "segments_info": segments})
-    data = {"images": images, "annotations": annotations, "categories": categories(ontology)}
-    path = out_dir / "panoptic.json"
-    atomic_text(path, json.dumps(data))
+    frames = 1 if frame_axis is None else labels.shape[frame_axis]
+    with Staged(files=frames + 1) as out:
+        for f, plane in planes(labels, frame_axis):
+            name = f"frame_{f:05d}.png"
+            png, segments = _panoptic_png(plane, table, cat_id)
+            out.put(out_dir / "panoptic" / name, png_bytes(png))
+            images.append({"id": f + 1, "file_name": name, "height": plane.shape[0], "width": plane.shape[1], "frame": f})
+            annotations.append({"image_id": f + 1, "file_name": name, "segments_info": segments})
+        data = {"images": images, "annotations": annotations, "categories": categories(ontology)}
+        path = out_dir / "panoptic.json"
+        out.put(path, json.dumps(data).encode("utf-8"))
     return path
+
+
+def _panoptic_png(plane: np.ndarray, table: InstanceTable, cat_id: dict[str, int]) -> tuple[np.ndarray, list[dict]]:
+    """One frame's panoptic PNG (RGB) and its segments."""
+    png = np.zeros((*plane.shape, 3), np.uint8)
+    segments = []
+    for label_id in np.unique(plane):
+        rec = table.get(int(label_id)) if label_id else None
+        if rec is None or rec.class_name not in cat_id:
+            continue
+        m = plane == label_id
+        i = int(label_id)
+        png[m] = (i % 256, (i // 256) % 256, i // 65536)
+        rows, cols = np.nonzero(m)
+        segments.append({
+            "id": i, "category_id": cat_id[rec.class_name], "area": int(m.sum()), "iscrowd": 0,
+            "bbox": [int(cols.min()), int(rows.min()), int(np.ptp(cols) + 1), int(np.ptp(rows) + 1)],
+        })  # fmt: skip
+    return png, segments
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ExportError
-from .writing import atomic_text, planes
+from .writing import Staged, planes
 
 
 def ctc_tracks(
@@ -85,18 +85,20 @@ def _first_parent(i: int, begin: int, parent: int, pieces_of: dict) -> int:
 
 
 def write_ctc(out_dir, labels: np.ndarray, frame_axis: int = 0, parents: dict[int, int] | None = None) -> Path:
-    """maskTTT.tif per frame and res_track.txt (the RES folder layout); ``parents``
-    ({label id: parent id}) writes the divisions."""
+    """maskTTT.tif per frame and res_track.txt (the RES folder layout), written whole or not
+    at all (:class:`.writing.Staged`); ``parents`` ({label id: parent id}) writes the divisions."""
     import tifffile
 
     labels = labels if hasattr(labels, "shape") else np.asarray(labels)
     pieces_of, rows = ctc_plan(labels, frame_axis, parents)  # a refused lineage writes nothing
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    digits = max(3, len(str(labels.shape[frame_axis] - 1)))
-    for t, plane in planes(labels, frame_axis):  # one frame in memory at a time
-        tifffile.imwrite(out_dir / f"mask{t:0{digits}d}.tif", ctc_frame(plane, t, pieces_of), compression="zlib")
-    atomic_text(out_dir / "res_track.txt", "".join(f"{l} {b} {e} {p}\n" for l, b, e, p in rows))
+    frames = labels.shape[frame_axis]
+    digits = max(3, len(str(frames - 1)))
+    with Staged(files=frames + 1) as out:
+        for t, plane in planes(labels, frame_axis):  # one frame in memory at a time
+            with out.file(out_dir / f"mask{t:0{digits}d}.tif") as tmp:
+                tifffile.imwrite(tmp, ctc_frame(plane, t, pieces_of), compression="zlib")
+        out.put(out_dir / "res_track.txt", "".join(f"{l} {b} {e} {p}\n" for l, b, e, p in rows).encode())
     return out_dir
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from ..core.instances import InstanceTable
 from ..core.ontology import Ontology
 from .errors import ExportError
+from .writing import Staged
 
 # DICOM context groups a class name is looked up in (CamelCase keyword, as pydicom names
 # them), with the segmented property category their terms belong to
@@ -193,8 +194,6 @@ def write_dicom_seg(
         omit_empty_frames=False,
     )
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    seg.save_as(tmp)
-    tmp.replace(path)
+    with Staged() as out, out.file(path) as tmp:  # whole or not at all
+        seg.save_as(tmp)
     return path

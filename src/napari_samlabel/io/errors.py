@@ -15,3 +15,12 @@ class ImageReadError(SamlabelError, ValueError):
 
 class LabelImportError(SamlabelError, ValueError):
     """A file that cannot be imported; the message names it and says why."""
+
+
+class ProjectError(SamlabelError, ValueError):
+    """A project folder that cannot be read or written; the message says which and why."""
+
+
+class DiskFull(SamlabelError, OSError):
+    """The disk (or the quota) filled while a file was written; the message names the file, the
+    space free and about how much was needed. An OSError, as the full disk's own error is."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ExportError, ImageReadError
+from .writing import Staged, staged
 
 
 def _suffix(path: Path) -> str:
@@ -120,32 +121,43 @@ def labels_affine(meta: dict) -> np.ndarray:
     return Geometry(tuple(spacing[-3:])).affine_ras()
 
 
-def write_labels(path: str | Path, labels: np.ndarray, meta: dict | None = None) -> Path:
-    """Write a label array; NIfTI gets the source's affine so it overlays exactly."""
+def write_labels(path: str | Path, labels: np.ndarray, meta: dict | None = None, out: Staged | None = None) -> Path:
+    """Write a label array whole or not at all (as part of ``out``, an export's other files,
+    when given); NIfTI gets the source's affine so it overlays exactly."""
     path = Path(path)
     meta = meta or {}
     suffix = _suffix(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    labels = np.asarray(labels)
-    if suffix == ".npy":
-        np.save(path, labels)
-    elif suffix in (".tif", ".tiff"):
-        import tifffile
-
-        tifffile.imwrite(path, labels, compression="zlib")
-    elif suffix in (".nii", ".nii.gz"):
-        import nibabel as nib
-
-        arr, affine = _to_file_order(labels, meta)
-        if arr.dtype.kind in "ui" and arr.max(initial=0) < 2**15:
-            arr = arr.astype(np.int16)  # readable by every tool (uint32 is not)
-        img = nib.Nifti1Image(np.ascontiguousarray(arr), affine)
-        img.set_qform(img.affine, code=1)
-        img.set_sform(img.affine, code=1)
-        img.header.set_intent("label")
-        tmp = path.with_name(path.name + ".part" + suffix)
-        nib.save(img, str(tmp))
-        tmp.replace(path)  # a crash never leaves half a file
-    else:
+    if suffix not in (".npy", ".tif", ".tiff", ".nii", ".nii.gz"):
         raise ExportError(f"{path}: write labels as .npy, .tif or .nii.gz")
+    labels = np.asarray(labels)
+    with staged(out) as out:
+        if suffix == ".npy":
+            with out.file(path, labels.nbytes + 128, suffix) as tmp:  # the suffix: np.save adds one otherwise
+                np.save(tmp, labels)
+        elif suffix in (".tif", ".tiff"):
+            import tifffile
+
+            with out.file(path) as tmp:
+                tifffile.imwrite(tmp, labels, compression="zlib")
+        else:
+            import nibabel as nib
+
+            img = _nifti_labels(labels, meta)
+            size = 352 + img.dataobj.nbytes if suffix == ".nii" else None  # 348-byte header, 4 of extension flag
+            with out.file(path, size, suffix) as tmp:  # nibabel picks the format by the suffix
+                nib.save(img, str(tmp))
     return path
+
+
+def _nifti_labels(labels: np.ndarray, meta: dict):
+    """A NIfTI label image over the source's grid."""
+    import nibabel as nib
+
+    arr, affine = _to_file_order(labels, meta)
+    if arr.dtype.kind in "ui" and arr.max(initial=0) < 2**15:
+        arr = arr.astype(np.int16)  # readable by every tool (uint32 is not)
+    img = nib.Nifti1Image(np.ascontiguousarray(arr), affine)
+    img.set_qform(img.affine, code=1)
+    img.set_sform(img.affine, code=1)
+    img.header.set_intent("label")
+    return img

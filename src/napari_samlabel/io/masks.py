@@ -24,7 +24,8 @@ named ``frame_00000`` (as in the COCO export): upload images of those names to t
 A class named ``background`` is CVAT's background (its pixels are written as such).
 Give a path ending in ``.zip`` for the archive CVAT's "Upload annotations" takes.
 
-Every file is written whole or not at all (a ``.part`` file renamed into place), and only
+Every export is written whole or not at all (``.part`` files renamed into place at the end,
+removed with the folders they needed when it fails: :class:`.writing.Staged`), and only
 inside the path or folder given. Labels are read one frame at a time.
 """
 
@@ -39,19 +40,11 @@ import numpy as np
 from ..core.instances import InstanceTable
 from ..core.ontology import Ontology
 from .errors import ExportError
-from .writing import atomic_text, planes
+from .writing import Staged, planes, png_bytes
 
 UNLABELED = "unlabeled"
 CVAT_BACKGROUND = "background"
 FRAME_NAME = "frame_{:05d}"
-
-
-def _png(arr: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def _rgb(hex_color: str) -> tuple[int, int, int]:
@@ -115,56 +108,55 @@ def write_semantic(labels, table: InstanceTable, ontology: Ontology, path, frame
         for f, plane in planes(labels, frame_axis):
             yield f, class_indices(plane, table, index_of, _where(frame_axis, f)).astype(dtype)
 
-    if suffix == ".png":
-        shape = tuple(labels.shape)
-        plane_ndim = len(shape) - (frame_axis is not None)
-        if plane_ndim != 2:
-            raise ExportError(f"{path.name}: PNG holds 2D images, these labels' planes are {plane_ndim}D: "
-                             "use .tif or .nii.gz")  # fmt: skip
-        digits = max(5, len(str(n - 1)))
-        sink = _Folder(path.parent)
-        try:
-            for f, plane in frames():
-                sink.put(path.name if frame_axis is None else f"{stem}_{f:0{digits}d}.png", _png(plane))
-        except BaseException:
-            sink.abort()
-            raise
-        sink.close()
-        out = path if frame_axis is None else path.parent
-    elif suffix in (".tif", ".tiff"):
-        import tifffile
+    with Staged(files=n + 1 if suffix == ".png" else None) as staged:
+        if suffix == ".png":
+            out = _semantic_pngs(path, stem, labels, frame_axis, frames(), staged)
+        elif suffix in (".tif", ".tiff"):
+            out = _semantic_tif(path, labels, frame_axis, frames(), dtype, staged)
+        else:  # NIfTI, on the image's grid
+            from .images import write_labels
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        shape = tuple(labels.shape)
-        try:
-            if frame_axis in (None, 0):  # one page per 2D plane, one frame in memory at a time
-                def pages():
-                    for _, plane in frames():
-                        yield from plane.reshape(-1, *plane.shape[-2:]) if plane.ndim > 2 else (plane,)
-
-                tifffile.imwrite(tmp, pages(), shape=shape, dtype=dtype, photometric="minisblack",
-                                 compression="zlib", metadata=None)  # fmt: skip
-            else:
-                whole = np.stack([p for _, p in frames()], axis=frame_axis)
-                tifffile.imwrite(tmp, whole, photometric="minisblack", compression="zlib", metadata=None)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        tmp.replace(path)
-        out = path
-    else:  # NIfTI, on the image's grid
-        from .images import write_labels
-
-        whole = np.stack([p for _, p in frames()], axis=frame_axis) if frame_axis is not None \
-            else next(frames())[1]  # fmt: skip
-        out = write_labels(path, whole, source_meta or {})
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["index", "name", "color", "kind"], lineterminator="\n")
-    w.writeheader()
-    w.writerows(class_table_rows(ontology))
-    atomic_text(path.with_name(f"{stem}_classes.csv"), buf.getvalue())
+            whole = np.stack([p for _, p in frames()], axis=frame_axis) if frame_axis is not None \
+                else next(frames())[1]  # fmt: skip
+            out = write_labels(path, whole, source_meta or {}, staged)
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=["index", "name", "color", "kind"], lineterminator="\n")
+        w.writeheader()
+        w.writerows(class_table_rows(ontology))
+        staged.put(path.with_name(f"{stem}_classes.csv"), buf.getvalue().encode("utf-8"))
     return out
+
+
+def _semantic_pngs(path: Path, stem: str, labels, frame_axis, frames, staged: Staged) -> Path:
+    """One PNG, or ``<stem>_00000.png``... per frame; returns the PNG or their folder."""
+    shape = tuple(labels.shape)
+    plane_ndim = len(shape) - (frame_axis is not None)
+    if plane_ndim != 2:
+        raise ExportError(f"{path.name}: PNG holds 2D images, these labels' planes are {plane_ndim}D: "
+                         "use .tif or .nii.gz")  # fmt: skip
+    digits = max(5, len(str(shape[frame_axis] - 1))) if frame_axis is not None else 5
+    for f, plane in frames:
+        staged.put(path if frame_axis is None else path.with_name(f"{stem}_{f:0{digits}d}.png"), png_bytes(plane))
+    return path if frame_axis is None else path.parent
+
+
+def _semantic_tif(path: Path, labels, frame_axis, frames, dtype, staged: Staged) -> Path:
+    """Every frame in one TIFF, one page per 2D plane (zlib)."""
+    import tifffile
+
+    shape = tuple(labels.shape)
+    with staged.file(path) as tmp:
+        if frame_axis in (None, 0):  # one frame in memory at a time
+            def pages():
+                for _, plane in frames:
+                    yield from plane.reshape(-1, *plane.shape[-2:]) if plane.ndim > 2 else (plane,)
+
+            tifffile.imwrite(tmp, pages(), shape=shape, dtype=dtype, photometric="minisblack",
+                             compression="zlib", metadata=None)  # fmt: skip
+        else:
+            whole = np.stack([p for _, p in frames], axis=frame_axis)
+            tifffile.imwrite(tmp, whole, photometric="minisblack", compression="zlib", metadata=None)
+    return path
 
 
 # -- CVAT Segmentation mask 1.1 -------------------------------------------------------------
@@ -207,57 +199,6 @@ def _labelmap_text(entries) -> str:
     return "\n".join(lines) + "\n"
 
 
-class _Folder:
-    """Files staged as ``.part`` and renamed into place together at ``close()``: an export
-    that fails half way leaves nothing (``abort()``), not half the frames."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.existed = root.exists()
-        self.staged: list[Path] = []
-
-    def put(self, rel: str, data: bytes) -> None:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        self.staged.append(tmp)
-        tmp.write_bytes(data)
-
-    def close(self) -> None:
-        for tmp in self.staged:
-            tmp.replace(tmp.with_name(tmp.name[: -len(".part")]))
-
-    def abort(self) -> None:
-        for tmp in self.staged:
-            tmp.unlink(missing_ok=True)
-        for d in sorted({p.parent for p in self.staged}, key=lambda p: -len(p.parts)):
-            while d != self.root and d.is_relative_to(self.root) and d.is_dir() and not any(d.iterdir()):
-                d.rmdir()  # only folders this export made inside the chosen one, left empty
-                d = d.parent
-        if not self.existed and self.root.is_dir() and not any(self.root.iterdir()):
-            self.root.rmdir()
-
-
-class _Zip:
-    def __init__(self, path: Path) -> None:
-        import zipfile
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path, self.tmp = path, path.with_name(path.name + ".part")
-        self.zf = zipfile.ZipFile(self.tmp, "w", zipfile.ZIP_DEFLATED)
-
-    def put(self, rel: str, data: bytes) -> None:
-        self.zf.writestr(rel, data)
-
-    def close(self) -> None:
-        self.zf.close()
-        self.tmp.replace(self.path)
-
-    def abort(self) -> None:
-        self.zf.close()
-        self.tmp.unlink(missing_ok=True)
-
-
 def write_cvat_masks(labels, table: InstanceTable, ontology: Ontology, folder, frame_axis: int | None = None) -> Path:
     """Write ``labels`` in CVAT's "Segmentation mask 1.1" layout into ``folder`` (made if
     missing), or into a zip archive when ``folder`` ends in ``.zip``. Returns that path."""
@@ -268,31 +209,42 @@ def write_cvat_masks(labels, table: InstanceTable, ontology: Ontology, folder, f
     if plane_ndim != 2:
         raise ExportError(f"CVAT's segmentation masks are 2D PNGs, these labels' planes are {plane_ndim}D: "
                          "pick the frame/slice axis so that planes are 2D")  # fmt: skip
+    files = _cvat_files(labels, table, entries, frame_axis)
+    count = 2 * (1 if frame_axis is None else labels.shape[frame_axis]) + 2
+    if not folder.name.lower().endswith(".zip"):
+        with Staged(files=count) as staged:
+            for rel, data in files:
+                staged.put(folder / rel, data)
+        return folder
+    import zipfile
+
+    with Staged() as staged, staged.file(folder) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for k, (rel, data) in enumerate(files, 1):
+            zf.writestr(rel, data)
+            staged.done = k / count  # what a full disk's message scales
+    return folder
+
+
+def _cvat_files(labels, table: InstanceTable, entries, frame_axis: int | None):
+    """(path in the layout, bytes) of every file of the CVAT layout, one frame at a time."""
     index_of = {name: k for k, (name, _) in enumerate(entries)}
     class_rgb = np.array([rgb for _, rgb in entries], np.uint8)
     inst_rgb = voc_colormap(256)
-    sink = _Zip(folder) if folder.name.lower().endswith(".zip") else _Folder(folder)
     names = []
-    try:
-        for f, plane in planes(labels, frame_axis):
-            where = _where(frame_axis, f)
-            cls = class_indices(plane, table, index_of, where)
-            name = FRAME_NAME.format(f)
-            objects = np.where(cls > 0, plane, 0)  # background-class pixels are no instance
-            ids, inverse = np.unique(objects, return_inverse=True)
-            n = int((ids > 0).sum())
-            if n > 255:
-                raise ExportError(f"{n} instances {where or 'in the image'}: CVAT's SegmentationObject PNGs hold "
-                                 "at most 255 per image (Pascal VOC colours); use the COCO export")  # fmt: skip
-            number = np.arange(len(ids)) + (0 if ids[0] == 0 else 1)  # 0 stays 0; the rest 1..n in id order
-            inst = number[inverse].reshape(plane.shape)
-            sink.put(f"SegmentationClass/{name}.png", _png(class_rgb[cls]))
-            sink.put(f"SegmentationObject/{name}.png", _png(inst_rgb[inst]))
-            names.append(name)
-        sink.put("ImageSets/Segmentation/default.txt", ("\n".join(names) + "\n").encode())
-        sink.put("labelmap.txt", _labelmap_text(entries).encode())
-    except BaseException:
-        sink.abort()
-        raise
-    sink.close()
-    return folder
+    for f, plane in planes(labels, frame_axis):
+        where = _where(frame_axis, f)
+        cls = class_indices(plane, table, index_of, where)
+        name = FRAME_NAME.format(f)
+        objects = np.where(cls > 0, plane, 0)  # background-class pixels are no instance
+        ids, inverse = np.unique(objects, return_inverse=True)
+        n = int((ids > 0).sum())
+        if n > 255:
+            raise ExportError(f"{n} instances {where or 'in the image'}: CVAT's SegmentationObject PNGs hold "
+                             "at most 255 per image (Pascal VOC colours); use the COCO export")  # fmt: skip
+        number = np.arange(len(ids)) + (0 if ids[0] == 0 else 1)  # 0 stays 0; the rest 1..n in id order
+        inst = number[inverse].reshape(plane.shape)
+        yield f"SegmentationClass/{name}.png", png_bytes(class_rgb[cls])
+        yield f"SegmentationObject/{name}.png", png_bytes(inst_rgb[inst])
+        names.append(name)
+    yield "ImageSets/Segmentation/default.txt", ("\n".join(names) + "\n").encode()
+    yield "labelmap.txt", _labelmap_text(entries).encode()
