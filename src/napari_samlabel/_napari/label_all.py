@@ -110,9 +110,10 @@ class LabelAllJob(StreamedRun):
             raise PromptError("no model loaded: pick one in the Segment dock")
         self.session, self.backend = session, backend
         self.plane = plane or current_plane(session)
-        self.class_name = class_name or session.current_class or session.annotation._default_class()
-        if self.class_name not in session.ontology:
-            raise AnnotationError(f"no class {self.class_name!r}: pick one of {', '.join(session.ontology.names)}")
+        name = class_name or session.current_class or session.annotation._default_class()
+        if name not in session.ontology:
+            raise AnnotationError(f"no class {name!r}: pick one of {', '.join(session.ontology.names)}")
+        self._class = session.ontology.ref(name)  # renamed in the Classes dock during the run: followed
         self.mode = Mode(mode)
         self.box, self.min_size = box, int(min_size)
         self._lock = lock or threading.Lock()
@@ -149,6 +150,10 @@ class LabelAllJob(StreamedRun):
         self.txn = None
         self._waiting: list[FrameFound] = []
         self._t0 = 0.0
+
+    @property
+    def class_name(self) -> str:
+        return self._class.name
 
     @property
     def name(self) -> str:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..core.annotation import AnnotationError
 from ..core.compose import Mode
+from ..core.ontology import ClassRef
 from ..core.planes import Plane
 
 if TYPE_CHECKING:
@@ -94,9 +95,13 @@ def _one_target(session: AnnotationSession, plane: Plane | None, what: str) -> i
 @dataclass
 class Copied:
     label_id: int
-    class_name: str
+    cls: ClassRef  # its class, renamed with it (pasted as new after a rename: the new name)
     mask: np.ndarray  # rows x columns of the plane it was copied from
     frame: int
+
+    @property
+    def class_name(self) -> str:
+        return self.cls.name
 
 
 def copy_selected(session: AnnotationSession) -> Copied:
@@ -107,7 +112,7 @@ def copy_selected(session: AnnotationSession) -> Copied:
     frame = session.current_frame()
     label_id = _one_target(session, plane, "copy")
     mask = plane.read(session.labels.data) == label_id
-    session.clipboard = Copied(label_id, session.table[label_id].class_name, mask, frame)
+    session.clipboard = Copied(label_id, session.ontology.ref(session.table[label_id].class_name), mask, frame)
     session.say(f"Copied {session.table[label_id].name} from frame {frame}: Ctrl+V pastes it.")
     return session.clipboard
 

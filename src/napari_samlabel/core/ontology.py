@@ -135,6 +135,19 @@ class ObjectClass:
             raise OntologyError(f"{where}{e}") from None
 
 
+class ClassRef:
+    """A class held by name across edits (the clipboard, a running job): its ``name`` follows
+    the ontology's renames, so what it names later is the class it was given, renamed."""
+
+    def __init__(self, ontology: Ontology, name: str) -> None:
+        self.name = name
+        ontology.renamed.connect(self._follow)  # (psygnal holds it weakly: gone with this object)
+
+    def _follow(self, old: str, new: str) -> None:
+        if self.name == old:
+            self.name = new
+
+
 class Ontology:
     """An ordered set of uniquely named classes with unique hotkeys.
 
@@ -217,6 +230,10 @@ class Ontology:
 
     def rename(self, name: str, new_name: str) -> ObjectClass:
         return self.update(name, name=new_name)
+
+    def ref(self, name: str) -> ClassRef:
+        """``name``'s class, held across edits: its ``name`` follows renames."""
+        return ClassRef(self, name)
 
     def remove(self, name: str) -> None:
         cls = self[name]
