@@ -22,6 +22,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..core.instances_check import table_problem
 from ..core.ontology import HOTKEYS, KINDS, Ontology
 from .window_hooks import dock_opened
 from ._common import StatusLine, guarded, release_when_removed
@@ -323,6 +324,10 @@ class ClassesWidget(QWidget):
                 self.status.error(
                     f"{path} lacks classes that label instances here: {sorted(set(missing))}; nothing changed."
                 )
+                return
+            problem = table_problem(self._session.table, loaded)
+            if problem:  # saved, the project would be refused on opening
+                self.status.error(f"{path} does not accept a value instances here hold ({problem}); nothing changed.")
                 return
         self.ontology.replace_all(loaded)
         self.status.ok(f"Loaded {len(loaded)} classes from {path}.")

@@ -25,6 +25,7 @@ from .chunked import (MEMORY, BoxAtom, Spill, apply_box, atom_pixels, block_shap
 from .compose import Mode, allowed_pixels, frames_touched, normalize_region, overwrite_hint, region_indices
 from .interpolate import interpolated_scores
 from .instances import Instance, InstanceTable, rename_class_in
+from .instances_check import keep_fitting, table_problem
 from .ontology import Ontology
 
 FrameSpan = Union[Tuple[int, int], range, Sequence[int], None]
@@ -438,7 +439,18 @@ class Annotation:
                 )
             for rec in self.table.of_class(name, present_only=False):
                 rec.stuff = changes["kind"] == "stuff"  # absent records: not an undo step
+        if "attributes" in changes:
+            self._check_values_fit(name, changes["attributes"])
         self.ontology.update(name, **changes)
+
+    def _check_values_fit(self, name: str, attributes) -> None:
+        """New attribute definitions must accept the values instances hold (a project keeping
+        values its ontology refuses could not be opened again)."""
+        trial = Ontology.from_dict(self.ontology.to_dict())
+        trial.update(name, attributes=attributes)
+        problem = table_problem(self.table, trial)
+        if problem:
+            raise AnnotationError(f"class {name!r}: these attributes do not fit values in use: {problem}")
 
     def remove_class(self, name: str) -> None:
         """Remove a class that labels nothing (labels are never deleted as a side effect)."""
@@ -681,6 +693,7 @@ class Annotation:
                 for r in recs:
                     r = self.table.edit(r.id)
                     r.class_name, r.stuff = class_name, False
+                    keep_fitting(r, target)  # attributes belong to a class: Ctrl+Z brings them back
                     out.append(r.id)
         return out
 
@@ -878,17 +891,17 @@ class Annotation:
     # -- instance state (the user's view state: never undo steps, never undone) --
     def set_locked(self, ids: Iterable[int], locked: bool = True) -> None:
         for i in ids:
-            self.table[i].locked = bool(locked)
+            self.table.set_view(i, locked=bool(locked))
         self.changed.emit()
 
     def set_visible(self, ids: Iterable[int], visible: bool = True) -> None:
         for i in ids:
-            self.table[i].visible = bool(visible)
+            self.table.set_view(i, visible=bool(visible))
         self.changed.emit()
 
     def set_status(self, ids: Iterable[int], status: str) -> None:
         for i in ids:
-            self.table[i].status = status
+            self.table.set_view(i, status=status)
         self.changed.emit()
 
     def review(self, ids: Iterable[int], verdict: str, comment: str = "", frame: int | None = None) -> list:
@@ -904,7 +917,7 @@ class Annotation:
         notes = [self.table.reviews.add(i, verdict, comment, frame) for i in ids]
         if frame is None:
             for i in ids:
-                self.table[i].status = verdict
+                self.table.set_view(i, status=verdict)
         self.changed.emit()
         return notes
 
