@@ -102,7 +102,7 @@ def test_a_project_whose_next_id_is_past_the_range_opens_and_keeps_saving(drawn,
     from napari.components import ViewerModel
 
     folder = tmp_path / "p.samlabel"
-    drawn.save_project(folder)
+    drawn.save_project(folder, remember=False)  # a copy: not held open by this session
     rewrite_instances(folder, lambda records: records.update(next_id=2**31))
     viewer = ViewerModel()  # another window
     image = viewer.add_image(drawn.image.data, name=drawn.image.name)
