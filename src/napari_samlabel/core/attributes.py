@@ -19,6 +19,8 @@ from typing import Any, Iterable
 from .errors import SamlabelError
 
 TYPES = ("text", "number", "one-of", "any-of")
+#: between the options of an any-of value where it is one text (tables, CSV)
+ANY_OF_SEPARATOR = "; "
 
 
 class InvalidAttribute(SamlabelError, ValueError):
@@ -53,6 +55,12 @@ class AttributeDef:
             twice = sorted({o for o in options if options.count(o) > 1})
             if twice:
                 raise InvalidAttribute(f"{here}option {twice[0]!r} is listed twice")
+            # refused, not escaped: a spreadsheet user splits the cell on ';', and a rename now
+            # costs less than a backslash in every table and CSV
+            joined = next((o for o in options if kind == "any-of" and ANY_OF_SEPARATOR.strip() in o), None)
+            if joined is not None:
+                raise InvalidAttribute(f"{here}option {joined!r} holds ';', which separates the options of an any-of "
+                                       "value in tables and CSV: rename it")  # fmt: skip
         elif options:
             raise InvalidAttribute(f"{here}a {kind} attribute has no 'options' (only one-of and any-of do)")
         dynamic = d.get("dynamic", False)
@@ -121,11 +129,11 @@ def find(defs: Iterable[AttributeDef], name: str, owner: str) -> AttributeDef:
 
 
 def shown(value: Any) -> str:
-    """A value as a person reads it (tables, CSV): any-of joined with '; '."""
+    """A value as a person reads it (tables, CSV): any-of joined with '; ' (no option holds a ';')."""
     if value is None:
         return ""
     if isinstance(value, tuple):
-        return "; ".join(value)
+        return ANY_OF_SEPARATOR.join(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)

@@ -23,6 +23,7 @@ from ..core.instances import SOURCES
 from ..core.ontology import OntologyError, normalize_color
 from .ctc import MASK_NAME as _MASK
 from .errors import LabelImportError
+from .writing import csv_cell_text
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".npy", ".nii", ".nii.gz")
 WHAT = ("a COCO JSON, a Cell Tracking Challenge folder (or its res_track.txt), a CVAT mask folder or .zip "
@@ -647,7 +648,8 @@ def read_class_table(path: Path) -> dict[int, dict]:
             continue  # an empty line
         if len(cells) > len(cols):
             raise LabelImportError(f"{where}: {len(cells)} fields, the header names {len(cols)}")
-        row = dict(zip(cols, [c.strip() for c in cells] + [""] * (len(cols) - len(cells))))
+        cells = [csv_cell_text(c.strip()) for c in cells]  # our CSVs quote formula-like text
+        row = dict(zip(cols, cells + [""] * (len(cols) - len(cells))))
         i = _int(row["id"], where + " id")
         if i <= 0:
             raise LabelImportError(f"{where}: id {i} (0 is the background)")

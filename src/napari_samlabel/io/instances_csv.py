@@ -7,14 +7,13 @@ that ``samlabel segment`` and ``samlabel batch`` write (:func:`sidecar_path`), s
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ..core.instances import InstanceTable
-from .writing import atomic_text, id_counts
+from .writing import atomic_text, csv_text, id_counts
 
 CSV_COLUMNS = ["id", "class", "name", "confidence", "source", "first_frame", "last_frame", "voxels", "volume_mm3"]
 
@@ -42,16 +41,11 @@ def instance_rows(labels: np.ndarray, table: InstanceTable, spacing: Sequence[fl
 
 
 def write_instances_csv(path, labels, table: InstanceTable, spacing=None) -> Path:
+    """The instance table as CSV, text a spreadsheet would run quoted (:func:`.writing.csv_cell`)."""
     path = Path(path)
     rows = instance_rows(labels, table, spacing)
-    import io
-
-    buf = io.StringIO()
     extra = sorted({k for row in rows for k in row if k not in CSV_COLUMNS})
-    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS + extra, restval="")
-    w.writeheader()
-    w.writerows(rows)
-    atomic_text(path, buf.getvalue())
+    atomic_text(path, csv_text(CSV_COLUMNS + extra, rows))
     return path
 
 
@@ -66,12 +60,6 @@ def sidecar_path(labels) -> Path:
 
 def write_class_table(path, classes: dict[int, str]) -> Path:
     """``id,class`` rows, by id (a header alone when no id has a class: an old table never stays)."""
-    import io
-
     path = Path(path)
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["id", "class"])
-    w.writerows(sorted(classes.items()))
-    atomic_text(path, buf.getvalue())
+    atomic_text(path, csv_text(["id", "class"], ({"id": i, "class": name} for i, name in sorted(classes.items()))))
     return path

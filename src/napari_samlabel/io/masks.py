@@ -31,8 +31,6 @@ inside the path or folder given. Labels are read one frame at a time.
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +38,7 @@ import numpy as np
 from ..core.instances import InstanceTable
 from ..core.ontology import Ontology
 from .errors import ExportError
-from .writing import Staged, planes, png_bytes
+from .writing import Staged, csv_text, planes, png_bytes
 
 UNLABELED = "unlabeled"
 CVAT_BACKGROUND = "background"
@@ -119,11 +117,8 @@ def write_semantic(labels, table: InstanceTable, ontology: Ontology, path, frame
             whole = np.stack([p for _, p in frames()], axis=frame_axis) if frame_axis is not None \
                 else next(frames())[1]  # fmt: skip
             out = write_labels(path, whole, source_meta or {}, staged)
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=["index", "name", "color", "kind"], lineterminator="\n")
-        w.writeheader()
-        w.writerows(class_table_rows(ontology))
-        staged.put(path.with_name(f"{stem}_classes.csv"), buf.getvalue().encode("utf-8"))
+        text = csv_text(["index", "name", "color", "kind"], class_table_rows(ontology), lineterminator="\n")
+        staged.put(path.with_name(f"{stem}_classes.csv"), text.encode("utf-8"))
     return out
 
 

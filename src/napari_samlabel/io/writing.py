@@ -1,19 +1,21 @@
-"""What every export format shares: atomic writes, the planes along the frame axis, pixel
-counts. Each format has its own module (coco, ctc, dicom_seg, masks, shapes, instances_csv);
+"""What every export format shares: atomic writes, CSV cells, the planes along the frame axis,
+pixel counts. Each format has its own module (coco, ctc, dicom_seg, masks, shapes, instances_csv);
 ``exporting`` dispatches to them. Pure functions over a label array; ``frame_axis`` says
 which axis holds frames/slices (None: 2D).
 """
 
 from __future__ import annotations
 
+import csv
 import errno
 import gc
 import io
+import re
 import shutil
 import traceback
 from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -21,6 +23,10 @@ from .errors import DiskFull
 
 #: what a full disk and a full quota say
 FULL_DISK = frozenset({errno.ENOSPC, errno.EDQUOT})
+#: how a spreadsheet's formula can start (OWASP, CSV injection)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: a text cell that is a plain number (-3.5, +2, 1e-3): a spreadsheet reads it as that number
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 class Staged:
@@ -125,6 +131,36 @@ def atomic_bytes(path: Path, data: bytes) -> None:
 def atomic_text(path: Path, text: str) -> None:
     """Write text (UTF-8) whole or not at all (see :class:`Staged`)."""
     atomic_bytes(Path(path), text.encode("utf-8"))
+
+
+def csv_text(fieldnames: Sequence[str], rows: Iterable[dict], **options) -> str:
+    """A CSV with a header, every cell through :func:`csv_cell` (``options``: csv.DictWriter's)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fieldnames, restval="", **options)
+    w.writeheader()
+    w.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
+    return buf.getvalue()
+
+
+def csv_cell(value):
+    """``value`` as a CSV cell that a spreadsheet shows and never runs: text it would take for a
+    formula (starting with = + - @, a tab or a carriage return) gets a leading ``'``, as OWASP's
+    CSV injection guidance says; so does text starting with ``'`` and one of those (or another
+    ``'``), so that :func:`csv_cell_text` gives back every text exactly. Numbers stay numbers."""
+    if not isinstance(value, str) or _NUMBER.fullmatch(value):
+        return value
+    if value.startswith(FORMULA_START) or _quoted(value):
+        return "'" + value
+    return value
+
+
+def csv_cell_text(cell: str) -> str:
+    """The text that :func:`csv_cell` wrote as ``cell``."""
+    return cell[1:] if _quoted(cell) else cell
+
+
+def _quoted(text: str) -> bool:
+    return text.startswith("'") and text[1:].startswith((*FORMULA_START, "'"))
 
 
 def png_bytes(arr: np.ndarray) -> bytes:
