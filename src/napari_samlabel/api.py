@@ -16,6 +16,7 @@ from ._napari import projects
 from ._napari.registry import sessions, unwrap
 from ._napari.session import AnnotationSession
 from .core import Annotation, AnnotationError, Mode, ObjectClass, Ontology, OntologyError
+from .io.projectlock import ProjectLocked
 
 if TYPE_CHECKING:
     from napari.components import ViewerModel
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Annotation", "AnnotationError", "AnnotationSession", "Mode", "ObjectClass", "Ontology",
-    "OntologyError", "current_session", "import_labels", "open_project", "open_project_folder", "start_session",
+    "OntologyError", "ProjectLocked", "current_session", "import_labels", "open_project", "open_project_folder", "start_session",
 ]  # fmt: skip
 
 
@@ -57,21 +58,24 @@ def current_session(viewer: ViewerModel) -> AnnotationSession | None:
     return sessions(viewer).current
 
 
-def open_project(viewer: ViewerModel, image: Image | str, folder: str | Path) -> AnnotationSession:
+def open_project(viewer: ViewerModel, image: Image | str, folder: str | Path, mode: str = "write") -> AnnotationSession:
     """Reopen a saved project over its image: labels, classes and instance table as saved.
 
     An empty session on the image (the one samlabel starts at launch: no instance, no edit)
-    gives way: its labels layer is removed, not left beside the project's."""
-    return projects.open_project(viewer, image, folder)
+    gives way: its labels layer is removed, not left beside the project's.
+
+    ``mode``: "write" (locked for this session; :class:`ProjectLocked` naming the owner where
+    another has it open), "read" (saving into it refused) or "copy" (saved where you choose)."""
+    return projects.open_project(viewer, image, folder, mode)
 
 
-def open_project_folder(viewer: ViewerModel, folder: str | Path) -> AnnotationSession:
+def open_project_folder(viewer: ViewerModel, folder: str | Path, mode: str = "write") -> AnnotationSession:
     """A project folder on its own (`samlabel FOLDER`, File > Open): opened over its image, the
     one the viewer has, else the file the project records, opened first. ProjectError saying
-    what to open first where neither is there."""
+    what to open first where neither is there; ``mode`` as in :func:`open_project`."""
     from ._reader import open_files  # napari's readers: only once a project asks for its image
 
-    return projects.open_project_folder(viewer, folder, open_files)
+    return projects.open_project_folder(viewer, folder, open_files, mode)
 
 
 def import_labels(session: AnnotationSession, path, class_name: str | None = None, mode: Mode | str = Mode.EXCLUDE):

@@ -217,7 +217,7 @@ def test_a_damaged_project_is_named_with_the_file_and_the_field(project, case):
     assert said in str(err.value) and str(project) in str(err.value), str(err.value)
 
 
-def test_an_instance_whose_class_the_ontology_lacks_is_kept_and_said(project):
+def test_an_instance_whose_class_the_ontology_lacks_is_kept_and_said(project, session):
     """Before: kept, then missing from the Instances dock and from COCO and DICOM SEG exports."""
     from napari_samlabel.api import open_project
 
@@ -225,8 +225,9 @@ def test_an_instance_whose_class_the_ontology_lacks_is_kept_and_said(project):
     _edit_json(project / "project.json", lambda d: dict(d, files={n: (project / n).stat().st_size for n in d["files"]}))
     from napari.components import ViewerModel
 
+    session.close()  # the session that saved it holds it for writing until it closes (the project's lock)
     other = ViewerModel()  # another napari window: the project is not open there
-    s = open_project(other, other.add_image(np.zeros((8, 40, 50)), name="again"), project)
+    s = open_project(other, other.add_image(session.image.data, name="again"), project)  # its own pixels
     assert "'nucleus' missing from ontology.json: added" in other.status
     assert "nucleus" in s.ontology.names and s.table[1].class_name == "nucleus"
     import csv

@@ -165,6 +165,7 @@ def test_project_keeps_a_snapshot_and_reopens_beside_it(classes, tmp_path):
     assert (np.asarray(stored[2]) == a.id).sum() == disc((30, 40), 10, 10, 5).sum()
     assert set(np.unique(np.asarray(stored[...]))) == {0, a.id} and [r.id for r in table.present()] == [a.id]
 
+    disk.close()  # the session that saved it writes there until it closes (the project's lock)
     viewer = ViewerModel()
     again = open_project(viewer, viewer.add_image(image, name="movie"), folder)
     assert labelstore.store_path(again.labels.data) == tmp_path / "p.samlabel.labels.zarr"  # beside it

@@ -23,9 +23,11 @@ from psygnal import Signal
 from ..core.annotation import Annotation, AnnotationError
 from ..core.compose import Mode, overwrite_hint
 from ..core.instances import Instance, InstanceTable
-from ..core.ontology import Ontology, hex_to_rgba
+from ..core.label_ids import MAX_ID
+from ..core.ontology import Ontology
 from .autosave import forget_autosave
 from .history import LayerStore
+from .layer_view import LayerView
 from .view import labels_shape
 
 if TYPE_CHECKING:
@@ -35,20 +37,11 @@ if TYPE_CHECKING:
 META_KEY = "samlabel"
 SOURCE_KEYS = ("source", "format", "geometry", "affine", "file_affine", "file_ornt", "spacing", "series_uid", "files",
                "time_step")  # fmt: skip
-TRANSPARENT = (0.0, 0.0, 0.0, 0.0)
 
 
 def default_frame_axis(ndim: int) -> int | None:
     """Time for 2D+t and 3D+t, slices for a 3D volume, none for a 2D image."""
     return 0 if ndim >= 3 else None
-
-
-def instance_color(rgba: tuple, label_id: int) -> tuple:
-    """The class colour, a little lighter or darker per instance so touching
-    instances of one class stay distinguishable."""
-    shade = 0.8 + 0.4 * ((label_id * 0.6180339887) % 1.0)
-    r, g, b, a = rgba
-    return (min(r * shade, 1.0), min(g * shade, 1.0), min(b * shade, 1.0), a)
 
 
 def new_labels_layer(image: Image, dtype=np.uint32, data=None) -> Labels:
@@ -75,6 +68,22 @@ def new_labels_layer(image: Image, dtype=np.uint32, data=None) -> Labels:
 
 def source_of(image: Image) -> dict:
     return {k: v for k, v in image.metadata.items() if k in SOURCE_KEYS}
+
+
+_pixel_hashes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # layer -> (id of its data, hash)
+
+
+def pixel_hash_of(image: Image) -> str:
+    """The hash of ``image``'s pixels (:func:`~napari_samlabel.core.image_identity.pixel_hash`),
+    computed once per layer and data: opening a project over it and its session share it."""
+    from ..core.image_identity import pixel_hash
+
+    data = image.data
+    cached = _pixel_hashes.get(image)
+    if cached is None or cached[0] != id(data):
+        level = data[-1] if image.multiscale else data  # a pyramid: its smallest level, read whole
+        cached = _pixel_hashes[image] = (id(data), pixel_hash(level, rgb=bool(image.rgb)))
+    return cached[1]
 
 
 def image_file(image: Image) -> str | None:
@@ -184,8 +193,10 @@ class AnnotationSession:
             if n:  # an organ map's values are classes, a cell mask's instances: say which was assumed
                 self.notice += (f" Its {n} label value(s) became instances of {', '.join(new)}; if they are "
                                 "classes (an organ map), use Export > Import… with a class table instead.")  # fmt: skip
+        self._view = LayerView(labels)  # colours and features, by what changed
+        self._feed = table.watch()
         self.annotation.changed.connect(self._refresh_layer)
-        ontology.changed.connect(self._refresh_layer)
+        ontology.changed.connect(self._on_classes_changed)
         ontology.changed.connect(self._keep_a_current_class)
         labels.events.selected_label.connect(self._on_selected_label)
         self._keys = None
@@ -278,6 +289,7 @@ class AnnotationSession:
         if fresh is None or not self.table.is_unused(fresh.id) or fresh.class_name != class_name:
             fresh = self.annotation.new_instance(class_name)
             self._fresh[class_name] = fresh.id
+            self._show_changes()  # the brush paints it in its class's colour from the first stroke
         return fresh.id
 
     def new_instance(self) -> int:
@@ -397,18 +409,25 @@ class AnnotationSession:
     # -- files -------------------------------------------------------------
     @property
     def image_key(self) -> str:
-        """What identifies this session's image across runs: a project written for
-        one image is never overwritten with another's labels."""
+        """What identifies this session's image across runs, its pixels included (two
+        ``img.tif`` of one shape are two images): autosaves and shapes layers go by it."""
         from ..io.project import image_key
 
-        return image_key(self.image.name, self.labels.data.shape, self.labels.metadata.get("source_image", {}))
+        return image_key(self.image.name, self.labels.data.shape, self._source_image(), self.image_hash)
+
+    @property
+    def image_hash(self) -> str:
+        return pixel_hash_of(self.image)
+
+    def _source_image(self) -> dict:
+        return self.labels.metadata.get("source_image", {})
 
     def save_project(self, folder=None, remember: bool = True) -> Path:
         """Labels, ontology, instance table and source geometry, written atomically.
 
         Without ``folder``: this session's project folder (the last saved or opened);
         ``remember`` makes ``folder`` that folder."""
-        from ..io.project import ProjectError, save_project
+        from ..io.project import ProjectError, image_key, save_project
 
         folder = folder if folder is not None else self.project_folder
         if folder is None:
@@ -417,18 +436,45 @@ class AnnotationSession:
             "frame_axis": self.frame_axis,
             "image": self.image.name,
             "image_path": image_file(self.image),  # `samlabel FOLDER` opens it, then the labels over it
-            "image_key": self.image_key,
-            "source_image": self.labels.metadata.get("source_image", {}),
+            # the key without the pixels, as projects always had it: older projects stay ours
+            "image_key": image_key(self.image.name, self.labels.data.shape, self._source_image()),
+            "image_hash": self.image_hash,
+            "source_image": self._source_image(),
         }
         version = self.version
-        out = save_project(folder, self.labels.data, self.ontology, self.table, meta, owner=self.image_key)
+        lock = self._lock_for(folder, remember, meta["image_key"])
+        try:
+            out = save_project(folder, self.labels.data, self.ontology, self.table, meta, owner=meta["image_key"],
+                               owner_pixels=self.image_hash, lock=lock)  # fmt: skip
+        except BaseException:
+            if lock is not None and lock is not self.project_lock:
+                lock.release()
+            raise
         self.autosaved_version = version
         if remember:  # a copy elsewhere (the cache's autosave) is not where the user keeps it
+            if lock is not self.project_lock:  # Save project as…: this session writes there now
+                old, self.project_lock = self.project_lock, lock
+                if old is not None:
+                    old.release()
+            self.read_only = None
             self.project_folder = out
             self.saved_version = version
             self.saved_at = time.time()
             forget_autosave(self)  # kept where the user chose: no stale offer to recover it
         return out
+
+    def _lock_for(self, folder, remember: bool, owner: str):
+        """The lock to save into ``folder`` with: this session's lock of that folder; a new one
+        where ``remember`` makes it this session's folder (ProjectLocked naming the owner where
+        another session has it open); none for a copy elsewhere (the cache's autosave)."""
+        from ..io.project import ProjectError, lock_for_writing
+
+        if self.project_lock is not None and self.project_lock.covers(folder):
+            return self.project_lock
+        if self.read_only and self.project_folder is not None and Path(folder).resolve() == self.project_folder.resolve():
+            raise ProjectError(f"{folder}: {self.read_only}, opened read-only here; nothing was written: "
+                               "Save project as… another folder keeps these labels")  # fmt: skip
+        return lock_for_writing(folder, owner, self.image_hash) if remember else None
 
     def export(self, fmt: str, out, **kwargs):
         """Export in one of :data:`napari_samlabel.io.exporting.FORMATS`."""
@@ -463,37 +509,44 @@ class AnnotationSession:
             )  # fmt: skip
         return table
 
+    def _on_classes_changed(self) -> None:
+        self._classes_changed = True
+        self._refresh_layer()
+
     def _refresh_layer(self) -> None:
-        from napari.utils.colormaps import DirectLabelColormap
-
+        """Colours, features and metadata after an edit: only what changed (the table's
+        change feed), so an edit costs the same with 100 or 50,000 instances."""
         self.version += 1
-        self._check_lineage()
-        colors: dict[int | None, tuple] = {None: TRANSPARENT, 0: TRANSPARENT}
-        class_rgba = {c.name: hex_to_rgba(c.color) for c in self.ontology}
-        for rec in self.table:
-            rgba = class_rgba.get(rec.class_name, (0.5, 0.5, 0.5, 1.0))
-            colors[rec.id] = instance_color(rgba, rec.id) if rec.visible else TRANSPARENT
-        if colors != self._colors:  # a new colormap re-uploads napari's lookup and redraws the canvas
-            self.labels.colormap = DirectLabelColormap(color_dict=colors)
-            self._colors = colors
-        import pandas as pd
+        self._show_changes()
 
-        self.labels.features = pd.DataFrame(self.table.to_columns())
-        self.labels.metadata[META_KEY] = {
-            "ontology": self.ontology.to_dict(),
-            "frame_axis": self.frame_axis,
-            "image": self.image.name,
-        }
+    def _show_changes(self) -> None:
+        ids = self._feed.take()
+        if self._classes_changed:
+            ids, self._classes_changed = None, False
+        self._check_lineage(ids)
+        self._view.update(self.table, self.ontology, ids, self.current_class)
+        meta = self.labels.metadata.get(META_KEY)
+        if ids is None or not meta or meta.get("frame_axis") != self.frame_axis:
+            self.labels.metadata[META_KEY] = {
+                "ontology": self.ontology.to_dict(),
+                "frame_axis": self.frame_axis,
+                "image": self.image.name,
+            }
 
-    _colors: dict | None = None
+    _classes_changed = False
     _broken: frozenset = frozenset()
+    _lineage = False  # some instance has a parent (a division): then divisions are checked
 
-    def _check_lineage(self) -> None:
+    def _check_lineage(self, ids: set[int] | None = None) -> None:
         """An edit (a brush stroke, a tracking run) that leaves a mother on a frame after her
         daughters start breaks the division: say so when it happens, not at export."""
         from ..core.lineage import broken_links
 
-        broken = frozenset(broken_links(self.table)) if any(r.parent for r in self.table) else frozenset()
+        if ids is None:
+            self._lineage = any(r.parent for r in self.table)
+        elif not self._lineage:
+            self._lineage = any(self.table[i].parent for i in ids if i in self.table)
+        broken = frozenset(broken_links(self.table)) if self._lineage else frozenset()
         new = sorted(broken - self._broken)
         self._broken = broken
         if new:
@@ -503,6 +556,11 @@ class AnnotationSession:
         """napari's 'new label' picks max+1, which may be a deleted instance's id:
         ids are never reused, so hand the brush a fresh id instead."""
         label = self.labels.selected_label
+        if label > MAX_ID:  # typed into napari's box: no saved project could hold it
+            fresh = self._unused_id(self.current_class or self.annotation._default_class())
+            self.say(f"Label {label} is above {MAX_ID}, the largest id a project holds: the brush paints {fresh}.", warn=True)
+            self.labels.selected_label = fresh
+            return
         rec = self.table.get(label) if label else None
         if rec is None or self.table.is_unused(label) or rec.present or self.store.in_action:
             return
@@ -542,13 +600,19 @@ class AnnotationSession:
                 self._keys.release(layer)
         self.labels.events.selected_label.disconnect(self._on_selected_label)
         self.annotation.changed.disconnect(self._refresh_layer)
-        self.ontology.changed.disconnect(self._refresh_layer)
+        self.ontology.changed.disconnect(self._on_classes_changed)
+        self._feed.close()
+        self._view.close()
         self.ontology.changed.disconnect(self._keep_a_current_class)
         self.annotation.close()
         self.store.detach()
+        if self.project_lock is not None:  # the project can be opened for writing again
+            self.project_lock.release()
         self.closed.emit()
 
     _closed = False
+    project_lock = None  # io.projectlock.ProjectLock of project_folder, while this session writes it
+    read_only: str | None = None  # why project_folder is not saved into (who has it open), if so
 
 
 def _image_key(name: str, shape, source: dict) -> str:

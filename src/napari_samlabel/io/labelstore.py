@@ -181,8 +181,9 @@ def stored_frames(data, axis: int | None) -> set[int] | None:
         return None
 
 
-def link_tree(src: str | Path, dst: str | Path) -> tuple[int, int]:
-    """Copy a folder as hard links (a copy where links cannot be made: another disk).
+def link_tree(src: str | Path, dst: str | Path, skip: frozenset[str] = frozenset()) -> tuple[int, int]:
+    """Copy a folder as hard links (a copy where links cannot be made: another disk), but for
+    the files named in ``skip`` (paths in ``src``, with '/').
 
     Returns (files, bytes)."""
     src, dst = Path(src), Path(dst)
@@ -191,7 +192,7 @@ def link_tree(src: str | Path, dst: str | Path) -> tuple[int, int]:
         rel = Path(root).relative_to(src)
         (dst / rel).mkdir(parents=True, exist_ok=True)
         for n in names:
-            if n.endswith(".partial"):  # a chunk zarr is writing now
+            if n.endswith(".partial") or (rel / n).as_posix() in skip:  # (.partial: a chunk zarr is writing now)
                 continue
             a, b = Path(root) / n, dst / rel / n
             try:
@@ -230,6 +231,53 @@ def working_copy(data, name: str, key: str = "", project: str | Path | None = No
         arr = create_labels(dst, data.shape, np.uint32 if np.dtype(data.dtype).itemsize < 4 else data.dtype,
                             temporary=False)  # fmt: skip
         copy_blocks(data, arr)
+    _remove_when_gone(arr, dst)
+    return arr
+
+
+# -- damaged arrays ---------------------------------------------------------------
+def chunk_files(data) -> dict[tuple[int, ...], str] | None:
+    """The chunk files of a zarr array on disk (paths in its folder, with '/') by chunk
+    coordinates; None where that cannot be told (not on disk, another key encoding)."""
+    path = store_path(data)
+    try:
+        enc = data.metadata.chunk_key_encoding
+        if path is None or data.metadata.zarr_format != 3 or enc.name != "default":
+            return None
+    except AttributeError:
+        return None
+    # (zarr 3.1's decode_chunk_key fails on its own "c.1.0.0" keys: split here)
+    found = {}
+    for root, _, names in os.walk(path):
+        for n in names:
+            key = (Path(root) / n).relative_to(path).as_posix()
+            parts = key.split(enc.separator)
+            if parts[0] == "c" and len(parts) == data.ndim + 1 and all(p.isdigit() for p in parts[1:]):
+                found[tuple(int(p) for p in parts[1:])] = key
+    return found
+
+
+def unreadable_chunks(data) -> dict[tuple[int, ...], tuple[str, str]]:
+    """The chunk files of ``data`` that cannot be decoded (damaged on disk): chunk coordinates
+    -> (file, why), each chunk read on its own so one bad file spoils nothing else."""
+    bad = {}
+    for coords, key in sorted((chunk_files(data) or {}).items()):
+        try:
+            data.get_block_selection(coords)
+        except Exception as e:  # whatever its codec raises (numcodecs' Zstd: RuntimeError) means damaged
+            bad[coords] = (key, str(e) or type(e).__name__)
+    return bad
+
+
+def without_chunks(data, keys) -> object:
+    """A read-only copy of the zarr array ``data`` (linked, in the cache) lacking the chunk files
+    ``keys``: those read as background instead of failing every read that touches them."""
+    import zarr
+
+    src = store_path(data)
+    dst = cache_root() / f"readable-{safe_name(src.name)}-{uuid.uuid4().hex[:8]}"
+    link_tree(src, dst, frozenset(keys))
+    arr = zarr.open_array(zarr.storage.LocalStore(dst, read_only=True))
     _remove_when_gone(arr, dst)
     return arr
 

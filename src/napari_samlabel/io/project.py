@@ -26,32 +26,33 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.errors import SamlabelError
 from ..core.instances import InstanceTable
+from ..core.instances_check import check_against_ontology
 from ..core.ontology import Ontology
+from .errors import ProjectError
 from .labelstore import store_path
+from .projectlock import LOCK_NAME, ProjectLock, acquire, check_free
 
 VERSION = 2
 FORMAT = "napari-samlabel project"
 FILES = ("labels.npy", "ontology.json", "instances.json")
 ZARR = "labels.zarr"  # labels on disk (io.labelstore) are saved as this folder instead of labels.npy
 MARK = ".samlabel-project"  # written first into every copy: the folder is ours even half-written
-OURS = {*FILES, ZARR, "project.json", MARK}
-
-
-class ProjectError(SamlabelError, ValueError):
-    """A project folder that cannot be read or written; the message says which and why."""
+OURS = {*FILES, ZARR, "project.json", MARK, LOCK_NAME}
 
 
 # -- names ------------------------------------------------------------------
-def image_key(name: str, shape, source: dict | None = None) -> str:
-    """A stable identity of an image: its name, shape and where it came from."""
+def image_key(name: str, shape, source: dict | None = None, pixels: str | None = None) -> str:
+    """A stable identity of an image: its name, shape and where it came from, and with
+    ``pixels`` (:func:`~napari_samlabel.core.image_identity.pixel_hash`) what it shows."""
     source = source or {}
     parts = [str(name), "x".join(str(int(n)) for n in shape)]
     for k in ("series_uid", "source", "files"):
         v = source.get(k)
         if v:
             parts.append(str(v[0] if isinstance(v, (list, tuple)) else v))
+    if pixels:
+        parts.append(pixels)
     return hashlib.sha1("\n".join(parts).encode("utf-8", "replace")).hexdigest()[:16]
 
 
@@ -129,20 +130,20 @@ def _recover(folder: Path) -> None:
 
 # -- saving -----------------------------------------------------------------------
 def save_project(folder, labels: np.ndarray, ontology: Ontology, table: InstanceTable, meta: dict | None = None,
-                 owner: str | None = None) -> Path:  # fmt: skip
-    """Write a project atomically. ``owner`` (an :func:`image_key`) refuses a project
-    folder written for another image.
+                 owner: str | None = None, owner_pixels: str | None = None, lock: ProjectLock | None = None) -> Path:  # fmt: skip
+    """Write a project atomically. ``owner`` (an :func:`image_key`) and ``owner_pixels`` (the
+    image's pixel hash) refuse a project folder written for another image; a folder another
+    session has open for writing (:mod:`.projectlock`) is refused unless ``lock`` is its lock,
+    which moves into the new copy.
 
     Labels on disk (a zarr array in a local folder, see :mod:`.labelstore`) are saved as
     ``labels.zarr``: their chunk files hard-linked (copied only across disks), so saving a
     stack larger than memory neither reads it nor copies it."""
     folder = Path(folder)
     saving, old = _siblings(folder)
-    _check_target(folder, owner)
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ProjectError(f"{folder}: cannot create the folder it goes in ({e.strerror or e}); nothing was written") from None
+    _check_target(folder, owner, owner_pixels)
+    check_free(folder, lock)
+    _make_parent(folder)
     for leftover in (saving, old):  # ours only: never delete what we did not write
         if leftover.exists() and not _only_ours(leftover):
             raise ProjectError(f"{leftover} is in the way and is not a samlabel project; nothing was written")
@@ -170,6 +171,8 @@ def save_project(folder, labels: np.ndarray, ontology: Ontology, table: Instance
         info = {"format": FORMAT, "version": VERSION, "files": sizes, **extra, **_jsonable(meta or {})}
         _write_text(saving / "project.json", json.dumps(info, indent=1))  # last: marks the copy complete
         _fsync_file(saving / "project.json")
+        if lock is not None and lock.covers(folder):
+            lock.write_into(saving)  # the owner's lock stays with the project it replaces
         _fsync_dir(saving)
     except OSError as e:
         raise ProjectError(f"{folder}: could not write the project ({e.strerror or e}); the previous copy is kept") from None
@@ -182,6 +185,23 @@ def save_project(folder, labels: np.ndarray, ontology: Ontology, table: Instance
     if old.exists():
         shutil.rmtree(old)
     return folder
+
+
+def lock_for_writing(folder, owner: str | None = None, owner_pixels: str | None = None) -> ProjectLock:
+    """Lock ``folder`` for a session that saves into it from now on (:mod:`.projectlock`), once
+    the checks of :func:`save_project` pass: a file, another image's project or a folder of
+    other files is refused with their words, before any lock file is made."""
+    folder = Path(folder)
+    _check_target(folder, owner, owner_pixels)
+    _make_parent(folder)
+    return acquire(folder, "nothing was written")
+
+
+def _make_parent(folder: Path) -> None:
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ProjectError(f"{folder}: cannot create the folder it goes in ({e.strerror or e}); nothing was written") from None
 
 
 def _link_labels(src: Path, dst: Path) -> list[int]:
@@ -201,21 +221,33 @@ def _link_labels(src: Path, dst: Path) -> list[int]:
     return [files, size]
 
 
-def _check_target(folder: Path, owner: str | None) -> None:
+def _check_target(folder: Path, owner: str | None, owner_pixels: str | None = None) -> None:
     if folder.exists() and not folder.is_dir():
         raise ProjectError(f"{folder} is a file, not a project folder; nothing was written")
     if folder.is_dir():
         if not is_project(folder):
-            if any(folder.iterdir()):
+            if any(p.name != LOCK_NAME for p in folder.iterdir()):  # (a lock: taken before the first save)
                 raise ProjectError(
                     f"{folder} already holds other files and is not a samlabel project: "
                     "choose a new (or empty) folder; nothing was written"
                 )
             return
-        theirs = (_read_info(folder) or {}).get("image_key")
+        info = _read_info(folder) or {}
+        image = info.get("image", "another image")
+        theirs = info.get("image_key")
         if owner is not None and theirs is not None and theirs != owner:
-            image = (_read_info(folder) or {}).get("image", "another image")
             raise ProjectError(f"{folder} is the project of {image!r}, not of this image; nothing was written")
+        check_pixels(folder, info, owner_pixels, "nothing was written")
+
+
+def check_pixels(folder, info: dict, pixels: str | None, outcome: str) -> None:
+    """Refuse an image whose pixels differ from those the project at ``folder`` was made on
+    (projects saved before pixels were hashed have none to compare, and pass)."""
+    theirs = info.get("image_hash")
+    if pixels is not None and isinstance(theirs, str) and theirs != pixels:
+        image = info.get("image", "another image")
+        raise ProjectError(f"{folder} is the project of {image!r}, an image with other pixels than this one "
+                           f"(same name and size, another file?); {outcome}")  # fmt: skip
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -250,13 +282,14 @@ def load_project(folder) -> tuple[np.ndarray, Ontology, InstanceTable, dict]:
     folder = Path(folder)
     if folder.is_file():
         raise ProjectError(f"{folder} is a file, not a project folder (choose the folder that holds project.json)")
-    found = find_complete(folder)
+    found = _openable(folder)
     if found is None:
         if (folder / "project.json").is_file():  # there, but not ours or damaged: say which
             check(read_json(folder / "project.json", ProjectError, "project file"), "project", folder / "project.json", ProjectError)
         if folder.is_dir() and not is_project(folder):
             raise ProjectError(f"{folder}: not a samlabel project (project.json is missing)")
-        missing = [n for n in (*FILES, "project.json") if not (folder / n).is_file()]
+        lacking = (ZARR,) if ZARR in (_read_info(folder) or {}) else ("labels.npy",)  # the labels it has
+        missing = [n for n in (*lacking, *FILES[1:], "project.json") if not (folder / n).exists()]
         raise ProjectError(f"{folder}: not a complete samlabel project ({', '.join(missing) or 'file sizes differ'})")
     folder = found
     try:
@@ -280,6 +313,7 @@ def load_project(folder) -> tuple[np.ndarray, Ontology, InstanceTable, dict]:
     # schemas/instances.schema.json and project.schema.json: types checked, with the field named
     records = read_json(folder / "instances.json", ProjectError, "instance table")
     check(records, "instances", folder / "instances.json", ProjectError)
+    check_against_ontology(records, ontology, folder / "instances.json", ProjectError)
     meta = read_json(folder / "project.json", ProjectError, "project file")
     check(meta, "project", folder / "project.json", ProjectError)
     axis = meta.get("frame_axis")
@@ -287,6 +321,9 @@ def load_project(folder) -> tuple[np.ndarray, Ontology, InstanceTable, dict]:
         raise ProjectError(f"{folder / 'project.json'}: frame_axis {axis} is outside the {labels.ndim}D labels "
                            f"(0-{labels.ndim - 1})")  # fmt: skip
     table = InstanceTable.from_json(records)
+    if store_path(labels) is not None:  # one damaged chunk file spoils only its own frames, said
+        labels, said = _readable_labels(folder, labels, table, axis)
+        meta.setdefault("notes", []).extend(said)
     # an id handed to the brush and never painted, of a class since replaced, is no instance:
     # it must not bring its class back (older sessions saved such records)
     for r in [r for r in table if not r.present and r.class_name not in ontology and len(ontology)]:
@@ -301,11 +338,78 @@ def load_project(folder) -> tuple[np.ndarray, Ontology, InstanceTable, dict]:
     return labels, ontology, table, meta
 
 
+def _openable(folder: Path) -> Path | None:
+    """The complete copy (:func:`find_complete`), else the folder itself where only its labels on
+    disk differ from what project.json recorded (a chunk file damaged, cut short or lost since):
+    what can be read of it opens, the rest is named (:func:`_readable_labels`)."""
+    found = find_complete(folder)
+    if found is not None:
+        return found
+    info = _read_info(folder) or {}
+    sizes = info.get("files")
+    if ZARR not in info or not isinstance(sizes, dict) or not (folder / ZARR / "zarr.json").is_file():
+        return None
+    try:
+        if all((folder / n).stat().st_size == int(size) for n, size in sizes.items()):
+            return folder
+    except (OSError, ValueError, TypeError):
+        pass
+    return None
+
+
+def _readable_labels(folder: Path, labels, table: InstanceTable, axis: int | None) -> tuple[object, list[str]]:
+    """``labels`` (on disk) without its unreadable chunk files, and one line per damaged or
+    missing chunk naming the file, the frames and the instances it held: never a silent zero."""
+    from .labelstore import chunk_files, tree_stats, unreadable_chunks, without_chunks
+
+    said = []
+    bad = unreadable_chunks(labels)
+    for coords, (key, why) in bad.items():
+        frames = _chunk_frames(coords, labels.chunks, labels.shape, axis)
+        said.append(f"{folder / ZARR / key}: cannot be read ({why}): {_where(frames, axis)} opened without "
+                    f"these labels{_held(table, frames)}")  # fmt: skip
+    stored = chunk_files(labels)
+    if stored is not None:  # zarr reads a chunk file that is not there as background
+        have = {f for c in stored for f in _chunk_frames(c, labels.chunks, labels.shape, axis)}
+        lost = {f for r in table for f in r.frames} - have
+        if lost:
+            said.append(f"{folder / ZARR}: no chunk file for {_where(lost, axis)}{_held(table, lost)}: "
+                        "they open empty there")  # fmt: skip
+    recorded = (_read_info(folder) or {}).get(ZARR)
+    now = list(tree_stats(folder / ZARR))
+    if not said and isinstance(recorded, list) and now != recorded:  # every chunk reads: say so
+        said.append(f"{folder / ZARR}: {now[0]} files ({now[1]} bytes) where project.json recorded {recorded[0]} "
+                    f"({recorded[1]} bytes), changed since it was saved; every chunk reads")  # fmt: skip
+    if bad:
+        labels = without_chunks(labels, [key for key, _ in bad.values()])
+    return labels, said
+
+
+def _chunk_frames(coords, chunks, shape, axis: int | None) -> set[int]:
+    if axis is None:  # a single image: all of it is "frame 0"
+        return {0}
+    start = coords[axis] * chunks[axis]
+    return set(range(start, min(start + chunks[axis], shape[axis])))
+
+
+def _where(frames, axis: int | None) -> str:
+    from ..core.instances import format_frames
+
+    if axis is None:
+        return "the image"
+    return f"frame{'s' if len(frames) > 1 else ''} {format_frames(frames)}"
+
+
+def _held(table: InstanceTable, frames) -> str:
+    ids = sorted(r.id for r in table if r.frames & set(frames))
+    return f" (instance{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))} {'were' if len(ids) > 1 else 'was'} there)" if ids else ""
+
+
 def project_image(folder) -> tuple[str, tuple[int, ...], Path | None]:
     """(image name, labels shape, the image's file or None) of a project, its labels not read:
     what opening the folder on its own needs to find or open its image first."""
     folder = Path(folder)
-    found = find_complete(folder)
+    found = _openable(folder)
     if found is None:
         load_project(folder)  # raises, saying what is wrong with it
     info = _read_info(found) or {}
