@@ -13,6 +13,7 @@ exactly (pixels and table) and redo-all the end.
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 from napari.components import ViewerModel
 from napari.layers import Labels
@@ -220,10 +221,7 @@ class Walk:
                     assert rec.score_on(f) == 1.0, f"{what}: manual frame {f} of {rec.id} has {rec.score_on(f)}"
         unknown = [int(i) for i in ids if i and int(i) not in table]
         assert not unknown, f"{what}: pixels of ids without a record {unknown}"
-        feats = self.s.labels.features
-        if len(feats):
-            got = dict(zip(feats["index"], feats["confidence"]))
-            assert got == {r.id: round(r.mean_confidence, 4) for r in table if r.present}, what
+        check_layer_view(self.s, what)
         self.seen |= {int(i) for i in ids if i}
 
     def run(self, n):
@@ -257,6 +255,21 @@ class Walk:
             layer.redo()
         assert (self.data == end[0]).all(), "redo-all does not give back the end pixels"
         assert table_state(self.s) == end[1], "redo-all does not give back the end table"
+
+
+def check_layer_view(s, what):
+    """The layer's features, napari's label -> row index (its status bar) and the colours, kept
+    by what changed, are what a rebuild from the table gives."""
+    layer, table = s.labels, s.table
+    feats = layer.features.sort_values("index").reset_index(drop=True)
+    expected = pd.DataFrame(table.to_columns())
+    pd.testing.assert_frame_equal(feats, expected, check_dtype=False, obj=what)
+    rows = {int(i): k for k, i in enumerate(layer.features["index"])}
+    assert layer._label_index == rows, f"{what}: napari's status bar would show another instance's row"
+    ids = np.array([r.id for r in table], np.uint32)
+    if len(ids):
+        want = np.array([s._view.color_of(r) for r in table], np.float32)
+        np.testing.assert_allclose(layer.colormap.map(ids), want, atol=1e-6, err_msg=what)
 
 
 @pytest.mark.slow

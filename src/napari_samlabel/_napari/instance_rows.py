@@ -95,7 +95,10 @@ class RowTracker:
         self.rows.clear()
         self._sigs.clear()
 
-    def update(self, table: InstanceTable | None) -> RowChanges:
+    def update(self, table: InstanceTable | None, ids: set[int] | None = None) -> RowChanges:
+        """``ids``: the records that can have changed (a table's :class:`ChangeFeed`); None: all."""
+        if table is not None and ids is not None:
+            return self._update_some(table, ids)
         out = RowChanges()
         seen: set[int] = set()
         sigs, rows = self._sigs, self.rows
@@ -115,6 +118,26 @@ class RowTracker:
             for i in out.removed:
                 out.gone[i] = rows.pop(i)
                 del sigs[i]
+        return out
+
+
+    def _update_some(self, table: InstanceTable, ids: set[int]) -> RowChanges:
+        out = RowChanges()
+        sigs, rows = self._sigs, self.rows
+        for i in sorted(ids):
+            rec = table.get(i)
+            if rec is None or not rec.frames:
+                if i in rows:
+                    out.removed.append(i)
+                    out.gone[i] = rows.pop(i)
+                    del sigs[i]
+                continue
+            sig = sigs.get(i)
+            if sig is not None and _same(sig, rec):
+                continue
+            sigs[i] = _signature(rec)
+            rows[i] = row_of(rec)
+            (out.changed if sig is not None else out.added).append(i)
         return out
 
 

@@ -195,9 +195,10 @@ class InstanceModel(QAbstractTableModel):
         return True  # the annotation's change signal brings the new state back
 
     # -- following the table ------------------------------------------------
-    def update(self, table) -> RowChanges:
-        """Bring the rows up to date with ``table`` (None: no session), touching only changed rows."""
-        changes = self.tracker.update(table)
+    def update(self, table, ids: set[int] | None = None) -> RowChanges:
+        """Bring the rows up to date with ``table`` (None: no session), touching only changed rows
+        (``ids``: the only ones that can have changed; None: look at all)."""
+        changes = self.tracker.update(table, ids)
         if not changes:
             return changes
         if len(changes.added) + len(changes.removed) > _RESET_ABOVE:
@@ -552,6 +553,7 @@ class InstancesWidget(QWidget):
             self._session.ontology.changed.disconnect(self._on_ontology)
             self._session.selection_changed.disconnect(self._follow_selection)
             self._session = None
+        self._watch(None)
 
     # -- session -----------------------------------------------------------
     def _set_session(self, session: AnnotationSession | None) -> None:
@@ -560,6 +562,7 @@ class InstancesWidget(QWidget):
             self._session.ontology.changed.disconnect(self._on_ontology)
             self._session.selection_changed.disconnect(self._follow_selection)
         self._session = session
+        self._watch(session)
         self._building = True
         try:  # another session: a new list
             self.model.beginResetModel()
@@ -574,6 +577,13 @@ class InstancesWidget(QWidget):
             session.selection_changed.connect(self._follow_selection)
             self._range_all()
         self.refresh()
+
+    _feed = None  # the table's changes since the list last looked (rows redrawn: only those)
+
+    def _watch(self, session: AnnotationSession | None) -> None:
+        if self._feed is not None:
+            self._feed.close()
+        self._feed = session.table.watch() if session is not None else None
 
     def _follow_selection(self, ids) -> None:
         """The session picked instances itself (a new one just saved): the list shows it, so
@@ -645,7 +655,7 @@ class InstancesWidget(QWidget):
         self._building = True
         try:
             before = set(self.selected_ids())
-            self.model.update(s.table if s is not None else None)
+            self.model.update(s.table if s is not None else None, self._feed.take() if self._feed is not None else None)
             if s is not None:
                 n = s.annotation.n_frames - 1
                 for spin in (self.first_spin, self.last_spin, self.range_first_spin, self.range_last_spin):
