@@ -1,26 +1,53 @@
 """Embedding cache: in memory (least recently used goes first, within a budget in
 bytes), optionally on disk.
 
-Keys are a content hash of the windowed plane plus the model name and precision,
+Keys are a content hash of the windowed plane plus the model (its name and, when loaded
+from a checkpoint file, a hash of that file: :func:`weights_digest`) and precision,
 so moving back to a plane is instant, tracking starts from the plane embedded
 while prompting, re-tracking a range reuses its frames' features, and reopening
-the same stack with the same model and contrast skips the encoder when the disk
-cache is on. Entries are SAM 2's backbone features (what ``forward_image``
+the same stack with the same weights and contrast skips the encoder when the disk
+cache is on. A disk entry the model could not use (another shape) is removed on read.
+Entries are SAM 2's backbone features (what ``forward_image``
 returns), valid for both the image predictor and the video predictor.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 
 
 DEFAULT_BUDGET = 2 * 2**30  # bytes: ~120 frames of SAM 2 tiny features at 1024 px (fp32)
+
+
+_digests: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> digest of the file
+_digests_lock = threading.Lock()
+
+
+def weights_digest(checkpoint: str | Path) -> str:
+    """A short hash of a checkpoint file's bytes: the weights' identity in cache keys (a
+    fine-tuned checkpoint loaded under its base model's name is another model). Read in
+    chunks, once per version of the file (path, size, mtime), so a model loaded again or a
+    new image does not read a large checkpoint again."""
+    path = Path(checkpoint).resolve()
+    stat = path.stat()
+    version = (str(path), stat.st_size, stat.st_mtime_ns)
+    with _digests_lock:
+        known = _digests.get(version)
+    if known is not None:
+        return known
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    with _digests_lock:
+        return _digests.setdefault(version, digest.hexdigest()[:16])
 
 
 def nbytes(value: Any) -> int:
@@ -62,7 +89,9 @@ class EmbeddingCache:
     def _path(self, key: str) -> Path | None:
         return self.disk_dir / f"{key}.pt" if self.disk_dir else None
 
-    def get(self, key: str) -> Any | None:
+    def get(self, key: str, problem: Callable[[Any], str] | None = None) -> Any | None:
+        """The entry under ``key``, from memory or disk. ``problem(entry)`` says why an entry
+        read from disk cannot be used ('' when it can): such a file is deleted, said once."""
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
@@ -79,9 +108,14 @@ class EmbeddingCache:
                             path, type(e).__name__, e)  # fmt: skip
                 path.unlink(missing_ok=True)
             else:
-                self._remember(key, value)
-                self.hits += 1
-                return value
+                why = problem(value) if problem is not None else ""
+                if not why:
+                    self._remember(key, value)
+                    self.hits += 1
+                    return value
+                # features this model cannot use failed every prompt: gone, and encoded anew
+                log.warning("embedding cache: %s %s; deleted, the plane is encoded again", path, why)
+                path.unlink(missing_ok=True)
         self.misses += 1
         return None
 

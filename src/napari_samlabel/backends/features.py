@@ -54,16 +54,19 @@ class FeatureEncoder:
     """SAM 2's image encoder behind the cache, shared by the image and the video paths.
 
     ``fast``: bf16 autocast and a channels-last input (see :mod:`.fast`); features made
-    in fast mode are cached under their own keys, never mixed with fp32 ones.
+    in fast mode are cached under their own keys, never mixed with fp32 ones. ``weights``:
+    the identity of the model's weights (:func:`.embeddings.weights_digest` of its
+    checkpoint), in every key: two checkpoints under one model name never share features.
     """
 
-    def __init__(self, model, name: str = "sam2", cache: EmbeddingCache | None = None) -> None:
-        self.model, self.name = model, name
+    def __init__(self, model, name: str = "sam2", cache: EmbeddingCache | None = None, weights: str = "") -> None:
+        self.model, self.name, self.weights = model, name, weights
         self.cache = cache if cache is not None else EmbeddingCache()
         self.fast = False
         self.encoded = 0  # encoder runs, for tests and benchmarks
         self._pos_enc: dict[bool, list] = {}  # the same for every image (per precision): kept once
         self._current: tuple[str, int, dict] | None = None  # the last plane asked for, even past the budget
+        self._fpn_shapes: list[tuple[int, ...]] | None = expected_fpn_shapes(model)  # then as encoded
         self._lock = threading.Lock()
 
     @property
@@ -90,7 +93,8 @@ class FeatureEncoder:
 
     def key(self, rgb: np.ndarray, fast: bool | None = None) -> str:
         precision = "bf16" if (self.fast if fast is None else fast) else "fp32"
-        return f"{self.name}-{self.model.image_size}-{precision}-{PIPELINE}-{plane_digest(rgb)}"
+        model = f"{self.name}@{self.weights}" if self.weights else self.name
+        return f"{model}-{self.model.image_size}-{precision}-{PIPELINE}-{plane_digest(rgb)}"
 
     def features(self, rgb: np.ndarray, key: str | None = None) -> dict:
         """{'fpn': [3 feature maps], 'hw': (H, W), 'fast': bool} of this plane: from the
@@ -100,7 +104,7 @@ class FeatureEncoder:
         current = self._current
         if current is not None and current[:2] == (key, self.cache.generation):
             return current[2]
-        entry = self.cache.get(key)
+        entry = self.cache.get(key, self.unusable)
         if entry is None:
             entry = self._encode(rgb, fast)
             self.cache.put(key, entry)
@@ -114,7 +118,23 @@ class FeatureEncoder:
         self.encoded += 1
         with self._lock:
             self._pos_enc.setdefault(fast, list(out["vision_pos_enc"]))
+            self._fpn_shapes = [tuple(f.shape) for f in out["backbone_fpn"]]  # what this model makes, for sure
         return {"fpn": list(out["backbone_fpn"]), "hw": tuple(int(v) for v in rgb.shape[:2]), "fast": fast}
+
+    def unusable(self, entry) -> str:
+        """Why a cache entry read from disk is not this model's features ('' when it is):
+        features of another shape (another model's, a damaged file) failed every prompt."""
+        fpn = entry.get("fpn") if isinstance(entry, dict) else None
+        if not isinstance(fpn, list) or not all(isinstance(f, torch.Tensor) for f in fpn):
+            return "holds no feature maps"
+        hw = entry.get("hw")
+        if not isinstance(hw, (tuple, list)) or len(hw) != 2:
+            return "holds no plane size"
+        got = [tuple(f.shape) for f in fpn]
+        want = self._fpn_shapes
+        if want is not None and got != want:
+            return f"holds features of shape {got}, this model makes {want}"
+        return ""
 
     def pos_enc(self, entry: dict) -> list:
         """The positional encodings ``forward_image`` returns beside these features (they
@@ -147,6 +167,22 @@ class FeatureEncoder:
             f.permute(1, 2, 0).reshape(1, -1, *size) for f, size in zip(vision_feats[::-1], feat_sizes[::-1])
         ][::-1]
         return {"image_embed": feats[-1], "high_res_feats": feats[:-1]}
+
+
+def expected_fpn_shapes(model) -> list[tuple[int, ...]] | None:
+    """The feature maps' shapes ``forward_image`` makes for one image, from the model's own
+    modules (as sam2's predictors assume them: strides 4, 8, 16; the decoder's high-resolution
+    convolutions' channels, then the neck's); None for a model built otherwise."""
+    try:
+        d = model.image_encoder.neck.d_model
+        channels = [d, d, d]
+        if model.use_high_res_features_in_sam:
+            decoder = model.sam_mask_decoder
+            channels[:2] = [decoder.conv_s0.out_channels, decoder.conv_s1.out_channels]
+        size = int(model.image_size)
+    except AttributeError:
+        return None
+    return [(1, c, size // stride, size // stride) for c, stride in zip(channels, (4, 8, 16))]
 
 
 class VideoFeatures(Mapping):

@@ -3,7 +3,7 @@
 The plane arrives as (H, W, 3) uint8, windowed as the user sees it; prompts in
 (row, col) are handed to ``SAM2ImagePredictor`` as (x, y). Embeddings go
 through :class:`FeatureEncoder` (one preprocessing and one cache for prompting
-and tracking), keyed by plane content, model and precision.
+and tracking), keyed by plane content, model (name and checkpoint hash) and precision.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch  # noqa: E402
 
 from ..core.prompts import PromptSet
 from .base import CheckpointError, MaskPrediction, ModelSpec
-from .embeddings import EmbeddingCache
+from .embeddings import EmbeddingCache, weights_digest
 from .features import FeatureEncoder
 
 
@@ -66,9 +66,13 @@ class Sam2Segmenter:
     Embeddings come from a :class:`FeatureEncoder` shared with :meth:`tracker`, so the
     plane prompted on is not encoded again when tracking starts from it. ``fast``
     (see :meth:`set_fast`) runs the encoder, the decoder and tracking under bf16 autocast.
+    ``weights``: the weights' identity in the cache keys (:meth:`from_checkpoint` gives the
+    checkpoint's hash).
     """
 
-    def __init__(self, model, name: str = "sam2", cache: EmbeddingCache | None = None, fast: bool = False) -> None:
+    def __init__(
+        self, model, name: str = "sam2", cache: EmbeddingCache | None = None, fast: bool = False, weights: str = ""
+    ) -> None:
         guard_torch_import()  # torchvision comes in here; napari may have loaded Mesa's LLVM since
         from sam2.sam2_image_predictor import SAM2ImagePredictor
 
@@ -77,7 +81,7 @@ class Sam2Segmenter:
         self.predictor = SAM2ImagePredictor(model)
         # sam2 hard-codes the 1024 px feature sizes; follow the model's image size
         self.predictor._bb_feat_sizes = feature_sizes(model.image_size)
-        self.encoder = FeatureEncoder(model, name, cache)
+        self.encoder = FeatureEncoder(model, name, cache, weights)
         self._lock = threading.RLock()  # one model call at a time (GUI prefetch + preview)
         self._key: str | None = None
         self._last_rgb: np.ndarray | None = None
@@ -106,7 +110,8 @@ class Sam2Segmenter:
 
     @classmethod
     def from_checkpoint(cls, spec: ModelSpec, checkpoint: str | Path, device: str = "cpu", **kw) -> Sam2Segmenter:
-        return cls(build_model(spec.config, checkpoint, device), name=spec.name, **kw)
+        # keyed by the file's bytes: a fine-tuned checkpoint under its base model's name is another model
+        return cls(build_model(spec.config, checkpoint, device), name=spec.name, weights=weights_digest(checkpoint), **kw)
 
     # -- embeddings ------------------------------------------------------
     def embedding_key(self, rgb: np.ndarray) -> str:
