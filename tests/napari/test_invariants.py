@@ -171,6 +171,7 @@ class Walk:
         ids = [int(i) for i in self.rng.choice(here, min(2, len(here)), replace=False)]
         job = make_job(self.s, SeedGrowSegmenter().tracker(), ids, TrackOptions("both", None, stop_after=2))
         self.job, self.steps = job, job.steps()
+        self.run_start, self.user_changed = self.data.copy(), np.zeros(SHAPE, bool)
         job.begin()
 
     def track_step(self):
@@ -183,8 +184,34 @@ class Walk:
             else:
                 job.cancel()
                 job.finish(keep=False)
+                # Keep off: nothing of the run stays; what differs from its start, the user changed
+                left = (self.data != self.run_start) & ~self.user_changed
+                assert not left.any(), f"a cancelled run left {int(left.sum())} px it wrote"
         else:
             self.job.apply(step)
+
+    def cancel_after_edit(self):
+        """A run the user edits during, then cancels with Keep off: all of it goes."""
+        if self.job is not None:
+            return self.track_step()
+        self.track()
+        if self.job is None:
+            return
+        for _ in range(2):
+            step = next(self.steps, None)
+            if step is not None:
+                self.job.apply(step)
+            before = self.data.copy()
+            try:
+                self.commit()
+            except AnnotationError:
+                pass
+            self.user_changed |= self.data != before
+        job, self.job = self.job, None
+        job.cancel()
+        job.finish(keep=False)
+        left = (self.data != self.run_start) & ~self.user_changed
+        assert not left.any(), f"a cancelled run left {int(left.sum())} px it wrote"
 
     def undo(self):
         before = self.data.copy()
@@ -204,7 +231,7 @@ class Walk:
     ACTIONS = {
         "commit": 14, "brush": 12, "delete": 5, "merge": 3, "change_class": 4, "rename": 2, "copy": 3,
         "split": 3, "lock": 6, "delete_below": 2, "interpolate": 3, "track": 8, "undo": 14, "redo": 8,
-        "visible": 3,
+        "visible": 3, "cancel_after_edit": 3,
     }  # fmt: skip
 
     # -- invariants ---------------------------------------------------------------
@@ -233,6 +260,8 @@ class Walk:
             before = (self.data.copy(), table_state(self.s))
             try:
                 getattr(self, name)()
+                if self.job is not None and name not in ("track", "track_step"):
+                    self.user_changed |= self.data != before[0]  # the user's edit during the run
             except AnnotationError:
                 after = (self.data, table_state(self.s))
                 assert (after[0] == before[0]).all() and after[1] == before[1], f"step {k} {name}: refused but changed"
