@@ -9,6 +9,7 @@ the key telling apart two images of the same name (two patients' "CT AXIAL").
 from __future__ import annotations
 
 import shutil
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
@@ -40,16 +41,41 @@ def forget_autosave(session, root: Path | None = None) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+_failures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # session -> what it said last failed
+
+
 def autosave(sessions: Iterable[AnnotationSession], root: Path | None = None) -> list[Path]:
-    """Save every session changed since its last save; returns the folders written."""
+    """Save every session changed since its last save; returns the folders written.
+
+    A session that cannot be saved (a read-only share, a full disk) fails alone: the others
+    are still saved, and it says so once (again only after a save of it worked)."""
     written = []
     for s in sessions:
-        if s.version in (s.saved_version, s.autosaved_version):
+        try:
+            folder = _autosave_one(s, root)
+        except Exception as e:  # any failure of one session must not cost the others their autosave
+            _tell_failure(s, e)
             continue
-        if s.project_folder is None and not s.table.present():
-            continue  # nothing to lose, and it would overwrite a crash's autosave of this image
-        if s.project_folder is not None:
-            written.append(s.save_project())
-        else:
-            written.append(s.save_project(autosave_folder(s, root), remember=False))
+        _failures.pop(s, None)
+        if folder is not None:
+            written.append(folder)
     return written
+
+
+def _tell_failure(session: AnnotationSession, error: Exception) -> None:
+    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    text = f"Autosave of {session.image.name!r} failed (the other sessions are still autosaved): {first_line}"
+    if _failures.get(session) != text:
+        _failures[session] = text
+        session.say(text, warn=True)
+
+
+def _autosave_one(s: AnnotationSession, root: Path | None) -> Path | None:
+    """The folder ``s`` was autosaved into, or None where it had nothing to save."""
+    if s.version in (s.saved_version, s.autosaved_version):
+        return None
+    if s.project_folder is None and not s.table.present():
+        return None  # nothing to lose, and it would overwrite a crash's autosave of this image
+    if s.project_folder is not None and not s.read_only:  # (read-only: someone else's, the cache keeps it)
+        return s.save_project()
+    return s.save_project(autosave_folder(s, root), remember=False)
