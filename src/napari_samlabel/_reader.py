@@ -104,9 +104,15 @@ def open_project_in(viewer, folder) -> None:
     its window all the same, and napari's File > Open shows no traceback."""
     from ._napari.projects import open_project_folder
     from .core.errors import SamlabelError, message
+    from .io.projectlock import ProjectLocked, describe
 
     try:
-        open_project_folder(viewer, folder, open_files)
+        try:
+            open_project_folder(viewer, folder, open_files)
+        except ProjectLocked as e:  # another session has it open: read-only harms nobody, and says so
+            open_project_folder(viewer, folder, open_files, mode="read")
+            why = f"open for writing by {describe(e.owner)}" if e.owner else "its folder cannot be written here"
+            _tell_user(f"{e.folder}: {why}: opened read-only (Save project as… keeps your changes elsewhere)")
     except SamlabelError as e:
         _tell_user(message(e))
 

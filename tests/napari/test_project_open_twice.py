@@ -108,6 +108,16 @@ def test_a_second_open_is_refused_naming_the_owner_then_read_only_or_copy(first)
     assert _painted(again, first.unsaved_id) == 113
 
 
+def test_a_session_over_the_projects_own_labels_works_in_the_cache(first):
+    """A project's labels.zarr adopted as a layer (not through open_project): its working copy
+    went beside the project too, replacing the first session's there."""
+    viewer = ViewerModel()
+    layer = viewer.add_labels(load_project(first.project_folder)[0], name="theirs")
+    s = AnnotationSession(viewer.add_image(IMAGE, name="movie"), labels=layer, viewer=viewer)
+    assert _painted(first, first.unsaved_id) == 113
+    assert str(labelstore.store_path(s.labels.data)).startswith(os.environ["SAMLABEL_CACHE"])
+
+
 def test_save_as_moves_the_lock(first, tmp_path):
     old = first.project_folder
     new = first.save_project(tmp_path / "q.samlabel")
@@ -223,9 +233,7 @@ def read_only_share(monkeypatch):
         monkeypatch.setattr(os, "mkdir", lambda p, *a, **k: refuse(p) if under(p) else real_mkdir(p, *a, **k))
         monkeypatch.setattr(os, "link", lambda s, d, *a, **k: refuse(d) if under(d) else real_link(s, d, *a, **k))
 
-    yield make
-    if os.geteuid() != 0:
-        pass  # tmp_path's own clean-up restores permissions it needs
+    return make
 
 
 def test_a_project_on_a_read_only_share_opens_read_only(classes, tmp_path, read_only_share):

@@ -332,11 +332,13 @@ def test_opening_a_project_replaces_the_empty_labels_samlabel_started(launch, tm
     tif = movie_tif(tmp_path)
     first = launch(tif)
     folder, labels = saved_over(first, image_layers(first)[0], tmp_path / "cells.samlabel")
+    current_session(first).close()  # done with it there: its lock on the project is given back
     viewer = launch(tif)  # samlabel cells.tif: an empty session started on it
     empty = current_session(viewer)
     s = open_project(viewer, image_layers(viewer)[0], folder)
     assert labels_layers(viewer) == [s.labels] and sessions(viewer).sessions == [s]  # before: both layers
     assert np.array_equal(s.labels.data, labels) and empty.labels not in viewer.layers
+    s.close()
 
     viewer = launch(tif)
     used = current_session(viewer)

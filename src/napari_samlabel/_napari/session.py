@@ -115,7 +115,6 @@ class AnnotationSession:
         labels_on_disk: bool | None = None,
     ) -> None:
         from ..io import labelstore
-        from ..io.project import project_of
 
         self.image = image
         shape = labels_shape(image)
@@ -141,11 +140,12 @@ class AnnotationSession:
             checked_ids(labels.data, str(source), AnnotationError)
         if adopted and labelstore.is_lazy(labels.data) and (labelstore.is_read_only(labels.data)
                                                            or not _wide_enough(labels.data.dtype)):  # fmt: skip
-            # a project's labels.zarr (read-only) or narrow labels on disk: edit a working copy
+            # a project's labels.zarr (read-only) or narrow labels on disk: edit a working copy, in
+            # the cache: beside a project only for the holder of its lock (_napari.projects), whose
+            # working array a copy made there would replace
             old = labels.data.dtype
             key = _image_key(image.name, shape, source_of(image))
-            project = project_of(labels.data)
-            labels.data = labelstore.working_copy(labels.data, image.name, key, project)
+            labels.data = labelstore.working_copy(labels.data, image.name, key)
             if old != labels.data.dtype:
                 self.notice = f"{labels.name!r} was {old}: widened to uint32 so new ids fit (values unchanged)."
         if adopted and not _wide_enough(labels.data.dtype):

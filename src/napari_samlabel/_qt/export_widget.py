@@ -75,6 +75,9 @@ class ExportWidget(QWidget):
         self.autosave.setChecked(True)  # on by default: a crash loses at most one interval
         #: asks the user (title, question) -> yes?; tests replace it
         self.confirm = self._ask
+        #: asks what to do with a project another session has open (ProjectLocked) -> "read", "copy"
+        #: or None (cancel); tests replace it
+        self.choose_open_mode = self._ask_open_mode
         self._offered: set[int] = set()  # sessions already offered their autosave
         self.registry.current_changed.connect(self._offer_recovery)
         self._keys = self.registry.keys
@@ -228,8 +231,6 @@ class ExportWidget(QWidget):
         return answer == QMessageBox.Yes
 
     def open_project(self, folder: str | None = None):
-        from ..api import open_project
-
         if folder is None:
             folder = QFileDialog.getExistingDirectory(self, "Open project folder")
             if not folder:
@@ -241,10 +242,35 @@ class ExportWidget(QWidget):
         if image is None:
             self.status.error("Open the project's image first (the labels go over it).")
             return None
-        s = guarded(self.status, open_project, self.viewer, image, folder)
+        s = guarded(self.status, self._open_or_ask, image, folder)
         if s is not None:
-            self.status.ok(f"Opened {folder}: {len(s.table.present())} instances.")
+            how = f" read-only ({s.read_only})" if s.read_only else " as a copy" if s.project_folder is None else ""
+            self.status.ok(f"Opened {folder}{how}: {len(s.table.present())} instances.")
         return s
+
+    def _open_or_ask(self, image, folder):
+        """Open for writing; where another session has it open (or its folder is read-only),
+        ask: read-only, a copy, or nothing."""
+        from ..api import ProjectLocked, open_project
+
+        try:
+            return open_project(self.viewer, image, folder)
+        except ProjectLocked as e:
+            mode = self.choose_open_mode(e)
+            if mode is None:
+                self.status.ok(f"Not opened: {e}")
+                return None
+            return open_project(self.viewer, image, folder, mode=mode)
+
+    def _ask_open_mode(self, locked) -> str | None:
+        box = QMessageBox(QMessageBox.Icon.Question, "Project in use", f"{locked}.", QMessageBox.StandardButton.NoButton,
+                          self)  # fmt: skip
+        read = box.addButton("Read only", QMessageBox.ButtonRole.AcceptRole)
+        copy = box.addButton("Open a copy", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(read)
+        box.exec()
+        return {id(read): "read", id(copy): "copy"}.get(id(box.clickedButton()))
 
     def _autosave_toggled(self, on: bool) -> None:
         self._timer.stop()
