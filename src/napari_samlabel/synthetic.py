@@ -97,3 +97,18 @@ def disc(shape: tuple[int, int], cy: float, cx: float, r: float) -> np.ndarray:
     """A boolean disc: the simplest object with a known mask."""
     yy, xx = np.mgrid[: shape[0], : shape[1]]
     return (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+
+
+def instance_grid(n: int, side: int = 1024, free_rows: int = 64) -> np.ndarray:
+    """A ``side`` x ``side`` labels image of ``n`` instances (ids 1..n, 3 x 3 squares on a
+    4-pixel grid), rows above ``free_rows`` left empty for new ones: a dense tissue."""
+    per_row = side // 4
+    if n > per_row * ((side - free_rows) // 4):
+        raise ValueError(f"{n} instances do not fit a {side} px grid")
+    lab = np.zeros((side, side), np.uint32)
+    k = np.arange(n)
+    rows, cols = free_rows + 4 * (k // per_row), 4 * (k % per_row)
+    for dr in range(3):
+        for dc in range(3):
+            lab[rows + dr, cols + dc] = k + 1
+    return lab

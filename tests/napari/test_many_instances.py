@@ -11,19 +11,10 @@ from napari_samlabel._napari import layer_view
 from napari_samlabel._napari.instance_rows import RowTracker
 from napari_samlabel.api import start_session
 from napari_samlabel.core import Ontology
+from napari_samlabel.synthetic import instance_grid
 
 N = 5_000
 SIDE = 512
-
-
-def many(n):
-    """``n`` instances, 3x3 squares on a 4-pixel grid below row 64 (rows 0-63 stay free)."""
-    lab = np.zeros((SIDE, SIDE), np.uint32)
-    per_row = SIDE // 4
-    for k in range(n):
-        r, c = 64 + 4 * (k // per_row), 4 * (k % per_row)
-        lab[r:r + 3, c:c + 3] = k + 1
-    return lab
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +24,7 @@ def dense():
     onto.add("nucleus")
     viewer = ViewerModel()
     image = viewer.add_image(np.zeros((SIDE, SIDE), np.uint8), name="tissue")
-    labels = viewer.add_labels(many(N), name="cells")
+    labels = viewer.add_labels(instance_grid(N, SIDE), name="cells")
     s = start_session(viewer, image, labels=labels, ontology=onto)
     yield viewer, s
     s.close()

@@ -97,48 +97,37 @@ class RowTracker:
 
     def update(self, table: InstanceTable | None, ids: set[int] | None = None) -> RowChanges:
         """``ids``: the records that can have changed (a table's :class:`ChangeFeed`); None: all."""
+        out = RowChanges()
         if table is not None and ids is not None:
-            return self._update_some(table, ids)
-        out = RowChanges()
+            for i in sorted(ids):
+                rec = table.get(i)
+                if rec is not None and rec.frames:
+                    self._follow(rec, out)
+                elif i in self.rows:
+                    self._drop(i, out)
+            return out
         seen: set[int] = set()
-        sigs, rows = self._sigs, self.rows
         for rec in table or ():
-            if not rec.frames:  # absent: no row
-                continue
-            i = rec.id
-            seen.add(i)
-            sig = sigs.get(i)
-            if sig is not None and _same(sig, rec):
-                continue
-            sigs[i] = _signature(rec)
-            rows[i] = row_of(rec)
-            (out.changed if sig is not None else out.added).append(i)
-        if len(seen) != len(rows):
-            out.removed = [i for i in rows if i not in seen]
-            for i in out.removed:
-                out.gone[i] = rows.pop(i)
-                del sigs[i]
+            if rec.frames:  # absent: no row
+                seen.add(rec.id)
+                self._follow(rec, out)
+        if len(seen) != len(self.rows):
+            for i in [i for i in self.rows if i not in seen]:
+                self._drop(i, out)
         return out
 
+    def _follow(self, rec: Instance, out: RowChanges) -> None:
+        sig = self._sigs.get(rec.id)
+        if sig is not None and _same(sig, rec):
+            return
+        self._sigs[rec.id] = _signature(rec)
+        self.rows[rec.id] = row_of(rec)
+        (out.changed if sig is not None else out.added).append(rec.id)
 
-    def _update_some(self, table: InstanceTable, ids: set[int]) -> RowChanges:
-        out = RowChanges()
-        sigs, rows = self._sigs, self.rows
-        for i in sorted(ids):
-            rec = table.get(i)
-            if rec is None or not rec.frames:
-                if i in rows:
-                    out.removed.append(i)
-                    out.gone[i] = rows.pop(i)
-                    del sigs[i]
-                continue
-            sig = sigs.get(i)
-            if sig is not None and _same(sig, rec):
-                continue
-            sigs[i] = _signature(rec)
-            rows[i] = row_of(rec)
-            (out.changed if sig is not None else out.added).append(i)
-        return out
+    def _drop(self, label_id: int, out: RowChanges) -> None:
+        out.removed.append(label_id)
+        out.gone[label_id] = self.rows.pop(label_id)
+        del self._sigs[label_id]
 
 
 # -- search, frames, sort ----------------------------------------------------
