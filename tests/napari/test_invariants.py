@@ -18,7 +18,8 @@ import pytest
 from napari.components import ViewerModel
 from napari.layers import Labels
 
-from napari_samlabel.api import AnnotationError, start_session
+from napari_samlabel.api import AnnotationError, import_labels, start_session
+from napari_samlabel.core.label_ids import MAX_ID
 from napari_samlabel.synthetic import disc
 
 SHAPE = (5, 32, 40)
@@ -34,7 +35,8 @@ def table_state(s):
 
 
 class Walk:
-    def __init__(self, seed, classes):
+    def __init__(self, seed, classes, folder=None):
+        self.folder = folder  # where imported files are written
         self.rng = np.random.default_rng(seed)
         self.viewer = ViewerModel()
         movie = self.rng.random(SHAPE)
@@ -213,6 +215,19 @@ class Walk:
         left = (self.data != self.run_start) & ~self.user_changed
         assert not left.any(), f"a cancelled run left {int(left.sum())} px it wrote"
 
+    def import_extreme(self):
+        """A label image from elsewhere whose ids do not fit (2^31-1 fits, the rest are renumbered)."""
+        if self.folder is None or self.job is not None:
+            return
+        ids = [int(self.rng.choice([2**31 - 1, 2**31 + 7, 2**32 - 1, 3]))]
+        lab = np.zeros(SHAPE, np.uint64 if max(ids) >= 2**32 else np.uint32)
+        f = self.frame()
+        lab[f][self.random_disc()] = ids[0]
+        path = self.folder / f"import{len(self.log)}.npy"
+        np.save(path, lab)
+        import_labels(self.s, path, mode=str(self.rng.choice(["exclude", "overwrite"])))
+        assert self.s.table.next_id <= MAX_ID and all(r.id <= MAX_ID for r in self.s.table)
+
     def undo(self):
         before = self.data.copy()
         self.s.labels.undo()
@@ -231,7 +246,7 @@ class Walk:
     ACTIONS = {
         "commit": 14, "brush": 12, "delete": 5, "merge": 3, "change_class": 4, "rename": 2, "copy": 3,
         "split": 3, "lock": 6, "delete_below": 2, "interpolate": 3, "track": 8, "undo": 14, "redo": 8,
-        "visible": 3, "cancel_after_edit": 3,
+        "visible": 3, "cancel_after_edit": 3, "import_extreme": 2,
     }  # fmt: skip
 
     # -- invariants ---------------------------------------------------------------
@@ -303,5 +318,5 @@ def check_layer_view(s, what):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
-def test_random_walk_keeps_every_invariant(classes, seed):
-    Walk(seed, classes).run(STEPS)
+def test_random_walk_keeps_every_invariant(classes, seed, tmp_path):
+    Walk(seed, classes, tmp_path).run(STEPS)
