@@ -83,3 +83,13 @@ def test_a_sound_project_has_nothing_to_say(tmp_path):
     folder = _project(tmp_path / "p.samlabel")
     labels, _, _, meta = load_project(folder)
     assert not meta.get("notes") and labelstore.store_path(labels) == folder / "labels.zarr"
+
+
+def test_samlabel_export_of_a_damaged_project_says_what_it_lacks(tmp_path, capsys):
+    from napari_samlabel.cli import main
+
+    folder = _project(tmp_path / "p.samlabel")
+    _damage(folder / "labels.zarr" / "c.1.0.0", "cut short")
+    assert main(["export", str(folder), "--format", "csv", "-o", str(tmp_path / "out.csv")]) == 0
+    out = capsys.readouterr().out
+    assert f"{folder / 'labels.zarr' / 'c.1.0.0'}: cannot be read" in out and "frame 1" in out

@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 from napari.components import ViewerModel
 
-from napari_samlabel.api import AnnotationSession, ProjectLocked, open_project
+from napari_samlabel._reader import open_project_in
+from napari_samlabel.api import AnnotationSession, ProjectLocked, current_session, open_project
 from napari_samlabel.core.errors import SamlabelError
 from napari_samlabel.io import labelstore
 from napari_samlabel.io.project import ProjectError, load_project
@@ -273,3 +274,15 @@ def test_a_damaged_chunk_opens_the_rest_and_says_which(classes, tmp_path, monkey
     rec = s.commit(UNSAVED, region=(3,))  # the rest works as ever
     assert _painted(s, rec.id) == 113
     assert chunk.read_bytes() != data  # the project is left as found until the user saves
+
+
+def test_file_open_of_a_held_project_opens_it_read_only_and_says_who_has_it(first, monkeypatch):
+    """File > Open and `samlabel FOLDER` cannot ask: read-only harms nobody, and it is said."""
+    told = []
+    monkeypatch.setattr("napari.utils.notifications.show_warning", told.append)
+    viewer = ViewerModel()
+    viewer.add_image(IMAGE, name="movie")
+    open_project_in(viewer, first.project_folder)
+    s = current_session(viewer)
+    assert s is not None and s.read_only and _painted(first, first.unsaved_id) == 113
+    assert any(t.startswith(f"{first.project_folder}: open for writing by ") and "opened read-only" in t for t in told)
