@@ -79,13 +79,9 @@ def me() -> dict:
 
 def read_owner(folder) -> dict | None:
     """The lock's record, None where there is no lock; ``{}`` for one that cannot be read."""
-    try:
-        owner = json.loads((Path(folder) / LOCK_NAME).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return {}
-    return owner if isinstance(owner, dict) else {}
+    path = Path(folder) / LOCK_NAME
+    owner = _read(path)
+    return owner if owner is not None else ({} if path.exists() else None)
 
 
 def is_stale(owner: dict, now: float | None = None) -> bool:
@@ -195,7 +191,7 @@ def _take_over(folder: Path, stale: dict | None) -> None:
         os.replace(path, aside)
     except FileNotFoundError:
         return
-    if (read_owner_file(aside) or {}).get("token") != (stale or {}).get("token"):
+    if (_read(aside) or {}).get("token") != (stale or {}).get("token"):
         try:
             os.link(aside, path)  # someone's fresh lock: back in place (unless yet another is)
         except OSError:
@@ -203,7 +199,7 @@ def _take_over(folder: Path, stale: dict | None) -> None:
     aside.unlink(missing_ok=True)
 
 
-def read_owner_file(path: Path) -> dict | None:
+def _read(path: Path) -> dict | None:
     try:
         owner = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
