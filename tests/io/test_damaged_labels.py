@@ -93,3 +93,20 @@ def test_samlabel_export_of_a_damaged_project_says_what_it_lacks(tmp_path, capsy
     assert main(["export", str(folder), "--format", "csv", "-o", str(tmp_path / "out.csv")]) == 0
     out = capsys.readouterr().out
     assert f"{folder / 'labels.zarr' / 'c.1.0.0'}: cannot be read" in out and "frame 1" in out
+
+
+def test_a_big_unchanged_project_is_not_decoded_whole_at_open(tmp_path, monkeypatch):
+    """Opening decodes every chunk only where the files changed since the save (or there are
+    few): a 5000-plane project would otherwise be read whole before it opens."""
+    from napari_samlabel.io import project
+
+    folder = _project(tmp_path / "p.samlabel")
+    monkeypatch.setattr(project, "FULL_CHECK_CHUNKS", 2)  # three chunk files: "big"
+    decoded = []
+    real = labelstore.unreadable_chunks
+    monkeypatch.setattr(labelstore, "unreadable_chunks", lambda data: decoded.append(1) or real(data))
+    load_project(folder)
+    assert decoded == []
+    _damage(folder / "labels.zarr" / "c.2.0.0", "cut short")  # its size changed: every chunk is decoded
+    _, _, _, meta = load_project(folder)
+    assert decoded == [1] and "frame 2" in meta["notes"][0]
