@@ -286,3 +286,17 @@ def test_file_open_of_a_held_project_opens_it_read_only_and_says_who_has_it(firs
     s = current_session(viewer)
     assert s is not None and s.read_only and _painted(first, first.unsaved_id) == 113
     assert any(t.startswith(f"{first.project_folder}: open for writing by ") and "opened read-only" in t for t in told)
+
+
+def test_a_copy_of_a_held_project_is_nobodys(first, tmp_path):
+    """A file manager copies the lock with the folder: the copy opens for writing (its lock
+    names the original folder), the original stays held."""
+    import shutil
+
+    copy = tmp_path / "copy.samlabel"
+    shutil.copytree(first.project_folder, copy, ignore=shutil.ignore_patterns("*.labels.zarr"))
+    s = _open(copy)
+    assert s.read_only is None and read_owner(copy)["folder"] == str(copy.resolve())
+    with pytest.raises(ProjectLocked):
+        _open(first.project_folder)
+    s.close()

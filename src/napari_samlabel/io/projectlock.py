@@ -11,7 +11,10 @@ A lock is **stale**, and taken over, when its owner is gone:
 - on this host: its process is not running (or the pid now runs a process started later: reused);
 - on another host, whose processes cannot be seen: when it was not refreshed for
   :data:`STALE_AFTER_S` (12 hours). Every save of the project refreshes it;
-- a lock file that cannot be read (a disk error) is stale too.
+- a lock file that cannot be read (a disk error) is stale too;
+- a lock of this host that names another folder: the project was copied (a file manager copies
+  the lock with it) and the copy is nobody's. Another host may see the folder under another
+  path (its own mount), so there the path is not compared.
 
 The owner removes it when its session closes, and at exit (``weakref.finalize``).
 """
@@ -81,12 +84,18 @@ def read_owner(folder) -> dict | None:
     """The lock's record, None where there is no lock; ``{}`` for one that cannot be read."""
     path = Path(folder) / LOCK_NAME
     owner = _read(path)
-    return owner if owner is not None else ({} if path.exists() else None)
+    if owner is None:
+        return {} if path.exists() else None
+    if "folder" in owner and owner.get("host") == socket.gethostname() and not _same(owner["folder"], folder):
+        owner = {**owner, "copied": True}  # a copy of a project open here: not its lock
+    return owner
 
 
 def is_stale(owner: dict, now: float | None = None) -> bool:
     """Whether the owner of a lock is gone (the rules in the module's text)."""
     now = time.time() if now is None else now
+    if owner.get("copied"):
+        return True
     try:
         host, pid, when = str(owner["host"]), int(owner["pid"]), float(owner["time"])
     except (KeyError, TypeError, ValueError):
@@ -117,7 +126,7 @@ class ProjectLock:
     def write_into(self, folder) -> None:
         """A fresh copy of this lock into ``folder`` (a project copy about to replace the locked
         one: the lock moves with the project, its time refreshed)."""
-        _write(Path(folder) / LOCK_NAME, {**me(), "token": self.token})
+        _write(Path(folder) / LOCK_NAME, _record(self.folder, self.token))
 
     def release(self) -> None:
         self._finalizer()
@@ -132,7 +141,7 @@ def acquire(folder, outcome: str = "open it read-only or as a copy") -> ProjectL
     for _ in range(3):  # a stale lock is taken over; another taker may win the race
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            if _create(folder / LOCK_NAME, {**me(), "token": token}):
+            if _create(folder / LOCK_NAME, _record(folder, token)):
                 return ProjectLock(folder, token)
         except OSError as e:
             if e.errno in _NOT_WRITABLE:
@@ -220,6 +229,10 @@ def _remove_if_ours(folder: Path, token: str) -> None:
             (folder / LOCK_NAME).unlink()
         except OSError:  # gone, or a read-only disk now: it goes stale with this process
             pass
+
+
+def _record(folder: Path, token: str) -> dict:
+    return {**me(), "token": token, "folder": str(Path(folder).resolve())}
 
 
 def _same(a, b) -> bool:
