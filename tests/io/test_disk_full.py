@@ -169,6 +169,7 @@ def test_a_single_file_export_says_exactly_what_it_needs(fmt, name, ann, tmp_pat
     assert str(e.value) == f"disk full writing {disk / name}: {human_size(size // 3)} free, needs about {human_size(size)}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt,name", [("ctc", "RES"), ("coco-panoptic", "panoptic"), ("cvat-mask", "cvat"),
                                       ("coco", "coco.json"), ("cvat-mask", "cvat.zip")])  # fmt: skip
 def test_a_failed_export_over_an_earlier_one_keeps_the_earlier_one(fmt, name, ann, tmp_path, monkeypatch):
@@ -229,6 +230,7 @@ def tiny_disk(tmp_path):
             subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt,name", [("ctc", "RES"), ("coco", "coco.json"), ("cvat-mask", "cvat.zip"),
                                       ("nifti", "labels.nii")])  # fmt: skip
 def test_a_real_full_disk(fmt, name, tiny_disk):

@@ -219,6 +219,7 @@ def test_sam2_conditions_on_every_keyframe_in_the_range(model, small_movie):
     assert sorted(tracker.last_state["output_dict_per_obj"][0]["cond_frame_outputs"]) == [2]
 
 
+@pytest.mark.slow  # ~4 s of SAM 2 tracking: the full suite's
 @sam2_tests
 def test_sam2_backward_pass_takes_the_keyframes_before_the_start(model, small_movie):
     from napari_samlabel.backends.sam2_video import Sam2Tracker

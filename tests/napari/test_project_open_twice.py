@@ -162,6 +162,7 @@ def test_a_second_process_is_refused(first, tmp_path):
     assert _painted(first, first.unsaved_id) == 113
 
 
+@pytest.mark.slow
 def test_a_live_process_holds_it_a_killed_one_does_not(classes, tmp_path):
     folder = _saved_project(classes, tmp_path / "p.samlabel")
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(folder), "hold"], stdout=subprocess.PIPE, text=True)
@@ -176,6 +177,7 @@ def test_a_live_process_holds_it_a_killed_one_does_not(classes, tmp_path):
     assert read_owner(folder)["pid"] == os.getpid() and _painted(s, 1, frame=2) == SAVED.sum()
 
 
+@pytest.mark.slow
 def test_a_process_that_ends_without_closing_gives_it_back(classes, tmp_path):
     folder = _saved_project(classes, tmp_path / "p.samlabel")
     subprocess.run([sys.executable, "-c", CHILD, str(folder), "exit"], check=True, timeout=60)
