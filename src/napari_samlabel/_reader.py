@@ -112,7 +112,8 @@ def open_project_in(viewer, folder) -> None:
         except ProjectLocked as e:  # another session has it open: read-only harms nobody, and says so
             open_project_folder(viewer, folder, open_files, mode="read")
             why = f"open for writing by {describe(e.owner)}" if e.owner else "its folder cannot be written here"
-            _tell_user(f"{e.folder}: {why}: opened read-only (Save project as… keeps your changes elsewhere)")
+            # the meaning first: napari's notification shows the start of a long line only
+            _tell_user(f"Opened read-only: {why} ({e.folder}); Save project… to another folder keeps your changes")
     except SamlabelError as e:
         _tell_user(message(e))
 

@@ -681,7 +681,7 @@ def _cancelled_label_all(kept: bool):
         assert w.status("segment").startswith("Label all cancelled")
         assert not seg.cancel_button.isVisible() and not seg.busy.isVisible()
         if kept:
-            assert "nothing written" in w.status("segment") and len(w.present()) == before
+            assert "nothing of it kept" in w.status("segment") and len(w.present()) == before
             assert not seg.keep_on_cancel.isChecked()
             seg.keep_on_cancel.setChecked(True)
         seg.set_backend(seg.registry.weight_free())

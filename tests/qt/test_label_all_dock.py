@@ -103,7 +103,7 @@ def test_cancel_without_keep_writes_nothing_and_a_full_run_is_one_undo_step(wind
     qtbot.waitUntil(lambda: seg.busy.value() >= 1, timeout=10000)
     qtbot.mouseClick(seg.cancel_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: seg.busy.isHidden(), timeout=5000)
-    assert not s.labels.data.any() and "nothing written" in seg.status.text()
+    assert not s.labels.data.any() and "nothing of it kept" in seg.status.text()
     worker = seg.label_all()
     with qtbot.waitSignal(worker.finished, timeout=10000):
         pass

@@ -216,7 +216,8 @@ class LayerStore(ArrayStore):
             layer.refresh()
             names = ", ".join(ann.table[i].name for i in sorted(hit) if i in ann.table)
             why = "locked" if all(ann.table[i].locked for i in hit if i in ann.table) else "being tracked"
-            self._say(f"{names}: {why}, so that edit left it unchanged.")
+            hint = " Press M for a new instance to paint." if why == "locked" else ""
+            self._say(f"{names}: {why}, so that edit left it unchanged.{hint}")
         if item is not None and layer._undo_history and layer._undo_history[-1] is item:
             if ann is not None and any(t.pending for t in ann._open):
                 layer._undo_history.pop()  # what an open run wrote before this edit goes first

@@ -30,7 +30,7 @@ def open_project(viewer: ViewerModel, image: Image | str, folder: str | Path, mo
 
     ``mode`` "write" locks the project for this session (:mod:`..io.projectlock`), or raises
     ``ProjectLocked`` naming who has it open (or saying its folder cannot be written here);
-    "read" opens it read-only (saving into it is refused; Save project as… keeps changes
+    "read" opens it read-only (saving into it is refused; Save project… elsewhere keeps changes
     elsewhere); "copy" opens an unsaved copy (Save project asks where). Those two keep their
     working array in the cache, never beside the project where the owner's is."""
     if mode not in MODES:

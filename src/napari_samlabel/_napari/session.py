@@ -472,8 +472,8 @@ class AnnotationSession:
         if self.project_lock is not None and self.project_lock.covers(folder):
             return self.project_lock
         if self.read_only and self.project_folder is not None and Path(folder).resolve() == self.project_folder.resolve():
-            raise ProjectError(f"{folder}: {self.read_only}, opened read-only here; nothing was written: "
-                               "Save project as… another folder keeps these labels")  # fmt: skip
+            raise ProjectError(f"Opened read-only here ({self.read_only}), nothing was written to {folder}: "
+                               "Save project… to another folder keeps these labels")  # fmt: skip
         return lock_for_writing(folder, owner, self.image_hash) if remember else None
 
     def export(self, fmt: str, out, **kwargs):

@@ -64,5 +64,5 @@ class ImportControls(QWidget):
             show_warning(f"Nothing imported: {msg}")
             return None
         text = report.summary()
-        self.status.ok(text[:1].upper() + text[1:] + ".")
+        self.status.ok(text[:1].upper() + text[1:] + ".", undo_of=s)  # Ctrl+Z takes the import back
         return report

@@ -671,7 +671,8 @@ class SegmentWidget(QWidget):
         done = f"{len(job.made)} objects as {job.class_name} on {job.done} frame(s)"
         if job.cancelled:
             self.status.ok(f"Label all cancelled: {done} kept.{undo}" if keep else
-                           f"Label all cancelled: nothing written. {job.undo_note(keep)}".strip())
+                           f"Label all cancelled: nothing of it kept (your own edits stay). {job.undo_note(keep)}".strip(),
+                           undo_of=job.session)
         else:
             self.status.ok(f"Labeled {done}.{undo} 'Delete below' removes weak ones.")
 
