@@ -70,6 +70,7 @@ def edits(n: int, repeat: int, classes: int = 3) -> dict:
     out["napari_refresh_ms"] = timed(lambda k: s.labels.refresh(), repeat) * 1e3
     # a commit repaints once: what is ours is the rest
     out["commit_without_repaint_ms"] = out["commit_ms"] - out["napari_refresh_ms"]
+    out["undo_without_repaint_ms"] = out["undo_ms"] - out["napari_refresh_ms"]
     s.close()
     return out
 
