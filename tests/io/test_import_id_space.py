@@ -10,6 +10,7 @@ import pytest
 from napari_samlabel.api import import_labels, open_project
 from napari_samlabel.core.label_ids import MAX_ID
 from napari_samlabel.io.project import load_project
+from project_helpers import rewrite_instances
 
 
 @pytest.fixture
@@ -85,17 +86,6 @@ def test_a_coco_instance_id_past_the_range_is_renumbered(drawn, tmp_path):
     assert got <= MAX_ID and (s.labels.data[4, 5:15, 5:15] == got).all()
     assert _commit_new(s).id <= MAX_ID
     _saves_and_opens(s, tmp_path / "p.samlabel")
-
-
-def rewrite_instances(folder, change):
-    """Change a saved project's instances.json as another tool or an editor would (the sizes
-    project.json lists updated, so the copy is complete)."""
-    records = json.loads((folder / "instances.json").read_text())
-    change(records)
-    (folder / "instances.json").write_text(json.dumps(records))
-    info = json.loads((folder / "project.json").read_text())
-    info["files"]["instances.json"] = (folder / "instances.json").stat().st_size
-    (folder / "project.json").write_text(json.dumps(info))
 
 
 def test_a_project_whose_next_id_is_past_the_range_opens_and_keeps_saving(drawn, tmp_path):

@@ -12,6 +12,7 @@ from attribute_helpers import ONTOLOGY
 from napari_samlabel.core.instances import InstanceTable
 from napari_samlabel.core.ontology import Ontology
 from napari_samlabel.io.project import ProjectError, load_project, save_project
+from project_helpers import rewrite_instances
 
 
 @pytest.fixture
@@ -31,16 +32,6 @@ def project(tmp_path):
     folder = tmp_path / "p.samlabel"
     save_project(folder, labels, Ontology.from_dict(json.loads(json.dumps(ONTOLOGY))), table, {"frame_axis": 0})
     return folder
-
-
-def rewrite_instances(folder, change):
-    """Change instances.json as an editor or another tool would (project.json's sizes kept right)."""
-    records = json.loads((folder / "instances.json").read_text())
-    change(records)
-    (folder / "instances.json").write_text(json.dumps(records))
-    info = json.loads((folder / "project.json").read_text())
-    info["files"]["instances.json"] = (folder / "instances.json").stat().st_size
-    (folder / "project.json").write_text(json.dumps(info))
 
 
 def test_a_valid_project_opens_with_every_value(project):
