@@ -81,7 +81,7 @@ def open_project_folder(viewer: ViewerModel, folder: str | Path, mode: str = "wr
 def import_labels(session: AnnotationSession, path, class_name: str | None = None, mode: Mode | str = Mode.EXCLUDE):
     """Labels made elsewhere into ``session`` as one undo step: a COCO instances or panoptic
     JSON, a Cell Tracking Challenge result folder, a CVAT "Segmentation mask 1.1" folder or .zip,
-    or a label image (.tif, .npy, .nii.gz;
+    a DICOM SEG over the session's DICOM series, or a label image (.tif, .npy, .nii.gz;
     ``path`` may be a list with its class table .csv). Returns the report (``.summary()``).
 
     Ids already used in the session are renumbered, classes the ontology lacks are added,

@@ -187,3 +187,115 @@ def test_seg_refuses_a_source_whose_frames_are_not_the_labels_slices(enhanced, c
     with pytest.raises(ValueError, match="enhanced.dcm: frame 1 at .* lies on no slice of the labels' grid"):
         export("dicom-seg", tmp_path / "seg.dcm", full, classes, ann.table, 0, shifted)
     assert not (tmp_path / "seg.dcm").exists()
+
+
+# -- DICOM SEG in (issue 23, item 6) --------------------------------------------------------
+def _session_over(folder):
+    """(labels shape, source meta, empty Annotation) over the series in ``folder``."""
+    from napari_samlabel.core import Annotation, Ontology
+    from napari_samlabel.io import read_image
+
+    data, meta = read_image(folder)
+    ann = Annotation(np.zeros(data.shape, np.uint32), Ontology.from_dict({"classes": []}), frame_axis=0)
+    ann.sync_frames()
+    return data.shape, meta, ann
+
+
+def _import(path, ann, meta):
+    from napari_samlabel._napari.importing import apply_import
+    from napari_samlabel.io.importing import read_labels
+
+    return apply_import(ann, read_labels(path, ann.store.shape, 0, source_meta=meta))
+
+
+def test_our_seg_imports_back_onto_its_series_with_classes_colours_and_codes(tmp_path, classes):
+    """Export two classes as a DICOM SEG, import it into a fresh session of the same series:
+    the same voxels, the same classes with their colours, and their codes (a class DICOM has no
+    term for keeps the SEG's code, so a second export writes it back unchanged)."""
+    from napari_samlabel.core import Annotation, Ontology
+    from napari_samlabel.io.exporting import export
+
+    scanner_series(tmp_path / "ct")
+    shape, meta, fresh = _session_over(tmp_path / "ct")
+    labels = np.zeros(shape, np.uint32)
+    labels[0:2, 3:10, 5:15] = 1  # bottom slices: a frame-order import would put them on top
+    labels[4, 20:25, 20:30] = 2
+    onto = Ontology.from_dict(CLASSES)
+    ann = Annotation(labels.copy(), onto, frame_axis=0)
+    ann.table.adopt(1, "liver")
+    ann.table.adopt(2, "nucleus")
+    ann.sync_frames()
+    export("dicom-seg", tmp_path / "seg.dcm", labels, onto, ann.table, 0, meta)
+    report = _import(tmp_path / "seg.dcm", fresh, meta)
+    got = np.asarray(fresh.store.read((slice(None),) * 3))
+    assert {n: (got == i).sum() for n, i in (("liver", fresh.table.of_class("liver")[0].id),
+                                            ("nucleus", fresh.table.of_class("nucleus")[0].id))} == {"liver": 140, "nucleus": 50}
+    for name, i in (("liver", 1), ("nucleus", 2)):
+        assert np.array_equal(got == fresh.table.of_class(name)[0].id, labels == i), name
+    assert sorted(report.added_classes) == ["liver", "nucleus"]
+    colours = {c.name: c.color for c in fresh.ontology}
+    for name, want in (("liver", "#dc143c"), ("nucleus", "#3cb44b")):  # CIELab in the file: within one step
+        assert np.abs(np.array(hd.color.CIELabColor.from_rgb(*[int(want[i:i + 2], 16) for i in (1, 3, 5)]).to_rgb())
+                      - [int(colours[name][i:i + 2], 16) for i in (1, 3, 5)]).max() <= 1
+    codes = fresh.ontology["liver"].extra["dicom_codes"]
+    assert codes["type"] == {"value": "10200004", "scheme": "SCT", "meaning": "Liver"}
+    assert codes["category"]["meaning"] == "Anatomical Structure"
+    # the codes travel: a class renamed after import still exports its SEG's Liver code
+    fresh.ontology.rename("liver", "organ A")
+    export("dicom-seg", tmp_path / "again.dcm", np.asarray(fresh.store.read((slice(None),) * 3)), fresh.ontology,
+           fresh.table, 0, meta)  # fmt: skip
+    again = {s.SegmentLabel: s for s in pydicom.dcmread(tmp_path / "again.dcm").SegmentSequence}
+    assert again["organ A"].SegmentedPropertyTypeCodeSequence[0].CodeMeaning == "Liver"
+
+
+def test_a_seg_written_by_highdicom_imports_by_referenced_instance(tmp_path):
+    """highdicom's own SEG (frames given in reversed slice order, only non-empty frames kept,
+    a code of its own): each frame lands on the slice of the instance it references."""
+    from pydicom.sr.codedict import codes
+
+    files = scanner_series(tmp_path / "ct")
+    sources = sorted((pydicom.dcmread(f) for f in files), key=lambda ds: -float(ds.ImagePositionPatient[2]))
+    shape, meta, ann = _session_over(tmp_path / "ct")
+    mask = np.zeros((len(sources), *shape[1:]), np.uint8)
+    mask[0, 2:6, 3:9] = 1  # the top slice (highest z)
+    desc = hd.seg.SegmentDescription(
+        segment_number=1, segment_label="tumour", segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+        segmented_property_type=codes.SCT.Neoplasm, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+        display_color=hd.color.CIELabColor.from_rgb(0, 0, 255),
+    )  # fmt: skip
+    seg = hd.seg.Segmentation(
+        source_images=sources, pixel_array=mask, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=[desc], series_instance_uid=hd.UID(), series_number=5, sop_instance_uid=hd.UID(),
+        instance_number=1, manufacturer="x", manufacturer_model_name="x", software_versions="1", device_serial_number="1",
+    )  # fmt: skip
+    seg.save_as(tmp_path / "hd.dcm")
+    report = _import(tmp_path / "hd.dcm", ann, meta)
+    got = np.asarray(ann.store.read((slice(None),) * 3))
+    assert report.classes == ["tumour"] and ann.ontology["tumour"].color == "#0000ff"
+    assert (got != 0).sum() == 24 and (got[-1] != 0).sum() == 24  # the highest slice of a z-up grid
+    assert ann.ontology["tumour"].extra["dicom_codes"]["type"]["meaning"] == "Neoplasm"
+    assert ann.table[report.instances[0]].source == "manual"
+
+
+def test_a_seg_of_another_series_is_refused_naming_both_series(tmp_path):
+    from napari_samlabel.io.importing import LabelImportError
+
+    scanner_series(tmp_path / "ct")
+    write_dicom_series(tmp_path / "other", np.zeros(SHAPE, np.int16))
+    _, meta, _ = _session_over(tmp_path / "ct")
+    _, other_meta, ann = _session_over(tmp_path / "other")
+    labels = np.zeros(SHAPE, np.uint32)
+    labels[1, 2:5, 2:5] = 1
+    from napari_samlabel.core import Ontology
+    from napari_samlabel.io.exporting import export
+
+    onto = Ontology.from_dict(CLASSES)
+    from napari_samlabel.core import Annotation
+
+    src = Annotation(labels, onto, frame_axis=0)
+    src.table.adopt(1, "liver")
+    src.sync_frames()
+    export("dicom-seg", tmp_path / "seg.dcm", labels, onto, src.table, 0, meta)
+    with pytest.raises(LabelImportError, match=rf"seg.dcm: segments series {meta['series_uid']}; the image open here is series {other_meta['series_uid']}"):
+        _import(tmp_path / "seg.dcm", ann, other_meta)
+    assert not np.asarray(ann.store.read((slice(None),) * 3)).any() and len(ann.ontology) == 0

@@ -78,7 +78,8 @@ def apply_import(ann: Annotation, imp: Imported, mode: Mode | str = Mode.EXCLUDE
     for name in dict.fromkeys(imp.class_of[i] for i in present):
         if name not in onto:
             cls = imp.classes.get(name)
-            onto.add(name, color=cls.color if cls else None, kind=(cls.kind if cls and cls.kind else "thing"))
+            onto.add(name, color=cls.color if cls else None, kind=(cls.kind if cls and cls.kind else "thing"),
+                     extra=cls.extra if cls else None)  # fmt: skip
             report.added_classes.append(name)
     try:
         with ann.action(f"the import of {imp.path.name}"):

@@ -13,12 +13,13 @@ from ._common import USER_ERRORS, StatusLine, require_session
 if TYPE_CHECKING:
     import napari
 
-FILTER = "Labels (*.json *.tif *.tiff *.npy *.nii *.nii.gz *.csv *.zip res_track.txt labelmap.txt);;All files (*)"
+FILTER = "Labels (*.json *.tif *.tiff *.npy *.nii *.nii.gz *.csv *.zip *.dcm res_track.txt labelmap.txt);;All files (*)"
 TIP = (
     "Labels made elsewhere become instances of this session (one Ctrl+Z takes them back):\n"
     "- COCO instances or panoptic JSON\n"
     "- a Cell Tracking Challenge result: pick its res_track.txt (or a maskTTT.tif)\n"
     "- CVAT's Segmentation mask 1.1 (as CVAT or the cvat-mask export writes it): its .zip, or labelmap.txt\n"
+    "- a DICOM SEG (.dcm) over the DICOM series open here: segments become classes with their codes\n"
     "- a label image (.tif, .npy, .nii.gz), with a class table .csv (id, class[, confidence, source])\n"
     "  picked with it or named like it\n"
     "Ids already used here are renumbered; locked instances are never overwritten."

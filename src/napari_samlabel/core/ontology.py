@@ -195,15 +195,17 @@ class Ontology:
         color: Any = None,
         kind: str = "thing",
         hotkey: str | None = "auto",
+        extra: dict | None = None,
     ) -> ObjectClass:
-        """Add a class; colour and hotkey default to the next free ones."""
+        """Add a class; colour and hotkey default to the next free ones. ``extra``: fields kept
+        with the class and written back (a DICOM SEG's segment codes, ``dicom_codes``)."""
         if hotkey == "auto":
             used = {c.hotkey for c in self._classes}
             hotkey = next((k for k in HOTKEYS if k not in used), None)
         if color is None:
             used_colors = {c.color for c in self._classes}
             color = next((c for c in DEFAULT_COLORS if c not in used_colors), DEFAULT_COLORS[0])
-        cls = ObjectClass(name=name, color=color, kind=kind, hotkey=hotkey)
+        cls = ObjectClass(name=name, color=color, kind=kind, hotkey=hotkey, extra=dict(extra or {}))
         self._set([*self._classes, cls])
         return cls
 

@@ -22,6 +22,8 @@ from .writing import Staged
 
 # DICOM context groups a class name is looked up in (CamelCase keyword, as pydicom names
 # them), with the segmented property category their terms belong to
+CODES_KEY = "dicom_codes"  # where a class keeps its segment's category and type codes
+
 PROPERTY_GROUPS = (
     ("cid7192", "AnatomicalStructure"),  # Anatomical Structure Segmentation Types
     ("cid7191", "Tissue"),  # Tissue Segmentation Types
@@ -29,11 +31,21 @@ PROPERTY_GROUPS = (
 )
 
 
-def segment_property(class_name: str):
-    """(category, type) codes for a class: the SNOMED term when its name is one (``liver``,
-    ``adipose tissue``, ``lesion``), else Tissue / Tissue."""
+def segment_property(class_name: str, extra: dict | None = None):
+    """(category, type) codes for a class: those it carries (``dicom_codes``, kept from an
+    imported SEG), else the SNOMED term when its name is one (``liver``, ``adipose tissue``,
+    ``lesion``), else Tissue / Tissue."""
     from pydicom.sr.codedict import codes
 
+    kept = (extra or {}).get(CODES_KEY)
+    if isinstance(kept, dict) and all(isinstance(kept.get(k), dict) for k in ("category", "type")):
+        from highdicom.sr import CodedConcept
+
+        try:
+            return tuple(CodedConcept(str(kept[k]["value"]), str(kept[k]["scheme"]), str(kept[k]["meaning"]))
+                         for k in ("category", "type"))  # fmt: skip
+        except (KeyError, ValueError, TypeError):
+            pass  # a hand-edited entry that is no code: the name's term, as for any class
     key = "".join(w[:1].upper() + w[1:] for w in class_name.replace("_", " ").replace("-", " ").split())
     for cid, category in PROPERTY_GROUPS:
         group = getattr(codes, cid)
@@ -162,7 +174,7 @@ def write_dicom_seg(
     masks = np.stack([np.isin(labels[slice_of], ids) for _, ids, _ in groups], axis=-1).astype(np.uint8)
     descriptions = []
     for k, (name, _, cls) in enumerate(groups):
-        category, kind = segment_property(cls)
+        category, kind = segment_property(cls, ontology[cls].extra if cls in ontology else None)
         colour = ontology[cls].color if cls in ontology else "#808080"
         rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
         descriptions.append(hd.seg.SegmentDescription(
@@ -197,3 +209,88 @@ def write_dicom_seg(
     with Staged() as out, out.file(path) as tmp:  # whole or not at all
         seg.save_as(tmp)
     return path
+
+
+def _code(seq) -> dict:
+    item = seq[0]
+    return {"value": str(item.CodeValue), "scheme": str(item.CodingSchemeDesignator), "meaning": str(item.CodeMeaning)}
+
+
+def read_dicom_seg(path, shape, source_meta: dict | None):
+    """A DICOM SEG onto the labels of the series it segments: each segment one instance
+    (id: its segment number) of the class named by its label, with the segment's colour and
+    category/type codes. Frames are put on slices through the source instances (and frames)
+    they reference, each source frame on the slice at its position; never by frame order.
+
+    Refused (LabelImportError, one line): not a SEG, another series than the image's, a
+    source that does not match the labels' grid."""
+    import highdicom as hd
+    import pydicom
+
+    from .errors import LabelImportError
+    from .importing import Imported, ImportedClass
+
+    path = Path(path)
+    meta = source_meta or {}
+    files = meta.get("files")
+    if not files or meta.get("format") != "dicom":
+        raise LabelImportError(f"{path}: a DICOM SEG goes onto the DICOM series it segments; open that series first")
+    try:
+        seg = hd.seg.segread(path)
+    except Exception as e:
+        raise LabelImportError(f"{path}: not a DICOM SEG highdicom can read ({type(e).__name__}: {e})") from None
+    refs = sorted({str(s.SeriesInstanceUID) for s in getattr(seg, "ReferencedSeriesSequence", [])})
+    ours = str(meta.get("series_uid", ""))
+    if ours not in refs:
+        raise LabelImportError(f"{path}: segments series {', '.join(refs) or '(none named)'}; the image open here "
+                               f"is series {ours}")  # fmt: skip
+    shape = tuple(int(n) for n in shape)
+    if len(shape) != 3:
+        raise LabelImportError(f"{path}: a DICOM SEG holds a (z, y, x) volume; the labels have shape {shape}")
+    sources = [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
+    try:
+        slice_of = _slice_of_frame(sources, shape[0], meta.get("geometry"), str(path))
+    except ExportError as e:
+        raise LabelImportError(str(e)) from None
+    numbers = [int(item.SegmentNumber) for item in seg.SegmentSequence]
+    kw = dict(segment_numbers=numbers, combine_segments=False, assert_missing_frames_are_empty=True,
+              skip_overlap_checks=True)  # fmt: skip
+    try:
+        if len(sources) == 1 and int(getattr(sources[0], "NumberOfFrames", 1) or 1) > 1:
+            n = int(sources[0].NumberOfFrames)
+            pix = seg.get_pixels_by_source_frame(sources[0].SOPInstanceUID, list(range(1, n + 1)), **kw)
+        else:
+            pix = seg.get_pixels_by_source_instance([ds.SOPInstanceUID for ds in sources], **kw)
+    except Exception as e:  # e.g. frames that name no source image
+        raise LabelImportError(f"{path}: its frames cannot be put on the series' slices ({type(e).__name__}: {e})") from None
+    if pix.shape[1:3] != shape[1:]:
+        raise LabelImportError(f"{path}: frames of {pix.shape[1:3]} pixels, the image's slices {shape[1:]}")
+    fractional = pix.dtype.kind == "f"
+    vol = np.zeros((pix.shape[0], *shape[1:]), np.uint16)
+    out = Imported(np.zeros(0), path, "dicom-seg")
+    overlap = 0
+    for j, item in enumerate(seg.SegmentSequence):
+        mask = pix[..., j] >= 0.5 if fractional else pix[..., j] > 0
+        overlap += int((mask & (vol != 0)).sum())
+        vol[mask & (vol == 0)] = numbers[j]  # a voxel in two segments stays with the first
+        name = str(getattr(item, "SegmentLabel", "") or "").strip() or str(
+            item.SegmentedPropertyTypeCodeSequence[0].CodeMeaning)
+        colour = None
+        if "RecommendedDisplayCIELabValue" in item:
+            lab = tuple(int(v) for v in item.RecommendedDisplayCIELabValue)
+            colour = "#" + "".join(f"{int(c):02x}" for c in hd.color.CIELabColor.from_dicom_value(lab).to_rgb())
+        cls = out.classes.setdefault(name, ImportedClass(name, colour))
+        if CODES_KEY not in cls.extra:
+            cls.extra[CODES_KEY] = {"category": _code(item.SegmentedPropertyCategoryCodeSequence),
+                                    "type": _code(item.SegmentedPropertyTypeCodeSequence)}  # fmt: skip
+        out.class_of[numbers[j]] = name
+        manual = str(getattr(item, "SegmentAlgorithmType", "")) == "MANUAL"
+        out.source[numbers[j]] = "manual" if manual else "model"
+    labels = np.zeros(shape, np.uint16)
+    labels[np.asarray(slice_of)] = vol
+    out.labels = labels
+    present = set(np.unique(labels).tolist())
+    out.class_of = {i: c for i, c in out.class_of.items() if i in present}
+    if overlap:
+        out.notes.append(f"{overlap} voxel(s) in more than one segment were kept with the first")
+    return out

@@ -27,7 +27,7 @@ from .writing import csv_cell_text
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".npy", ".nii", ".nii.gz")
 WHAT = ("a COCO JSON, a Cell Tracking Challenge folder (or its res_track.txt), a CVAT mask folder or .zip "
-        "(or its labelmap.txt) or a label image (.tif, .npy, .nii.gz)")  # fmt: skip
+        "(or its labelmap.txt), a DICOM SEG (.dcm) or a label image (.tif, .npy, .nii.gz)")  # fmt: skip
 CVAT_LABELMAP = "labelmap.txt"
 
 
@@ -38,6 +38,7 @@ class ImportedClass:
     name: str
     color: str | None = None  # '#rrggbb' when the file gives one
     kind: str | None = None  # 'thing' / 'stuff' when the file says
+    extra: dict = field(default_factory=dict)  # kept with the class (a DICOM SEG's codes: dicom_codes)
 
 
 @dataclass
@@ -115,6 +116,8 @@ def detect(paths: str | Path | Sequence[str | Path]) -> tuple[str, Path, Path | 
         anns = data.get("annotations") if isinstance(data, dict) else None
         panoptic = isinstance(anns, list) and bool(anns) and isinstance(anns[0], dict) and "segments_info" in anns[0]
         return ("coco-panoptic" if panoptic else "coco"), path, None
+    if path.is_file() and suffix not in IMAGE_SUFFIXES and _is_dicom_seg(path):
+        return "dicom-seg", path, None
     if suffix in IMAGE_SUFFIXES:
         if table is None:
             sibling = path.with_name(_stem(path) + ".csv")
@@ -146,7 +149,26 @@ def read_labels(
         return read_ctc_result(path, shape, frame_axis, class_name or "cell")
     if fmt == "cvat-mask":
         return read_cvat_masks(path, shape, frame_axis)
+    if fmt == "dicom-seg":
+        from .dicom_seg import read_dicom_seg
+
+        return read_dicom_seg(path, shape, source_meta)
     return read_label_image(path, shape, table, class_name or "object", source_meta)
+
+
+def _is_dicom_seg(path: Path) -> bool:
+    """A DICOM file whose SOP class is Segmentation Storage."""
+    from .dicom import is_dicom_file
+
+    if not is_dicom_file(path):
+        return False
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID", "Modality"])
+    except Exception:
+        return False
+    return str(ds.get("SOPClassUID", "")) == "1.2.840.10008.5.1.4.1.1.66.4" or ds.get("Modality") == "SEG"
 
 
 # -- shared pieces -----------------------------------------------------------------------------
