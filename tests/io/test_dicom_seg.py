@@ -299,3 +299,38 @@ def test_a_seg_of_another_series_is_refused_naming_both_series(tmp_path):
     with pytest.raises(LabelImportError, match=rf"seg.dcm: segments series {meta['series_uid']}; the image open here is series {other_meta['series_uid']}"):
         _import(tmp_path / "seg.dcm", ann, other_meta)
     assert not np.asarray(ann.store.read((slice(None),) * 3)).any() and len(ann.ontology) == 0
+
+
+def test_a_semantic_nifti_export_imports_back_with_its_classes_file(tmp_path):
+    """NIfTI labels with their classes file: the semantic export over nibabel's anatomical.nii
+    (mask.nii.gz and mask_classes.csv: index, name, color, kind) imports back into a fresh
+    session with the same voxels per class, colours and kinds, the table found by its name."""
+    import nibabel as nib
+    from nibabel.testing import data_path
+
+    from napari_samlabel.core import Annotation, Ontology
+    from napari_samlabel.io import read_image
+    from napari_samlabel.io.exporting import export
+
+    data, meta = read_image(f"{data_path}/anatomical.nii")
+    labels = np.zeros(data.shape, np.uint32)
+    labels[5:9, 10:20, 8:16] = 1
+    labels[12:14, 3:7, 20:30] = 2
+    onto = Ontology.from_dict({"classes": [{"name": "liver", "color": "#dc143c"},
+                                           {"name": "fat", "color": "#3cb44b", "kind": "stuff"}]})  # fmt: skip
+    ann = Annotation(labels.copy(), onto, frame_axis=0)
+    ann.table.adopt(1, "liver")
+    ann.table.adopt(2, "fat", stuff=True)
+    ann.sync_frames()
+    export("semantic", tmp_path / "mask.nii.gz", labels, onto, ann.table, 0, meta)
+    assert (tmp_path / "mask_classes.csv").exists()
+    # nibabel sees the class indices on the image's own grid
+    assert np.allclose(nib.load(tmp_path / "mask.nii.gz").affine, nib.load(f"{data_path}/anatomical.nii").affine)
+    fresh = Annotation(np.zeros(data.shape, np.uint32), Ontology.from_dict({"classes": []}), frame_axis=0)
+    fresh.sync_frames()
+    report = _import(tmp_path / "mask.nii.gz", fresh, meta)
+    got = np.asarray(fresh.store.read((slice(None),) * 3))
+    assert report.classes == ["fat", "liver"]
+    for name, i in (("liver", 1), ("fat", 2)):
+        assert np.array_equal(np.isin(got, [r.id for r in fresh.table.of_class(name)]), labels == i), name
+        assert (fresh.ontology[name].color, fresh.ontology[name].kind) == (onto[name].color, onto[name].kind)

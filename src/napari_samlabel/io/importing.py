@@ -119,9 +119,9 @@ def detect(paths: str | Path | Sequence[str | Path]) -> tuple[str, Path, Path | 
     if path.is_file() and suffix not in IMAGE_SUFFIXES and _is_dicom_seg(path):
         return "dicom-seg", path, None
     if suffix in IMAGE_SUFFIXES:
-        if table is None:
-            sibling = path.with_name(_stem(path) + ".csv")
-            table = sibling if sibling.exists() else None
+        if table is None:  # ours too: the semantic export writes <stem>_classes.csv
+            siblings = [path.with_name(_stem(path) + end) for end in (".csv", "_classes.csv")]
+            table = next((t for t in siblings if t.exists()), None)
         return "label image", path, table
     raise LabelImportError(f"{path}: cannot import {suffix or 'a file without extension'!r}: choose {WHAT}")
 
@@ -652,8 +652,9 @@ def read_cvat_masks(path: Path, shape: tuple, frame_axis: int | None) -> Importe
 
 # -- label images -------------------------------------------------------------------------------
 def read_class_table(path: Path) -> dict[int, dict]:
-    """id -> {class, confidence?, source?, parent?, color?} from a CSV with columns id, class
-    and optionally confidence, source, parent, color (our instance CSV is one)."""
+    """id -> {class, confidence?, source?, parent?, color?, kind?} from a CSV with columns id,
+    class and optionally confidence, source, parent, color (our instance CSV is one), or
+    index, name[, color, kind] (the semantic export's ``<stem>_classes.csv``)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -661,6 +662,9 @@ def read_class_table(path: Path) -> dict[int, dict]:
         raise LabelImportError(f"{path}: cannot be read ({e})") from None
     lines = csv.reader(StringIO(text, newline=""))  # quoted cells may hold line breaks
     cols = [c.strip().lower() for c in _csv_next(lines, path) or []]
+    semantic = "id" not in cols and "index" in cols and "name" in cols  # the semantic export's table
+    if semantic:
+        cols = ["id" if c == "index" else "class" if c == "name" else c for c in cols]
     if "id" not in cols or "class" not in cols:
         raise LabelImportError(f"{path}: a class table needs the columns 'id' and 'class' (it has {', '.join(cols) or 'none'})")
     out: dict[int, dict] = {}
@@ -673,6 +677,8 @@ def read_class_table(path: Path) -> dict[int, dict]:
         cells = [csv_cell_text(c.strip()) for c in cells]  # our CSVs quote formula-like text
         row = dict(zip(cols, cells + [""] * (len(cols) - len(cells))))
         i = _int(row["id"], where + " id")
+        if semantic and i == 0:
+            continue  # its 'unlabeled' row: the background
         if i <= 0:
             raise LabelImportError(f"{where}: id {i} (0 is the background)")
         if i in out:
@@ -688,6 +694,8 @@ def read_class_table(path: Path) -> dict[int, dict]:
             rec["parent"] = _int(row["parent"], where + " parent")
         if row.get("color"):
             rec["color"] = row["color"]
+        if row.get("kind") in ("thing", "stuff"):
+            rec["kind"] = row["kind"]
         out[i] = rec
     return out
 
@@ -773,6 +781,8 @@ def read_label_image(
         cls = out.classes.setdefault(rec["class"], ImportedClass(rec["class"]))
         if cls.color is None and rec.get("color"):
             cls.color = _color(rec["color"], f"{class_table}: id {i}", out.notes)
+        if cls.kind is None and rec.get("kind"):
+            cls.kind = rec["kind"]
         if "confidence" in rec:
             out.confidence[i] = rec["confidence"]
         if "source" in rec:
