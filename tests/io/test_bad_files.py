@@ -173,6 +173,26 @@ def _edit_json(path, change):
     path.write_text(json.dumps(change(data)))
 
 
+def _npy_labels(folder, labels):
+    """The project as saved before labels.zarr (labels.npy), with ``labels``."""
+    import shutil
+
+    shutil.rmtree(folder / "labels.zarr")
+    np.save(folder / "labels.npy", labels)
+    _edit_json(folder / "project.json", lambda d: {**{k: v for k, v in d.items() if not k.startswith("labels")},
+                                                   "files": {**d["files"], "labels.npy": 0}})  # fmt: skip
+
+
+def _zarr_labels(folder, labels):
+    """labels.zarr rewritten by another tool with ``labels``."""
+    from napari_samlabel.io.labelstore import create_labels
+
+    create_labels(folder / "labels.zarr", labels.shape, labels.dtype, temporary=False)[...] = labels
+    from napari_samlabel.io.labelstore import tree_stats
+
+    _edit_json(folder / "project.json", lambda d: dict(d, **{"labels.zarr": list(tree_stats(folder / "labels.zarr"))}))
+
+
 def _with(key, value):
     def change(d):
         d[key] = value
@@ -196,8 +216,10 @@ PROJECT_CASES = {
                            'project.json: frame_axis: "abc" is not the frame (time or slice) axis'),
     "frame_axis 7": (lambda p: _edit_json(p / "project.json", _with("frame_axis", 7)),
                      "project.json: frame_axis 7 is outside the 3D labels (0-2)"),
-    "labels as floats": (lambda p: np.save(p / "labels.npy", np.full((8, 40, 50), 0.5)), "labels.npy: fractional values"),
-    "negative ids": (lambda p: np.save(p / "labels.npy", -np.ones((8, 40, 50), np.int32)), "labels.npy: negative id -1"),
+    "labels as floats": (lambda p: _npy_labels(p, np.full((8, 40, 50), 0.5)), "labels.npy: fractional values"),
+    "negative ids": (lambda p: _npy_labels(p, -np.ones((8, 40, 50), np.int32)), "labels.npy: negative id -1"),
+    "labels.zarr negative ids": (lambda p: _zarr_labels(p, -np.ones((8, 40, 50), np.int32)), "labels.zarr: negative id -1"),
+    "labels.zarr floats": (lambda p: _zarr_labels(p, np.full((8, 40, 50), 0.5)), "labels.zarr: float64 values are not"),
     'locked as "false"': (lambda p: _edit_json(p / "instances.json", _instances(locked="false")),
                           'instances.json: instances[0].locked: "false" is not true or false (not text)'),
 }

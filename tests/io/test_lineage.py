@@ -208,8 +208,8 @@ def test_project_keeps_parents_and_opens_older_projects(tracked_lineage, tmp_pat
     # a project written before lineage (version 1): its records have no "parent"
     old = tmp_path / "old"
     old.mkdir()
-    for name in ("labels.npy", "ontology.json"):
-        (old / name).write_bytes((folder / name).read_bytes())
+    np.save(old / "labels.npy", np.asarray(ann.store.data))  # version 1 kept labels in labels.npy
+    (old / "ontology.json").write_bytes((folder / "ontology.json").read_bytes())
     data = json.loads((folder / "instances.json").read_text())
     for d in data["instances"]:
         del d["parent"]

@@ -120,7 +120,8 @@ def test_half_written_copy_is_never_opened(tmp_path):
     folder = _project(tmp_path, 5)
     saving = tmp_path / "p.samlabel.saving"
     saving.mkdir()
-    (saving / "labels.npy").write_bytes(b"\x93NUMPY half")
+    (saving / "labels.zarr").mkdir()
+    (saving / "labels.zarr" / "zarr.json").write_bytes(b"{half")
     info = json.loads((folder / "project.json").read_text())
     (saving / "project.json").write_text(json.dumps(info))  # sizes do not match
     folder.rename(tmp_path / "p.samlabel.old")

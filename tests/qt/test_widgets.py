@@ -295,7 +295,7 @@ def test_export_dock_csv_project_autosave_and_shapes(viewer, tmp_path, monkeypat
     assert [r["id"] for r in csv.DictReader(open(out))] == [str(a.id)]
 
     folder = export.save_project(str(tmp_path / "movie.samlabel"))
-    assert (folder / "labels.npy").exists()
+    assert (folder / "labels.zarr" / "zarr.json").exists()
     assert export.autosave_now() == []  # nothing changed since the save
     s.annotation.set_status([a.id], "accepted")  # a review counts as a change
     assert export.autosave_now() == [folder]  # autosave goes to the project once there is one

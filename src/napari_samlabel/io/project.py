@@ -36,7 +36,8 @@ from .projectlock import LOCK_NAME, ProjectLock, acquire, check_free
 VERSION = 2
 FORMAT = "napari-samlabel project"
 FILES = ("labels.npy", "ontology.json", "instances.json")
-ZARR = "labels.zarr"  # labels on disk (io.labelstore) are saved as this folder instead of labels.npy
+ZARR = "labels.zarr"  # labels (io.labelstore's layout) are saved as this folder; labels.npy before
+IN_MEMORY = "labels_in_memory"  # project.json: labels.zarr holds labels a session had in memory
 MARK = ".samlabel-project"  # written first into every copy: the folder is ours even half-written
 OURS = {*FILES, ZARR, "project.json", MARK, LOCK_NAME}
 
@@ -159,12 +160,13 @@ def save_project(folder, labels: np.ndarray, ontology: Ontology, table: Instance
         on_disk = store_path(labels)
         if on_disk is not None:
             extra[ZARR] = _link_labels(on_disk, saving / ZARR)
-        else:
-            np.save(saving / "labels.npy", np.asarray(labels))
+        else:  # compressed like labels on disk, one reader for both; opens back in memory
+            extra[ZARR] = _write_labels(np.asarray(labels), saving / ZARR)
+            extra[IN_MEMORY] = True
         _write_text(saving / "ontology.json", json.dumps(ontology.to_dict(), indent=2) + "\n")
         _write_text(saving / "instances.json", json.dumps(table.to_json()))
         for name in FILES:
-            if name == "labels.npy" and on_disk is not None:
+            if name == "labels.npy":  # (read from projects saved before labels.zarr)
                 continue
             _fsync_file(saving / name)
             sizes[name] = (saving / name).stat().st_size
@@ -204,13 +206,33 @@ def _make_parent(folder: Path) -> None:
         raise ProjectError(f"{folder}: cannot create the folder it goes in ({e.strerror or e}); nothing was written") from None
 
 
+def _write_labels(labels: np.ndarray, dst: Path) -> list[int]:
+    """In-memory labels as labels.zarr (zstd, a chunk per plane, as :mod:`.labelstore` makes
+    them) in the smallest unsigned dtype that holds their largest id, then flushed."""
+    from .labelstore import create_labels
+
+    dtype = labels.dtype
+    if dtype.kind in "ub" or (dtype.kind == "i" and (labels.size == 0 or labels.min() >= 0)):
+        dtype = np.min_scalar_type(int(labels.max()) if labels.size else 0)  # uint8/16/32/64
+    arr = create_labels(dst, labels.shape, dtype, temporary=False)
+    arr[...] = labels.astype(dtype, copy=False)
+    return _flush_tree(dst)
+
+
 def _link_labels(src: Path, dst: Path) -> list[int]:
     """A zarr label folder into the project copy: links, then flushed to disk (a linked file
-    is the working array's, written by zarr without fsync). One ``os.sync`` where there is
-    one: an fsync per chunk file and folder took 30 s for 5000 chunks here, the sync 0.1-0.3 s."""
+    is the working array's, written by zarr without fsync)."""
     from .labelstore import link_tree
 
-    files, size = link_tree(src, dst)
+    link_tree(src, dst)
+    return _flush_tree(dst)
+
+
+def _flush_tree(dst: Path) -> list[int]:
+    """[files, bytes] of a folder, after flushing it to disk: one ``os.sync`` where there is
+    one (an fsync per chunk file and folder took 30 s for 5000 chunks here, the sync 0.1-0.3 s)."""
+    from .labelstore import tree_stats
+
     if hasattr(os, "sync"):
         os.sync()
     else:  # Windows
@@ -218,7 +240,7 @@ def _link_labels(src: Path, dst: Path) -> list[int]:
             for n in names:
                 _fsync_file(Path(root) / n)
             _fsync_dir(Path(root))
-    return [files, size]
+    return list(tree_stats(dst))
 
 
 def _check_target(folder: Path, owner: str | None, owner_pixels: str | None = None) -> None:
@@ -324,6 +346,10 @@ def load_project(folder) -> tuple[np.ndarray, Ontology, InstanceTable, dict]:
     if store_path(labels) is not None:  # one damaged chunk file spoils only its own frames, said
         labels, said = _readable_labels(folder, labels, table, axis)
         meta.setdefault("notes", []).extend(said)
+        if meta.get(IN_MEMORY):  # saved from memory: back into memory (every id checked), as uint32
+            labels = checked_ids(np.asarray(labels[...]), str(folder / ZARR), ProjectError)
+            wide = labels.dtype.kind == "u" and labels.dtype.itemsize <= 4
+            labels = labels.astype(np.uint32 if wide else labels.dtype, copy=False)
     # an id handed to the brush and never painted, of a class since replaced, is no instance:
     # it must not bring its class back (older sessions saved such records)
     for r in [r for r in table if not r.present and r.class_name not in ontology and len(ontology)]:
