@@ -254,20 +254,46 @@ def group_series(files: Iterable[Path]) -> Found:
             found.unreadable.append((f, str(e)))
             continue
         has_pixels = any(k in ds for k in PIXEL_KEYWORDS)
-        if not has_pixels and "Rows" not in ds and not ended_early:
+        cut = None if has_pixels or "Rows" in ds or ended_early else _cut_in_header(ds)
+        if not has_pixels and "Rows" not in ds and not ended_early and cut is None:
             found.other.append(_sop_name(ds))
+            continue
+        if cut is not None and (not Header(ds, f).text("SeriesInstanceUID") or max(ds.keys()) == 0x0020000E):
+            # its series is unknown (the last element read may itself be cut short): named on its own
+            found.unreadable.append((f, f"{f}: {cut}"))
             continue
         uid = Header(ds, f).text("SeriesInstanceUID") or f"no-series-uid:{f.parent}"
         s = series[uid]
         s.uid = uid
         s.datasets.append(ds)
         s.files.append(f)
-        if ended_early:
+        if cut is not None:
+            s.broken[f] = cut
+        elif ended_early:
             s.broken[f] = "the file ends before its pixel data is complete: it is truncated or damaged"
         elif not has_pixels:
             s.broken[f] = "has an image header but no pixel data: the file is truncated or damaged"
     found.series = dict(series)
     return found
+
+
+_PIXEL_CLASSES = ("RT Dose Storage", "Segmentation Storage", "Parametric Map Storage")
+
+
+def _cut_in_header(ds) -> str | None:
+    """Why a dataset without an image is a cut image rather than a report or a DICOMDIR: pydicom
+    reads a file cut between two header elements without a word, so what is missing tells:
+    no SOP Class at all (every DICOM object has one), or an image class without Rows. None
+    for a real object without an image."""
+    if "DirectoryRecordSequence" in ds:
+        return None
+    if "SOPClassUID" not in ds or max(ds.keys()) <= 0x00080016:  # the last element read may be cut short
+        return f"the file ends within its header ({_label('SOPClassUID')} never comes whole): truncated or damaged"
+    meta = getattr(ds, "file_meta", None)
+    name = getattr(getattr(meta, "MediaStorageSOPClassUID", None) or ds.SOPClassUID, "name", "")
+    if "Image Storage" in name or name in _PIXEL_CLASSES:
+        return f"the file ends within its header (a {name} without {_label('Rows')}): truncated or damaged"
+    return None
 
 
 def _sop_name(ds) -> str:
@@ -291,6 +317,8 @@ class Frame:
     spacing: tuple[float, float]
     single: bool  # the only frame of its file
     colour: bool
+    window: tuple[float, float] | None = None
+    oriented: bool = True  # Image Orientation given (else the plain-picture default)
 
     @property
     def instance(self) -> int | None:
@@ -374,7 +402,8 @@ def _frames(h: Header) -> list[Frame]:
         group = per[i] if per is not None else None
         groups = (group, shared)
         iop = _grouped(h, groups, "PlaneOrientationSequence", "ImageOrientationPatient", 6) or top_iop
-        iop = np.array(iop if iop is not None else [1, 0, 0, 0, 1, 0], float)  # none: a plain picture
+        oriented = iop is not None
+        iop = np.array(iop if oriented else [1, 0, 0, 0, 1, 0], float)  # none: a plain picture
         normal = np.cross(iop[:3], iop[3:])
         if normal @ normal < 0.25:
             raise h.error(f"{_label('ImageOrientationPatient')} {_shown(iop.tolist())} does not give two directions")
@@ -391,9 +420,10 @@ def _frames(h: Header) -> list[Frame]:
                 rescale = (h.get("RescaleSlope", float, 1.0, item=t), h.get("RescaleIntercept", float, 0.0, item=t))
                 break
         spacing = _pixel_spacing(h, groups) if i == 0 or per is not None else frames[0].spacing
+        window = _window(h, groups) if i == 0 or per is not None else frames[0].window
         frames.append(Frame(h, i if n > 1 or per is not None else None, (rows, cols), iop,
                             None if ipp is None else np.asarray(ipp, float), rescale, spacing,
-                            n == 1, colour))  # fmt: skip
+                            n == 1, colour, window, oriented))  # fmt: skip
     return frames
 
 
@@ -412,7 +442,7 @@ def _stacks(series: Series, notes: list[str]) -> list[Stack]:
     singles: list[Frame] = []
     units: list[list[Frame]] = []
     for path, why in series.broken.items():
-        raise ImageReadError(f"{path}: {why}")  # never dropped: the series would open with a hole
+        raise ImageReadError(f"{path}: {why}{_gap_left(series)}")  # never dropped: the series would open with a hole
     for ds, path in zip(series.datasets, series.files):
         frames = _frames(Header(ds, path, notes))
         if len(frames) == 1:  # one image per file, enhanced or not: stacked with the series' others
@@ -434,6 +464,23 @@ def _stacks(series: Series, notes: list[str]) -> list[Stack]:
     if len(groups) == 1:
         return [Stack(series, groups[0], name)]
     return [Stack(series, g, f"{name} ({k} of {len(groups)})") for k, g in enumerate(groups, 1)]
+
+
+def _gap_left(series: Series) -> str:
+    """Where the series' damaged files leave a hole, said from the positions of the others:
+    '; without it, slices jump from z=3.00 to 9.00 mm (spacing 3.00 mm)', or ''."""
+    try:
+        frames = [fr for ds, path in zip(series.datasets, series.files) if path not in series.broken
+                  for fr in _frames(Header(ds, path, []))]  # fmt: skip
+        pos = np.sort(_positions(frames))
+        gaps = np.diff(pos)
+        step = float(np.median(gaps))
+        i = int(np.argmax(gaps))
+        if step > 0 and gaps[i] > 1.5 * step:
+            return f"; without it, slices jump from z={pos[i]:.2f} to {pos[i + 1]:.2f} mm (spacing {step:.2f} mm)"
+    except Exception:  # the others are damaged too, or have no positions: the file alone is named
+        pass
+    return ""
 
 
 # -- positions and spacing -----------------------------------------------------------------------
@@ -515,6 +562,17 @@ def _order(stack: Stack) -> tuple[list[Frame], float, np.ndarray]:
     if all(n is not None for n in numbers) and len(set(numbers)) == len(numbers):
         frames = [frames[i] for i in np.argsort(numbers, kind="stable")]
     return frames, _header_step(frames[0].header, len(frames) > 1), np.zeros(3)
+
+
+def _note_unplaced(frames: list[Frame], dz: float) -> None:
+    """A stack without positions is placed by assumption: said, as other readers assume
+    otherwise (ITK puts such frames 1 mm apart, whatever the header says)."""
+    h = frames[0].header
+    missing = _label("ImagePositionPatient") + ("" if frames[0].oriented else f" or {_label('ImageOrientationPatient')}")
+    source = next((_label(k) for k in ("SpacingBetweenSlices", "SliceThickness") if (h.optional(k) or 0) > 0), None)
+    h.notes.append(f"{h.path}: no {missing}: placed at the origin{'' if frames[0].oriented else ', axial'}, "
+                   f"slices {dz:g} mm apart ({'from ' + source if source else 'assumed'}; "
+                   f"other readers may differ{', ITK puts them 1 mm apart' if dz != 1 else ''})")  # fmt: skip
 
 
 def _check_alike(frames: list[Frame]) -> None:
@@ -619,9 +677,18 @@ def _decode_all(frames: list[Frame], pool) -> list[np.ndarray]:
     return out
 
 
-def _window(h: Header) -> tuple[float, float] | None:
-    c, w = h.optional("WindowCenter"), h.optional("WindowWidth")
+def _window(h: Header, groups=()) -> tuple[float, float] | None:
+    """(low, high) display window: an enhanced file's Frame VOI LUT (per-frame, then shared
+    functional groups), then the top-level Window Center/Width. A width below 1 (the standard's
+    least) is no window: noted, and the data range shown instead (napari refuses low == high)."""
+    item = next((it for g in groups if (it := _item(g, "FrameVOILUTSequence")) is not None), None)
+    c, w = h.optional("WindowCenter", item=item), h.optional("WindowWidth", item=item)
+    if (c is None or w is None) and item is not None:
+        c, w = h.optional("WindowCenter"), h.optional("WindowWidth")
     if c is None or w is None:
+        return None
+    if not w >= 1:
+        h.notes.append(f"{h.path}: {_label('WindowWidth')} {w:g} is not a window; shown with the data range")
         return None
     return (c - w / 2, c + w / 2)
 
@@ -634,6 +701,8 @@ def series_volume(stack: Stack) -> tuple[np.ndarray, dict]:
     first = frames[0]
     if first.colour:
         return _colour(stack, frames, dz, origin)
+    if len(frames) > 1 and first.ipp is None:
+        _note_unplaced(frames, dz)
     rescales = [f.rescale for f in frames]
     with ThreadPoolExecutor(max_workers=2) as pool:  # numpy releases the GIL: two slices at once
         raws = _decode_all(frames, pool)
@@ -698,7 +767,7 @@ def _meta(stack: Stack, geo: Geometry, h: Header, frames: list[Frame]) -> dict:
         "modality": h.text("Modality"),
         "geometry": geo.to_meta(),
         "spacing": geo.spacing,
-        "window": _window(h),
+        "window": frames[len(frames) // 2].window,  # the slice napari shows first
         "files": [str(f) for f in files],
     }
 
