@@ -334,3 +334,70 @@ def test_a_semantic_nifti_export_imports_back_with_its_classes_file(tmp_path):
     for name, i in (("liver", 1), ("fat", 2)):
         assert np.array_equal(np.isin(got, [r.id for r in fresh.table.of_class(name)]), labels == i), name
         assert (fresh.ontology[name].color, fresh.ontology[name].kind) == (onto[name].color, onto[name].kind)
+
+
+@pytest.mark.slow  # dcmqi
+def test_a_seg_written_by_dcmqi_imports_onto_the_truth(tmp_path):
+    """dcmqi's itkimage2segimage encodes a label map made on SimpleITK's grid of the series
+    (two segments, its own codes and colours); imported, each voxel is where SimpleITK had it."""
+    scanner_series(tmp_path / "ct")
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(tmp_path / "ct")))
+    ref = reader.Execute()
+    truth = np.zeros(SHAPE, np.uint16)
+    truth[0:2, 3:10, 5:15] = 1
+    truth[3:6, 18:27, 22:38] = 2
+    img = sitk.GetImageFromArray(truth)
+    img.CopyInformation(ref)
+    sitk.WriteImage(img, str(tmp_path / "labels.nrrd"))
+
+    def attrs(label_id, label, code, meaning, rgb):
+        return {"labelID": label_id, "SegmentLabel": label, "SegmentAlgorithmType": "MANUAL",
+                 "SegmentedPropertyCategoryCodeSequence": {"CodeValue": "123037004", "CodingSchemeDesignator": "SCT",
+                                                           "CodeMeaning": "Anatomical Structure"},
+                 "SegmentedPropertyTypeCodeSequence": {"CodeValue": code, "CodingSchemeDesignator": "SCT",
+                                                       "CodeMeaning": meaning},
+                 "recommendedDisplayRGBValue": rgb}  # fmt: skip
+
+    meta_json = {"ContentCreatorName": "Reader^One", "ClinicalTrialSeriesID": "1", "ClinicalTrialTimePointID": "1",
+                 "SeriesDescription": "dcmqi", "SeriesNumber": "300", "InstanceNumber": "1",
+                 "segmentAttributes": [[attrs(1, "liver", "10200004", "Liver", [220, 20, 60]),
+                                        attrs(2, "spleen", "78961009", "Spleen", [60, 180, 75])]]}  # fmt: skip
+    (tmp_path / "meta.json").write_text(json.dumps(meta_json))
+    run = subprocess.run(["itkimage2segimage", "--inputImageList", str(tmp_path / "labels.nrrd"), "--inputDICOMDirectory",
+                          str(tmp_path / "ct"), "--outputDICOM", str(tmp_path / "dcmqi.dcm"), "--inputMetadata",
+                          str(tmp_path / "meta.json")], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    _, meta, ann = _session_over(tmp_path / "ct")
+    report = _import(tmp_path / "dcmqi.dcm", ann, meta)
+    got = np.asarray(ann.store.read((slice(None),) * 3))
+    assert report.classes == ["liver", "spleen"]
+    for name, value in (("liver", 1), ("spleen", 2)):
+        assert np.array_equal(np.isin(got, [r.id for r in ann.table.of_class(name)]), truth == value), name
+        assert ann.ontology[name].extra["dicom_codes"]["type"]["meaning"] == name.title()
+    spleen = ann.ontology["spleen"].color  # dcmqi stores CIELab: within one step of its RGB
+    assert [int(spleen[i : i + 2], 16) for i in (1, 3, 5)] == pytest.approx([60, 180, 75], abs=1)
+
+
+def test_a_seg_frame_placed_off_the_image_it_references_is_refused(tmp_path):
+    """A SEG frame whose position is not that of the source image it names (an edited or
+    broken file): refused naming the frame and both positions; nothing changes."""
+    from napari_samlabel.core import Annotation, Ontology
+    from napari_samlabel.io.exporting import export
+    from napari_samlabel.io.importing import LabelImportError
+
+    scanner_series(tmp_path / "ct")
+    shape, meta, ann = _session_over(tmp_path / "ct")
+    labels = np.zeros(shape, np.uint32)
+    labels[2, 2:5, 2:5] = 1
+    onto = Ontology.from_dict(CLASSES)
+    src = Annotation(labels, onto, frame_axis=0)
+    src.table.adopt(1, "liver")
+    src.sync_frames()
+    export("dicom-seg", tmp_path / "seg.dcm", labels, onto, src.table, 0, meta)
+    ds = pydicom.dcmread(tmp_path / "seg.dcm")
+    ds.PerFrameFunctionalGroupsSequence[0].PlanePositionSequence[0].ImagePositionPatient[2] += 1.25
+    ds.save_as(tmp_path / "moved.dcm")
+    with pytest.raises(LabelImportError, match=r"moved.dcm: frame 1 lies at .* mm, the image it references at .* mm"):
+        _import(tmp_path / "moved.dcm", ann, meta)
+    assert not np.asarray(ann.store.read((slice(None),) * 3)).any() and len(ann.ontology) == 0

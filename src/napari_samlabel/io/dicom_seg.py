@@ -216,6 +216,32 @@ def _code(seq) -> dict:
     return {"value": str(item.CodeValue), "scheme": str(item.CodingSchemeDesignator), "meaning": str(item.CodeMeaning)}
 
 
+def _positions_agree(seg, sources, path) -> bool:
+    """True when every SEG frame lies where the source instance (or frame) it references lies
+    (within 0.01 mm); a frame elsewhere is refused. False when a frame lacks either."""
+    from .errors import LabelImportError
+
+    where = {}
+    frames = _frames(sources)
+    if len(sources) == 1 and frames:
+        where = {(str(sources[0].SOPInstanceUID), n + 1): ipp for n, (ipp, _) in enumerate(frames)}
+    elif frames:
+        where = {(str(ds.SOPInstanceUID), 1): ipp for ds, (ipp, _) in zip(sources, frames)}
+    for n, group in enumerate(getattr(seg, "PerFrameFunctionalGroupsSequence", None) or [], start=1):
+        try:
+            ref = group.DerivationImageSequence[0].SourceImageSequence[0]
+            ipp = np.array(group.PlanePositionSequence[0].ImagePositionPatient, float)
+        except (AttributeError, IndexError):
+            return False
+        key = (str(ref.ReferencedSOPInstanceUID), int(getattr(ref, "ReferencedFrameNumber", 1) or 1))
+        if key not in where:
+            continue  # another instance of the series: highdicom's check names it
+        if not np.allclose(ipp, where[key], atol=0.01):
+            raise LabelImportError(f"{path}: frame {n} lies at {ipp.round(3).tolist()} mm, the image it references at "
+                                   f"{np.round(where[key], 3).tolist()} mm")  # fmt: skip
+    return bool(where)
+
+
 def read_dicom_seg(path, shape, source_meta: dict | None):
     """A DICOM SEG onto the labels of the series it segments: each segment one instance
     (id: its segment number) of the class named by its label, with the segment's colour and
@@ -255,6 +281,9 @@ def read_dicom_seg(path, shape, source_meta: dict | None):
     numbers = [int(item.SegmentNumber) for item in seg.SegmentSequence]
     kw = dict(segment_numbers=numbers, combine_segments=False, assert_missing_frames_are_empty=True,
               skip_overlap_checks=True)  # fmt: skip
+    # dcmqi does not say SpatialLocationsPreserved: there each frame's position is checked
+    # against the source it references, then highdicom is told to go by the references
+    kw["ignore_spatial_locations"] = _positions_agree(seg, sources, path)
     try:
         if len(sources) == 1 and int(getattr(sources[0], "NumberOfFrames", 1) or 1) > 1:
             n = int(sources[0].NumberOfFrames)
