@@ -54,8 +54,15 @@ def open_viewer(sample: str | None = "timelapse", files: list[str] | None = None
 
     images = [layer for layer in viewer.layers if isinstance(layer, Image)]
     if images:
-        onto = onto if onto is not None else Ontology.from_dict(DEMO_CLASSES)
+        from .core.anatomy import LOAD_YOUR_OWN, anatomy_ontology, is_medical
+
+        # a CT or MR starts with anatomy (SNOMED-coded in a DICOM SEG), not the microscopy demo's cells
+        medical = onto is None and is_medical(images[0].metadata)
+        if onto is None:
+            onto = anatomy_ontology() if medical else Ontology.from_dict(DEMO_CLASSES)
         session = start_session(viewer, images[0], ontology=onto)
+        if medical:
+            session.say(f"Started with {len(onto)} anatomy classes; {LOAD_YOUR_OWN} (or samlabel gui --ontology FILE).")
         viewer.layers.selection.active = session.labels
         session.labels.mode = "paint"
     elif onto is not None:  # no image yet: the Classes tab holds them for the first Start annotating

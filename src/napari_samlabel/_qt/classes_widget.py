@@ -239,10 +239,17 @@ class ClassesWidget(QWidget):
         labels = None if labels in ("", NEW_LABELS) else labels
         # the classes shown: the current session's on a second image, not the pre-session list
         ontology = self.ontology if len(self.ontology) else None
+        from ..core.anatomy import LOAD_YOUR_OWN, anatomy_ontology, is_medical
+
+        # none shown, a CT or MR: an anatomy list (SNOMED-coded in a DICOM SEG) rather than nothing
+        anatomy = ontology is None and labels is None and is_medical(self.viewer.layers[name].metadata)
+        if anatomy:
+            ontology = anatomy_ontology()
         session = guarded(self.status, start_session, self.viewer, name, labels, ontology)
         if session is not None:
             self.viewer.layers.selection.active = session.labels
-            self.status.ok(f"Annotating {name!r} into {session.labels.name!r}. {session.notice}".strip())
+            start = f" Started with {len(session.ontology)} anatomy classes; {LOAD_YOUR_OWN}." if anatomy else ""
+            self.status.ok(f"Annotating {name!r} into {session.labels.name!r}.{start} {session.notice}".strip())
 
     # -- table -----------------------------------------------------------
     def _rebuild(self) -> None:
