@@ -138,6 +138,43 @@ def read_dicomdir_folder(path):
     return read_dicom_layers(str(Path(str(paths[0])).parent))
 
 
+def open_seg_in(viewer, path) -> None:
+    """A DICOM SEG onto the labeling session of the series it segments (as Import… does);
+    where there is none, one line says what to open first, never raised."""
+    import pydicom
+
+    from ._napari.importing import import_into_session
+    from ._napari.registry import sessions
+    from .core.errors import SamlabelError, message
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        refs = sorted({str(s.SeriesInstanceUID) for s in ds.get("ReferencedSeriesSequence", [])})
+        found = [s for s in sessions(viewer).sessions
+                 if s.labels.metadata.get("source_image", {}).get("series_uid") in refs]  # fmt: skip
+        if not found:
+            _tell_user(f"{path}: a DICOM SEG of series {', '.join(refs) or '(none named)'}; open that series and "
+                       "start labeling it, then open the SEG")  # fmt: skip
+            return
+        import_into_session(found[0], path)
+    except (SamlabelError, OSError, pydicom.errors.InvalidDicomError) as e:
+        _tell_user(message(e) if isinstance(e, SamlabelError) else f"{path}: cannot be read ({e})")
+
+
+def read_seg_onto_session(path):
+    """File > Open of a DICOM SEG: its segments into the open session of its series (napari
+    adds no layer: the null layer ``[(None,)]``)."""
+    from napari import current_viewer
+
+    seg = str(path[0] if isinstance(path, list) else path)
+    viewer = current_viewer()
+    if viewer is None:
+        _tell_user(f"{seg}: a DICOM SEG opens onto its series in a viewer window")
+    else:
+        open_seg_in(viewer, seg)
+    return [(None,)]
+
+
 def napari_get_reader(path):
     """DICOM files/folders (DICOMDIR included), NIfTI files, OME-Zarr image folders and samlabel
     project folders; None for anything else (never raises).
@@ -164,6 +201,11 @@ def napari_get_reader(path):
                 return read_project_folder
             if is_ome_zarr(ps[0]):  # before the DICOM sniff: a pyramid's thousands of chunk files
                 return read_ome_zarr_layers
+        if len(ps) == 1 and ps[0].is_file():
+            from .io.importing import is_dicom_seg
+
+            if is_dicom_seg(ps[0]):  # labels, not an image: onto the session of its series
+                return read_seg_onto_session
         if all(p.is_file() and is_dicom_file(p) for p in ps):
             return read_dicom_layers
         if len(ps) == 1 and ps[0].is_dir() and _folder_has_dicom(ps[0]):

@@ -116,7 +116,7 @@ def detect(paths: str | Path | Sequence[str | Path]) -> tuple[str, Path, Path | 
         anns = data.get("annotations") if isinstance(data, dict) else None
         panoptic = isinstance(anns, list) and bool(anns) and isinstance(anns[0], dict) and "segments_info" in anns[0]
         return ("coco-panoptic" if panoptic else "coco"), path, None
-    if path.is_file() and suffix not in IMAGE_SUFFIXES and _is_dicom_seg(path):
+    if path.is_file() and suffix not in IMAGE_SUFFIXES and is_dicom_seg(path):
         return "dicom-seg", path, None
     if suffix in IMAGE_SUFFIXES:
         if table is None:  # ours too: the semantic export writes <stem>_classes.csv
@@ -156,7 +156,7 @@ def read_labels(
     return read_label_image(path, shape, table, class_name or "object", source_meta)
 
 
-def _is_dicom_seg(path: Path) -> bool:
+def is_dicom_seg(path: Path) -> bool:
     """A DICOM file whose SOP class is Segmentation Storage."""
     from .dicom import is_dicom_file
 
