@@ -344,10 +344,17 @@ def load_project(folder) -> tuple[np.ndarray, Ontology, InstanceTable, dict]:
                            f"(0-{labels.ndim - 1})")  # fmt: skip
     table = InstanceTable.from_json(records)
     if store_path(labels) is not None:  # one damaged chunk file spoils only its own frames, said
-        labels, said = _readable_labels(folder, labels, table, axis)
+        whole = None
+        if meta.get(IN_MEMORY):  # read once; only where that fails is each chunk decoded apart
+            try:
+                whole = np.asarray(labels[...])
+            except Exception:
+                pass
+        labels, said = _readable_labels(folder, labels, table, axis, decoded=whole is not None)
         meta.setdefault("notes", []).extend(said)
         if meta.get(IN_MEMORY):  # saved from memory: back into memory (every id checked), as uint32
-            labels = checked_ids(np.asarray(labels[...]), str(folder / ZARR), ProjectError)
+            whole = np.asarray(labels[...]) if whole is None else whole
+            labels = checked_ids(whole, str(folder / ZARR), ProjectError)
             wide = labels.dtype.kind == "u" and labels.dtype.itemsize <= 4
             labels = labels.astype(np.uint32 if wide else labels.dtype, copy=False)
     # an id handed to the brush and never painted, of a class since replaced, is no instance:
@@ -386,9 +393,11 @@ def _openable(folder: Path) -> Path | None:
 FULL_CHECK_CHUNKS = 256  # projects with up to this many chunk files have each decoded at open
 
 
-def _readable_labels(folder: Path, labels, table: InstanceTable, axis: int | None) -> tuple[object, list[str]]:
+def _readable_labels(folder: Path, labels, table: InstanceTable, axis: int | None,
+                     decoded: bool = False) -> tuple[object, list[str]]:  # fmt: skip
     """``labels`` (on disk) without its unreadable chunk files, and one line per damaged or
-    missing chunk naming the file, the frames and the instances it held: never a silent zero."""
+    missing chunk naming the file, the frames and the instances it held: never a silent zero.
+    ``decoded``: every chunk was just read whole without an error (none to look for)."""
     from .labelstore import chunk_files, tree_stats, unreadable_chunks, without_chunks
 
     said = []
@@ -399,7 +408,8 @@ def _readable_labels(folder: Path, labels, table: InstanceTable, axis: int | Non
     # when the files changed since the save, or when there are few; a chunk garbled in place
     # (same size) of a big project is found when its frame is read
     unchanged = isinstance(recorded, list) and now == recorded
-    bad = unreadable_chunks(labels) if not unchanged or len(stored or ()) <= FULL_CHECK_CHUNKS else {}
+    check = not decoded and (not unchanged or len(stored or ()) <= FULL_CHECK_CHUNKS)
+    bad = unreadable_chunks(labels) if check else {}
     for coords, (key, why) in bad.items():
         frames = _chunk_frames(coords, labels.chunks, labels.shape, axis)
         said.append(f"{folder / ZARR / key}: cannot be read ({why}): {_where(frames, axis)} opened without "
