@@ -121,14 +121,20 @@ def open_project_in(viewer, folder) -> None:
 def read_project_folder(path):
     """File > Open of a project folder: its image and labels go into the window it was opened
     in; napari adds nothing more (the null layer ``[(None,)]``)."""
+    return _into_current_viewer(path, open_project_in, "a samlabel project opens in a viewer window (samlabel {})")
+
+
+def _into_current_viewer(path, open_in, no_window: str):
+    """``open_in(viewer, path)`` in the window File > Open was used in (one line where there is
+    none); napari adds nothing more: the null layer ``[(None,)]``."""
     from napari import current_viewer
 
-    folder = str(path[0] if isinstance(path, list) else path)
+    path = str(path[0] if isinstance(path, list) else path)
     viewer = current_viewer()
     if viewer is None:
-        _tell_user(f"{folder}: a samlabel project opens in a viewer window (samlabel {folder})")
+        _tell_user(f"{path}: " + no_window.format(path))
     else:
-        open_project_in(viewer, folder)
+        open_in(viewer, path)
     return [(None,)]
 
 
@@ -164,15 +170,7 @@ def open_seg_in(viewer, path) -> None:
 def read_seg_onto_session(path):
     """File > Open of a DICOM SEG: its segments into the open session of its series (napari
     adds no layer: the null layer ``[(None,)]``)."""
-    from napari import current_viewer
-
-    seg = str(path[0] if isinstance(path, list) else path)
-    viewer = current_viewer()
-    if viewer is None:
-        _tell_user(f"{seg}: a DICOM SEG opens onto its series in a viewer window")
-    else:
-        open_seg_in(viewer, seg)
-    return [(None,)]
+    return _into_current_viewer(path, open_seg_in, "a DICOM SEG opens onto its series in a viewer window")
 
 
 def napari_get_reader(path):
