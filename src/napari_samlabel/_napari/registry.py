@@ -41,6 +41,9 @@ class SessionList:
         from .frame_labels import FrameLabelsOverlay
 
         self.frame_labels = FrameLabelsOverlay(self, viewer)  # the frame's classifications on the canvas
+        from .orientation import OrientationView
+
+        self.orientation = OrientationView(self, viewer)  # superior up, patient letters, slider names
 
     def _session_key(self, layer, action):
         """A session key acts on the layer's own session, else on the current one."""
@@ -64,6 +67,7 @@ class SessionList:
         self.sessions.clear()
         self.set_current(None)
         self.frame_labels.close()
+        self.orientation.close()
         self.keys.close()
         viewer = self._viewer()
         if viewer is not None:

@@ -1,0 +1,143 @@
+"""Patient orientation on the canvas: the radiological convention, edge letters, slider names.
+
+Qt-free. One per viewer, owned by the viewer's :class:`SessionList`. It follows the image
+it orients (the current session's, else the topmost image layer with patient geometry) and
+the displayed axes (``dims.order``, ``ndisplay``), and sets napari's camera
+``orientation2d`` from :func:`..io.orientation.screen_orientation`: the camera flips the
+view only, so no voxel moves and clicks still map to the same data indices. The patient
+letters are four napari text overlays at the canvas edges (``canvas.overlays``; napari's
+single public ``text_overlay`` stays the frame labels'). ``close()`` lets go of everything
+and puts the camera, the slider names and the overlays back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..io.geometry import index_affine
+from ..io.orientation import axis_names, screen_orientation
+
+if TYPE_CHECKING:
+    from .registry import SessionList
+
+EDGES = {"top": "top_center", "bottom": "bottom_center", "left": "middle_left", "right": "middle_right"}
+PREFIX = "samlabel_orientation_"
+
+
+def _patient_affine(layer) -> np.ndarray | None:
+    meta = getattr(layer, "metadata", None) or {}
+    try:
+        return index_affine(meta)
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+class OrientationView:
+    def __init__(self, registry: SessionList, viewer) -> None:
+        self.registry, self.viewer = registry, viewer
+        self._default_orientation = tuple(viewer.camera.orientation2d)
+        self._labels_set: tuple | None = None  # the slider names we wrote (None: napari's own)
+        self._overlays = self._make_overlays()
+        self.plane: str | None = None  # what is on screen: "axial", ... or None
+        registry.current_changed.connect(self.update)
+        viewer.layers.events.inserted.connect(self.update)
+        viewer.layers.events.removed.connect(self.update)
+        viewer.dims.events.order.connect(self.update)
+        viewer.dims.events.ndisplay.connect(self.update)
+        viewer.dims.events.ndim.connect(self.update)
+        self.update()
+
+    def _make_overlays(self) -> dict:
+        overlays = getattr(getattr(self.viewer, "canvas", None), "overlays", None)
+        if overlays is None:  # a napari without canvas overlays: letters are not shown
+            return {}
+        from napari.components.overlays import TextOverlay
+
+        made = {}
+        for edge, position in EDGES.items():
+            ov = TextOverlay(position=position, visible=False, box=False, font_size=12, color=(1, 1, 0.6, 1))
+            overlays[PREFIX + edge] = ov
+            made[edge] = ov
+        return made
+
+    def image(self):
+        """The image layer to orient: the current session's, else the topmost with patient geometry."""
+        current = self.registry.current
+        if current is not None and _patient_affine(current.image) is not None:
+            return current.image
+        from napari.layers import Image
+
+        for layer in reversed(list(self.viewer.layers)):
+            if isinstance(layer, Image) and not getattr(layer, "rgb", False) and _patient_affine(layer) is not None:
+                return layer
+        return None
+
+    def update(self, *_args) -> None:
+        viewer = self.viewer
+        layer = self.image()
+        affine = _patient_affine(layer) if layer is not None else None
+        shown = None
+        if affine is not None:
+            ndim = layer.ndim
+            self._set_axis_labels(axis_names(affine, ndim), ndim)
+            offset = viewer.dims.ndim - ndim
+            spatial0 = ndim - 3
+            displayed = [ax - offset - spatial0 for ax in viewer.dims.displayed[-2:]]
+            if viewer.dims.ndisplay == 2 and ndim >= 3 and all(0 <= ax < 3 for ax in displayed):
+                shown = screen_orientation(affine, tuple(displayed))
+        elif self.registry.current is not None:  # a session on an image without patient geometry
+            image = self.registry.current.image
+            ndim = image.ndim
+            self._set_axis_labels(axis_names(None, ndim, (image.metadata or {}).get("axes")), ndim)
+        else:
+            self._restore_axis_labels()
+        if shown is None:
+            self.plane = None
+            viewer.camera.orientation2d = self._default_orientation
+            for ov in self._overlays.values():
+                ov.visible = False
+            return
+        self.plane = shown.plane
+        viewer.camera.orientation2d = shown.orientation2d
+        for edge, ov in self._overlays.items():
+            ov.text = shown.letters[edge]
+            ov.visible = True
+
+    def letters(self) -> dict[str, str]:
+        """The letters on the canvas edges now ({} when none are shown)."""
+        return {edge: ov.text for edge, ov in self._overlays.items() if ov.visible}
+
+    def _set_axis_labels(self, names: tuple[str, ...], ndim: int) -> None:
+        dims = self.viewer.dims
+        labels = list(dims.axis_labels)
+        if len(labels) < ndim:
+            return
+        labels[-ndim:] = names
+        if tuple(labels) != tuple(dims.axis_labels):
+            dims.axis_labels = labels
+        self._labels_set = tuple(labels)
+
+    def _restore_axis_labels(self) -> None:
+        dims = self.viewer.dims
+        if self._labels_set is not None and tuple(dims.axis_labels) == self._labels_set:
+            n = dims.ndim
+            dims.axis_labels = [str(i - n) for i in range(n)]  # napari's defaults: "-3", "-2", "-1"
+        self._labels_set = None
+
+    def close(self) -> None:
+        viewer = self.viewer
+        self.registry.current_changed.disconnect(self.update)
+        viewer.layers.events.inserted.disconnect(self.update)
+        viewer.layers.events.removed.disconnect(self.update)
+        viewer.dims.events.order.disconnect(self.update)
+        viewer.dims.events.ndisplay.disconnect(self.update)
+        viewer.dims.events.ndim.disconnect(self.update)
+        self._restore_axis_labels()
+        viewer.camera.orientation2d = self._default_orientation
+        overlays = getattr(getattr(viewer, "canvas", None), "overlays", None)
+        for edge in list(self._overlays):
+            if overlays is not None and PREFIX + edge in overlays:
+                del overlays[PREFIX + edge]
+        self._overlays = {}
