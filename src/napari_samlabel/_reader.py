@@ -49,6 +49,7 @@ def read_dicom_layers(path):
 
     volumes = read_dicom(path)
     _tell_user(report(volumes, path))
+    _orient_current_viewer()
     return [_layer(vol, meta, "DICOM") for vol, meta in volumes]
 
 
@@ -65,7 +66,21 @@ def read_nifti_layers(path):
     from .io.images import read_image
 
     data, meta = read_image(path)
+    _orient_current_viewer()
     return [_layer(data, meta, Path(str(path)).name.split(".")[0])]
+
+
+def _orient_current_viewer() -> None:
+    """A patient image opened with File > Open shows the radiological convention at once
+    (superior up, patient letters, slider names: ``_napari/orientation.py``): the window's
+    per-viewer owner is made now, and orients the layer napari is about to add."""
+    from napari import current_viewer
+
+    viewer = current_viewer()
+    if viewer is not None:
+        from ._napari.registry import sessions
+
+        sessions(viewer)
 
 
 def read_ome_zarr_layers(path):

@@ -30,18 +30,18 @@ def test_sagittal_view_has_superior_up_and_letters_follow(viewer, series):
     _open(viewer, *series)
     view = sessions(viewer).orientation
     assert view.plane == "axial" and view.letters() == {"top": "A", "bottom": "P", "left": "R", "right": "L"}
-    assert tuple(viewer.camera.orientation2d) == ("down", "right")
+    assert tuple(viewer.scene.camera.orientation2d) == ("down", "right")
     assert tuple(viewer.dims.axis_labels) == ("axial (I→S)", "coronal (A→P)", "sagittal (R→L)")
     viewer.dims.order = (2, 0, 1)  # displayed: z vertical, y horizontal -> a sagittal plane
     assert view.plane == "sagittal" and view.letters()["top"] == "S" and view.letters()["left"] == "A"
-    assert tuple(viewer.camera.orientation2d) == ("up", "right")  # z (towards S) grows upwards
+    assert tuple(viewer.scene.camera.orientation2d) == ("up", "right")  # z (towards S) grows upwards
     viewer.dims.order = (1, 0, 2)  # coronal
     assert view.plane == "coronal" and view.letters() == {"top": "S", "bottom": "I", "left": "R", "right": "L"}
     viewer.dims.ndisplay = 3
     assert view.plane is None and view.letters() == {}
     viewer.dims.ndisplay = 2
     view.close()
-    assert tuple(viewer.camera.orientation2d) == ("down", "right") and view.letters() == {}
+    assert tuple(viewer.scene.camera.orientation2d) == ("down", "right") and view.letters() == {}
     assert tuple(viewer.dims.axis_labels) == ("-3", "-2", "-1")
     assert not any(k.startswith("samlabel_orientation_") for k in viewer.canvas.overlays)
 
@@ -50,6 +50,10 @@ def test_plain_names_for_a_movie(viewer, classes):
     image = viewer.add_image(np.zeros((4, 20, 30)))
     start_session(viewer, image, ontology=classes)
     assert tuple(viewer.dims.axis_labels) == ("frame", "y", "x") and sessions(viewer).orientation.plane is None
+    viewer.scene.camera.orientation2d = ("up", "left")  # the user's own choice is left alone
+    viewer.add_image(np.zeros((4, 20, 30)))
+    viewer.dims.order = (1, 0, 2)
+    assert tuple(viewer.scene.camera.orientation2d) == ("up", "left")
 
 
 def _commit_on_sagittal(viewer, classes, series, oriented: bool, tmp_path):
@@ -66,7 +70,7 @@ def _commit_on_sagittal(viewer, classes, series, oriented: bool, tmp_path):
     rec = pc.commit()
     labels = np.asarray(s.labels.data == rec.id)
     path = write_labels(tmp_path / f"labels_{oriented}.nii.gz", labels.astype(np.uint8), series[1])
-    return labels, path, tuple(viewer.camera.orientation2d)
+    return labels, path, tuple(viewer.scene.camera.orientation2d)
 
 
 def test_labels_land_on_the_same_voxels(classes, series, tmp_path):

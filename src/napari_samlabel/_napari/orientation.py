@@ -26,6 +26,13 @@ EDGES = {"top": "top_center", "bottom": "bottom_center", "left": "middle_left", 
 PREFIX = "samlabel_orientation_"
 
 
+def camera(viewer):
+    """napari's camera: ``scene.camera`` since 0.9 (``viewer.camera`` warns there)."""
+    scene = getattr(viewer, "scene", None)
+    cam = getattr(scene, "camera", None)
+    return cam if cam is not None else viewer.camera
+
+
 def _patient_affine(layer) -> np.ndarray | None:
     meta = getattr(layer, "metadata", None) or {}
     try:
@@ -37,8 +44,9 @@ def _patient_affine(layer) -> np.ndarray | None:
 class OrientationView:
     def __init__(self, registry: SessionList, viewer) -> None:
         self.registry, self.viewer = registry, viewer
-        self._default_orientation = tuple(viewer.camera.orientation2d)
+        self._default_orientation = tuple(camera(viewer).orientation2d)
         self._labels_set: tuple | None = None  # the slider names we wrote (None: napari's own)
+        self._applied: tuple | None = None  # the camera orientation we set (None: the user's own)
         self._overlays = self._make_overlays()
         self.plane: str | None = None  # what is on screen: "axial", ... or None
         registry.current_changed.connect(self.update)
@@ -95,12 +103,14 @@ class OrientationView:
             self._restore_axis_labels()
         if shown is None:
             self.plane = None
-            viewer.camera.orientation2d = self._default_orientation
+            self._restore_camera()
             for ov in self._overlays.values():
                 ov.visible = False
             return
         self.plane = shown.plane
-        viewer.camera.orientation2d = shown.orientation2d
+        if tuple(camera(viewer).orientation2d) != shown.orientation2d:
+            camera(viewer).orientation2d = shown.orientation2d
+        self._applied = shown.orientation2d
         for edge, ov in self._overlays.items():
             ov.text = shown.letters[edge]
             ov.visible = True
@@ -108,6 +118,13 @@ class OrientationView:
     def letters(self) -> dict[str, str]:
         """The letters on the canvas edges now ({} when none are shown)."""
         return {edge: ov.text for edge, ov in self._overlays.items() if ov.visible}
+
+    def _restore_camera(self) -> None:
+        """napari's orientation back, unless the user changed it since we set ours."""
+        cam = camera(self.viewer)
+        if self._applied is not None and tuple(cam.orientation2d) == self._applied:
+            cam.orientation2d = self._default_orientation
+        self._applied = None
 
     def _set_axis_labels(self, names: tuple[str, ...], ndim: int) -> None:
         dims = self.viewer.dims
@@ -135,7 +152,7 @@ class OrientationView:
         viewer.dims.events.ndisplay.disconnect(self.update)
         viewer.dims.events.ndim.disconnect(self.update)
         self._restore_axis_labels()
-        viewer.camera.orientation2d = self._default_orientation
+        self._restore_camera()
         overlays = getattr(getattr(viewer, "canvas", None), "overlays", None)
         for edge in list(self._overlays):
             if overlays is not None and PREFIX + edge in overlays:
