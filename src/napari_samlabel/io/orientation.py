@@ -74,8 +74,3 @@ def axis_names(affine: np.ndarray | None, ndim: int, axes: list[str] | None = No
     lead = ndim - spatial
     lead_names = ("time",) if lead == 1 else tuple(f"axis {n}" for n in range(lead))
     return lead_names + tuple(names)
-
-
-def letters_text(letters: dict[str, str], plane: str) -> str:
-    """One line for a single text overlay: ``axial  R ⟷ L  ·  A ↑ P``."""
-    return f"{plane}  {letters['left']} ⟷ {letters['right']}  ·  {letters['top']} ↑ {letters['bottom']}"
