@@ -49,13 +49,14 @@ class OrientationView:
         self._applied: tuple | None = None  # the camera orientation we set (None: the user's own)
         self._overlays = self._make_overlays()
         self.plane: str | None = None  # what is on screen: "axial", ... or None
-        registry.current_changed.connect(self.update)
-        viewer.layers.events.inserted.connect(self.update)
-        viewer.layers.events.removed.connect(self.update)
-        viewer.dims.events.order.connect(self.update)
-        viewer.dims.events.ndisplay.connect(self.update)
-        viewer.dims.events.ndim.connect(self.update)
+        for event in self._events():
+            event.connect(self.update)
         self.update()
+
+    def _events(self) -> tuple:
+        """What changes the plane on screen, or the image it belongs to."""
+        layers, dims = self.viewer.layers.events, self.viewer.dims.events
+        return (self.registry.current_changed, layers.inserted, layers.removed, dims.order, dims.ndisplay, dims.ndim)
 
     def _make_overlays(self) -> dict:
         overlays = getattr(getattr(self.viewer, "canvas", None), "overlays", None)
@@ -145,12 +146,8 @@ class OrientationView:
 
     def close(self) -> None:
         viewer = self.viewer
-        self.registry.current_changed.disconnect(self.update)
-        viewer.layers.events.inserted.disconnect(self.update)
-        viewer.layers.events.removed.disconnect(self.update)
-        viewer.dims.events.order.disconnect(self.update)
-        viewer.dims.events.ndisplay.disconnect(self.update)
-        viewer.dims.events.ndim.disconnect(self.update)
+        for event in self._events():
+            event.disconnect(self.update)
         self._restore_axis_labels()
         self._restore_camera()
         overlays = getattr(getattr(viewer, "canvas", None), "overlays", None)
