@@ -43,3 +43,12 @@ def write_dicom_series(folder, volume, spacing=(2.5, 0.7, 0.7), origin=(-50.0, -
         ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
         ds.PixelData = (np.asarray(volume[z]) + 1024).astype(np.uint16).tobytes()
         ds.save_as(folder / f"{description or 'img'}_{k:03d}.dcm", enforce_file_format=True)
+
+
+def sitk_series(folder):
+    """The series in ``folder`` as SimpleITK reads it (the judge of geometry and voxels)."""
+    import SimpleITK as sitk
+
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(folder)))
+    return reader.Execute()

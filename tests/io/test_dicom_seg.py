@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dcmqi_helpers import dcmqi_decode
-from dicom_helpers import write_dicom_series
+from dicom_helpers import sitk_series, write_dicom_series
 from napari_samlabel.cli import main
 
 sitk = pytest.importorskip("SimpleITK")
@@ -48,9 +48,7 @@ def enhanced(tmp_path):
         sop_instance_uid=hd.UID(), instance_number=1,
     )  # fmt: skip
     enh.save_as(tmp_path / "enhanced.dcm")
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(tmp_path / "ct")))
-    ref = reader.Execute()
+    ref = sitk_series(tmp_path / "ct")
     truth = np.zeros(SHAPE, np.uint16)
     truth[0:2, 3:10, 5:15] = 1  # bottom slices: a reversed frame order shows
     truth[3:6, 18:27, 22:38] = 2
@@ -201,6 +199,20 @@ def _session_over(folder):
     return data.shape, meta, ann
 
 
+def _liver_seg(path, shape, frame, meta):
+    """Our DICOM SEG of one small 'liver' square on ``frame`` of the series ``meta`` describes."""
+    from napari_samlabel.core import Annotation, Ontology
+    from napari_samlabel.io.exporting import export
+
+    labels = np.zeros(shape, np.uint32)
+    labels[frame, 2:5, 2:5] = 1
+    onto = Ontology.from_dict(CLASSES)
+    src = Annotation(labels, onto, frame_axis=0)
+    src.table.adopt(1, "liver")
+    src.sync_frames()
+    export("dicom-seg", path, labels, onto, src.table, 0, meta)
+
+
 def _import(path, ann, meta):
     from napari_samlabel._napari.importing import apply_import
     from napari_samlabel.io.importing import read_labels
@@ -284,18 +296,7 @@ def test_a_seg_of_another_series_is_refused_naming_both_series(tmp_path):
     write_dicom_series(tmp_path / "other", np.zeros(SHAPE, np.int16))
     _, meta, _ = _session_over(tmp_path / "ct")
     _, other_meta, ann = _session_over(tmp_path / "other")
-    labels = np.zeros(SHAPE, np.uint32)
-    labels[1, 2:5, 2:5] = 1
-    from napari_samlabel.core import Ontology
-    from napari_samlabel.io.exporting import export
-
-    onto = Ontology.from_dict(CLASSES)
-    from napari_samlabel.core import Annotation
-
-    src = Annotation(labels, onto, frame_axis=0)
-    src.table.adopt(1, "liver")
-    src.sync_frames()
-    export("dicom-seg", tmp_path / "seg.dcm", labels, onto, src.table, 0, meta)
+    _liver_seg(tmp_path / "seg.dcm", SHAPE, 1, meta)
     with pytest.raises(LabelImportError, match=rf"seg.dcm: segments series {meta['series_uid']}; the image open here is series {other_meta['series_uid']}"):
         _import(tmp_path / "seg.dcm", ann, other_meta)
     assert not np.asarray(ann.store.read((slice(None),) * 3)).any() and len(ann.ontology) == 0
@@ -341,9 +342,7 @@ def test_a_seg_written_by_dcmqi_imports_onto_the_truth(tmp_path):
     """dcmqi's itkimage2segimage encodes a label map made on SimpleITK's grid of the series
     (two segments, its own codes and colours); imported, each voxel is where SimpleITK had it."""
     scanner_series(tmp_path / "ct")
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(tmp_path / "ct")))
-    ref = reader.Execute()
+    ref = sitk_series(tmp_path / "ct")
     truth = np.zeros(SHAPE, np.uint16)
     truth[0:2, 3:10, 5:15] = 1
     truth[3:6, 18:27, 22:38] = 2
@@ -382,19 +381,11 @@ def test_a_seg_written_by_dcmqi_imports_onto_the_truth(tmp_path):
 def test_a_seg_frame_placed_off_the_image_it_references_is_refused(tmp_path):
     """A SEG frame whose position is not that of the source image it names (an edited or
     broken file): refused naming the frame and both positions; nothing changes."""
-    from napari_samlabel.core import Annotation, Ontology
-    from napari_samlabel.io.exporting import export
     from napari_samlabel.io.importing import LabelImportError
 
     scanner_series(tmp_path / "ct")
     shape, meta, ann = _session_over(tmp_path / "ct")
-    labels = np.zeros(shape, np.uint32)
-    labels[2, 2:5, 2:5] = 1
-    onto = Ontology.from_dict(CLASSES)
-    src = Annotation(labels, onto, frame_axis=0)
-    src.table.adopt(1, "liver")
-    src.sync_frames()
-    export("dicom-seg", tmp_path / "seg.dcm", labels, onto, src.table, 0, meta)
+    _liver_seg(tmp_path / "seg.dcm", shape, 2, meta)
     ds = pydicom.dcmread(tmp_path / "seg.dcm")
     ds.PerFrameFunctionalGroupsSequence[0].PlanePositionSequence[0].ImagePositionPatient[2] += 1.25
     ds.save_as(tmp_path / "moved.dcm")

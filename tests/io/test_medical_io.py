@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from dicom_helpers import write_dicom_series
+from dicom_helpers import sitk_series, write_dicom_series
 from napari_samlabel._reader import napari_get_reader
 from napari_samlabel.core import Annotation
 from napari_samlabel.io import ImageReadError, read_image, write_labels
@@ -81,9 +81,7 @@ def test_series_from_shuffled_files_matches_simpleitk(ct_series):
     folder, vol = ct_series
     (data, kw, _), = napari_get_reader(str(folder))(str(folder))
     assert (data == vol).all()  # slice order and rescale
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(folder)))
-    ref = reader.Execute()
+    ref = sitk_series(folder)
     assert (sitk.GetArrayFromImage(ref) == vol).all()
     assert kw["scale"] == pytest.approx(ref.GetSpacing()[::-1])
     assert kw["translate"] == pytest.approx(ref.GetOrigin()[::-1])
@@ -148,9 +146,7 @@ def test_labels_over_dicom_overlay_exactly_in_simpleitk(ct_series, tmp_path):
     data, meta = read_image(folder)
     labels = (data > 300).astype(np.uint16)
     out = write_labels(tmp_path / "seg.nii.gz", labels, meta)
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(folder)))
-    ref, seg = reader.Execute(), sitk.ReadImage(str(out))
+    ref, seg = sitk_series(folder), sitk.ReadImage(str(out))
     assert seg.GetSize() == ref.GetSize()
     assert seg.GetOrigin() == pytest.approx(ref.GetOrigin(), abs=1e-4)
     assert seg.GetSpacing() == pytest.approx(ref.GetSpacing(), abs=1e-4)

@@ -14,7 +14,7 @@ from napari_samlabel.io.geometry import index_affine
 from napari_samlabel.io.images import read_image
 from napari_samlabel.io.orientation import axis_names, screen_orientation
 
-from dicom_helpers import write_dicom_series
+from dicom_helpers import sitk_series, write_dicom_series
 
 AXIAL, CORONAL, SAGITTAL = (1, 2), (0, 2), (0, 1)  # displayed (vertical, horizontal) of (z, y, x)
 OPPOSITE = dict(zip("RLAPSI", "LRPAIS"))
@@ -48,15 +48,12 @@ def test_lps_dicom_files(name):
 
 
 def test_dicom_series_against_simpleitk(tmp_path):
-    import SimpleITK as sitk
 
     write_dicom_series(tmp_path / "s", np.zeros((5, 12, 10), np.int16))
     _, meta = read_image(tmp_path / "s")
     affine = index_affine(meta)
     _check_convention(affine)
-    r = sitk.ImageSeriesReader()
-    r.SetFileNames(r.GetGDCMSeriesFileNames(str(tmp_path / "s")))
-    img = r.Execute()
+    img = sitk_series(tmp_path / "s")
     lps = np.array(img.GetDirection()).reshape(3, 3)  # columns: x, y, z in LPS
     ras_zyx = (np.diag([-1, -1, 1]) @ lps)[:, ::-1]
     assert np.allclose(np.sign(np.round(ras_zyx)), np.sign(np.round(affine[:3, :3])))

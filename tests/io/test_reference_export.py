@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dcmqi_helpers import dcmqi_decode
-from dicom_helpers import write_dicom_series
+from dicom_helpers import sitk_series, write_dicom_series
 from napari_samlabel.cli import main
 
 sitk = pytest.importorskip("SimpleITK")
@@ -23,9 +23,7 @@ def ct(tmp_path):
     """A CT series (shuffled files), the reference image SimpleITK reads from it, and truth
     labels on that image's grid: two asymmetric blocks, so any flip or transpose shows."""
     write_dicom_series(tmp_path / "ct", np.zeros(SHAPE, np.int16), spacing=(2.5, 0.7, 0.8), origin=(-50.0, -60.0, 100.0))
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(tmp_path / "ct")))
-    ref = reader.Execute()
+    ref = sitk_series(tmp_path / "ct")
     truth = np.zeros(SHAPE, np.uint16)
     truth[1:4, 3:10, 5:15] = 1
     truth[4:7, 18:27, 22:38] = 2

@@ -10,7 +10,7 @@ from napari_samlabel._reader import _layer
 from napari_samlabel.api import start_session
 from napari_samlabel.io.images import read_image, write_labels
 
-from dicom_helpers import write_dicom_series
+from dicom_helpers import sitk_series, write_dicom_series
 from doubles import DiscSegmenterDouble
 
 
@@ -84,9 +84,7 @@ def test_labels_land_on_the_same_voxels(classes, series, tmp_path):
     assert (np.argwhere(on)[:, 2] == 9).all()
     # judged by SimpleITK: the exported labels sit on the DICOM series' voxels at the click
 
-    r = sitk.ImageSeriesReader()
-    r.SetFileNames(r.GetGDCMSeriesFileNames(str(tmp_path / "ct")))
-    ref = r.Execute()
+    ref = sitk_series(tmp_path / "ct")
     lab = sitk.ReadImage(str(on_path))
     point = ref.TransformIndexToPhysicalPoint((9, 11, 7))  # (x, y, z) of data (7, 11, 9)
     assert lab[lab.TransformPhysicalPointToIndex(point)] == 1

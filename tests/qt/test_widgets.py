@@ -6,6 +6,7 @@ from qtpy.QtCore import Qt
 
 from napari_samlabel.api import current_session
 from napari_samlabel.synthetic import disc
+from dicom_helpers import sitk_series
 
 
 @pytest.fixture
@@ -366,9 +367,7 @@ def test_open_dicom_annotate_and_save_nifti_through_napari(make_napari_viewer, t
     s.commit(np.asarray(image.data[5]) > 300, region=(5,))
     out = tmp_path / "liver.nii.gz"
     napari.save_layers(str(out), [s.labels], plugin="napari-samlabel")
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(tmp_path / "ct")))
-    ref, seg = reader.Execute(), sitk.ReadImage(str(out))
+    ref, seg = sitk_series(tmp_path / "ct"), sitk.ReadImage(str(out))
     assert seg.GetOrigin() == pytest.approx(ref.GetOrigin()) and seg.GetSpacing() == pytest.approx(ref.GetSpacing())
     assert (sitk.GetArrayFromImage(seg) == np.asarray(s.labels.data)).all()
 
