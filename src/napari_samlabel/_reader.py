@@ -50,7 +50,7 @@ def read_dicom_layers(path):
     volumes = read_dicom(path)
     _tell_user(report(volumes, path))
     _orient_current_viewer()
-    return [_layer(vol, meta, "DICOM") for vol, meta in volumes]
+    return _overlaid([_layer(vol, meta, "DICOM") for vol, meta in volumes], _current_viewer())
 
 
 def read_one_series(path, series_uid: str):
@@ -59,7 +59,7 @@ def read_one_series(path, series_uid: str):
 
     volumes = read_dicom(path, series_uid)
     _tell_user(report(volumes, path))
-    return [_layer(vol, meta, "DICOM") for vol, meta in volumes]
+    return _overlaid([_layer(vol, meta, "DICOM") for vol, meta in volumes], _current_viewer())
 
 
 def read_nifti_layers(path):
@@ -67,7 +67,87 @@ def read_nifti_layers(path):
 
     data, meta = read_image(path)
     _orient_current_viewer()
-    return [_layer(data, meta, Path(str(path)).name.split(".")[0])]
+    return _overlaid([_layer(data, meta, Path(str(path)).name.split(".")[0])], _current_viewer())
+
+
+def _current_viewer():
+    try:
+        from napari import current_viewer
+    except ImportError:
+        return None
+    return current_viewer()
+
+
+def _patient_geometry(meta: dict | None, rgb: bool = False):
+    """The Geometry of a grey patient image (colour pictures and images without geometry: None)."""
+    from .io.geometry import Geometry
+
+    meta = meta or {}
+    if rgb or meta.get("rgb") or not meta.get("geometry"):
+        return None
+    try:
+        return Geometry.from_meta(meta["geometry"])
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def _reference_in(viewer):
+    """The patient image new ones are drawn over, as (frame, name): the current session's
+    image, else the first visible grey image with patient geometry, else the first; None
+    when the viewer has none."""
+    if viewer is None:
+        return None
+    from napari.layers import Image
+
+    from ._napari.registry import _REGISTRY
+    from .io.placement import layer_frame
+
+    def geometry(layer):
+        return _patient_geometry(getattr(layer, "metadata", None), getattr(layer, "rgb", False))
+
+    registry = _REGISTRY.get(viewer)
+    current = registry.current.image if registry is not None and registry.current is not None else None
+    images = [la for la in viewer.layers if isinstance(la, Image) and geometry(la) is not None]
+    ranked = ([current] if current in images else []) + [la for la in images if la.visible] + images
+    if not ranked:
+        return None
+    ref = ranked[0]
+    spatial = min(ref.ndim, 3)
+    return layer_frame(geometry(ref), list(ref.scale)[-spatial:], list(ref.translate)[-spatial:]), ref.name
+
+
+def _overlaid(layers: list, viewer=None) -> list:
+    """Each patient image layer placed in the world of the reference, so that one patient point
+    has one world coordinate in all (as Slicer overlays series of one study): the reference is
+    the patient image already in ``viewer`` (see ``_reference_in``), else the first of
+    ``layers``. Axes that run the other way get a negative scale (napari slices and draws
+    that correctly); a series cut in another plane or tilted from the reference cannot be
+    overlaid by napari: it is added hidden, placed alone, and one line says which and why
+    (``io/placement.py``)."""
+    from .io.placement import not_overlaid, own_frame, place, plane_of
+
+    ref = _reference_in(viewer)
+    refused = []
+    for data, kwargs, _kind in layers:
+        geo = _patient_geometry(kwargs.get("metadata"), kwargs.get("rgb", False))
+        scale = list(kwargs.get("scale", ()))
+        ndim = len(scale)
+        if geo is None or ndim < 2:
+            continue
+        spatial = min(ndim, 3)
+        if ref is None:  # the first of those opened together: placed alone, as always
+            ref = own_frame(geo), kwargs["name"]
+            continue
+        frame, ref_name = ref
+        p = place(geo, frame, tuple(data.shape)[ndim - spatial : ndim])
+        if p.refused:
+            kwargs["visible"] = False
+            refused.append((kwargs["name"], plane_of(geo.direction[:, 2]), p.refused))
+        kwargs["scale"] = scale[: ndim - spatial] + list(p.scale)[-spatial:]
+        kwargs["translate"] = list(kwargs["translate"])[: ndim - spatial] + list(p.translate)[-spatial:]
+    if refused:
+        _tell_user(not_overlaid(refused, ref[1], ref[0].plane))
+    return layers
 
 
 def _orient_current_viewer() -> None:

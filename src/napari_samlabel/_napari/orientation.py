@@ -34,11 +34,21 @@ def camera(viewer):
 
 
 def _patient_affine(layer) -> np.ndarray | None:
+    """The layer's index affine as napari's world axes run: an axis drawn with a negative scale
+    (a series overlaid on one whose axis runs the other way, see ``io/placement.py``) points
+    the other way on screen."""
     meta = getattr(layer, "metadata", None) or {}
     try:
-        return index_affine(meta)
+        affine = index_affine(meta)
     except (KeyError, ValueError, TypeError):
         return None
+    scale = getattr(layer, "scale", None)
+    if affine is not None and scale is not None and len(scale) >= 2:
+        spatial = min(len(scale), 3)
+        signs = np.where(np.asarray(scale, float)[-spatial:] < 0, -1.0, 1.0)
+        affine = affine.copy()
+        affine[:3, 3 - spatial : 3] *= signs
+    return affine
 
 
 class OrientationView:
@@ -51,7 +61,13 @@ class OrientationView:
         self.plane: str | None = None  # what is on screen: "axial", ... or None
         for event in self._events():
             event.connect(self.update)
+        viewer.layers.events.connect(self._on_layer_event)
         self.update()
+
+    def _on_layer_event(self, event) -> None:
+        """A layer shown or hidden: a series added hidden (not overlaid) may now be the one on screen."""
+        if event.type == "visible":
+            self.update()
 
     def _events(self) -> tuple:
         """What changes the plane on screen, or the image it belongs to."""
@@ -72,16 +88,16 @@ class OrientationView:
         return made
 
     def image(self):
-        """The image layer to orient: the current session's, else the topmost with patient geometry."""
+        """The image layer to orient: the current session's, else the topmost visible with patient
+        geometry (a series not overlaid is added hidden), else the topmost."""
         current = self.registry.current
         if current is not None and _patient_affine(current.image) is not None:
             return current.image
         from napari.layers import Image
 
-        for layer in reversed(list(self.viewer.layers)):
-            if isinstance(layer, Image) and not getattr(layer, "rgb", False) and _patient_affine(layer) is not None:
-                return layer
-        return None
+        patient = [la for la in reversed(list(self.viewer.layers))
+                   if isinstance(la, Image) and not getattr(la, "rgb", False) and _patient_affine(la) is not None]  # fmt: skip
+        return next((la for la in patient if la.visible), patient[0] if patient else None)
 
     def update(self, *_args) -> None:
         viewer = self.viewer
@@ -148,6 +164,7 @@ class OrientationView:
         viewer = self.viewer
         for event in self._events():
             event.disconnect(self.update)
+        viewer.layers.events.disconnect(self._on_layer_event)
         self._restore_axis_labels()
         self._restore_camera()
         overlays = getattr(getattr(viewer, "canvas", None), "overlays", None)
