@@ -17,37 +17,41 @@ from qtpy.QtTest import QTest
 MODIFIERS = {"Shift": Qt.ShiftModifier, "Control": Qt.ControlModifier, "Alt": Qt.AltModifier}
 
 
-def canvas_point(viewer, layer, yx):
+def canvas_point(viewer, layer, yx, qt_viewer=None):
     """Where the data pixel (row, col) of the shown plane (rows and columns as displayed)
-    is on the canvas widget."""
-    native = viewer.window._qt_viewer.canvas.native
-    shown = list(viewer.dims.displayed)  # (rows, columns) on screen: not the last two after a roll
-    offset = viewer.dims.ndim - layer.ndim
-    data = np.asarray(layer.world_to_data(viewer.dims.point), float)
+    is on the canvas widget of ``qt_viewer`` (the window's canvas by default; a linked
+    view's), the camera's orientation (a flipped axis: superior up) included."""
+    qt_viewer = qt_viewer if qt_viewer is not None else viewer.window._qt_viewer
+    model = qt_viewer.viewer
+    native = qt_viewer.canvas.native
+    shown = list(model.dims.displayed)  # (rows, columns) on screen: not the last two after a roll
+    offset = model.dims.ndim - layer.ndim
+    data = np.asarray(layer.world_to_data(model.dims.point), float)
     data[[d - offset for d in shown]] = yx
     world = np.asarray(layer.data_to_world(data))[[d - offset for d in shown]]
-    center = np.asarray(viewer.camera.center[-2:])
-    zoom = viewer.camera.zoom
+    camera = model.scene.camera if hasattr(model, "scene") else model.camera
+    center = np.asarray(camera.center[-2:])
+    flip = np.array([1.0 if str(getattr(v, "value", v)) in ("down", "right") else -1.0 for v in camera.orientation2d])
     ratio = native.devicePixelRatioF() if hasattr(native, "devicePixelRatioF") else 1.0
-    y, x = (world - center) * zoom / ratio + np.array([native.height(), native.width()]) / 2
+    y, x = (world - center) * flip * camera.zoom / ratio + np.array([native.height(), native.width()]) / 2
     return native, QPoint(int(round(x)), int(round(y)))
 
 
-def click(viewer, layer, yx, button=Qt.LeftButton, wait=30):
-    native, p = canvas_point(viewer, layer, yx)
+def click(viewer, layer, yx, button=Qt.LeftButton, wait=30, qt_viewer=None):
+    native, p = canvas_point(viewer, layer, yx, qt_viewer)
     QTest.mouseMove(native, p)
     QTest.mousePress(native, button, Qt.NoModifier, p)
     QTest.mouseRelease(native, button, Qt.NoModifier, p)
     QTest.qWait(wait)
 
 
-def drag(viewer, layer, points, wait=20):
-    native, start = canvas_point(viewer, layer, points[0])
+def drag(viewer, layer, points, wait=20, qt_viewer=None):
+    native, start = canvas_point(viewer, layer, points[0], qt_viewer)
     QTest.mousePress(native, Qt.LeftButton, Qt.NoModifier, start)
     for yx in points[1:]:
-        QTest.mouseMove(native, canvas_point(viewer, layer, yx)[1])
+        QTest.mouseMove(native, canvas_point(viewer, layer, yx, qt_viewer)[1])
         QTest.qWait(5)
-    QTest.mouseRelease(native, Qt.LeftButton, Qt.NoModifier, canvas_point(viewer, layer, points[-1])[1])
+    QTest.mouseRelease(native, Qt.LeftButton, Qt.NoModifier, canvas_point(viewer, layer, points[-1], qt_viewer)[1])
     QTest.qWait(wait)
 
 
@@ -80,16 +84,16 @@ def x_click(widget, point=None, button: int = 1, wait: int = 120) -> None:
     QTest.qWait(wait)
 
 
-def x_click_canvas(viewer, layer, yx, button: int = 1, wait: int = 120) -> None:
-    native, p = canvas_point(viewer, layer, yx)
+def x_click_canvas(viewer, layer, yx, button: int = 1, wait: int = 120, qt_viewer=None) -> None:
+    native, p = canvas_point(viewer, layer, yx, qt_viewer)
     x_click(native, p, button, wait)
 
 
-def x_drag_canvas(viewer, layer, points, button: int = 1, wait: int = 120) -> None:
+def x_drag_canvas(viewer, layer, points, button: int = 1, wait: int = 120, qt_viewer=None) -> None:
     """A real drag through the data pixels ``points`` of the shown plane (Qt sees each move
     with the button held: one xdotool call per step, events processed in between)."""
-    native = viewer.window._qt_viewer.canvas.native
-    glob = [native.mapToGlobal(canvas_point(viewer, layer, yx)[1]) for yx in points]
+    native = canvas_point(viewer, layer, points[0], qt_viewer)[0]
+    glob = [native.mapToGlobal(canvas_point(viewer, layer, yx, qt_viewer)[1]) for yx in points]
     subprocess.run(["xdotool", "mousemove", "--sync", str(glob[0].x()), str(glob[0].y()), "mousedown", str(button)],
                    check=True)  # fmt: skip
     QTest.qWait(30)

@@ -90,31 +90,53 @@ class LayerStore(ArrayStore):
         self._last_warning, self._last_message = 0.0, ""
         self._guard_depth = 0
         self._recorded: list = []
-        self._originals: dict[str, Callable] = {}
+        self._originals: dict[str, Callable] = {}  # the layer's own methods, patched over
+        self._views: dict[int, tuple[Labels, dict[str, Callable]]] = {}  # linked views' copies
 
     # -- wiring --------------------------------------------------------------
     def attach(self, annotation: Annotation) -> None:
         self._annotation = annotation
-        layer = self.layer
+        self._originals = self._patch(self.layer)
+
+    def attach_view(self, copy: Labels) -> None:
+        """A linked view's copy of the layer (the same array and napari history: see
+        ``_qt/three_views.py``): its brush, eraser, fill and undo pass here as the layer's do,
+        so locks, instance records and Ctrl+Z hold in every view."""
+        if copy is not self.layer and id(copy) not in self._views:
+            self._views[id(copy)] = (copy, self._patch(copy))
+
+    def detach_view(self, copy: Labels) -> None:
+        entry = self._views.pop(id(copy), None)
+        if entry is not None:
+            self._unpatch(*entry)
+
+    def _patch(self, layer: Labels) -> dict[str, Callable]:
+        originals: dict[str, Callable] = {}
         patches = {
             "undo": lambda: self._step(undoing=True),
             "redo": lambda: self._step(undoing=False),
-            "_save_history": self._record_atom,
-            "_append_to_undo_history": self._before_napari_item,
+            "_save_history": lambda atom: self._record_atom(atom, originals),
+            "_append_to_undo_history": lambda item: self._before_napari_item(item, originals),
         }
         for name in GUARDED:
-            patches[name] = self._guarded(getattr(layer, name))
+            patches[name] = self._guarded(getattr(layer, name), layer)
         for name, fn in patches.items():
-            self._originals[name] = getattr(layer, name)
+            originals[name] = getattr(layer, name)
             setattr(layer, name, fn)
         layer.events.paint.connect(self._on_paint)
+        return originals
+
+    def _unpatch(self, layer: Labels, originals: dict) -> None:
+        for name in originals:
+            layer.__dict__.pop(name, None)
+        layer.events.paint.disconnect(self._on_paint)
 
     def detach(self) -> None:
         """Put back every method patched and stop listening (the session closed)."""
-        for name in self._originals:
-            self.layer.__dict__.pop(name, None)
-        self._originals.clear()
-        self.layer.events.paint.disconnect(self._on_paint)
+        for copy in [entry[0] for entry in self._views.values()]:
+            self.detach_view(copy)
+        self._unpatch(self.layer, self._originals)
+        self._originals = {}
         self._annotation = None
 
     # -- LabelStore (reading and writing pixels: ArrayStore's) ---------------------
@@ -162,7 +184,8 @@ class LayerStore(ArrayStore):
     @property
     def stroke_open(self) -> bool:
         """A napari brush stroke is being drawn (its atoms are staged, not committed)."""
-        return bool(getattr(self.layer, "_block_history", False))
+        layers = [self.layer, *(entry[0] for entry in self._views.values())]
+        return any(getattr(layer, "_block_history", False) for layer in layers)
 
     def _remember(self, step: Step) -> None:
         self._undo.append(step)
@@ -170,7 +193,7 @@ class LayerStore(ArrayStore):
         self._redo.clear()
 
     # -- napari's own edits ------------------------------------------------------
-    def _guarded(self, method: Callable) -> Callable:
+    def _guarded(self, method: Callable, layer: Labels) -> Callable:
         def call(*args, **kwargs):
             if self._guard_depth or self.in_action:
                 return method(*args, **kwargs)
@@ -181,28 +204,28 @@ class LayerStore(ArrayStore):
             finally:
                 self._guard_depth -= 1
             recorded, self._recorded = self._recorded, []
-            self._enforce(recorded)
+            self._enforce(recorded, layer)
             return result
 
         call.__name__ = getattr(method, "__name__", "guarded")
         return call
 
-    def _record_atom(self, atom) -> None:
+    def _record_atom(self, atom, originals: dict) -> None:
         if self._guard_depth:
             self._recorded.append(atom)
-        self._originals["_save_history"](atom)
+        originals["_save_history"](atom)
 
-    def _before_napari_item(self, item) -> None:
+    def _before_napari_item(self, item, originals: dict) -> None:
         """napari is about to push an item: what our open transactions did comes first."""
         if not self.in_action and not self._guard_depth and self._annotation is not None:
             self._annotation.checkpoint_open()  # single edits: after the guard, if anything is left
-        self._originals["_append_to_undo_history"](item)
+        originals["_append_to_undo_history"](item)
 
-    def _enforce(self, atoms: list) -> None:
-        """napari has written: put protected pixels back and trim the atoms to match."""
+    def _enforce(self, atoms: list, layer: Labels) -> None:
+        """napari has written (on ``layer``: ours, or a linked view's copy, whose staged
+        stroke is its own): put protected pixels back and trim the atoms to match."""
         ann = self._annotation
         protected = ann.protected_ids() if ann is not None else set()
-        layer = self.layer
         item = None  # a single edit is pushed at once; a stroke's atoms are staged
         if atoms and layer._undo_history and any(a is atoms[-1] for a in layer._undo_history[-1]):
             item = layer._undo_history[-1]
@@ -214,6 +237,8 @@ class LayerStore(ArrayStore):
                     _replace_atom(layer, atom, fixed)
         if hit:
             layer.refresh()
+            if layer is not self.layer:
+                self.layer.refresh()
             names = ", ".join(ann.table[i].name for i in sorted(hit) if i in ann.table)
             why = "locked" if all(ann.table[i].locked for i in hit if i in ann.table) else "being tracked"
             hint = " Press M for a new instance to paint." if why == "locked" else ""

@@ -100,25 +100,28 @@ class KeyRouter:
 
     # -- where keys are bound
     def adopt(self, layer) -> None:
+        """Bind the keys on a layer too, or on a linked view (a viewer model of the three views)."""
         if all(t is not layer for t in self._targets):
             self._targets.append(layer)
             for key in self._handlers:
                 self._bind(layer, key)
-            layer.events.help.connect(self._trim_help)
-            self._trim_help(layer=layer)
+            if not _is_view(layer):
+                layer.events.help.connect(self._trim_help)
+                self._trim_help(layer=layer)
 
     def release(self, layer) -> None:
         if any(t is layer for t in self._targets):
             for key in self._handlers:
                 self._unbind(layer, key)
             self._targets = [t for t in self._targets if t is not layer]
-            self._forget_help(layer)
+            if not _is_view(layer):
+                self._forget_help(layer)
 
     def close(self) -> None:
         for target in list(self._targets):
             for key in list(self._handlers):
                 self._unbind(target, key)
-            if target is not self.viewer:
+            if not _is_view(target):
                 self._forget_help(target)
         self._handlers.clear()
         self._targets = []
@@ -174,7 +177,7 @@ class KeyRouter:
         slot = (id(target), kb)
         if slot not in self._bound:
             self._bound[slot] = (target, target.keymap.get(kb))
-        provider_is_layer = target is not self.viewer
+        provider_is_layer = not _is_view(target)
         target.bind_key(key, lambda t, k=key: self._pressed(k, t if provider_is_layer else None), overwrite=True)
 
     def _pressed(self, key: str, layer) -> Any:
@@ -190,6 +193,11 @@ class KeyRouter:
             target.keymap.pop(kb, None)
         else:
             target.keymap[kb] = old
+
+
+def _is_view(target) -> bool:
+    """A viewer model (the viewer, a linked view), not a layer: its keys act on the active layer."""
+    return hasattr(target, "layers")
 
 
 def _binding_or_none(key: str):

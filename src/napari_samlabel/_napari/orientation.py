@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..io.geometry import index_affine
-from ..io.orientation import axis_names, screen_orientation
+from ..io.orientation import axis_names, screen_orientation, upright
 
 if TYPE_CHECKING:
     from .registry import SessionList
@@ -52,8 +52,12 @@ def _patient_affine(layer) -> np.ndarray | None:
 
 
 class OrientationView:
-    def __init__(self, registry: SessionList, viewer) -> None:
-        self.registry, self.viewer = registry, viewer
+    """``transpose``: the view may swap its two displayed axes to stand the patient up (a
+    linked view of the three-view layout shows sagittal as (y, z) otherwise); the main
+    viewer's axes are the user's and are never swapped."""
+
+    def __init__(self, registry: SessionList, viewer, transpose: bool = False) -> None:
+        self.registry, self.viewer, self.transpose = registry, viewer, transpose
         self._default_orientation = tuple(camera(viewer).orientation2d)
         self._labels_set: tuple | None = None  # the slider names we wrote (None: napari's own)
         self._applied: tuple | None = None  # the camera orientation we set (None: the user's own)
@@ -111,6 +115,11 @@ class OrientationView:
             spatial0 = ndim - 3
             displayed = [ax - offset - spatial0 for ax in viewer.dims.displayed[-2:]]
             if viewer.dims.ndisplay == 2 and ndim >= 3 and all(0 <= ax < 3 for ax in displayed):
+                if self.transpose and not upright(affine, tuple(displayed)):
+                    order = list(viewer.dims.order)
+                    order[-2:] = order[-1], order[-2]
+                    viewer.dims.order = order  # its event calls update again, upright
+                    return
                 shown = screen_orientation(affine, tuple(displayed))
         elif self.registry.current is not None:  # a session on an image without patient geometry
             image = self.registry.current.image

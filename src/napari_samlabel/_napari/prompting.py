@@ -111,7 +111,7 @@ class PromptController:
             for layer in (preview, boxes, points):
                 viewer.layers.append(layer)
             viewer.layers.selection.active = points
-            viewer.mouse_drag_callbacks.append(self._gesture)
+            self.session.views.on_drag(self._gesture)  # in every view: the three views' too
         # the mouse is ours in SAM mode (see _gesture): napari's own point and shape tools
         # stay out of the way until the user picks one of them
         points.mode = boxes.mode = "pan_zoom"
@@ -156,9 +156,8 @@ class PromptController:
         self.boxes.events.data.disconnect(self._on_boxes)
         if self._right_click_is_negative in self.points.mouse_drag_callbacks:
             self.points.mouse_drag_callbacks.remove(self._right_click_is_negative)
-        viewer = self.session.viewer
-        if viewer is not None and self._gesture in viewer.mouse_drag_callbacks:
-            viewer.mouse_drag_callbacks.remove(self._gesture)
+        if self.session.views is not None:
+            self.session.views.off_drag(self._gesture)
         if remove_layers:
             self.remove_layers()
         self.backend = None

@@ -9,6 +9,7 @@ from psygnal import Signal
 
 from ..core.ontology import HOTKEYS
 from .keys import KeyRouter
+from .views import ViewSet
 
 if TYPE_CHECKING:
     from napari.components import ViewerModel
@@ -36,6 +37,7 @@ class SessionList:
         viewer.layers.events.removed.connect(self._on_layer_removed)
         viewer.layers.selection.events.active.connect(self._on_active_layer)
         self.keys = KeyRouter(viewer)  # every plugin key of this viewer; sessions adopt their layers
+        self.views = ViewSet(viewer)  # the viewer and its linked views (three views); the one worked in
         for key, action in SESSION_KEYS.items():
             self.keys.handle(key, lambda layer, a=action: self._session_key(layer, a))
         from .frame_labels import FrameLabelsOverlay
@@ -69,6 +71,7 @@ class SessionList:
         self.frame_labels.close()
         self.orientation.close()
         self.keys.close()
+        self.views.close()
         viewer = self._viewer()
         if viewer is not None:
             viewer.layers.events.removed.disconnect(self._on_layer_removed)

@@ -200,12 +200,14 @@ class AnnotationSession:
         ontology.changed.connect(self._keep_a_current_class)
         labels.events.selected_label.connect(self._on_selected_label)
         self._keys = None
+        self.views = None  # the viewer's views (see .views): the plane worked on is the working view's
         if viewer is not None:
             if labels not in viewer.layers:
                 viewer.layers.append(labels)
             from .registry import sessions
 
             self._keys = sessions(viewer).keys  # the viewer's plugin keys work on our layers too
+            self.views = sessions(viewer).views
             for layer in (labels, image):
                 self._keys.adopt(layer)
         self._refresh_layer()
@@ -228,6 +230,11 @@ class AnnotationSession:
     @property
     def viewer(self) -> ViewerModel | None:
         return self._viewer_ref()
+
+    @property
+    def working_viewer(self) -> ViewerModel | None:
+        """The view whose plane the user works on: the viewer, or a linked view the mouse is on."""
+        return self.views.working if self.views is not None else self.viewer
 
     @property
     def current_class(self) -> str | None:

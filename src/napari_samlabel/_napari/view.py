@@ -36,10 +36,11 @@ def model_image(session: AnnotationSession) -> ModelImage:
 
 
 def current_plane(session: AnnotationSession) -> Plane:
-    """The plane the viewer shows: its displayed data axes at the current position."""
+    """The plane the working view shows (the viewer, or the linked view the mouse is on):
+    its displayed data axes at the current position."""
     image = session.image
     shape = labels_shape(image)
-    viewer = session.viewer
+    viewer = session.working_viewer
     if viewer is None:  # headless: the last two axes at the first index
         return Plane(shape, (len(shape) - 2, len(shape) - 1), (0,) * len(shape))
     offset = viewer.dims.ndim - len(shape)

@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
 )
 
 from ._common import StatusLine, compact, release_when_removed
+from .three_views import ThreeViews
 
 if TYPE_CHECKING:
     import napari
@@ -63,8 +64,15 @@ class SamLabelPanel(QWidget):
         self.keys_button = QPushButton("Keys")
         self.keys_button.setToolTip("Every key the plugin binds")
         self.keys_button.clicked.connect(self.show_shortcuts)
+        self.three_views = ThreeViews(napari_viewer)
+        self.views_button = QPushButton("3 views")
+        self.views_button.setCheckable(True)
+        self.views_button.setToolTip("Axial, coronal and sagittal at once: two linked views beside the canvas, "
+                                     "one crosshair; prompts, brush and keys work in each")  # fmt: skip
+        self.views_button.toggled.connect(self.three_views.set_shown)
         top = QHBoxLayout()
         top.addWidget(self.mode_label, 1)
+        top.addWidget(self.views_button)
         top.addWidget(self.keys_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -93,10 +101,12 @@ class SamLabelPanel(QWidget):
         self.instances.close_links()
         self.export.release()
         self.classes.release()
+        self.three_views.close()
 
     def forget(self) -> None:
         """The window is being destroyed: the same, but the layers stay with the viewer."""
         self.segment.forget()
+        self.three_views.forget()
         self.release()
 
     def sizeHint(self) -> QSize:

@@ -56,6 +56,15 @@ def screen_orientation(affine: np.ndarray, displayed: tuple[int, int]) -> Screen
                              plane)  # fmt: skip
 
 
+def upright(affine: np.ndarray, displayed: tuple[int, int]) -> bool:
+    """Whether spatial array axes ``displayed`` = (vertical, horizontal) put the patient's
+    long axis up the screen: S-I vertical in sagittal and coronal, A-P vertical in axial.
+    A view free to choose its axes (a linked view) swaps them when this is False."""
+    mv, mh = axis_ends(affine, displayed[0])[0], axis_ends(affine, displayed[1])[0]
+    want = 1 if {mv, mh} == {0, 1} else 2  # axial: A-P up; otherwise S-I up
+    return mv == want or want not in (mv, mh)
+
+
 def axis_names(affine: np.ndarray | None, ndim: int, axes: list[str] | None = None) -> tuple[str, ...]:
     """Slider names for an image of ``ndim`` axes, the last three spatial when there is an
     affine: "axial (I→S)" for the axis mostly along S-I (its slider moves through axial

@@ -1,0 +1,180 @@
+"""Axial, coronal and sagittal at once: the viewer's canvas and two linked views.
+
+The linked views are napari-orthogonal-views' (a maintained napari plugin, used by
+motile-tracker; built on napari's own multi-canvas example): two napari ``ViewerModel`` s
+beside the canvas, each with copies of the viewer's layers that share their arrays and
+Labels history, one point (the crosshair) for all three. We chose it over a hand-made
+layout because it already keeps layers, the slice point, the crosshair, zoom and painting
+in step across napari versions (0.6.5-0.9), and lets an application hook each copied layer.
+
+What this binder adds so the linked views are as good as the canvas:
+- the plugin's keys and SAM mode's mouse in every view (``_napari/views.ViewSet``: the
+  plane a prompt, Enter or Shift+T acts on is that of the view the mouse is on);
+- the brush, eraser, fill and Ctrl+Z on a copied labels layer pass through the session's
+  store (``LayerStore.attach_view``), so locks and instance records hold there too;
+- the radiological orientation and patient letters in each view (``OrientationView``);
+- copies of labels redrawn when the session writes (a run, a prompt's preview).
+
+One per panel; ``close()`` puts the single canvas back and lets go of everything.
+"""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from typing import TYPE_CHECKING
+
+from napari.layers import Labels, Layer
+from qtpy.QtCore import QTimer
+
+from .._napari.orientation import OrientationView
+from .._napari.registry import sessions, unwrap
+
+if TYPE_CHECKING:
+    import napari
+
+HOOK = "samlabel"
+#: the share of the window's width and height the two linked views get (the canvas keeps the rest)
+SIDE, BOTTOM = 0.36, 0.36
+
+
+def _manager(viewer):
+    """napari-orthogonal-views' per-viewer manager (made on first use: it rebuilds the
+    window's central widget). Imported here: the plugin imports OpenCV, too heavy for start-up."""
+    from napari_orthogonal_views.ortho_view_manager import _get_manager
+
+    with warnings.catch_warnings():  # it reaches napari's window through deprecated names
+        warnings.simplefilter("ignore")
+        return _get_manager(viewer)
+
+
+class ThreeViews:
+    def __init__(self, viewer: napari.Viewer) -> None:
+        self.viewer = unwrap(viewer)  # docks get napari's public-only proxy; the plugin needs the window
+        self.registry = sessions(viewer)
+        self._orient: dict[int, OrientationView] = {}
+        self._pairs: list[tuple[Layer, Layer]] = []  # (layer, its copy in a linked view)
+        self._stale: set[int] = set()  # ids of copies waiting for a redraw
+        self._timer = QTimer()  # redraws copies once per burst of writes (see _redraw)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(60)  # a brush stroke redraws the other views ~15 times a second
+        self._timer.timeout.connect(self._redraw)
+        self.registry.current_changed.connect(self._wire_all)
+        # napari-orthogonal-views' manager, made on the first show; weakly held: the plugin
+        # drops it when the window closes, and it holds the window's canvas
+        self._manager_ref = lambda: None
+
+    @property
+    def _manager(self):
+        return self._manager_ref()
+
+    @property
+    def shown(self) -> bool:
+        return self._manager is not None and self._manager.is_shown()
+
+    def views(self) -> list:
+        """The two linked viewer models (empty when hidden)."""
+        if not self.shown:
+            return []
+        m = self._manager
+        return [w.vm_container.viewer_model for w in (m.right_widget, m.bottom_widget)]
+
+    def set_shown(self, on: bool) -> None:
+        self.show() if on else self.hide()
+
+    def show(self) -> None:
+        if self.shown:
+            return
+        m = self._manager
+        if m is None:
+            m = _manager(self.viewer)
+            m.register_layer_hook(Layer, self._hook, name=HOOK)
+            self._manager_ref = weakref.ref(m)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m.show()
+            m.set_splitter_sizes(SIDE, BOTTOM)
+            m.set_cross_hairs(True)
+            m.set_axes(False)  # the patient letters say which way is which
+        for vm in self.views():
+            self.registry.views.add(vm)
+            self.registry.keys.adopt(vm)
+            self._orient[id(vm)] = OrientationView(self.registry, vm, transpose=True)
+            vm.reset_view()
+        self.viewer.reset_view()
+
+    def hide(self) -> None:
+        if not self.shown:
+            return
+        for vm in self.views():
+            self.registry.views.remove(vm)
+            self.registry.keys.release(vm)
+        for orient in self._orient.values():
+            orient.close()
+        self._orient.clear()
+        if not self._window_going:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._manager.hide()  # runs the hook's teardowns: copies let go
+            self.viewer.reset_view()
+
+    _window_going = False
+
+    def forget(self) -> None:
+        """The window is being destroyed: its widgets are not touched (the plugin cleans up its own)."""
+        self._window_going = True
+        self.close()
+
+    def close(self) -> None:
+        self.hide()
+        self._stale.clear()
+        self.registry.current_changed.disconnect(self._wire_all)
+        m = self._manager
+        if m is not None:
+            m.set_layer_hook(HOOK, None)
+            if not self._window_going:
+                m.cleanup()  # the window's single canvas back, as before the first show
+        self._manager_ref = lambda: None
+
+    # -- each copied layer (napari-orthogonal-views' layer hook)
+    def _hook(self, layer: Layer, copy: Layer) -> list:
+        self.registry.keys.adopt(copy)
+        pair = (layer, copy)
+        self._pairs.append(pair)
+        self._wire(layer, copy)
+        undo = [lambda: self._unwire(pair)]
+        if isinstance(layer, Labels):
+            def stale(_event=None, c=copy):
+                self._stale.add(id(c))
+                self._timer.start()
+
+            undo += [(layer.events.set_data, stale), (layer.events.labels_update, stale)]
+            layer.events.set_data.connect(stale)
+            layer.events.labels_update.connect(stale)
+        return undo
+
+    def _wire(self, layer: Layer, copy: Layer) -> None:
+        """A copy of a session's labels edits through the session's store."""
+        session = self.registry.for_layer(layer)
+        if session is not None and layer is session.labels:
+            session.store.attach_view(copy)
+
+    def _wire_all(self, *_args) -> None:
+        """A session started after the views were shown: its labels' copies join its store."""
+        for layer, copy in self._pairs:
+            self._wire(layer, copy)
+
+    def _unwire(self, pair: tuple[Layer, Layer]) -> None:
+        layer, copy = pair
+        self._pairs = [p for p in self._pairs if p is not pair]
+        self.registry.keys.release(copy)
+        session = self.registry.for_layer(layer)
+        if session is not None:
+            session.store.detach_view(copy)
+        self._stale.discard(id(copy))
+
+    def _redraw(self) -> None:
+        stale, self._stale = self._stale, set()
+        for _layer, copy in self._pairs:
+            if id(copy) in stale:
+                copy.refresh()
