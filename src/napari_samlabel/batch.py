@@ -210,7 +210,7 @@ def count_objects(labels: np.ndarray) -> int:
 def run_job(job: Job, backend) -> tuple[np.ndarray, dict, dict[int, str]]:
     """What ``samlabel segment`` / ``track`` do for one file: (labels, the image's meta, the
     class each id's prompts named)."""
-    from .headless import load_prompts, object_classes, segment_objects, track_objects
+    from .headless import load_prompts, model_window, object_classes, segment_objects, track_objects
     from .io import read_image
 
     data, meta = read_image(job.image)
@@ -220,7 +220,7 @@ def run_job(job: Job, backend) -> tuple[np.ndarray, dict, dict[int, str]]:
         raise BatchError(f"no prompts file {job.prompts} for this image")
     objects = load_prompts(job.prompts)
     o = job.options
-    window = tuple(o["window"]) if o.get("window") else None
+    window = model_window(meta, o.get("window"))
     plane_axes = tuple(o.get("plane_axes", (-2, -1)))
     mode = o.get("mode", "exclude")
     if job.task == "track":

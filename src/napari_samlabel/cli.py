@@ -138,7 +138,7 @@ class WindowAction(argparse.Action):
 
 def _window_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", nargs=2, type=finite_float, action=WindowAction, metavar=("LO", "HI"),
-                   help="intensity window, LO below HI (default min-max)")  # fmt: skip
+                   help="intensity window, LO below HI (default: the file's own window, else min-max)")  # fmt: skip
 
 
 def _track_args(p: argparse.ArgumentParser) -> None:
@@ -366,7 +366,7 @@ def _models() -> int:
 
 def _segment(args) -> int:
     from .backends.registry import load_backend
-    from .headless import load_prompts, object_classes, segment_objects, track_objects
+    from .headless import load_prompts, model_window, object_classes, segment_objects, track_objects
     from .io import read_image, write_labels
     from .io.instances_csv import sidecar_path, write_class_table
 
@@ -381,7 +381,7 @@ def _segment(args) -> int:
             from .backends.registry import apply_fast
 
             print(f"samlabel {args.command}: {apply_fast(backend, True)[1]}", file=sys.stderr)
-        window = tuple(args.window) if args.window else None
+        window = model_window(meta, args.window)
         if args.command == "track":
             labels = track_objects(
                 np.asarray(data), objects, backend, args.axis, args.direction, args.frames or None,

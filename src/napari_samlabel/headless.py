@@ -60,6 +60,13 @@ def _where(obj: dict) -> str:
     return obj.get("_where") or f"object {obj['id']}"
 
 
+def model_window(meta: dict, given=None) -> tuple[float, float] | None:
+    """The intensity window the model sees: the one asked for (``--window``), else the file's
+    own (a DICOM's window, what the viewer shows), else None (the data range)."""
+    window = given if given else meta.get("window")
+    return (float(window[0]), float(window[1])) if window else None
+
+
 def image_is_rgb(data: np.ndarray) -> bool:
     return data.ndim >= 3 and data.shape[-1] in (3, 4) and data.dtype == np.uint8
 

@@ -141,3 +141,23 @@ def test_one_nan_or_inf_voxel_anywhere_does_not_label_the_whole_plane(tmp_path, 
                  "-o", str(tmp_path / "o.npy")]) == 0  # fmt: skip
     out = np.load(tmp_path / "o.npy")
     assert dice(out[0] == 7, truth[0] == 2) > 0.9
+
+
+def test_segment_uses_the_dicom_files_own_window(tmp_path):
+    """A CT with a metal implant: min-max contrast squeezes liver and soft tissue into one grey
+    level, the file's own window (what the viewer shows) keeps them apart; `samlabel segment`
+    without --window uses the file's window, as the viewer and the Segment dock do."""
+    z, y, x = np.ogrid[:6, :64, :64]
+    organ = ((y - 32) / 14.0) ** 2 + ((x - 30) / 12.0) ** 2 <= 1
+    vol = np.where(organ, 100, 60) + np.random.default_rng(1).normal(0, 6, (6, 64, 64))
+    vol = vol.astype(np.int16)
+    vol[:, 60:, 60:] = 30000  # metal
+    write_dicom_series(tmp_path / "ct", vol, window=(80, 120))
+    (tmp_path / "p.json").write_text(json.dumps({"objects": [{"id": 1, "frame": [3], "points": [[32, 30]]}]}))
+    args = ["segment", str(tmp_path / "ct"), "--prompts", str(tmp_path / "p.json"), "--model", "seeds"]
+    assert main([*args, "-o", str(tmp_path / "own.npy")]) == 0
+    got = np.load(tmp_path / "own.npy")[3] == 1
+    assert dice(got, organ[0]) > 0.9, "the file's window shows the liver apart from the tissue around it"
+    assert main([*args, "--window", "-1000", "31000", "-o", str(tmp_path / "wide.npy")]) == 0
+    wide = np.load(tmp_path / "wide.npy")[3] == 1
+    assert dice(wide, organ[0]) < 0.9, "(the case is one where min-max contrast fails)"
