@@ -384,6 +384,15 @@ def _keys_dialog(w, _b):
     dialogs[0].deleteLater()
 
 
+def _three_views(w, _b):
+    """Two linked views beside the canvas, each showing the session's labels; pressed again: gone."""
+    views = w.panel.three_views.views()
+    assert w.panel.three_views.shown and len(views) == 2
+    assert all(w.s.labels.name in vm.layers for vm in views)
+    w.click(w.panel.views_button)
+    assert not w.panel.three_views.shown and w.panel.three_views.views() == []
+
+
 def _all_tabs_fit(w):
     bar = w.panel.tabs.tabBar()
     assert all(bar.rect().contains(bar.tabRect(i)) for i in range(bar.count()))
@@ -1131,6 +1140,7 @@ DETAILS = "Instances: Attributes, frame labels, review"
 #: Every control of the panel, in the order each tab's test presses them.
 CONTROLS: dict[str, Control] = {
     "Panel: Keys": Control(check=_keys_dialog),
+    "Panel: 3 views": Control(check=_three_views),
     "Panel: tab scroll left": _no_press(_all_tabs_fit),
     "Panel: tab scroll right": _no_press(_all_tabs_fit),
     # -- Classes
