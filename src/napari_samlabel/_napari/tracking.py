@@ -144,8 +144,9 @@ class TrackJob(TrackRun):
         viewer = self.session.viewer
         if viewer is None:
             return False
-        if viewer.dims.ndisplay != 2:
-            return True
+        views = self.session.views
+        if viewer.dims.ndisplay != 2 or (views is not None and views.linked):
+            return True  # 3D, or linked views: every frame crosses the planes they show
         try:
             shown = current_plane(self.session)
         except Exception:  # the view does not map onto the image: redraw to be safe
