@@ -41,11 +41,49 @@ SIDE, BOTTOM = 0.36, 0.36
 def _manager(viewer):
     """napari-orthogonal-views' per-viewer manager (made on first use: it rebuilds the
     window's central widget). Imported here: the plugin imports OpenCV, too heavy for start-up."""
+    from napari_orthogonal_views import ortho_view_widget
+    from napari_orthogonal_views.cross_hair_overlay import VispyCrosshairOverlay
     from napari_orthogonal_views.ortho_view_manager import _get_manager
 
+    ortho_view_widget.check_center = _check_center  # both in world coordinates (see below)
+    VispyCrosshairOverlay._move_crosshairs = _move_crosshairs
     with warnings.catch_warnings():  # it reaches napari's window through deprecated names
         warnings.simplefilter("ignore")
         return _get_manager(viewer)
+
+
+def _check_center(model, coords) -> tuple[float, float]:
+    """napari-orthogonal-views' ``check_center`` (0.5.0) in world coordinates: where a view's
+    camera centre goes when the slice point moves in another view (only if the point left
+    the view). Its own took ``step index * step`` for the world position, forgetting where
+    the range starts: a series in patient coordinates (a CT at z = 100-157 mm) sent the
+    linked views' cameras off the image, black but for the crosshair, at every slice change."""
+    from napari_orthogonal_views.attribute_helpers import get_camera, get_viewbox_size
+
+    height, width = get_viewbox_size(model)
+    camera = get_camera(model)
+    center, zoom = camera.center, camera.zoom
+    ranges = model.dims.range
+    world = [ranges[i].start + coords[i] * ranges[i].step for i in range(len(coords))]
+    y, x = world[model.dims.order[-2]], world[model.dims.order[-1]]
+    y_seen = abs(y - center[-2]) < height / zoom / 2
+    x_seen = abs(x - center[-1]) < width / zoom / 2
+    return (center[-2] if y_seen else y), (center[-1] if x_seen else x)
+
+
+def _move_crosshairs(self) -> None:
+    """napari-orthogonal-views' crosshair (0.5.0) at the slice point in world coordinates:
+    its own drew it at ``step index * step``, off the image of a series in patient
+    coordinates (a CT at z = 100-157 mm: no crosshair on the axial and sagittal views, a
+    line beside the image on the coronal one)."""
+    import numpy as np
+
+    dims = self.viewer.dims
+    displayed = list(dims.displayed[::-1])
+    hidden = list(dims.not_displayed[::-1]) or [0]
+    if len(displayed) == 2:
+        displayed.append(hidden[0])
+    self.node.set_position(np.asarray(dims.point, float)[displayed])
 
 
 class ThreeViews:

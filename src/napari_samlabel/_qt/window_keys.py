@@ -90,7 +90,10 @@ class WindowKeys(QObject):
 
     # -- which keys count
     def _on_canvas(self, widget: QWidget | None) -> bool:
-        return widget is None or widget is self._canvas or widget is self._window
+        """The window, its canvas, or a linked view's canvas (the three views: napari hears its
+        keys there itself, Enter and Escape included)."""
+        return (widget is None or widget is self._canvas or widget is self._window
+                or hasattr(widget, "_vispy_canvas"))  # fmt: skip
 
     def accepts(self, key: str) -> bool:
         """The router asks before a key acts: nothing while the user types in a text field,

@@ -67,6 +67,7 @@ class TrackRun(StreamedRun):
             raise AnnotationError(f"{', '.join(missing)} not on frame {self.start}: go to a frame where it is")
         order = frame_order(self.start, len(frames), self.options.direction, self.options.n_frames)
         self.total = sum(len(o) for o in order)
+        self._visited = np.array(sorted({f for o in order for f in o}), dtype=np.int64)  # the planes it writes
         #: frame -> {id: the user's mask}: the tracked instances' keyframes in the run's range
         self.keyframes = gather_keyframes(annotation, frames, self.ids, [f for o in order for f in o])
         self._drawn: dict[int, set[int]] = {}
@@ -134,9 +135,11 @@ class TrackRun(StreamedRun):
 
     def drawn_slices(self, obj_id: int) -> set[int]:
         """The keyframes of ``obj_id`` that are slices the user drew across a run along
-        another axis: those where it has pixels off the run's start plane. A drawing on
+        another axis: those where it has pixels on the planes this run writes. A drawing on
         the start plane itself (a lesion saved on this sagittal plane) marks its slices
-        as the user's too, but it is this run's own start, not a slice drawn whole."""
+        as the user's too, but it is this run's own start, not a slice drawn whole; nor do
+        pixels on the other side count (Shift+T's run ahead of x=38 made every slice look
+        drawn to Shift+Alt+T's run back from it, which then wrote nothing)."""
         if obj_id not in self._drawn:
             ann = self.annotation
             axis, fa = getattr(self.frames, "axis", None), ann.frame_axis
@@ -146,7 +149,7 @@ class TrackRun(StreamedRun):
                 for z in sorted(keys):
                     where = np.nonzero(ann.store.read(ann.frame_region(z)) == obj_id)
                     along = axis - (axis > fa)  # the run's axis within a slice
-                    if len(where[0]) and (where[along] != self.start).any():
+                    if len(where[0]) and np.isin(where[along], self._visited).any():
                         out.add(z)
             self._drawn[obj_id] = out
         return self._drawn[obj_id]
