@@ -90,3 +90,22 @@ def test_labels_land_on_the_same_voxels(classes, series, tmp_path):
     assert lab[lab.TransformPhysicalPointToIndex(point)] == 1
     assert np.array_equal(sitk.GetArrayFromImage(lab).astype(bool), on)
     assert np.array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(off_path))), sitk.GetArrayFromImage(lab))
+
+
+def test_letters_follow_the_series_shown_when_the_sessions_image_is_hidden(viewer, series):
+    """A coronal series added hidden beside the axial one the session labels: the user hides the
+    axial image and shows the coronal, as the message says; the letters and sliders are the
+    coronal's (they stayed the hidden axial's: A on top of a coronal image)."""
+    data, meta = series
+    axial = _open(viewer, data, meta)
+    start_session(viewer, axial)
+    coronal_meta = {k: v for k, v in meta.items() if k != "geometry"}
+    # columns x, y, z -> R, S, A: slices along A-P, rows along S-I
+    coronal_meta["affine"] = np.array([[1.0, 0, 0, 0], [0, 0, 2.0, 0], [0, 1.0, 0, 0], [0, 0, 0, 1]])
+    coronal = viewer.add_image(np.zeros((12, 30, 24), np.int16), metadata=coronal_meta, name="cor", visible=False)
+    view = sessions(viewer).orientation
+    assert view.plane == "axial"
+    axial.visible = False
+    coronal.visible = True
+    assert view.image() is coronal
+    assert view.plane == "coronal" and view.letters()["top"] == "S", view.letters()

@@ -86,7 +86,10 @@ def test_a_sam_click_in_a_linked_view_prompts_on_that_views_plane(three, qtbot):
     plane = c.current_plane()
     assert set(plane.displayed) == {0, 1}, f"the plane worked on is the sagittal one: {plane.displayed}"
     c.update_preview()
+    copies = [vm.layers[c.points.name] for vm in linked]
+    qtbot.waitUntil(lambda: all(len(cp.data) == 1 for cp in copies), timeout=2000)
     rec = c.commit()
+    qtbot.waitUntil(lambda: all(len(cp.data) == 0 for cp in copies), timeout=2000)  # markers gone everywhere
     x = int(round(point[2]))
     written = np.asarray(s.labels.data)[:, :, x] == rec.id
     assert written.any(), "the mask was written on the sagittal plane under the click"
@@ -121,16 +124,43 @@ def test_the_brush_in_a_linked_view_passes_the_write_path_locks_and_undo(three, 
     assert not (np.asarray(s.labels.data) == brush_id).any(), "Ctrl+Z took the stroke back"
 
 
+def test_t_moves_the_slices_to_the_point_under_the_mouse_in_patient_coordinates(three, qtbot):
+    """The series lies at z = 100-158 mm (write_dicom_series' origin): T takes the mouse's
+    world position, not millimetres for slice numbers."""
+    from qtpy.QtTest import QTest
+
+    from tests.window_helpers import canvas_point
+
+    viewer, s, panel, linked, _ = three
+    sagittal = next(vm for vm in linked if panel.three_views._orient[id(vm)].plane == "sagittal")
+    qt = _qt(panel, sagittal)
+    native, p = canvas_point(viewer, s.labels, (7, 50), qt_viewer=qt)  # z 7, y 50 on the sagittal plane
+    QTest.mouseMove(native, p)
+    qtbot.wait(50)
+    native.setFocus()
+    QTest.keyClick(native, "t")
+    qtbot.wait(50)
+    z, y, _x = viewer.dims.current_step
+    assert abs(z - 7) <= 1 and abs(y - 50) <= 1, viewer.dims.current_step
+
+
 def test_hiding_the_views_lets_go_of_everything(three, qtbot):
     viewer, s, panel, linked, _ = three
     copy = linked[0].layers[s.labels.name]
+    names = tuple(viewer.dims.axis_labels)
     assert id(copy) in s.store._views
+    canvas_parent = viewer.window._qt_viewer.parentWidget()
     panel.views_button.setChecked(False)
     qtbot.wait(100)
     assert not panel.three_views.shown
     assert sessions(viewer).views.linked == []
     assert s.store._views == {}
     assert "paint" not in copy.__dict__, "the copy's brush is napari's again"
+    assert tuple(viewer.dims.axis_labels) == names == ("axial (I→S)", "coronal (A→P)", "sagittal (R→L)")
+    assert viewer.window._qt_viewer.parentWidget() is not canvas_parent, "the single canvas is back in the window"
+    from napari_orthogonal_views.widget_controls import MainControlsWidget
+
+    assert not [w for w in viewer.window._qt_window.findChildren(MainControlsWidget) if w.isVisible()]
     panel.views_button.setChecked(True)
     qtbot.wait(200)
     assert len(panel.three_views.views()) == 2, "and they come back"

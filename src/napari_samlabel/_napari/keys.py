@@ -36,6 +36,7 @@ SHORTCUTS: list[tuple[str, str, str]] = [
     ("Control-Shift-Z", "redo", "anywhere in the viewer"),
     ("Shift-N", "go to the next frame or slice without labels", "anywhere in the viewer"),
     ("Shift-F", "centre and zoom on the selected instance", "anywhere in the viewer"),
+    ("T", "move the three views' slices to the point under the mouse", "3 views shown"),
 ]
 
 

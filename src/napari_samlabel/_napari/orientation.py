@@ -52,12 +52,13 @@ def _patient_affine(layer) -> np.ndarray | None:
 
 
 class OrientationView:
-    """``transpose``: the view may swap its two displayed axes to stand the patient up (a
-    linked view of the three-view layout shows sagittal as (y, z) otherwise); the main
-    viewer's axes are the user's and are never swapped."""
+    """``linked``: a linked view of the three-view layout. It may swap its two displayed axes
+    to stand the patient up (it shows sagittal as (y, z) otherwise; the main viewer's axes
+    are the user's and are never swapped), and leaves the slider names to the viewer's (the
+    linked views copy them)."""
 
-    def __init__(self, registry: SessionList, viewer, transpose: bool = False) -> None:
-        self.registry, self.viewer, self.transpose = registry, viewer, transpose
+    def __init__(self, registry: SessionList, viewer, linked: bool = False) -> None:
+        self.registry, self.viewer, self.linked = registry, viewer, linked
         self._default_orientation = tuple(camera(viewer).orientation2d)
         self._labels_set: tuple | None = None  # the slider names we wrote (None: napari's own)
         self._applied: tuple | None = None  # the camera orientation we set (None: the user's own)
@@ -94,14 +95,15 @@ class OrientationView:
     def image(self):
         """The image layer to orient: the current session's, else the topmost visible with patient
         geometry (a series not overlaid is added hidden), else the topmost."""
-        current = self.registry.current
-        if current is not None and _patient_affine(current.image) is not None:
-            return current.image
         from napari.layers import Image
 
+        current = self.registry.current
+        own = current.image if current is not None and _patient_affine(current.image) is not None else None
+        if own is not None and own.visible:
+            return own
         patient = [la for la in reversed(list(self.viewer.layers))
                    if isinstance(la, Image) and not getattr(la, "rgb", False) and _patient_affine(la) is not None]  # fmt: skip
-        return next((la for la in patient if la.visible), patient[0] if patient else None)
+        return next((la for la in patient if la.visible), own or (patient[0] if patient else None))
 
     def update(self, *_args) -> None:
         viewer = self.viewer
@@ -115,7 +117,7 @@ class OrientationView:
             spatial0 = ndim - 3
             displayed = [ax - offset - spatial0 for ax in viewer.dims.displayed[-2:]]
             if viewer.dims.ndisplay == 2 and ndim >= 3 and all(0 <= ax < 3 for ax in displayed):
-                if self.transpose and not upright(affine, tuple(displayed)):
+                if self.linked and not upright(affine, tuple(displayed)):
                     order = list(viewer.dims.order)
                     order[-2:] = order[-1], order[-2]
                     viewer.dims.order = order  # its event calls update again, upright
@@ -153,6 +155,8 @@ class OrientationView:
         self._applied = None
 
     def _set_axis_labels(self, names: tuple[str, ...], ndim: int) -> None:
+        if self.linked:
+            return
         dims = self.viewer.dims
         labels = list(dims.axis_labels)
         if len(labels) < ndim:

@@ -24,9 +24,10 @@ import warnings
 import weakref
 from typing import TYPE_CHECKING
 
-from napari.layers import Labels, Layer
+from napari.layers import Labels, Layer, Points, Shapes
 from qtpy.QtCore import QTimer
 
+from .._napari.keys import run_napari_binding
 from .._napari.orientation import OrientationView
 from .._napari.registry import sessions, unwrap
 
@@ -34,6 +35,13 @@ if TYPE_CHECKING:
     import napari
 
 HOOK = "samlabel"
+#: what napari-orthogonal-views does not copy between a prompt layer (clicks, box) and its
+#: copies: only their data and visibility matter there, and syncing a Points layer's
+#: per-point properties raised KeyError in the plugin on a click (and reset colours to white)
+PROMPT_SYNC = {"forward_exclude": {"current_properties", "properties", "features", "feature_defaults",
+                                   "face_color", "border_color", "current_face_color", "current_border_color",
+                                   "edge_color", "current_edge_color", "text"}}  # fmt: skip
+PROMPT_SYNC["reverse_exclude"] = PROMPT_SYNC["forward_exclude"]
 #: the share of the window's width and height the two linked views get (the canvas keeps the rest)
 SIDE, BOTTOM = 0.36, 0.36
 
@@ -101,6 +109,9 @@ class ThreeViews:
         # napari-orthogonal-views' manager, made on the first show; weakly held: the plugin
         # drops it when the window closes, and it holds the window's canvas
         self._manager_ref = lambda: None
+        # T is ours from the start: the plugin binds its own T on every viewer model once
+        # made, and it stays bound after a hide
+        self._t = self.registry.keys.handle("t", self._point_at_mouse)
 
     @property
     def _manager(self):
@@ -123,11 +134,10 @@ class ThreeViews:
     def show(self) -> None:
         if self.shown:
             return
-        m = self._manager
-        if m is None:
-            m = _manager(self.viewer)
-            m.register_layer_hook(Layer, self._hook, name=HOOK)
-            self._manager_ref = weakref.ref(m)
+        m = _manager(self.viewer)  # a new one after each hide (hide puts the single canvas back)
+        m.register_layer_hook(Layer, self._hook, name=HOOK)
+        m.set_sync_filters({Points: PROMPT_SYNC, Shapes: PROMPT_SYNC})
+        self._manager_ref = weakref.ref(m)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m.show()
@@ -137,9 +147,25 @@ class ThreeViews:
         for vm in self.views():
             self.registry.views.add(vm)
             self.registry.keys.adopt(vm)
-            self._orient[id(vm)] = OrientationView(self.registry, vm, transpose=True)
+            self._orient[id(vm)] = OrientationView(self.registry, vm, linked=True)
+        self._reset_views()
+        QTimer.singleShot(300, self._reset_views)  # again once the splitters have their sizes
+
+    def _reset_views(self) -> None:
+        """Each view framed on the image (a view framed before its widget had its size was cropped)."""
+        for vm in self.views() if self.shown else []:
             vm.reset_view()
         self.viewer.reset_view()
+
+    def _point_at_mouse(self, layer=None):
+        """T: the three views' slices through the point under the mouse, in world coordinates
+        (the plugin's own T took millimetres for slice numbers: every DICOM has an origin).
+        Without the three views, T is napari's own, if the layer has one."""
+        if not self.shown:
+            return layer is not None and run_napari_binding(layer, "t")
+        view = self.registry.views.working
+        view.dims.point = tuple(view.cursor.position)
+        return None
 
     def hide(self) -> None:
         if not self.shown:
@@ -150,11 +176,14 @@ class ThreeViews:
         for orient in self._orient.values():
             orient.close()
         self._orient.clear()
+        m = self._manager
+        m.set_layer_hook(HOOK, None)
         if not self._window_going:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self._manager.hide()  # runs the hook's teardowns: copies let go
+                m.cleanup()  # the hook's teardowns run (copies let go), the single canvas back
             self.viewer.reset_view()
+        self._manager_ref = lambda: None
 
     _window_going = False
 
@@ -167,12 +196,7 @@ class ThreeViews:
         self.hide()
         self._stale.clear()
         self.registry.current_changed.disconnect(self._wire_all)
-        m = self._manager
-        if m is not None:
-            m.set_layer_hook(HOOK, None)
-            if not self._window_going:
-                m.cleanup()  # the window's single canvas back, as before the first show
-        self._manager_ref = lambda: None
+        self.registry.keys.drop(self._t)
 
     # -- each copied layer (napari-orthogonal-views' layer hook)
     def _hook(self, layer: Layer, copy: Layer) -> list:
@@ -189,6 +213,13 @@ class ThreeViews:
             undo += [(layer.events.set_data, stale), (layer.events.labels_update, stale)]
             layer.events.set_data.connect(stale)
             layer.events.labels_update.connect(stale)
+        elif isinstance(layer, (Points, Shapes)):
+            def moved(_event=None, c=copy):
+                self._stale.add(id(c))
+                self._timer.start()
+
+            undo.append((layer.events.set_data, moved))
+            layer.events.set_data.connect(moved)
         return undo
 
     def _wire(self, layer: Layer, copy: Layer) -> None:
@@ -212,7 +243,16 @@ class ThreeViews:
         self._stale.discard(id(copy))
 
     def _redraw(self) -> None:
+        """Copies of labels redrawn; copies of the clicks and box given the layer's data (its
+        prompts cleared with their data event blocked, after Enter or Esc, reached no copy:
+        the click markers stayed in the linked views). After the event, never inside it."""
         stale, self._stale = self._stale, set()
-        for _layer, copy in self._pairs:
-            if id(copy) in stale:
+        for layer, copy in self._pairs:
+            if id(copy) not in stale:
+                continue
+            if isinstance(copy, Labels):
+                copy.refresh()
+            elif len(copy.data) != len(layer.data):
+                with copy.events.data.blocker():  # not sent back to the layer
+                    copy.data = layer.data
                 copy.refresh()
