@@ -47,33 +47,59 @@ def roll(viewer) -> None:
     x_click(button)
 
 
-def day(out: Path) -> None:
-    from qtpy.QtWidgets import QApplication, QFileDialog
+def open_with_classes(out: Path, series: Path, check):
+    """``samlabel SERIES``, then Classes > Load… of the liver/lesion ontology with a real click."""
+    from qtpy.QtWidgets import QFileDialog
 
-    from dcmqi_helpers import dcmqi_decode
-    from dicom_helpers import write_dicom_series
-    from napari_samlabel._qt import project_dialog
     from napari_samlabel.api import current_session
 
-    out.mkdir(parents=True, exist_ok=True)
-    vol, truth = phantom()
-    series = out / "CT"
-    write_dicom_series(series, vol, spacing=(2.5, 0.8, 0.8), description="CT ABDOMEN", window=(120, 400))  # abdomen
     classes = out / "classes.json"
     classes.write_text(json.dumps(CLASSES))
-    check = Checks(out)
     viewer, panel, shot = open_window([series], out)
     s = current_session(viewer)
     check("samlabel opens the series with a session", s is not None and s.image.data.shape == SHAPE,
-          shape=None if s is None else list(s.image.data.shape))  # fmt: skip
-    shot("series_opened")
-
+          shape=None if s is None else list(s.image.data.shape), frame_axis=None if s is None else s.frame_axis)  # fmt: skip
     QFileDialog.getOpenFileName = staticmethod(lambda *a, **k: (str(classes), ""))
     classes_tab = tab(panel, "Classes")
     load = next(b for b in classes_tab.findChildren(type(panel.keys_button)) if b.text() == "Load…")
     show_control(panel, load)
     x_click(load)
     check("the ontology is loaded", s.ontology.names == ["liver", "lesion"], names=s.ontology.names)
+    return viewer, panel, shot, s
+
+
+def export_seg(panel, seg_file: Path, out: Path) -> dict[str, int]:
+    """Export tab > DICOM SEG with a real click; the voxels dcmqi decodes, per segment."""
+    import SimpleITK as sitk
+    from qtpy.QtWidgets import QFileDialog
+
+    from dcmqi_helpers import dcmqi_decode
+
+    QFileDialog.getSaveFileName = staticmethod(lambda *a, **k: (str(seg_file), ""))
+    export = tab(panel, "Export")
+    export.format_combo.setCurrentText("dicom-seg")
+    export_button = next(b for b in export.findChildren(type(panel.keys_button)) if b.text() == "Export…")
+    show_control(panel, export_button)
+    x_click(export_button)
+    if not seg_file.is_file():
+        return {}
+    decoded, _meta, _said = dcmqi_decode(seg_file, out / "dcmqi")
+    return {name: int((sitk.GetArrayFromImage(img) == value).sum()) for name, (img, value) in decoded.items()}
+
+
+def day(out: Path) -> None:
+    from qtpy.QtWidgets import QApplication
+
+    from dicom_helpers import write_dicom_series
+    from napari_samlabel._qt import project_dialog
+
+    out.mkdir(parents=True, exist_ok=True)
+    vol, truth = phantom()
+    series = out / "CT"
+    write_dicom_series(series, vol, spacing=(2.5, 0.8, 0.8), description="CT ABDOMEN", window=(120, 400))  # abdomen
+    check = Checks(out)
+    viewer, panel, shot, s = open_with_classes(out, series, check)
+    shot("series_opened")
 
     # -- axial: the liver ----------------------------------------------------------------
     viewer.dims.set_current_step(0, ORGAN[0])
@@ -145,16 +171,7 @@ def day(out: Path) -> None:
 
     # -- DICOM SEG, judged by dcmqi -----------------------------------------------------------
     seg_file = out / "seg.dcm"
-    QFileDialog.getSaveFileName = staticmethod(lambda *a, **k: (str(seg_file), ""))
-    export = tab(panel, "Export")
-    export.format_combo.setCurrentText("dicom-seg")
-    export_button = next(b for b in export.findChildren(type(panel.keys_button)) if b.text() == "Export…")
-    show_control(panel, export_button)
-    x_click(export_button)
-    decoded, _meta, _said = dcmqi_decode(seg_file, out / "dcmqi")
-    import SimpleITK as sitk
-
-    counts = {name: int((sitk.GetArrayFromImage(img) == value).sum()) for name, (img, value) in decoded.items()}
+    counts = export_seg(panel, seg_file, out)
     labels = np.asarray(s.labels.data)
     want = {"liver": int((labels == liver.id).sum()), "lesion": int((labels == lesion.id).sum())}
     check("dcmqi reads the SEG: one segment per class, every voxel", counts == want, dcmqi=counts, labels=want)

@@ -14,7 +14,6 @@ Real X key presses (xdotool) to wherever the focus is, real clicks and drags on 
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from day_clinician import CLASSES, ORGAN, SHAPE, phantom  # noqa: E402
+from day_clinician import ORGAN, export_seg, open_with_classes, phantom  # noqa: E402
 from day_microscopist import open_window, show_control, tab  # noqa: E402
 from window_helpers import (  # noqa: E402
     Checks,
@@ -91,29 +90,15 @@ def track_along(combo: str, track) -> int | None:
 
 def day(out: Path) -> None:
     from qtpy.QtTest import QTest
-    from qtpy.QtWidgets import QFileDialog
 
-    from dcmqi_helpers import dcmqi_decode
     from napari_samlabel._napari.registry import sessions
-    from napari_samlabel.api import current_session
 
     out.mkdir(parents=True, exist_ok=True)
     series = write_series(out)
-    classes = out / "classes.json"
-    classes.write_text(json.dumps(CLASSES))
     check = Checks(out)
 
     # 1. the series, the ontology ---------------------------------------------------------------
-    viewer, panel, shot = open_window([series], out)
-    s = current_session(viewer)
-    check("samlabel opens the series with a session", s is not None and s.image.data.shape == SHAPE,
-          shape=None if s is None else list(s.image.data.shape), frame_axis=None if s is None else s.frame_axis)  # fmt: skip
-    QFileDialog.getOpenFileName = staticmethod(lambda *a, **k: (str(classes), ""))
-    classes_tab = tab(panel, "Classes")
-    load = next(b for b in classes_tab.findChildren(type(panel.keys_button)) if b.text() == "Load…")
-    show_control(panel, load)
-    x_click(load)
-    check("the ontology is loaded", s.ontology.names == ["liver", "lesion"], names=s.ontology.names)
+    viewer, panel, shot, s = open_with_classes(out, series, check)
 
     # 2. three views ------------------------------------------------------------------------------
     views = show_three_views(check, viewer, panel)
@@ -209,17 +194,8 @@ def day(out: Path) -> None:
 
     # 6. DICOM SEG, judged by dcmqi -----------------------------------------------------------------
     seg_file = out / "seg.dcm"
-    QFileDialog.getSaveFileName = staticmethod(lambda *a, **k: (str(seg_file), ""))
-    export = tab(panel, "Export")
-    export.format_combo.setCurrentText("dicom-seg")
-    export_button = next(b for b in export.findChildren(type(panel.keys_button)) if b.text() == "Export…")
-    show_control(panel, export_button)
-    x_click(export_button)
+    counts = export_seg(panel, seg_file, out)
     check("the Export tab writes the DICOM SEG", seg_file.is_file())
-    decoded, _meta, _said = dcmqi_decode(seg_file, out / "dcmqi")
-    import SimpleITK as sitk
-
-    counts = {name: int((sitk.GetArrayFromImage(img) == value).sum()) for name, (img, value) in decoded.items()}
     labels = np.asarray(s.labels.data)
     want = {r.class_name: int((labels == r.id).sum()) for r in s.table.present()}
     check("dcmqi reads the SEG: the liver, every voxel", counts == want == {"liver": want.get("liver", -1)},

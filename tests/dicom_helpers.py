@@ -3,32 +3,41 @@
 import numpy as np
 
 
+def ct_slice(series: str, study: str, frame_of_reference: str, description: str = ""):
+    """A CT image dataset with its file meta and the UIDs of its series, study and frame of
+    reference: the caller adds the pixels and the geometry."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
+    ds.SeriesInstanceUID, ds.StudyInstanceUID, ds.FrameOfReferenceUID = series, study, frame_of_reference
+    ds.Modality, ds.SeriesDescription, ds.SeriesNumber = "CT", description, 1
+    return ds
+
+
 def write_dicom_series(folder, volume, spacing=(2.5, 0.7, 0.7), origin=(-50.0, -60.0, 100.0), positions=None,
                        description="", series=None, window=None):
     """A CT-like series written with pydicom, files named in shuffled order.
 
     ``positions``: slice positions along z (default: evenly spaced); ``volume`` is stored
     + 1024 with RescaleIntercept -1024."""
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import generate_uid
 
     folder.mkdir(exist_ok=True)
     series = series or generate_uid()
     study, frame_of_reference = generate_uid(), generate_uid()
     order = np.random.default_rng(0).permutation(len(volume))
     for k, z in enumerate(order):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-        ds.SeriesInstanceUID, ds.StudyInstanceUID, ds.Modality = series, study, "CT"
-        ds.SeriesDescription, ds.SeriesNumber = description, 1
+        ds = ct_slice(series, study, frame_of_reference, description)
         ds.PatientID, ds.PatientName, ds.StudyDate, ds.StudyTime = "anon", "anon", "20260101", "120000"
         ds.AccessionNumber, ds.ReferringPhysicianName, ds.StudyID, ds.Manufacturer = "1", "x", "1", "test"
-        ds.PatientBirthDate, ds.PatientSex, ds.FrameOfReferenceUID = "", "O", frame_of_reference
+        ds.PatientBirthDate, ds.PatientSex = "", "O"
         ds.Rows, ds.Columns = volume[z].shape
         ds.PixelSpacing = [spacing[1], spacing[2]]
         ds.SliceThickness = spacing[0]

@@ -44,8 +44,9 @@ def write_sitk_series(folder, image, description: str, study: str, frame_of_refe
     """One file per slice k: ImagePositionPatient = the physical point of voxel (0, 0, k),
     ImageOrientationPatient = the i and j directions, PixelSpacing = (row, column) spacing."""
     import SimpleITK as sitk
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import generate_uid
+
+    from dicom_helpers import ct_slice
 
     folder.mkdir(parents=True, exist_ok=True)
     arr = sitk.GetArrayFromImage(image)  # (k, j, i)
@@ -53,15 +54,8 @@ def write_sitk_series(folder, image, description: str, study: str, frame_of_refe
     sx, sy, sz = image.GetSpacing()
     series = generate_uid()
     for k in range(arr.shape[0]):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-        ds.SeriesInstanceUID, ds.StudyInstanceUID, ds.FrameOfReferenceUID = series, study, frame_of_reference
-        ds.Modality, ds.SeriesDescription, ds.SeriesNumber, ds.InstanceNumber = "CT", description, 1, k + 1
+        ds = ct_slice(series, study, frame_of_reference, description)
+        ds.InstanceNumber = k + 1
         ds.PatientID, ds.PatientName = "anon", "anon"
         ds.Rows, ds.Columns = arr.shape[1:]
         ds.PixelSpacing = [float(sy), float(sx)]
