@@ -284,6 +284,8 @@ def morning(out: Path) -> None:
     # -- an afternoon edit, then quit: the question names what would be lost ----------------
     x_click(*row_point(instances, made[3]))
     x_key("Delete")
+    # the X server hands the key over when it can: on a loaded machine later than x_key's wait
+    wait_until(lambda: made[3] not in {r.id for r in s.table.present()}, 3000)
     check("Delete in the list deletes the row's instance", made[3] not in {r.id for r in s.table.present()})
     seen: list = []
     timer = answer_dialogs({"Close application": "Close", "Unsaved labels": "Save"}, seen)
