@@ -105,7 +105,7 @@ def test_model_status_says_before_loading(cache, no_network, monkeypatch):
     assert model_status("sam2.1-large", given)[0]
 
     assert model_status("seeds")[:2] == (True, "seeds: ready, no weights needed")
-    assert model_status("sam3")[:2] == (False, "sam3: unknown model")
+    assert model_status("sam9")[:2] == (False, "sam9: unknown model")
 
 
 def test_weights_in_the_hugging_face_cache_count_offline(cache, no_network, monkeypatch):

@@ -96,7 +96,7 @@ def test_missing_weights_say_which_file_goes_where(tmp_path, monkeypatch):
     assert listed["sam2.1-tiny"]["present"] and not listed["sam2.1-large"]["present"]
     assert listed["seeds"]["present"] and get_spec("sam2-small").hf_id == "facebook/sam2-hiera-small"
     with pytest.raises(KeyError, match="unknown model"):
-        get_spec("sam3")
+        get_spec("sam9")
     assert load_backend("seeds").name == "seeds"
 
 

@@ -63,17 +63,18 @@ def box_of(vertices: np.ndarray, plane: Plane) -> tuple[int, int, int, int]:
     return int(r0), int(c0), int(r1), int(c1)
 
 
-def objects_in_box(backend, rgb: np.ndarray, box: tuple[int, int, int, int], min_size: int = 20
-                   ) -> list[tuple[np.ndarray, float]]:  # fmt: skip
-    """``backend.segment_all`` on the box's crop, masks put back on the whole plane:
-    clipped to the box, pieces under ``min_size`` pixels dropped, box-filling masks dropped."""
+def objects_in_box(backend, rgb: np.ndarray, box: tuple[int, int, int, int], min_size: int = 20,
+                   segment_all=None) -> list[tuple[np.ndarray, float]]:  # fmt: skip
+    """``backend.segment_all`` (or ``segment_all``) on the box's crop, masks put back on the
+    whole plane: clipped to the box, pieces under ``min_size`` pixels dropped, box-filling
+    masks dropped."""
     from scipy import ndimage as ndi
 
     r0, c0, r1, c1 = box
     crop = np.ascontiguousarray(rgb[r0:r1, c0:c1])
     area = crop.shape[0] * crop.shape[1]
     out = []
-    for mask, score in backend.segment_all(crop):
+    for mask, score in (segment_all or backend.segment_all)(crop):
         m = np.asarray(mask, bool)
         parts, n = ndi.label(m)
         if n > 1 or (n == 1 and m.sum() < min_size):
@@ -172,10 +173,18 @@ class LabelAllJob(StreamedRun):
         pixels = window_to_uint8(plane.read(self.data), self.limits, rgb=self.rgb)
         with self._lock:
             if self.box is not None:
-                found = objects_in_box(self.backend, pixels, self.box, self.min_size)
+                found = objects_in_box(self.backend, pixels, self.box, self.min_size, self.segment_all)
             else:
-                found = [(np.asarray(m, bool), float(s)) for m, s in self.backend.segment_all(pixels)]
+                found = [(np.asarray(m, bool), float(s)) for m, s in self.segment_all(pixels)]
         return FrameFound(frame, found)
+
+    def segment_all(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """Every object on ``rgb``: a concept model (one with ``segment_text``, SAM 3) is asked
+        for the class's prompt text (its name when it has none), any other for everything."""
+        by_text = getattr(self.backend, "segment_text", None)
+        if by_text is None:
+            return self.backend.segment_all(rgb)
+        return by_text(rgb, self.session.ontology[self.class_name].prompt_text)
 
     def steps(self) -> Iterator[FrameFound]:
         """One :class:`FrameFound` per frame; checks for a cancel before and after each."""

@@ -354,7 +354,52 @@ register_backend("seeds", _seeds)
 for _name, _spec in list(MODELS.items()):
     if _spec.needs_weights:
         register_backend(_name, _sam2_factory(_name))
+
+
+def _sam3(checkpoint=None, device="auto", download=True, **_options):
+    """SAM 3 concepts (text, exemplar boxes) through transformers: ``checkpoint`` is a folder
+    saved with ``save_pretrained`` or a hub id (default facebook/sam3)."""
+    missing = _missing_sam3_libraries()
+    if missing:  # said before looking for weights, and without importing torch
+        raise _sam3_unavailable(missing)
+    from .sam3 import load_sam3  # no torch in there until a model loads
+
+    return load_sam3(checkpoint, device=pick_device(device), download=download)
+
+
+register_backend("sam3", _sam3, "SAM 3 concepts: label all by a class's text (transformers, gated weights)")
+MODELS["sam3"] = ModelSpec("sam3", hf_id="facebook/sam3", filename="model.safetensors",
+                           description=MODELS["sam3"].description)  # fmt: skip
 _BUILT_IN = frozenset(_FACTORIES)
+
+
+def _missing_sam3_libraries() -> list[str]:
+    """What SAM 3 needs and lacks: PyTorch, transformers >= 5 (found without importing them)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = [label for mod, label in (("torch", "PyTorch"),) if _no_module(mod)]
+    try:
+        major = int(version("transformers").split(".")[0])
+    except (PackageNotFoundError, ValueError):
+        major = 0
+    if major < 5 or _no_module("transformers"):
+        out.append("transformers>=5")
+    return out
+
+
+def _no_module(mod: str) -> bool:
+    try:
+        return find_spec(mod) is None
+    except (ImportError, ValueError):
+        return True
+
+
+def _sam3_unavailable(missing: list[str]) -> ModelUnavailable:
+    return ModelUnavailable(
+        'sam3 needs PyTorch and transformers>=5: pip install "transformers>=5"',
+        f"sam3 needs PyTorch and transformers>=5 ({' and '.join(missing)} missing): pip install \"transformers>=5\" "
+        "(or pip install 'napari-samlabel[sam]'); SAM 2 and 'seeds' work without it.",
+    )
 
 
 def describe_models() -> list[dict]:
@@ -362,6 +407,12 @@ def describe_models() -> list[dict]:
     out = []
     for name in model_names():
         spec = MODELS[name]
+        if name == "sam3":  # a transformers model: a hub snapshot (or a folder given on Load)
+            from .sam3 import _hub_cached
+
+            out.append({"name": name, "description": spec.description, "present": _hub_cached(spec.hf_id),
+                        "weights": f"huggingface_hub's cache ({spec.hf_id}, gated) or a folder", "hf_id": spec.hf_id})  # fmt: skip
+            continue
         if not spec.needs_weights:
             out.append({"name": name, "description": spec.description, "weights": "none needed", "present": True})
             continue
@@ -410,6 +461,8 @@ def model_status(name: str, checkpoint: str | Path | None = None) -> tuple[bool,
         return False, _short(f"{name}: unknown model"), str(e.args[0])
     if name not in _BUILT_IN and name in _FACTORIES:
         return True, _short(f"{name}: ready (plugin backend)"), spec.description
+    if name == "sam3":
+        return _sam3_status(checkpoint)
     if not spec.needs_weights:
         return True, _short(f"{name}: ready, no weights needed"), spec.description
     missing = _missing_libraries()
@@ -432,3 +485,20 @@ def model_status(name: str, checkpoint: str | Path | None = None) -> tuple[bool,
         f"{spec.description}\n{spec.filename} comes from https://huggingface.co/{spec.hf_id} "
         f"and is kept at {target}."
     )
+
+
+def _sam3_status(checkpoint: str | Path | None) -> tuple[bool, str, str]:
+    """model_status for SAM 3: libraries, then the folder or hub id (loads nothing)."""
+    missing = _missing_sam3_libraries()
+    if missing:
+        e = _sam3_unavailable(missing)
+        return False, str(e), e.details
+    from .sam3 import resolve_source  # no torch in there
+
+    try:
+        source, downloads = resolve_source(checkpoint, download=True)
+    except CheckpointError as e:
+        return False, str(e), e.details
+    if downloads:
+        return True, _short(f"sam3: {source} downloads once on Load (gated: needs a token)"), MODELS["sam3"].description
+    return True, _short(f"sam3: weights present ({Path(source).name or source})"), f"{MODELS['sam3'].description}\nWeights: {source}"

@@ -3,6 +3,7 @@
 File format (extra fields are kept on load and written back)::
 
     {"classes": [{"name": "nucleus", "color": "#ff8800", "kind": "thing", "hotkey": "1",
+                  "prompt": "cell nucleus",
                   "attributes": [{"name": "phase", "type": "one-of", "options": ["G1", "M"],
                                   "dynamic": true}]}],
      "classifications": [{"name": "quality", "type": "one-of", "options": ["good", "blurred"]}]}
@@ -82,6 +83,9 @@ class ObjectClass:
     hotkey: str | None = None
     attributes: tuple[AttributeDef, ...] = ()
     extra: dict = field(default_factory=dict, compare=False)
+    #: the text a concept model (SAM 3) looks for in "Label all": "cell nucleus" for "nucleus";
+    #: None: the class's name
+    prompt: str | None = None
 
     def __post_init__(self) -> None:
         name = str(self.name).strip()
@@ -95,6 +99,13 @@ class ObjectClass:
         if hotkey is not None and hotkey not in HOTKEYS:
             raise OntologyError(f"class {name!r}: hotkey must be one of 1-9, not {self.hotkey!r}")
         object.__setattr__(self, "hotkey", hotkey)
+        prompt = None if self.prompt is None else " ".join(str(self.prompt).split())
+        object.__setattr__(self, "prompt", prompt or None)
+
+    @property
+    def prompt_text(self) -> str:
+        """What a concept model is asked for: the class's ``prompt``, else its name."""
+        return self.prompt or self.name
 
     @property
     def is_stuff(self) -> bool:
@@ -112,6 +123,8 @@ class ObjectClass:
             out["hotkey"] = self.hotkey
         if self.attributes:
             out["attributes"] = [a.to_dict() for a in self.attributes]
+        if self.prompt is not None:
+            out["prompt"] = self.prompt
         return out
 
     @classmethod
@@ -120,7 +133,7 @@ class ObjectClass:
             raise OntologyError(f"{where}each class must be an object, got {type(d).__name__}")
         if "name" not in d:
             raise OntologyError(f"{where}a class has no 'name'")
-        known = {"name", "color", "kind", "hotkey", "attributes"}
+        known = {"name", "color", "kind", "hotkey", "attributes", "prompt"}
         hotkey = d.get("hotkey")
         try:
             return cls(
@@ -130,6 +143,7 @@ class ObjectClass:
                 hotkey=None if hotkey is None else str(hotkey),
                 attributes=definitions(d.get("attributes"), ""),
                 extra={k: v for k, v in d.items() if k not in known},
+                prompt=d.get("prompt"),
             )
         except (OntologyError, InvalidAttribute) as e:
             raise OntologyError(f"{where}{e}") from None
@@ -210,9 +224,10 @@ class Ontology:
         return cls
 
     def update(self, name: str, /, **changes: Any) -> ObjectClass:
-        """Change a class's name, color, kind, hotkey or attributes (definitions or dicts)."""
+        """Change a class's name, color, kind, hotkey, attributes (definitions or dicts) or
+        prompt (the text a concept model looks for; None or '': the name)."""
         old = self[name]
-        unknown = set(changes) - {"name", "color", "kind", "hotkey", "attributes"}
+        unknown = set(changes) - {"name", "color", "kind", "hotkey", "attributes", "prompt"}
         if unknown:
             raise OntologyError(f"cannot change {sorted(unknown)} of a class")
         if "attributes" in changes:

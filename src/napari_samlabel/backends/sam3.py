@@ -1,0 +1,223 @@
+"""SAM 3 concept segmentation through ``transformers`` (>= 5): every object on a plane that
+matches a text ("cell nucleus") or visual exemplars (boxes, positive or negative).
+
+SAM 2 stays the model for clicks and tracking; SAM 3 labels objects by concept ("Label all"
+by a class's prompt text). Weights come from a local folder saved with ``save_pretrained``
+or a Hugging Face id (default ``facebook/sam3``, gated: a token with the licence accepted),
+always as safetensors (``use_safetensors=True``: nothing is unpickled).
+
+Importing this module imports neither torch nor transformers: they load in
+:func:`load_sam3` and the segmenter's methods, so the registry can say what is missing first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..core.prompts import PromptError, PromptSet
+from .base import CheckpointError, MaskPrediction
+
+log = logging.getLogger(__name__)
+
+NAME = "sam3"
+DEFAULT_SOURCE = "facebook/sam3"
+#: what a model folder must hold (the processor's files come with it from ``save_pretrained``)
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
+CLICKS_MESSAGE = "SAM 3 concept model: use clicks with SAM 2 or the seeds backend"
+
+
+class Sam3ConceptSegmenter:
+    """Every instance of a concept on a plane, from SAM 3's detector (``Sam3Model``).
+
+    ``segment_text`` (a noun phrase) and ``segment_exemplars`` (boxes, positive/negative) give
+    [(mask (H, W) bool, score)], best first. ``concept`` is the text :meth:`segment_all` looks
+    for (Label all with a class sets it from the class's prompt). ``threshold``: the least
+    score kept (``post_process_instance_segmentation``'s); ``mask_threshold``: where a mask's
+    probability counts as inside. The last plane's vision embedding is kept, so several
+    concepts on one plane run the image encoder once.
+    """
+
+    name = NAME
+
+    def __init__(self, model, processor, device: str = "cpu", threshold: float = 0.5, mask_threshold: float = 0.5,
+                 source: str = "") -> None:  # fmt: skip
+        self.model = model.to(device).eval()
+        self.processor = processor
+        self.device = device
+        self.threshold = float(threshold)
+        self.mask_threshold = float(mask_threshold)
+        self.source = source
+        self.concept: str | None = None
+        self._key: str | None = None
+        self._embeds = None  # the vision encoder's output for the plane of ``_key``
+        self._size: tuple[int, int] = (0, 0)
+
+    # -- the protocol -------------------------------------------------------------
+    def set_image(self, rgb: np.ndarray) -> None:
+        """Encode the plane (reused while the same pixels come back)."""
+        self._vision(rgb)
+
+    def predict(self, prompts: PromptSet, multimask: bool = True, mask_input: np.ndarray | None = None) -> MaskPrediction:
+        raise PromptError(CLICKS_MESSAGE)
+
+    def segment_all(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """Every instance of :attr:`concept` on the plane."""
+        if not self.concept:
+            raise PromptError("SAM 3 finds objects by a concept: give a class's prompt text (Label all by class)")
+        return self.segment_text(rgb, self.concept)
+
+    # -- concepts -----------------------------------------------------------------
+    def segment_text(self, rgb: np.ndarray, text: str, threshold: float | None = None) -> list[tuple[np.ndarray, float]]:
+        """Every detection of ``text`` on the plane: [(mask, score)], best first."""
+        text = " ".join(str(text).split())
+        if not text:
+            raise PromptError("SAM 3: the concept text is empty")
+        return self._detect(rgb, text, threshold=threshold)
+
+    def segment_exemplars(self, rgb: np.ndarray, boxes: Sequence[Sequence[float]], labels: Sequence[int | bool] | None = None,
+                          text: str | None = None, threshold: float | None = None) -> list[tuple[np.ndarray, float]]:  # fmt: skip
+        """Every object like the positive exemplar boxes (and unlike the negative ones).
+
+        ``boxes``: (row0, col0, row1, col1) in plane pixels; ``labels``: 1/True positive,
+        0/False negative (default: all positive); ``text``: a concept to go with them."""
+        boxes = [[float(v) for v in b] for b in boxes]
+        if not boxes or any(len(b) != 4 for b in boxes):
+            raise PromptError("SAM 3 exemplars: give boxes as (row0, col0, row1, col1)")
+        labels = [1] * len(boxes) if labels is None else [int(bool(v)) for v in labels]
+        if len(labels) != len(boxes):
+            raise PromptError(f"SAM 3 exemplars: {len(boxes)} boxes but {len(labels)} labels")
+        xyxy = [[c0, r0, c1, r1] for r0, c0, r1, c1 in boxes]  # the processor takes (x0, y0, x1, y1)
+        return self._detect(rgb, text, [xyxy], [labels], threshold)
+
+    # -- inside -------------------------------------------------------------------
+    def _vision(self, rgb: np.ndarray):
+        import torch  # noqa: PLC0415  (torch loads with the model, not with the plugin)
+
+        rgb = _as_rgb(rgb)
+        key = hashlib.blake2b(rgb.tobytes(), digest_size=16, key=repr(rgb.shape).encode()).hexdigest()
+        if key != self._key:
+            pixels = self.processor(images=rgb, return_tensors="pt")["pixel_values"].to(self.device)
+            with torch.inference_mode():
+                self._embeds = self.model.get_vision_features(pixel_values=pixels)
+            self._key, self._size = key, rgb.shape[:2]
+        return self._embeds
+
+    def _detect(self, rgb, text, boxes=None, labels=None, threshold=None) -> list[tuple[np.ndarray, float]]:
+        import torch  # noqa: PLC0415  (as above)
+
+        embeds = self._vision(rgb)
+        h, w = self._size
+        inputs = self.processor(text=text, input_boxes=boxes, input_boxes_labels=labels, original_sizes=[[h, w]],
+                                return_tensors="pt")  # fmt: skip
+        inputs = {k: v.to(self.device) for k, v in inputs.items() if k != "original_sizes"}
+        with torch.inference_mode():
+            out = self.model(vision_embeds=embeds, **inputs)
+        res = self.processor.post_process_instance_segmentation(
+            out, threshold=self.threshold if threshold is None else float(threshold),
+            mask_threshold=self.mask_threshold, target_sizes=[(h, w)],
+        )[0]  # fmt: skip
+        scores = res["scores"].float().cpu().numpy()
+        masks = res["masks"].cpu().numpy().astype(bool)
+        order = np.argsort(-scores, kind="stable")
+        return [(masks[i], float(scores[i])) for i in order]
+
+
+def _as_rgb(rgb: np.ndarray) -> np.ndarray:
+    rgb = np.asarray(rgb)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[..., None], 3, axis=2)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise PromptError(f"SAM 3 needs an (H, W, 3) plane, got shape {rgb.shape}")
+    return np.ascontiguousarray(rgb, dtype=np.uint8)
+
+
+# -- where the weights come from ------------------------------------------------------
+def _looks_like_hub_id(source: str) -> bool:
+    parts = source.split("/")
+    return len(parts) == 2 and all(parts) and not source.startswith((".", "~", "/")) and not Path(source).exists()
+
+
+def _folder_problem(folder: Path) -> str:
+    """'' for a model folder, else what is wrong (naming the folder, not its whole path)."""
+    if not folder.is_dir():
+        return f"{folder.name} is not a folder"
+    if not any((folder / f).is_file() for f in WEIGHT_FILES):
+        return f"{folder.name} holds no model.safetensors (save_pretrained writes one)"
+    return ""
+
+
+def _hub_cached(repo: str) -> bool:
+    """Whether an earlier download is in huggingface_hub's cache (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    try:
+        return any(isinstance(try_to_load_from_cache(repo, f), str) for f in WEIGHT_FILES) and isinstance(
+            try_to_load_from_cache(repo, "config.json"), str
+        )
+    except (OSError, ValueError):
+        return False
+
+
+def resolve_source(checkpoint: str | Path | None = None, download: bool = True) -> tuple[str, bool]:
+    """(what ``from_pretrained`` gets, whether it may download) for a local folder or a hub
+    id; a one-line :class:`CheckpointError` at once when nothing can be loaded (offline,
+    downloads off, a folder without weights). Imports neither torch nor transformers."""
+    from . import registry
+
+    source = str(checkpoint) if checkpoint is not None else DEFAULT_SOURCE
+    if checkpoint is not None and not _looks_like_hub_id(source):
+        folder = Path(source).expanduser()
+        why = _folder_problem(folder)
+        if why:
+            raise CheckpointError(registry._short(f"{NAME}: {why}"), f"{NAME}: {why} ({folder}). " + _what_to_do(DEFAULT_SOURCE))
+        return str(folder), False
+    if _hub_cached(source):
+        return source, False
+    if not download:
+        raise CheckpointError(registry._short(f"{NAME}: {source} is not downloaded (downloads are off)"),
+                              f"{NAME}: {source} is not downloaded and downloads are off. " + _what_to_do(source))  # fmt: skip
+    problem = registry._download_problem(NAME)
+    if problem:
+        raise CheckpointError(problem[0], f"{NAME}: {source} is not downloaded: {problem[1]}. " + _what_to_do(source))
+    return source, True
+
+
+def _what_to_do(repo: str) -> str:
+    return (
+        f"{repo} is gated: accept its licence at https://huggingface.co/{repo}, log in (hf auth login, or set "
+        f"HF_TOKEN) and load once online; or pass a folder saved with save_pretrained. "
+        "SAM 2 and 'seeds' work without it."
+    )
+
+
+def load_sam3(checkpoint: str | Path | None = None, device: str = "cpu", download: bool = True,
+              threshold: float = 0.5) -> Sam3ConceptSegmenter:  # fmt: skip
+    """The segmenter for a local folder or a hub id (see :func:`resolve_source`)."""
+    from . import registry
+
+    source, may_download = resolve_source(checkpoint, download)
+    from .torch_guard import guard_torch_import
+
+    guard_torch_import()  # napari may have loaded Mesa's LLVM: see torch_guard
+    from transformers import Sam3Model, Sam3Processor  # noqa: PLC0415  (heavy: loaded with the model only)
+
+    try:
+        model = Sam3Model.from_pretrained(source, use_safetensors=True, local_files_only=not may_download)
+        processor = Sam3Processor.from_pretrained(source, local_files_only=not may_download)
+    except Exception as e:  # gated without a token, network lost, files that are not SAM 3's: say what to do
+        registry.forget_network_check()
+        text = f"{type(e).__name__}: {e}"
+        gated = any(w in text.lower() for w in ("gated", "401", "403", "unauthorized", "restricted"))
+        line = f"{NAME}: {source} is gated: log in with a token (hf auth login)" if gated else \
+            f"{NAME}: could not load {Path(source).name or source}"  # fmt: skip
+        log.warning("%s: %s", NAME, text)
+        raise CheckpointError(registry._short(line), f"{line} ({' '.join(text.split())[:400]}). " + _what_to_do(
+            DEFAULT_SOURCE if Path(source).exists() else source)) from e  # fmt: skip
+    return Sam3ConceptSegmenter(model, processor, device=device, threshold=threshold, source=source)
