@@ -24,6 +24,7 @@ import warnings
 import weakref
 from typing import TYPE_CHECKING
 
+import numpy as np
 from napari.layers import Labels, Layer, Points, Shapes
 from qtpy.QtCore import QTimer
 
@@ -84,8 +85,6 @@ def _move_crosshairs(self) -> None:
     its own drew it at ``step index * step``, off the image of a series in patient
     coordinates (a CT at z = 100-157 mm: no crosshair on the axial and sagittal views, a
     line beside the image on the coronal one)."""
-    import numpy as np
-
     dims = self.viewer.dims
     displayed = list(dims.displayed[::-1])
     hidden = list(dims.not_displayed[::-1]) or [0]
