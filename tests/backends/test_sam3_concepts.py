@@ -194,6 +194,14 @@ def test_label_all_by_the_class_prompt_is_instances_of_the_class_with_their_scor
     finally:
         del sam3.segment_text
     assert asked[-1][1] == "cell"
+    # with a box ("One object per box" off): the class's prompt on the box's crop
+    sam3.segment_text = noting
+    try:
+        job = LabelAllJob(s, sam3, "nucleus", box=(8, 10, 48, 70), min_size=1).run()
+    finally:
+        del sam3.segment_text
+    assert asked[-1][1] == "cell nucleus" and asked[-1][0].shape == (40, 60, 3)
+    assert job.made and all(not (s.labels.data == r.id)[:8].any() for r in job.made)  # inside the box only
 
 
 def test_the_prompt_survives_the_ontology_file(tmp_path):
