@@ -370,6 +370,22 @@ def _sam3(checkpoint=None, device="auto", download=True, **_options):
 register_backend("sam3", _sam3, "SAM 3 concepts: label all by a class's text (transformers, gated weights)")
 MODELS["sam3"] = ModelSpec("sam3", hf_id="facebook/sam3", filename="model.safetensors",
                            description=MODELS["sam3"].description)  # fmt: skip
+
+
+def _edgetam(checkpoint=None, device="auto", download=True, **_options):
+    """EdgeTAM through transformers (clicks and boxes, fast on CPUs): ``checkpoint`` is a folder
+    saved with ``save_pretrained`` or a hub id (default yonigozlan/EdgeTAM-hf)."""
+    from .edgetam import load_edgetam, missing_libraries, unavailable  # no torch in there
+
+    missing = missing_libraries()
+    if missing:  # said before looking for weights, and without importing torch
+        raise unavailable(missing)
+    return load_edgetam(checkpoint, device=pick_device(device), download=download)
+
+
+register_backend("edgetam", _edgetam, "EdgeTAM: the fast model for CPU laptops")
+MODELS["edgetam"] = ModelSpec("edgetam", hf_id="yonigozlan/EdgeTAM-hf", filename="model.safetensors",
+                              description=MODELS["edgetam"].description)  # fmt: skip
 _BUILT_IN = frozenset(_FACTORIES)
 
 
@@ -407,6 +423,12 @@ def describe_models() -> list[dict]:
     out = []
     for name in model_names():
         spec = MODELS[name]
+        if name == "edgetam":  # a transformers model, as sam3 below
+            from .edgetam import hub_cached
+
+            out.append({"name": name, "description": spec.description, "present": hub_cached(spec.hf_id),
+                        "weights": f"huggingface_hub's cache ({spec.hf_id}) or a folder", "hf_id": spec.hf_id})  # fmt: skip
+            continue
         if name == "sam3":  # a transformers model: a hub snapshot (or a folder given on Load)
             from .sam3 import _hub_cached
 
@@ -461,6 +483,10 @@ def model_status(name: str, checkpoint: str | Path | None = None) -> tuple[bool,
         return False, _short(f"{name}: unknown model"), str(e.args[0])
     if name not in _BUILT_IN and name in _FACTORIES:
         return True, _short(f"{name}: ready (plugin backend)"), spec.description
+    if name == "edgetam":
+        from .edgetam import status  # no torch in there
+
+        return status(checkpoint)
     if name == "sam3":
         return _sam3_status(checkpoint)
     if not spec.needs_weights:

@@ -1,0 +1,282 @@
+"""EdgeTAM through ``transformers`` (>= 5): SAM 2's prompting with a RepViT (timm) image
+encoder, the fast model for CPU laptops.
+
+Clicks (positive, negative) and a box on a plane give masks, as with SAM 2: ``EdgeTamModel``
+and its processor (``Sam2Processor``). Weights come from a local folder saved with
+``save_pretrained`` or a Hugging Face id (default ``yonigozlan/EdgeTAM-hf``, the checkpoint
+transformers' own docs and tests name), always as safetensors (``use_safetensors=True``:
+nothing is unpickled). Its vision backbone is a timm model, so ``timm`` must be installed.
+
+Importing this module imports neither torch nor transformers: they load in
+:func:`load_edgetam` and the segmenter's methods, so the registry can say what is missing first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from ..core.prompts import PromptError, PromptSet
+from .base import CheckpointError, MaskPrediction, ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+NAME = "edgetam"
+DEFAULT_SOURCE = "yonigozlan/EdgeTAM-hf"
+DESCRIPTION = "EdgeTAM: the fast model for CPU laptops"
+#: what a model folder must hold (the processor's files come with it from ``save_pretrained``)
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
+INSTALL = 'pip install "transformers>=5" timm'
+
+
+class EdgeTamSegmenter:
+    """Interactive segmentation with EdgeTAM (``EdgeTamModel`` + ``Sam2Processor``).
+
+    :meth:`set_image` encodes the plane once (kept while the same pixels come back);
+    :meth:`predict` runs the prompt encoder and mask decoder on that embedding, prompts in
+    (row, col) plane pixels handed to the processor as (x, y). Masks come from the
+    processor's ``post_process_masks`` (logits > 0, upsampled to the plane), scores are the
+    predicted IoU clipped to 0-1, best first.
+    """
+
+    name = NAME
+
+    def __init__(self, model, processor, device: str = "cpu", source: str = "") -> None:
+        self.model = model.to(device).eval()
+        self.processor = processor
+        self.device = device
+        self.source = source
+        self._lock = threading.RLock()  # one model call at a time (GUI prefetch + preview)
+        self._key: str | None = None
+        self._embeddings = None  # the image embeddings (a list of feature maps) of the plane of ``_key``
+        self._hw: tuple[int, int] = (0, 0)
+
+    # -- embeddings ------------------------------------------------------------------
+    def set_image(self, rgb: np.ndarray) -> None:
+        import torch  # noqa: PLC0415  (torch loads with the model, not with the plugin)
+
+        rgb = _as_rgb(rgb)
+        key = hashlib.blake2b(rgb.tobytes(), digest_size=16, key=repr(rgb.shape).encode()).hexdigest()
+        with self._lock:
+            if key == self._key:
+                return
+            pixels = self.processor(images=rgb, return_tensors="pt")["pixel_values"].to(self.device)
+            with torch.inference_mode():
+                self._embeddings = self.model.get_image_embeddings(pixels)
+            self._key, self._hw = key, (int(rgb.shape[0]), int(rgb.shape[1]))
+
+    # -- prompting -------------------------------------------------------------------
+    def predict(self, prompts: PromptSet, multimask: bool = True, mask_input: np.ndarray | None = None) -> MaskPrediction:
+        with self._lock:
+            if self._key is None:
+                raise RuntimeError("set_image() first")
+            prompts.check(self._hw)
+            points = labels = boxes = None
+            if len(prompts.points):
+                points = [[prompts.xy.tolist()]]  # (image, object, point, xy)
+                labels = [[prompts.labels.tolist()]]
+            if prompts.box is not None:
+                boxes = [[prompts.box_xyxy.tolist()]]  # (image, box, x0 y0 x1 y1)
+            logits, scores = self._decode(points, labels, boxes, multimask, mask_input)
+            masks = self.processor.post_process_masks(logits, [list(self._hw)])[0][0]  # (K, H, W) bool
+        scores = scores[0, 0].float().cpu().numpy()
+        order = np.argsort(-scores, kind="stable")
+        return MaskPrediction(masks.cpu().numpy()[order], np.clip(scores[order], 0, 1),
+                              logits[0, 0].float().cpu().numpy()[order])  # fmt: skip
+
+    def _decode(self, points, labels, boxes, multimask: bool, mask_input=None):
+        """(low-res mask logits (1, P, K, h, w), predicted IoU (1, P, K)) on the kept embedding."""
+        import torch  # noqa: PLC0415  (as above)
+
+        inputs = self.processor(input_points=points, input_labels=labels, input_boxes=boxes,
+                                original_sizes=[list(self._hw)], return_tensors="pt")  # fmt: skip
+        inputs = {k: v.to(self.device) for k, v in inputs.items() if k != "original_sizes"}
+        if mask_input is not None:
+            inputs["input_masks"] = torch.as_tensor(np.asarray(mask_input, np.float32))[None, None].to(self.device)
+        with torch.inference_mode():
+            out = self.model(image_embeddings=self._embeddings, multimask_output=multimask, **inputs)
+        return out.pred_masks, out.iou_scores
+
+    def segment_all(self, rgb: np.ndarray, points_per_side: int = 16, min_score: float = 0.5,
+                    max_overlap: float = 0.7, batch: int = 64) -> list[tuple[np.ndarray, float]]:  # fmt: skip
+        """Every object on the plane: one click on each point of a grid, the best of each
+        click's masks kept when its predicted IoU reaches ``min_score``, then a mask that
+        overlaps a better one by more than ``max_overlap`` (IoU) dropped. Best first."""
+        self.set_image(rgb)
+        h, w = self._hw
+        rows = (np.arange(points_per_side) + 0.5) * h / points_per_side
+        cols = (np.arange(points_per_side) + 0.5) * w / points_per_side
+        grid = [[float(c), float(r)] for r in rows for c in cols]
+        found: list[tuple[np.ndarray, float]] = []
+        import torch  # noqa: PLC0415  (as above)
+
+        with self._lock:
+            for i in range(0, len(grid), batch):
+                part = grid[i : i + batch]
+                logits, scores = self._decode([[[p] for p in part]], [[[1] for _ in part]], None, True)
+                each, best = torch.arange(len(part)), scores[0].argmax(-1)  # the best mask of each click
+                pick = logits[0, each, best][:, None]  # (P, 1, h, w)
+                masks = self.processor.post_process_masks(pick[None], [[h, w]])[0][:, 0].cpu().numpy()
+                for mask, score in zip(masks, scores[0, each, best].float().cpu().numpy()):
+                    if score >= min_score and mask.any():
+                        found.append((mask, float(np.clip(score, 0, 1))))
+        found.sort(key=lambda ms: -ms[1])
+        kept: list[tuple[np.ndarray, float]] = []
+        for mask, score in found:
+            if all(_iou(mask, k) <= max_overlap for k, _ in kept):
+                kept.append((mask, score))
+        return kept
+
+    def tracker(self):
+        raise PromptError("EdgeTAM tracks not yet in samlabel: track with a SAM 2 model")
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 0.0
+
+
+def _as_rgb(rgb: np.ndarray) -> np.ndarray:
+    rgb = np.asarray(rgb)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[..., None], 3, axis=2)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise PromptError(f"EdgeTAM needs an (H, W, 3) plane, got shape {rgb.shape}")
+    return np.ascontiguousarray(rgb, dtype=np.uint8)
+
+
+# -- what it needs, where the weights come from (no torch here) --------------------------
+def missing_libraries() -> list[str]:
+    """What EdgeTAM needs and lacks: PyTorch, transformers >= 5, timm (found without importing them)."""
+    from importlib.metadata import PackageNotFoundError, version
+    from importlib.util import find_spec
+
+    def absent(mod: str) -> bool:
+        try:
+            return find_spec(mod) is None
+        except (ImportError, ValueError):
+            return True
+
+    out = ["PyTorch"] if absent("torch") else []
+    try:
+        major = int(version("transformers").split(".")[0])
+    except (PackageNotFoundError, ValueError):
+        major = 0
+    if major < 5 or absent("transformers"):
+        out.append("transformers>=5")
+    if absent("timm"):
+        out.append("timm")
+    return out
+
+
+def unavailable(missing: list[str]) -> ModelUnavailable:
+    return ModelUnavailable(
+        f"{NAME} needs PyTorch, transformers>=5 and timm: {INSTALL}",
+        f"{NAME} needs PyTorch, transformers>=5 and timm ({' and '.join(missing)} missing): {INSTALL} "
+        "(or pip install 'napari-samlabel[sam]'); SAM 2 and 'seeds' work without them.",
+    )
+
+
+def _looks_like_hub_id(source: str) -> bool:
+    parts = source.split("/")
+    return len(parts) == 2 and all(parts) and not source.startswith((".", "~", "/")) and not Path(source).exists()
+
+
+def _folder_problem(folder: Path) -> str:
+    """'' for a model folder, else what is wrong (naming the folder, not its whole path)."""
+    if not folder.is_dir():
+        return f"{folder.name} is not a folder"
+    if not any((folder / f).is_file() for f in WEIGHT_FILES):
+        return f"{folder.name} holds no model.safetensors (save_pretrained writes one)"
+    return ""
+
+
+def hub_cached(repo: str) -> bool:
+    """Whether an earlier download is in huggingface_hub's cache (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    try:
+        return any(isinstance(try_to_load_from_cache(repo, f), str) for f in WEIGHT_FILES) and isinstance(
+            try_to_load_from_cache(repo, "config.json"), str
+        )
+    except (OSError, ValueError):
+        return False
+
+
+def _what_to_do(repo: str) -> str:
+    return (f"Load once online to download {repo} (https://huggingface.co/{repo}), or pass a folder saved with "
+            "save_pretrained. SAM 2 and 'seeds' work without it.")  # fmt: skip
+
+
+def resolve_source(checkpoint: str | Path | None = None, download: bool = True) -> tuple[str, bool]:
+    """(what ``from_pretrained`` gets, whether it may download) for a local folder or a hub
+    id; a one-line :class:`CheckpointError` at once when nothing can be loaded (offline,
+    downloads off, a folder without weights). Imports neither torch nor transformers."""
+    from . import registry
+
+    source = str(checkpoint) if checkpoint is not None else DEFAULT_SOURCE
+    if checkpoint is not None and not _looks_like_hub_id(source):
+        folder = Path(source).expanduser()
+        why = _folder_problem(folder)
+        if why:
+            raise CheckpointError(registry._short(f"{NAME}: {why}"), f"{NAME}: {why} ({folder}). " + _what_to_do(DEFAULT_SOURCE))
+        return str(folder), False
+    if hub_cached(source):
+        return source, False
+    if not download:
+        raise CheckpointError(registry._short(f"{NAME}: {source} is not downloaded (downloads are off)"),
+                              f"{NAME}: {source} is not downloaded and downloads are off. " + _what_to_do(source))  # fmt: skip
+    problem = registry._download_problem(NAME)
+    if problem:
+        raise CheckpointError(problem[0], f"{NAME}: {source} is not downloaded: {problem[1]}. " + _what_to_do(source))
+    return source, True
+
+
+def status(checkpoint: str | Path | None = None) -> tuple[bool, str, str]:
+    """registry.model_status for EdgeTAM: libraries, then the folder or hub id (loads nothing)."""
+    from . import registry
+
+    missing = missing_libraries()
+    if missing:
+        e = unavailable(missing)
+        return False, str(e), e.details
+    try:
+        source, downloads = resolve_source(checkpoint, download=True)
+    except CheckpointError as e:
+        return False, str(e), e.details
+    if downloads:
+        return True, registry._short(f"{NAME}: {source} downloads once on Load"), DESCRIPTION
+    return True, registry._short(f"{NAME}: weights present ({Path(source).name or source})"), f"{DESCRIPTION}\nWeights: {source}"
+
+
+def load_edgetam(checkpoint: str | Path | None = None, device: str = "cpu", download: bool = True) -> EdgeTamSegmenter:
+    """The segmenter for a local folder or a hub id (see :func:`resolve_source`)."""
+    from . import registry
+
+    missing = missing_libraries()
+    if missing:  # said before looking for weights, and without importing torch
+        raise unavailable(missing)
+    source, may_download = resolve_source(checkpoint, download)
+    from .torch_guard import guard_torch_import
+
+    guard_torch_import()  # napari may have loaded Mesa's LLVM: see torch_guard
+    from transformers import EdgeTamModel, Sam2Processor  # noqa: PLC0415  (heavy: loaded with the model only)
+
+    try:
+        model = EdgeTamModel.from_pretrained(source, use_safetensors=True, local_files_only=not may_download)
+        processor = Sam2Processor.from_pretrained(source, local_files_only=not may_download)
+    except Exception as e:  # network lost, files that are not EdgeTAM's: say what to do
+        registry.forget_network_check()
+        text = f"{type(e).__name__}: {e}"
+        line = f"{NAME}: could not load {Path(source).name or source}"
+        log.warning("%s: %s", NAME, text)
+        raise CheckpointError(registry._short(line), f"{line} ({' '.join(text.split())[:400]}). " + _what_to_do(
+            DEFAULT_SOURCE if Path(source).exists() else source)) from e  # fmt: skip
+    log.info("%s: weights from %s", NAME, source)
+    return EdgeTamSegmenter(model, processor, device=device, source=source)

@@ -1,0 +1,250 @@
+"""EdgeTAM (issue 24, item 3): SAM 2's clicks and boxes with a RepViT encoder, the fast model
+for CPUs, through transformers' ``EdgeTamModel`` + ``Sam2Processor``.
+
+No weights can be downloaded here, so the model is a SHRUNK random-weight ``EdgeTamModel``
+built from transformers' own config classes: a one-block-per-stage RepViT (timm's
+``repvit_m1`` with 8-32 channels, the architecture name set in the config: transformers'
+default leaves it at resnet50) on 128 px, a 32-wide prompt encoder and mask decoder (about
+72 k parameters), saved with ``save_pretrained`` next to a 128 px ``Sam2Processor``. The
+backend loads that folder through its real loading code (``registry.load_backend``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from napari_samlabel.backends import registry
+from napari_samlabel.backends.base import CheckpointError, ModelUnavailable
+from napari_samlabel.core.prompts import PromptError, PromptSet
+
+SIZE = 128  # the processor's square input; the backbone's strides give 32, 16, 8 (and 4) px maps
+
+
+def tiny_edgetam(seed: int = 0):
+    """(model, processor): EdgeTAM shrunk, random weights, from transformers' config classes."""
+    import torch
+    from transformers import EdgeTamModel, Sam2ImageProcessor, Sam2Processor, TimmWrapperConfig
+    from transformers.models.edgetam.configuration_edgetam import (
+        EdgeTamConfig, EdgeTamMaskDecoderConfig, EdgeTamPromptEncoderConfig, EdgeTamVisionConfig,
+    )  # fmt: skip
+
+    backbone = TimmWrapperConfig(architecture="repvit_m1", model_args={
+        "in_chans": 3, "features_only": True, "out_indices": (0, 1, 2, 3),
+        "embed_dim": (8, 16, 24, 32), "depth": (1, 1, 1, 1)})  # fmt: skip
+    vision = EdgeTamVisionConfig(backbone_config=backbone, backbone_channel_list=[32, 24, 16, 8],
+                                 backbone_feature_sizes=[[SIZE // 4] * 2, [SIZE // 8] * 2, [SIZE // 16] * 2],
+                                 fpn_hidden_size=32)  # fmt: skip
+    config = EdgeTamConfig(
+        vision_config=vision,
+        prompt_encoder_config=EdgeTamPromptEncoderConfig(hidden_size=32, image_size=SIZE, patch_size=16, mask_input_channels=8),
+        mask_decoder_config=EdgeTamMaskDecoderConfig(hidden_size=32, mlp_dim=64, num_attention_heads=4, iou_head_hidden_dim=32),
+    )
+    torch.manual_seed(seed)
+    model = EdgeTamModel(config).eval()
+    images = Sam2ImageProcessor(size={"height": SIZE, "width": SIZE}, mask_size={"height": SIZE // 4, "width": SIZE // 4})
+    return model, Sam2Processor(image_processor=images)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """An EdgeTAM model folder as ``save_pretrained`` writes it (safetensors and the processor)."""
+    pytest.importorskip("transformers.models.edgetam")
+    pytest.importorskip("timm")
+    model, processor = tiny_edgetam()
+    out = tmp_path_factory.mktemp("edgetam-tiny")
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def edgetam(folder):
+    return registry.load_backend("edgetam", str(folder), device="cpu")
+
+
+def plane(h=60, w=80, seed=0):
+    return np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8)
+
+
+def raw_library(folder, rgb, multimask=True, **prompt):
+    """What transformers gives on its own: processor + model + post_process_masks, best first."""
+    import torch
+    from transformers import EdgeTamModel, Sam2Processor
+
+    model = EdgeTamModel.from_pretrained(folder, use_safetensors=True).eval()
+    processor = Sam2Processor.from_pretrained(folder)
+    inputs = processor(images=rgb, return_tensors="pt", **prompt)
+    with torch.no_grad():
+        out = model(**inputs, multimask_output=multimask)
+    masks = processor.post_process_masks(out.pred_masks, inputs["original_sizes"])[0][0].numpy()
+    scores = out.iou_scores[0, 0].numpy()
+    order = np.argsort(-scores, kind="stable")
+    return masks[order], scores[order], out.pred_masks[0, 0].numpy()[order]
+
+
+def same(pred, masks, scores, logits):
+    assert len(pred) == len(scores) > 0
+    assert np.allclose(pred.scores, np.clip(scores, 0, 1), atol=1e-6)
+    assert pred.masks.dtype == bool and pred.masks.shape == masks.shape and np.array_equal(pred.masks, masks)
+    assert np.allclose(pred.logits, logits, atol=1e-5)
+
+
+# -- (a) a click gives masks; the wiring adds nothing ----------------------------------
+@pytest.mark.slow  # the tiny model is built, saved and loaded once (about 10 s with transformers' import)
+def test_a_click_gives_masks_of_the_planes_shape_with_scores(edgetam):
+    rgb = plane()
+    t0 = time.perf_counter()
+    edgetam.set_image(rgb)
+    pred = edgetam.predict(PromptSet([[20, 30]], [1]))
+    print(f"tiny EdgeTAM on 60x80: embedding + a click {time.perf_counter() - t0:.3f} s")
+    assert pred.masks.shape == (3, 60, 80) and pred.masks.dtype == bool
+    assert pred.scores.shape == (3,) and ((0 <= pred.scores) & (pred.scores <= 1)).all()
+    assert list(pred.scores) == sorted(pred.scores, reverse=True)  # best first
+    assert pred.logits.shape == (3, SIZE // 4, SIZE // 4)
+    one = edgetam.predict(PromptSet([[20, 30]], [1]), multimask=False)
+    assert one.masks.shape == (1, 60, 80)
+    with pytest.raises(PromptError, match="only negative"):
+        edgetam.predict(PromptSet([[20, 30]], [0]))
+    with pytest.raises(PromptError, match="outside"):
+        edgetam.predict(PromptSet([[70, 30]], [1]))
+    assert edgetam.name == "edgetam" and registry.MODELS["edgetam"].description == "EdgeTAM: the fast model for CPU laptops"
+
+
+@pytest.mark.slow  # as above
+def test_clicks_and_a_box_give_what_transformers_gives(folder, edgetam):
+    rgb = plane(seed=1)
+    edgetam.set_image(rgb)
+    # (row, col) plane pixels: the processor takes (x, y) = (col, row)
+    prompts = PromptSet([[20, 30], [40, 60]], [1, 0])
+    same(edgetam.predict(prompts), *raw_library(folder, rgb, input_points=[[[[30, 20], [60, 40]]]],
+                                                 input_labels=[[[1, 0]]]))  # fmt: skip
+    boxed = PromptSet([[20, 30]], [1], box=[5, 10, 50, 70])  # (row0, col0, row1, col1)
+    same(edgetam.predict(boxed, multimask=False), *raw_library(
+        folder, rgb, multimask=False, input_points=[[[[30, 20]]]], input_labels=[[[1]]], input_boxes=[[[10, 5, 70, 50]]]))
+    box_only = PromptSet(box=[50, 70, 5, 10])  # corners in any order
+    same(edgetam.predict(box_only), *raw_library(folder, rgb, input_boxes=[[[10, 5, 70, 50]]]))
+    other = plane(seed=2)  # a new plane is encoded again
+    edgetam.set_image(other)
+    same(edgetam.predict(PromptSet([[10, 10]], [1])), *raw_library(folder, other, input_points=[[[[10, 10]]]],
+                                                                    input_labels=[[[1]]]))  # fmt: skip
+
+
+@pytest.mark.slow  # as above
+def test_refining_with_the_last_logits_and_label_all(edgetam):
+    rgb = plane(seed=3)
+    edgetam.set_image(rgb)
+    first = edgetam.predict(PromptSet([[20, 30]], [1]))
+    again = edgetam.predict(PromptSet([[20, 30], [30, 40]], [1, 1]), multimask=False, mask_input=first.logits[0])
+    plain = edgetam.predict(PromptSet([[20, 30], [30, 40]], [1, 1]), multimask=False)
+    assert again.masks.shape == (1, 60, 80) and not np.allclose(again.logits, plain.logits)  # the mask was used
+    found = edgetam.segment_all(rgb, points_per_side=4, min_score=0.0)
+    assert found and all(m.shape == (60, 80) and m.dtype == bool and 0 <= s <= 1 for m, s in found)
+    assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
+    assert edgetam.segment_all(rgb, points_per_side=4, min_score=1.01) == []
+    with pytest.raises(PromptError, match="track with a SAM 2 model"):
+        edgetam.tracker()
+
+
+# -- (b) a click in a session commits an instance ---------------------------------------
+@pytest.mark.slow  # as above
+def test_a_click_in_a_session_commits_an_instance_from_edgetam(edgetam, viewer, classes):
+    from napari_samlabel._napari.prompting import PromptController, model_image
+    from napari_samlabel.api import start_session
+
+    data = plane(60, 80, seed=4)[..., 0].astype(np.float32)
+    image = viewer.add_image(np.stack([data, data[::-1]]), name="cells")  # two frames (60, 80)
+    s = start_session(viewer, image, ontology=classes)
+    viewer.dims.set_current_step(0, 1)
+    pc = PromptController(s, edgetam)
+    pc.add_point([1, 25, 35])  # data (frame, row, col)
+    pc.update_preview()
+    best = pc.result.prediction
+    assert best.masks[0].any()  # random weights still give a mask here
+    rec = pc.commit()
+    assert rec.frames == {1} and rec.sources == "manual"
+    assert np.array_equal(s.labels.data[1] == rec.id, best.masks[0]) and not (s.labels.data[0] == rec.id).any()
+    # the backend on what the model saw (the frame shown, windowed to uint8 RGB) gives the same mask
+    edgetam.set_image(pc.plane_rgb(pc.current_plane(), *model_image(s)))
+    assert np.array_equal(edgetam.predict(PromptSet([[25, 35]], [1])).masks[0], best.masks[0])
+
+
+# -- (c) what is missing, said in one line ---------------------------------------------
+def one_line(e: BaseException) -> str:
+    text = str(e)
+    assert "\n" not in text and len(text) <= registry.SHORT, text
+    return text
+
+
+@pytest.fixture
+def empty_hub(tmp_path, monkeypatch):
+    """An empty Hugging Face cache, no offline flag set, no earlier network check."""
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    hub = pytest.importorskip("huggingface_hub.constants")
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    registry.forget_network_check()
+    yield tmp_path
+    registry.forget_network_check()
+
+
+def test_missing_weights_offline_are_said_at_once_in_one_line(empty_hub, monkeypatch, tmp_path):
+    pytest.importorskip("transformers.models.edgetam")
+    pytest.importorskip("timm")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    t0 = time.perf_counter()
+    with pytest.raises(CheckpointError) as e:
+        registry.load_backend("edgetam", device="cpu")
+    assert time.perf_counter() - t0 < 1.0
+    assert one_line(e.value) == "edgetam: no weights here and no network"
+    assert "yonigozlan/EdgeTAM-hf" in e.value.details and "HF_HUB_OFFLINE" in e.value.details
+    assert registry.model_status("edgetam")[:2] == (False, "edgetam: no weights here and no network")
+    with pytest.raises(CheckpointError) as e:
+        registry.load_backend("edgetam", download=False)
+    assert one_line(e.value) == "edgetam: yonigozlan/EdgeTAM-hf is not downloaded (downloads are off)"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError) as e:
+        registry.load_backend("edgetam", str(tmp_path / "empty"))
+    assert "holds no model.safetensors" in one_line(e.value)
+    with pytest.raises(CheckpointError, match="is not a folder"):
+        registry.load_backend("edgetam", str(tmp_path / "nowhere"))
+    listed = {m["name"]: m for m in registry.describe_models()}
+    assert listed["edgetam"]["present"] is False and listed["edgetam"]["hf_id"] == "yonigozlan/EdgeTAM-hf"
+
+
+def test_missing_timm_is_one_line_naming_the_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "timm" else real(name, *a))
+    with pytest.raises(ModelUnavailable) as e:
+        registry.load_backend("edgetam")
+    assert one_line(e.value) == 'edgetam needs PyTorch, transformers>=5 and timm: pip install "transformers>=5" timm'
+    assert "timm missing" in e.value.details
+    ready, line, _ = registry.model_status("edgetam")
+    assert not ready and line == str(e.value)
+
+
+def test_a_folder_that_is_not_edgetam_says_could_not_load(tmp_path):
+    pytest.importorskip("transformers.models.edgetam")
+    pytest.importorskip("timm")
+    (tmp_path / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(CheckpointError) as e:
+        registry.load_backend("edgetam", str(tmp_path), device="cpu")
+    assert one_line(e.value) == f"edgetam: could not load {tmp_path.name}"
+
+
+# -- (d) the plugin stays light ----------------------------------------------------------
+def test_importing_the_plugin_and_the_edgetam_module_loads_no_torch_nor_transformers():
+    code = (
+        "import sys, napari_samlabel, napari_samlabel.backends.registry as r, napari_samlabel.backends.edgetam; "
+        "r.model_status('edgetam', '/nowhere'); r.model_names(); "
+        "print([m for m in ('torch', 'transformers', 'timm') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
