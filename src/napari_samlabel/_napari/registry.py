@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from psygnal import Signal
 
+from ..core.errors import SamlabelError
 from ..core.ontology import HOTKEYS
 from .keys import KeyRouter
 from .views import ViewSet
@@ -91,7 +92,14 @@ class SessionList:
         return self.backend if self.backend is not None else self.weight_free()
 
     def tracker(self):
-        return self.model().tracker()
+        """The loaded model's tracker; a model that only labels (SAM 3's concept model) says so."""
+        model = self.model()
+        make = getattr(model, "tracker", None)
+        if make is None:
+            name = getattr(model, "name", type(model).__name__)
+            raise SamlabelError(f"{name} labels but does not track: load a SAM 2 model (or seeds) in the "
+                                "Segment tab to track")  # fmt: skip
+        return make()
 
     def add(self, session: AnnotationSession) -> None:
         self.sessions.append(session)

@@ -321,7 +321,15 @@ class SegmentWidget(QWidget):
 
     # -- model -------------------------------------------------------------
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "SAM 2 checkpoint", "", "Checkpoints (*.pt *.pth);;All files (*)")
+        """A SAM 2 checkpoint file, or the folder of a transformers model (SAM 3, EdgeTAM:
+        config.json and model.safetensors, as the hub or save_pretrained writes them)."""
+        from ..backends.registry import MODELS
+
+        spec = MODELS.get(self.model_combo.currentText())
+        if spec is not None and (spec.filename or "").endswith(".safetensors"):
+            path = QFileDialog.getExistingDirectory(self, f"{spec.name} model folder (config.json, model.safetensors)")
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "SAM 2 checkpoint", "", "Checkpoints (*.pt *.pth);;All files (*)")
         if path:
             self.checkpoint_edit.setText(path)
 

@@ -303,7 +303,7 @@ def apply_fast(backend, on: bool) -> tuple[bool, str]:
     set_fast = getattr(backend, "set_fast", None)
     if set_fast is None:
         name = getattr(backend, "name", "this backend")
-        return False, (f"fast mode: {name} has none (it runs no neural network)" if on else "fast mode off")
+        return False, (f"fast mode: {name} has none" if on else "fast mode off")
     active = bool(set_fast(on))
     return active, getattr(backend, "fast_message", "") or ("fast mode on" if active else "fast mode off")
 
