@@ -7,6 +7,9 @@ built from transformers' own config classes: a one-block-per-stage RepViT (timm'
 default leaves it at resnet50) on 128 px, a 32-wide prompt encoder and mask decoder (about
 72 k parameters), saved with ``save_pretrained`` next to a 128 px ``Sam2Processor``. The
 backend loads that folder through its real loading code (``registry.load_backend``).
+Tracking uses a second folder, as the hub's checkpoint is laid out: a shrunk random-weight
+``EdgeTamVideoModel`` (see ``tiny_edgetam_video``) and a ``Sam2VideoProcessor``, from which
+the prompting model loads too.
 """
 
 from __future__ import annotations
@@ -146,8 +149,6 @@ def test_refining_with_the_last_logits_and_label_all(edgetam):
     assert found and all(m.shape == (60, 80) and m.dtype == bool and 0 <= s <= 1 for m, s in found)
     assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
     assert edgetam.segment_all(rgb, points_per_side=4, min_score=1.01) == []
-    with pytest.raises(PromptError, match="track with a SAM 2 model"):
-        edgetam.tracker()
 
 
 # -- (b) a click in a session commits an instance ---------------------------------------
@@ -248,3 +249,186 @@ def test_importing_the_plugin_and_the_edgetam_module_loads_no_torch_nor_transfor
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+# -- (e) tracking with EdgeTAM's video model ---------------------------------------------
+def tiny_edgetam_video(seed: int = 0):
+    """(model, processor): EdgeTamVideoModel shrunk, random weights, the checkpoint layout of the
+    hub's (one folder for the image and the video model, a ``Sam2VideoProcessor``). Its memory
+    reads 64 channels (fixed in transformers) and splits object pointers into them, so the
+    model is 128 wide (about 1 M parameters). The object score head is biased to +2: with
+    random weights the objects would otherwise be absent on every frame."""
+    import torch
+    from transformers import EdgeTamVideoConfig, EdgeTamVideoModel, Sam2ImageProcessor, Sam2VideoProcessor, TimmWrapperConfig
+    from transformers.models.edgetam.configuration_edgetam import EdgeTamVisionConfig
+    from transformers.models.edgetam_video.configuration_edgetam_video import (
+        EdgeTamVideoMaskDecoderConfig, EdgeTamVideoPromptEncoderConfig,
+    )  # fmt: skip
+    from transformers.models.sam2_video.video_processing_sam2_video import Sam2VideoVideoProcessor
+
+    wide = 128
+    backbone = TimmWrapperConfig(architecture="repvit_m1", model_args={
+        "in_chans": 3, "features_only": True, "out_indices": (0, 1, 2, 3),
+        "embed_dim": (8, 16, 24, 32), "depth": (1, 1, 1, 1)})  # fmt: skip
+    vision = EdgeTamVisionConfig(backbone_config=backbone, backbone_channel_list=[32, 24, 16, 8],
+                                 backbone_feature_sizes=[[SIZE // 4] * 2, [SIZE // 8] * 2, [SIZE // 16] * 2],
+                                 fpn_hidden_size=wide)  # fmt: skip
+    config = EdgeTamVideoConfig(
+        vision_config=vision, image_size=SIZE,
+        prompt_encoder_config=EdgeTamVideoPromptEncoderConfig(hidden_size=wide, image_size=SIZE, patch_size=16, mask_input_channels=8),
+        mask_decoder_config=EdgeTamVideoMaskDecoderConfig(hidden_size=wide, mlp_dim=64, num_attention_heads=4, iou_head_hidden_dim=32),
+        memory_attention_hidden_size=wide, memory_attention_mlp_hidden_size=64, memory_attention_num_layers=1,
+        memory_attention_rope_feat_sizes=[SIZE // 16] * 2, memory_attention_rope_k_sizes=[2, 2],
+        perceiver_resampler_num_latents=8, perceiver_resampler_num_latents_2d=4, perceiver_resampler_mlp_intermediate_size=64,
+        perceiver_resampler_num_layers=1, memory_encoder_hidden_size=wide, mask_downsampler_embed_dim=wide,
+        memory_fuser_intermediate_dim=64, memory_fuser_embed_dim=wide, memory_fuser_num_layers=1,
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    model = EdgeTamVideoModel(config).eval()
+    with torch.no_grad():
+        model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(2.0)
+    images = Sam2ImageProcessor(size={"height": SIZE, "width": SIZE}, mask_size={"height": SIZE // 4, "width": SIZE // 4})
+    videos = Sam2VideoVideoProcessor(size={"height": SIZE, "width": SIZE})
+    return model, Sam2VideoProcessor(image_processor=images, video_processor=videos)
+
+
+@pytest.fixture(scope="module")
+def video_folder(tmp_path_factory):
+    pytest.importorskip("transformers.models.edgetam_video")
+    pytest.importorskip("timm")
+    model, processor = tiny_edgetam_video()
+    out = tmp_path_factory.mktemp("edgetam-video-tiny")
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def movie_frames():
+    from napari_samlabel.backends.tracking import FrameSource
+    from napari_samlabel.core.planes import Plane
+    from napari_samlabel.synthetic import fluorescence_timelapse
+
+    image, truth = fluorescence_timelapse(n_frames=6, size=64, n_cells=3, seed=2)
+    frames = FrameSource(image, Plane(image.shape, (1, 2), (0, 0, 0)), 0, (float(image.min()), float(image.max())))
+    return frames, truth
+
+
+def raw_video_library(folder, frames, start, masks, n, reverse, keyframe=None):
+    """transformers on its own: the whole video through the video processor, the masks added on
+    the start frame (and ``keyframe`` (frame, {id: mask}) after it), propagated:
+    {frame: (masks (N, H, W) bool, object score logits (N,))}."""
+    import torch
+    from transformers import EdgeTamVideoModel, Sam2VideoProcessor
+
+    model = EdgeTamVideoModel.from_pretrained(folder, use_safetensors=True).eval()
+    processor = Sam2VideoProcessor.from_pretrained(folder)
+    video = np.stack([frames[t] for t in range(len(frames))])
+    session = processor.init_video_session(video=video, inference_device="cpu")
+    for frame, on in [(start, masks)] + ([keyframe] if keyframe else []):
+        processor.add_inputs_to_inference_session(session, frame_idx=frame, obj_ids=list(on),
+                                                  input_masks=[torch.from_numpy(m) for m in on.values()])  # fmt: skip
+        model(inference_session=session, frame_idx=frame)
+    out = {}
+    for o in model.propagate_in_video_iterator(session, start_frame_idx=start, max_frame_num_to_track=n, reverse=reverse):
+        logits = processor.post_process_masks([o.pred_masks], [list(frames.hw)], binarize=False)[0][:, 0]
+        out[int(o.frame_idx)] = ((logits > 0).numpy(), o.object_score_logits.reshape(-1).numpy())
+    return out
+
+
+@pytest.mark.slow  # the tiny video model is built, saved and loaded (about 10 s)
+def test_tracking_gives_what_transformers_gives(video_folder, movie_frames):
+    from napari_samlabel.backends.edgetam import EdgeTamTracker
+
+    frames, truth = movie_frames
+    backend = registry.load_backend("edgetam", str(video_folder), device="cpu")  # the hub's layout: one folder
+    tracker = backend.tracker()
+    assert isinstance(tracker, EdgeTamTracker) and backend.tracker() is tracker and tracker.name == "edgetam"
+    start = 2
+    ids = [int(i) for i in np.unique(truth[start]) if i][:2]
+    masks = {i: truth[start] == i for i in ids}
+    encoded, real = [], tracker.model.get_image_features
+    tracker.model.get_image_features = lambda pixels, **kw: encoded.append(1) or real(pixels, **kw)
+    t0 = time.perf_counter()
+    try:
+        forward = list(tracker.track(frames, start, masks, "forward", n_frames=None))
+    finally:
+        del tracker.model.get_image_features
+    print(f"tiny EdgeTAM tracking, 2 objects, 3 frames of 64x64: {time.perf_counter() - t0:.2f} s")
+    assert len(encoded) == 4  # each frame once (the start frame, then 3), whatever the number of objects
+    backward = list(tracker.track(frames, start, masks, "backward", n_frames=None))
+    assert [s.frame for s in forward] == [3, 4, 5] and [s.frame for s in backward] == [1, 0]
+    for steps, reverse in ((forward, False), (backward, True)):
+        raw = raw_video_library(video_folder, frames, start, masks, len(steps), reverse)
+        assert sorted(raw) == sorted([start] + [s.frame for s in steps])
+        for step in steps:
+            want, logits = raw[step.frame]
+            for k, i in enumerate(ids):
+                got = step.objects[i]
+                assert got.present == (bool(want[k].any()) and logits[k] > 0)
+                assert got.score == pytest.approx(1 / (1 + np.exp(-logits[k])), abs=1e-6)
+                assert got.mask.dtype == bool and np.array_equal(got.mask, want[k] if got.present else np.zeros_like(want[k]))
+    assert any(o.present and o.mask.any() for s in forward for o in s.objects.values())  # not all empty
+
+
+@pytest.mark.slow  # as above
+def test_tracking_keyframes_cancel_and_an_image_only_folder(video_folder, movie_frames, folder):
+    frames, truth = movie_frames
+    tracker = registry.load_backend("edgetam", str(video_folder), device="cpu").tracker()
+    ids = [int(i) for i in np.unique(truth[0]) if i][:2]
+    masks = {i: truth[0] == i for i in ids}
+    steps = list(tracker.track(frames, 0, masks, "forward", n_frames=None, keyframes={3: {ids[0]: truth[3] == ids[0]}}))
+    assert [s.frame for s in steps] == [1, 2, 3, 4, 5]
+    assert ids[0] not in steps[2].objects and ids[1] in steps[2].objects  # the user's keyframe stays theirs
+    # past its keyframe the object follows what transformers gives when conditioned on both masks
+    raw = raw_video_library(video_folder, frames, 0, {ids[0]: masks[ids[0]]}, 5, False, (3, {ids[0]: truth[3] == ids[0]}))
+    for step in steps[3:]:
+        want, logits = raw[step.frame]
+        got = step.objects[ids[0]]
+        assert got.score == pytest.approx(1 / (1 + np.exp(-logits[0])), abs=1e-6)
+        assert np.array_equal(got.mask, want[0] if got.present else np.zeros_like(want[0]))
+    without = list(tracker.track(frames, 0, masks, "forward", n_frames=None))
+    assert not np.array_equal(without[4].objects[ids[0]].mask, steps[4].objects[ids[0]].mask) or \
+        without[4].objects[ids[0]].score != steps[4].objects[ids[0]].score  # the keyframe changed what follows
+    seen = []
+    for step in tracker.track(frames, 0, masks, "forward", n_frames=None, cancelled=lambda: len(seen) >= 2):
+        seen.append(step.frame)
+    assert seen == [1, 2]
+    assert list(tracker.track(frames, 0, {ids[0]: np.zeros_like(masks[ids[0]])})) == []  # no object: nothing to do
+    image_only = registry.load_backend("edgetam", str(folder), device="cpu")
+    with pytest.raises(CheckpointError) as e:
+        image_only.tracker()
+    assert one_line(e.value) == f"edgetam: {folder.name} has no tracking weights" and "SAM 2" in e.value.details
+
+
+@pytest.mark.slow  # as above
+def test_a_session_tracks_an_instance_with_edgetam(video_folder, movie_frames, classes):
+    from napari.components import ViewerModel
+
+    from napari_samlabel._napari.tracking import TrackOptions, make_job
+    from napari_samlabel.api import start_session
+
+    frames, truth = movie_frames
+    viewer = ViewerModel()
+    s = start_session(viewer, viewer.add_image(frames.data), ontology=classes)
+    viewer.dims.set_current_step(0, 1)
+    i = int([v for v in np.unique(truth[1]) if v][0])
+    rec = s.commit(truth[1] == i, region=(1,))
+    tracker = registry.load_backend("edgetam", str(video_folder), device="cpu").tracker()
+    job = make_job(s, tracker, [rec.id], TrackOptions("forward", None)).run()
+    expected = list(tracker.track(frames, 1, {rec.id: truth[1] == i}, "forward", n_frames=None))
+    written = {st.frame for st in expected if st.objects[rec.id].present}
+    assert written and s.table[rec.id].frames == {1} | written and job.total == 4
+    for st in expected:
+        assert np.array_equal(s.labels.data[st.frame] == rec.id, st.objects[rec.id].mask)
+        if st.frame in written:
+            assert s.table[rec.id].frame_scores[st.frame] == pytest.approx(st.objects[rec.id].score)
+
+
+@pytest.mark.slow  # as above
+def test_clicks_from_the_hubs_layout_a_video_models_folder(video_folder):
+    edgetam = registry.load_backend("edgetam", str(video_folder), device="cpu")
+    rgb = plane(seed=5)
+    edgetam.set_image(rgb)
+    same(edgetam.predict(PromptSet([[20, 30], [40, 60]], [1, 0])),
+         *raw_library(video_folder, rgb, input_points=[[[[30, 20], [60, 40]]]], input_labels=[[[1, 0]]]))  # fmt: skip
