@@ -58,7 +58,9 @@ def cpu_info() -> dict:
 def edgetam_config():
     """EdgeTAM's full-size config from transformers, the RepViT backbone named: ``EdgeTamVisionConfig``'s
     default spells the timm key ``archirecture`` (transformers 5.x), so the architecture stays
-    TimmWrapperConfig's default, resnet50, and the model is not EdgeTAM."""
+    TimmWrapperConfig's default, resnet50, and the model is not EdgeTAM. (The released checkpoint's
+    config names it: transformers' conversion script takes the backbone config from
+    ``timm/repvit_m1.dist_in1k``.)"""
     from transformers import EdgeTamConfig, EdgeTamVisionConfig, TimmWrapperConfig
 
     backbone = TimmWrapperConfig(architecture="repvit_m1",

@@ -254,7 +254,8 @@ def test_importing_the_plugin_and_the_edgetam_module_loads_no_torch_nor_transfor
 # -- (e) tracking with EdgeTAM's video model ---------------------------------------------
 def tiny_edgetam_video(seed: int = 0):
     """(model, processor): EdgeTamVideoModel shrunk, random weights, the checkpoint layout of the
-    hub's (one folder for the image and the video model, a ``Sam2VideoProcessor``). Its memory
+    hub's (one folder for the image and the video model, a ``Sam2VideoProcessor``: transformers'
+    conversion script saves EdgeTamVideoModel, and EdgeTamModel loads its subset). Its memory
     reads 64 channels (fixed in transformers) and splits object pointers into them, so the
     model is 128 wide (about 1 M parameters). The object score head is biased to +2: with
     random weights the objects would otherwise be absent on every frame."""
@@ -282,6 +283,8 @@ def tiny_edgetam_video(seed: int = 0):
         perceiver_resampler_num_latents=8, perceiver_resampler_num_latents_2d=4, perceiver_resampler_mlp_intermediate_size=64,
         perceiver_resampler_num_layers=1, memory_encoder_hidden_size=wide, mask_downsampler_embed_dim=wide,
         memory_fuser_intermediate_dim=64, memory_fuser_embed_dim=wide, memory_fuser_num_layers=1,
+        # as transformers' conversion of the released checkpoint (convert_edgetam_video_to_hf.py) sets them
+        enable_temporal_pos_encoding_for_object_pointers=False, enable_occlusion_spatial_embedding=False,
     )  # fmt: skip
     torch.manual_seed(seed)
     model = EdgeTamVideoModel(config).eval()
