@@ -1,6 +1,6 @@
 """EdgeTAM against SAM 2.1 tiny on the CPU: a plane's image embedding and a prompt's decode.
 
-    python benchmarks/bench_edgetam.py [--rounds 7] [--decodes 5] [--threads N] [--json out.json]
+    python benchmarks/bench_edgetam.py [--rounds 7] [--decodes 5] [--track 4] [--threads N] [--json out.json]
 
 Both at 1024 px with random weights built from each library's own full-size config (speed does
 not depend on the weights; no weights can be downloaded here):
@@ -15,6 +15,13 @@ not depend on the weights; no weights can be downloaded here):
   ``Sam2Processor`` + ``EdgeTamModel.get_image_embeddings`` (embedding) and processor +
   ``EdgeTamModel(image_embeddings=...)`` + ``post_process_masks`` (decode); the tests show it
   gives exactly what transformers gives.
+
+``--track N`` (0: none) also times a tracked frame, each model through the plugin's tracker on
+the same N + 1 frames, one object from its true mask: SAM 2.1 tiny's ``Sam2Tracker`` (sam2's
+video predictor) against ``EdgeTamTracker`` (``EdgeTamVideoModel`` from its full-size config,
+the backbone named and the released checkpoint's flags), two runs each, interleaved; a frame's
+time is its step's (the first step of a run, which also encodes the start frame and its mask, left
+out).
 
 The plane is a 1024 x 1024 synthetic fluorescence frame windowed to uint8 RGB; the prompt is
 one positive click on a cell. Runs are interleaved (SAM 2, EdgeTAM, SAM 2, ...) after a
@@ -101,6 +108,43 @@ def plane():
     return rgb, (int(rows.mean()), int(cols.mean()))
 
 
+def track_times(n: int, runs: int = 2) -> dict:
+    """Seconds per tracked frame: {"sam2": [...], "edgetam": [...]} (torch threads as set)."""
+    import torch
+    from transformers import EdgeTamVideoConfig, EdgeTamVideoModel, Sam2ImageProcessor, Sam2VideoProcessor
+    from transformers.models.sam2_video.video_processing_sam2_video import Sam2VideoVideoProcessor
+
+    from napari_samlabel.backends.edgetam import EdgeTamTracker
+    from napari_samlabel.backends.sam2 import Sam2Segmenter, build_model
+    from napari_samlabel.backends.tracking import FrameSource
+    from napari_samlabel.core.planes import Plane
+    from napari_samlabel.synthetic import fluorescence_timelapse
+
+    torch.manual_seed(0)
+    sam2 = Sam2Segmenter(build_model(CONFIG, None, "cpu"), "sam2.1-tiny").tracker()
+    vision = edgetam_config().vision_config
+    config = EdgeTamVideoConfig(vision_config=vision, enable_temporal_pos_encoding_for_object_pointers=False,
+                                enable_occlusion_spatial_embedding=False)  # fmt: skip
+    torch.manual_seed(0)
+    processor = Sam2VideoProcessor(image_processor=Sam2ImageProcessor(), video_processor=Sam2VideoVideoProcessor())
+    edgetam = EdgeTamTracker(EdgeTamVideoModel(config).eval(), processor)
+    image, truth = fluorescence_timelapse(n_frames=n + 1, size=SIZE, n_cells=12, seed=1)
+    frames = FrameSource(image, Plane(image.shape, (1, 2), (0, 0, 0)), 0, (float(image.min()), float(image.max())))
+    first = [v for v in np.unique(truth[0]) if v][0]
+    masks = {1: truth[0] == first}
+    out = {"sam2": [], "edgetam": []}
+    for _ in range(runs):
+        for name, tracker in (("sam2", sam2), ("edgetam", edgetam)):
+            steps = []
+            t0 = time.perf_counter()
+            for _step in tracker.track(frames, 0, masks, "forward", n_frames=None):
+                t1 = time.perf_counter()
+                steps.append(t1 - t0)
+                t0 = t1
+            out[name] += steps[1:]  # the first step also encodes the start frame and its mask
+    return out
+
+
 def run(rounds: int, decodes: int, threads: int | None) -> dict:
     import torch
 
@@ -143,7 +187,7 @@ def run(rounds: int, decodes: int, threads: int | None) -> dict:
             t["edgetam_decode"].append(timed(edgetam_decode))
     med = {k: statistics.median(v) for k, v in t.items()}
     info["load_after"] = os.getloadavg()
-    return {
+    return {"track_frames": 0, 
         "cpu": info,
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -160,10 +204,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7, help="embeddings of each model (interleaved)")
     ap.add_argument("--decodes", type=int, default=5, help="decodes of each model per round")
+    ap.add_argument("--track", type=int, default=4, help="frames tracked per run (0: no tracking)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--json", default=None, help="write the figures here too")
     args = ap.parse_args()
     out = run(args.rounds, args.decodes, args.threads)
+    if args.track:
+        tracked = track_times(args.track)
+        out["track_frames"] = args.track
+        out["cpu"]["load_after_tracking"] = os.getloadavg()
+        out["median_s"].update({f"{k}_track": statistics.median(v) for k, v in tracked.items()})
+        out["spread_s"].update({f"{k}_track": [min(v), max(v)] for k, v in tracked.items()})
+        out["runs"].update({f"{k}_track": len(v) for k, v in tracked.items()})
+        out["sam2_over_edgetam"]["track"] = out["median_s"]["sam2_track"] / out["median_s"]["edgetam_track"]
     cpu, med, ratio = out["cpu"], out["median_s"], out["sam2_over_edgetam"]
     print(f"CPU: {cpu['model']} ({cpu['cpus']} CPUs seen, torch threads {out['torch_threads']}); "
           f"AMX: {', '.join(cpu['amx']) or 'no'}; avx512_bf16: {'yes' if cpu['avx512_bf16'] else 'no'}; "
@@ -172,8 +225,9 @@ def main() -> None:
     print(f"parameters: SAM 2.1 tiny {p['sam2.1-tiny'] / 1e6:.1f} M (image encoder {p['sam2.1-tiny_image_encoder'] / 1e6:.1f} M), "
           f"EdgeTAM {p['edgetam'] / 1e6:.1f} M (image encoder {p['edgetam_image_encoder'] / 1e6:.1f} M)")  # fmt: skip
     print(f"{'1024 px, fp32, medians':<28}{'SAM 2.1 tiny':>14}{'EdgeTAM':>12}{'SAM 2 / EdgeTAM':>18}")
-    for what in ("embed", "decode"):
-        print(f"{'image embedding' if what == 'embed' else 'a click decoded':<28}{med['sam2_' + what]:>13.3f}s"
+    labels = {"embed": "image embedding", "decode": "a click decoded", "track": "a frame tracked (1 object)"}
+    for what in [w for w in labels if w in ratio]:
+        print(f"{labels[what]:<28}{med['sam2_' + what]:>13.3f}s"
               f"{med['edgetam_' + what]:>11.3f}s{ratio[what]:>17.2f}x")  # fmt: skip
     print(f"runs: {out['runs']}")
     if args.json:

@@ -116,6 +116,7 @@ def test_a_click_gives_masks_of_the_planes_shape_with_scores(edgetam):
     with pytest.raises(PromptError, match="outside"):
         edgetam.predict(PromptSet([[70, 30]], [1]))
     assert edgetam.name == "edgetam" and registry.MODELS["edgetam"].description == "EdgeTAM: the fast model for CPU laptops"
+    assert registry.apply_fast(edgetam, True) == (False, "fast mode: none for EdgeTAM yet (it runs in fp32)")
 
 
 @pytest.mark.slow  # as above

@@ -59,6 +59,14 @@ class EdgeTamSegmenter:
         self._embeddings = None  # the image embeddings (a list of feature maps) of the plane of ``_key``
         self._hw: tuple[int, int] = (0, 0)
 
+    fast_message = ""
+
+    def set_fast(self, on: bool) -> bool:
+        """No fast mode (bf16) for EdgeTAM yet: it stays fp32, and says so (without this the
+        registry would say it runs no neural network)."""
+        self.fast_message = "fast mode: none for EdgeTAM yet (it runs in fp32)" if on else "fast mode off"
+        return False
+
     # -- embeddings ------------------------------------------------------------------
     def set_image(self, rgb: np.ndarray) -> None:
         import torch  # noqa: PLC0415  (torch loads with the model, not with the plugin)
