@@ -275,14 +275,16 @@ def status(checkpoint: str | Path | None = None) -> tuple[bool, str, str]:
     return True, registry._short(f"{NAME}: weights present ({Path(source).name or source})"), f"{DESCRIPTION}\nWeights: {source}"
 
 
-def load_edgetam(checkpoint: str | Path | None = None, device: str = "cpu", download: bool = True) -> EdgeTamSegmenter:
-    """The segmenter for a local folder or a hub id (see :func:`resolve_source`)."""
+def load_edgetam(checkpoint: str | Path | None = None, device: str = "auto", download: bool = True) -> EdgeTamSegmenter:
+    """The segmenter for a local folder or a hub id (see :func:`resolve_source`); ``device``
+    "auto" is picked once the weights are found (picking imports torch)."""
     from . import registry
 
     missing = missing_libraries()
     if missing:  # said before looking for weights, and without importing torch
         raise unavailable(missing)
-    source, may_download = resolve_source(checkpoint, download)
+    source, may_download = resolve_source(checkpoint, download)  # before torch loads: offline fails fast
+    device = registry.pick_device(device)
     from .torch_guard import guard_torch_import
 
     guard_torch_import()  # napari may have loaded Mesa's LLVM: see torch_guard

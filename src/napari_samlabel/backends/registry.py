@@ -380,7 +380,7 @@ def _edgetam(checkpoint=None, device="auto", download=True, **_options):
     missing = missing_libraries()
     if missing:  # said before looking for weights, and without importing torch
         raise unavailable(missing)
-    return load_edgetam(checkpoint, device=pick_device(device), download=download)
+    return load_edgetam(checkpoint, device=device, download=download)  # the device is picked once weights are found
 
 
 register_backend("edgetam", _edgetam, "EdgeTAM: the fast model for CPU laptops")
