@@ -364,7 +364,7 @@ def _sam3(checkpoint=None, device="auto", download=True, **_options):
         raise _sam3_unavailable(missing)
     from .sam3 import load_sam3  # no torch in there until a model loads
 
-    return load_sam3(checkpoint, device=pick_device(device), download=download)
+    return load_sam3(checkpoint, device=device, download=download)  # the device is picked once weights are found
 
 
 register_backend("sam3", _sam3, "SAM 3 concepts: label all by a class's text (transformers, gated weights)")

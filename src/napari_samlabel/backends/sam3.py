@@ -202,7 +202,8 @@ def load_sam3(checkpoint: str | Path | None = None, device: str = "cpu", downloa
     """The segmenter for a local folder or a hub id (see :func:`resolve_source`)."""
     from . import registry
 
-    source, may_download = resolve_source(checkpoint, download)
+    source, may_download = resolve_source(checkpoint, download)  # before torch loads: offline fails fast
+    device = registry.pick_device(device)  # "auto" picks by importing torch: only once weights are found
     from .torch_guard import guard_torch_import
 
     guard_torch_import()  # napari may have loaded Mesa's LLVM: see torch_guard
