@@ -24,6 +24,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..core.prompts import PromptError, PromptSet
+from . import hf_weights
 from .base import CheckpointError, MaskPrediction, ModelUnavailable
 from .tracking import AbsenceCounter, FrameSource, ObjectResult, TrackStep, frame_order
 
@@ -33,7 +34,6 @@ NAME = "edgetam"
 DEFAULT_SOURCE = "yonigozlan/EdgeTAM-hf"
 DESCRIPTION = "EdgeTAM: the fast model for CPU laptops"
 #: what a model folder must hold (the processor's files come with it from ``save_pretrained``)
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 INSTALL = 'pip install "transformers>=5" timm'
 
 
@@ -201,32 +201,10 @@ def unavailable(missing: list[str]) -> ModelUnavailable:
     )
 
 
-def _looks_like_hub_id(source: str) -> bool:
-    parts = source.split("/")
-    return len(parts) == 2 and all(parts) and not source.startswith((".", "~", "/")) and not Path(source).exists()
 
 
-def _folder_problem(folder: Path) -> str:
-    """'' for a model folder, else what is wrong (naming the folder, not its whole path)."""
-    if not folder.is_dir():
-        return f"{folder.name} is not a folder"
-    if not any((folder / f).is_file() for f in WEIGHT_FILES):
-        return f"{folder.name} holds no model.safetensors (save_pretrained writes one)"
-    return ""
 
 
-def hub_cached(repo: str) -> bool:
-    """Whether an earlier download is in huggingface_hub's cache (no network)."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return False
-    try:
-        return any(isinstance(try_to_load_from_cache(repo, f), str) for f in WEIGHT_FILES) and isinstance(
-            try_to_load_from_cache(repo, "config.json"), str
-        )
-    except (OSError, ValueError):
-        return False
 
 
 def _what_to_do(repo: str) -> str:
@@ -235,27 +213,8 @@ def _what_to_do(repo: str) -> str:
 
 
 def resolve_source(checkpoint: str | Path | None = None, download: bool = True) -> tuple[str, bool]:
-    """(what ``from_pretrained`` gets, whether it may download) for a local folder or a hub
-    id; a one-line :class:`CheckpointError` at once when nothing can be loaded (offline,
-    downloads off, a folder without weights). Imports neither torch nor transformers."""
-    from . import registry
-
-    source = str(checkpoint) if checkpoint is not None else DEFAULT_SOURCE
-    if checkpoint is not None and not _looks_like_hub_id(source):
-        folder = Path(source).expanduser()
-        why = _folder_problem(folder)
-        if why:
-            raise CheckpointError(registry._short(f"{NAME}: {why}"), f"{NAME}: {why} ({folder}). " + _what_to_do(DEFAULT_SOURCE))
-        return str(folder), False
-    if hub_cached(source):
-        return source, False
-    if not download:
-        raise CheckpointError(registry._short(f"{NAME}: {source} is not downloaded (downloads are off)"),
-                              f"{NAME}: {source} is not downloaded and downloads are off. " + _what_to_do(source))  # fmt: skip
-    problem = registry._download_problem(NAME)
-    if problem:
-        raise CheckpointError(problem[0], f"{NAME}: {source} is not downloaded: {problem[1]}. " + _what_to_do(source))
-    return source, True
+    """(what ``from_pretrained`` gets, whether it may download): see :func:`.hf_weights.resolve_source`."""
+    return hf_weights.resolve_source(NAME, DEFAULT_SOURCE, _what_to_do, checkpoint, download)
 
 
 def status(checkpoint: str | Path | None = None) -> tuple[bool, str, str]:
@@ -445,7 +404,7 @@ def load_tracker(source: str, processor, device: str = "cpu") -> EdgeTamTracker:
 
     from transformers import EdgeTamVideoModel, Sam2VideoProcessor  # noqa: PLC0415  (heavy)
 
-    local = Path(source).exists() or hub_cached(source)
+    local = Path(source).exists() or hf_weights.hub_cached(source)
     try:
         model, info = EdgeTamVideoModel.from_pretrained(source, use_safetensors=True, local_files_only=local,
                                                         output_loading_info=True)  # fmt: skip

@@ -423,17 +423,12 @@ def describe_models() -> list[dict]:
     out = []
     for name in model_names():
         spec = MODELS[name]
-        if name == "edgetam":  # a transformers model, as sam3 below
-            from .edgetam import hub_cached
+        if name in ("edgetam", "sam3"):  # transformers models: a hub snapshot, or a folder given on Load
+            from .hf_weights import hub_cached
 
+            gated = ", gated" if name == "sam3" else ""
             out.append({"name": name, "description": spec.description, "present": hub_cached(spec.hf_id),
-                        "weights": f"huggingface_hub's cache ({spec.hf_id}) or a folder", "hf_id": spec.hf_id})  # fmt: skip
-            continue
-        if name == "sam3":  # a transformers model: a hub snapshot (or a folder given on Load)
-            from .sam3 import _hub_cached
-
-            out.append({"name": name, "description": spec.description, "present": _hub_cached(spec.hf_id),
-                        "weights": f"huggingface_hub's cache ({spec.hf_id}, gated) or a folder", "hf_id": spec.hf_id})  # fmt: skip
+                        "weights": f"huggingface_hub's cache ({spec.hf_id}{gated}) or a folder", "hf_id": spec.hf_id})  # fmt: skip
             continue
         if not spec.needs_weights:
             out.append({"name": name, "description": spec.description, "weights": "none needed", "present": True})

@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from ..core.prompts import PromptError, PromptSet
+from . import hf_weights
 from .base import CheckpointError, MaskPrediction
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 NAME = "sam3"
 DEFAULT_SOURCE = "facebook/sam3"
 #: what a model folder must hold (the processor's files come with it from ``save_pretrained``)
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 CLICKS_MESSAGE = "SAM 3 concept model: use clicks with SAM 2 or the seeds backend"
 
 
@@ -137,56 +137,15 @@ def _as_rgb(rgb: np.ndarray) -> np.ndarray:
 
 
 # -- where the weights come from ------------------------------------------------------
-def _looks_like_hub_id(source: str) -> bool:
-    parts = source.split("/")
-    return len(parts) == 2 and all(parts) and not source.startswith((".", "~", "/")) and not Path(source).exists()
 
 
-def _folder_problem(folder: Path) -> str:
-    """'' for a model folder, else what is wrong (naming the folder, not its whole path)."""
-    if not folder.is_dir():
-        return f"{folder.name} is not a folder"
-    if not any((folder / f).is_file() for f in WEIGHT_FILES):
-        return f"{folder.name} holds no model.safetensors (save_pretrained writes one)"
-    return ""
 
 
-def _hub_cached(repo: str) -> bool:
-    """Whether an earlier download is in huggingface_hub's cache (no network)."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return False
-    try:
-        return any(isinstance(try_to_load_from_cache(repo, f), str) for f in WEIGHT_FILES) and isinstance(
-            try_to_load_from_cache(repo, "config.json"), str
-        )
-    except (OSError, ValueError):
-        return False
 
 
 def resolve_source(checkpoint: str | Path | None = None, download: bool = True) -> tuple[str, bool]:
-    """(what ``from_pretrained`` gets, whether it may download) for a local folder or a hub
-    id; a one-line :class:`CheckpointError` at once when nothing can be loaded (offline,
-    downloads off, a folder without weights). Imports neither torch nor transformers."""
-    from . import registry
-
-    source = str(checkpoint) if checkpoint is not None else DEFAULT_SOURCE
-    if checkpoint is not None and not _looks_like_hub_id(source):
-        folder = Path(source).expanduser()
-        why = _folder_problem(folder)
-        if why:
-            raise CheckpointError(registry._short(f"{NAME}: {why}"), f"{NAME}: {why} ({folder}). " + _what_to_do(DEFAULT_SOURCE))
-        return str(folder), False
-    if _hub_cached(source):
-        return source, False
-    if not download:
-        raise CheckpointError(registry._short(f"{NAME}: {source} is not downloaded (downloads are off)"),
-                              f"{NAME}: {source} is not downloaded and downloads are off. " + _what_to_do(source))  # fmt: skip
-    problem = registry._download_problem(NAME)
-    if problem:
-        raise CheckpointError(problem[0], f"{NAME}: {source} is not downloaded: {problem[1]}. " + _what_to_do(source))
-    return source, True
+    """(what ``from_pretrained`` gets, whether it may download): see :func:`.hf_weights.resolve_source`."""
+    return hf_weights.resolve_source(NAME, DEFAULT_SOURCE, _what_to_do, checkpoint, download)
 
 
 def _what_to_do(repo: str) -> str:

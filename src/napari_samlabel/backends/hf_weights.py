@@ -1,0 +1,68 @@
+"""Where a transformers model's weights come from (SAM 3, EdgeTAM): a local folder saved with
+``save_pretrained``, or a Hugging Face hub id, found in huggingface_hub's cache or downloaded
+once. Decided before torch or transformers load, so offline or a folder without weights is
+said at once in one line. One place for every transformers backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from .base import CheckpointError
+
+#: what makes a folder a model folder (transformers writes one of them)
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
+
+
+def looks_like_hub_id(source: str) -> bool:
+    parts = source.split("/")
+    return len(parts) == 2 and all(parts) and not source.startswith((".", "~", "/")) and not Path(source).exists()
+
+
+def folder_problem(folder: Path) -> str:
+    """'' for a model folder, else what is wrong (naming the folder, not its whole path)."""
+    if not folder.is_dir():
+        return f"{folder.name} is not a folder"
+    if not any((folder / f).is_file() for f in WEIGHT_FILES):
+        return f"{folder.name} holds no model.safetensors (save_pretrained writes one)"
+    return ""
+
+
+def hub_cached(repo: str) -> bool:
+    """Whether an earlier download is in huggingface_hub's cache (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    try:
+        return any(isinstance(try_to_load_from_cache(repo, f), str) for f in WEIGHT_FILES) and isinstance(
+            try_to_load_from_cache(repo, "config.json"), str
+        )
+    except (OSError, ValueError):
+        return False
+
+
+def resolve_source(name: str, default: str, what_to_do: Callable[[str], str], checkpoint: str | Path | None = None,
+                   download: bool = True) -> tuple[str, bool]:  # fmt: skip
+    """(what ``from_pretrained`` gets, whether it may download) for model ``name``: the folder or
+    hub id ``checkpoint``, else the hub id ``default``; a one-line :class:`CheckpointError` at
+    once when nothing can be loaded (offline, downloads off, a folder without weights), its
+    details ending with ``what_to_do(repo)``. Imports neither torch nor transformers."""
+    from . import registry
+
+    source = str(checkpoint) if checkpoint is not None else default
+    if checkpoint is not None and not looks_like_hub_id(source):
+        folder = Path(source).expanduser()
+        why = folder_problem(folder)
+        if why:
+            raise CheckpointError(registry._short(f"{name}: {why}"), f"{name}: {why} ({folder}). " + what_to_do(default))
+        return str(folder), False
+    if hub_cached(source):
+        return source, False
+    if not download:
+        raise CheckpointError(registry._short(f"{name}: {source} is not downloaded (downloads are off)"),
+                              f"{name}: {source} is not downloaded and downloads are off. " + what_to_do(source))  # fmt: skip
+    problem = registry._download_problem(name)
+    if problem:
+        raise CheckpointError(problem[0], f"{name}: {source} is not downloaded: {problem[1]}. " + what_to_do(source))
+    return source, True
