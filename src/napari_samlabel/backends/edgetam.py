@@ -218,20 +218,8 @@ def resolve_source(checkpoint: str | Path | None = None, download: bool = True) 
 
 
 def status(checkpoint: str | Path | None = None) -> tuple[bool, str, str]:
-    """registry.model_status for EdgeTAM: libraries, then the folder or hub id (loads nothing)."""
-    from . import registry
-
-    missing = missing_libraries()
-    if missing:
-        e = unavailable(missing)
-        return False, str(e), e.details
-    try:
-        source, downloads = resolve_source(checkpoint, download=True)
-    except CheckpointError as e:
-        return False, str(e), e.details
-    if downloads:
-        return True, registry._short(f"{NAME}: {source} downloads once on Load"), DESCRIPTION
-    return True, registry._short(f"{NAME}: weights present ({Path(source).name or source})"), f"{DESCRIPTION}\nWeights: {source}"
+    """registry.model_status for EdgeTAM (loads nothing)."""
+    return hf_weights.status(NAME, DESCRIPTION, missing_libraries, unavailable, resolve_source, checkpoint)
 
 
 def load_edgetam(checkpoint: str | Path | None = None, device: str = "auto", download: bool = True) -> EdgeTamSegmenter:

@@ -66,3 +66,22 @@ def resolve_source(name: str, default: str, what_to_do: Callable[[str], str], ch
     if problem:
         raise CheckpointError(problem[0], f"{name}: {source} is not downloaded: {problem[1]}. " + what_to_do(source))
     return source, True
+
+
+def status(name: str, description: str, missing: Callable[[], list[str]], unavailable: Callable, resolve: Callable,
+           checkpoint: str | Path | None = None, note: str = "") -> tuple[bool, str, str]:  # fmt: skip
+    """``registry.model_status`` of a transformers model: its libraries (``missing()``, said by
+    ``unavailable``), then its folder or hub id (``resolve``); loads nothing."""
+    from . import registry
+
+    lacking = missing()
+    if lacking:
+        e = unavailable(lacking)
+        return False, str(e), e.details
+    try:
+        source, downloads = resolve(checkpoint, download=True)
+    except CheckpointError as e:
+        return False, str(e), e.details
+    if downloads:
+        return True, registry._short(f"{name}: {source} downloads once on Load{note}"), description
+    return True, registry._short(f"{name}: weights present ({Path(source).name or source})"), f"{description}\nWeights: {source}"

@@ -509,17 +509,9 @@ def model_status(name: str, checkpoint: str | Path | None = None) -> tuple[bool,
 
 
 def _sam3_status(checkpoint: str | Path | None) -> tuple[bool, str, str]:
-    """model_status for SAM 3: libraries, then the folder or hub id (loads nothing)."""
-    missing = _missing_sam3_libraries()
-    if missing:
-        e = _sam3_unavailable(missing)
-        return False, str(e), e.details
+    """model_status for SAM 3 (loads nothing)."""
+    from . import hf_weights
     from .sam3 import resolve_source  # no torch in there
 
-    try:
-        source, downloads = resolve_source(checkpoint, download=True)
-    except CheckpointError as e:
-        return False, str(e), e.details
-    if downloads:
-        return True, _short(f"sam3: {source} downloads once on Load (gated: needs a token)"), MODELS["sam3"].description
-    return True, _short(f"sam3: weights present ({Path(source).name or source})"), f"{MODELS['sam3'].description}\nWeights: {source}"
+    return hf_weights.status("sam3", MODELS["sam3"].description, _missing_sam3_libraries, _sam3_unavailable,
+                             resolve_source, checkpoint, " (gated: needs a token)")  # fmt: skip
