@@ -9,6 +9,14 @@ import numpy as np
 import pytest
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/qt opens a Qt window (about 1.2 s each on 2 cores): they run in the
+    full suite, not in the quick tier (-m "not slow"), which then stays under 2 minutes."""
+    for item in items:
+        if item.path.parent.name == "qt":
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_runtest_setup(item):
     """Before a test that makes a napari viewer, freeze what earlier tests left alive, as
     `samlabel` freezes what start-up made: napari runs a full collection each time a layer is
