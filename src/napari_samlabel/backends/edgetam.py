@@ -171,26 +171,8 @@ def _as_rgb(rgb: np.ndarray) -> np.ndarray:
 
 # -- what it needs, where the weights come from (no torch here) --------------------------
 def missing_libraries() -> list[str]:
-    """What EdgeTAM needs and lacks: PyTorch, transformers >= 5, timm (found without importing them)."""
-    from importlib.metadata import PackageNotFoundError, version
-    from importlib.util import find_spec
-
-    def absent(mod: str) -> bool:
-        try:
-            return find_spec(mod) is None
-        except (ImportError, ValueError):
-            return True
-
-    out = ["PyTorch"] if absent("torch") else []
-    try:
-        major = int(version("transformers").split(".")[0])
-    except (PackageNotFoundError, ValueError):
-        major = 0
-    if major < 5 or absent("transformers"):
-        out.append("transformers>=5")
-    if absent("timm"):
-        out.append("timm")
-    return out
+    """What EdgeTAM needs and lacks: PyTorch, transformers >= 5, timm (nothing imported)."""
+    return hf_weights.missing_libraries(("timm",))
 
 
 def unavailable(missing: list[str]) -> ModelUnavailable:

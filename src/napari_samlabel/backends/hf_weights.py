@@ -5,6 +5,8 @@ said at once in one line. One place for every transformers backend."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 from pathlib import Path
 from typing import Callable
 
@@ -12,6 +14,26 @@ from .base import CheckpointError
 
 #: what makes a folder a model folder (transformers writes one of them)
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
+
+
+def missing_libraries(extra: tuple[str, ...] = ()) -> list[str]:
+    """What a transformers model needs and lacks: PyTorch, transformers >= 5 and ``extra``
+    (EdgeTAM: timm), found without importing any of them."""
+
+    def absent(mod: str) -> bool:
+        try:
+            return importlib.util.find_spec(mod) is None
+        except (ImportError, ValueError):
+            return True
+
+    out = ["PyTorch"] if absent("torch") else []
+    try:
+        major = int(importlib.metadata.version("transformers").split(".")[0])
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        major = 0
+    if major < 5 or absent("transformers"):
+        out.append("transformers>=5")
+    return out + [mod for mod in extra if absent(mod)]
 
 
 def looks_like_hub_id(source: str) -> bool:

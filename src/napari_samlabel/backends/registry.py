@@ -390,24 +390,10 @@ _BUILT_IN = frozenset(_FACTORIES)
 
 
 def _missing_sam3_libraries() -> list[str]:
-    """What SAM 3 needs and lacks: PyTorch, transformers >= 5 (found without importing them)."""
-    from importlib.metadata import PackageNotFoundError, version
+    """What SAM 3 needs and lacks: PyTorch, transformers >= 5 (nothing imported)."""
+    from .hf_weights import missing_libraries
 
-    out = [label for mod, label in (("torch", "PyTorch"),) if _no_module(mod)]
-    try:
-        major = int(version("transformers").split(".")[0])
-    except (PackageNotFoundError, ValueError):
-        major = 0
-    if major < 5 or _no_module("transformers"):
-        out.append("transformers>=5")
-    return out
-
-
-def _no_module(mod: str) -> bool:
-    try:
-        return find_spec(mod) is None
-    except (ImportError, ValueError):
-        return True
+    return missing_libraries()
 
 
 def _sam3_unavailable(missing: list[str]) -> ModelUnavailable:
