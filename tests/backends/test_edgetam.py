@@ -21,6 +21,7 @@ import time
 import numpy as np
 import pytest
 
+from hf_helpers import empty_hub_fixture, plane, saved_folder  # noqa: F401  (the empty_hub fixture)
 from napari_samlabel.backends import registry
 from napari_samlabel.backends.base import CheckpointError, ModelUnavailable
 from napari_samlabel.core.prompts import PromptError, PromptSet
@@ -59,19 +60,13 @@ def folder(tmp_path_factory):
     pytest.importorskip("transformers.models.edgetam")
     pytest.importorskip("timm")
     model, processor = tiny_edgetam()
-    out = tmp_path_factory.mktemp("edgetam-tiny")
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
-    return out
+    return saved_folder(tmp_path_factory, "edgetam-tiny", model, processor)
 
 
 @pytest.fixture(scope="module")
 def edgetam(folder):
     return registry.load_backend("edgetam", str(folder), device="cpu")
 
-
-def plane(h=60, w=80, seed=0):
-    return np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8)
 
 
 def raw_library(folder, rgb, multimask=True, **prompt):
@@ -181,17 +176,6 @@ def one_line(e: BaseException) -> str:
     assert "\n" not in text and len(text) <= registry.SHORT, text
     return text
 
-
-@pytest.fixture
-def empty_hub(tmp_path, monkeypatch):
-    """An empty Hugging Face cache, no offline flag set, no earlier network check."""
-    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        monkeypatch.delenv(var, raising=False)
-    hub = pytest.importorskip("huggingface_hub.constants")
-    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    registry.forget_network_check()
-    yield tmp_path
-    registry.forget_network_check()
 
 
 def needs_libraries():
@@ -310,10 +294,7 @@ def video_folder(tmp_path_factory):
     pytest.importorskip("transformers.models.edgetam_video")
     pytest.importorskip("timm")
     model, processor = tiny_edgetam_video()
-    out = tmp_path_factory.mktemp("edgetam-video-tiny")
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
-    return out
+    return saved_folder(tmp_path_factory, "edgetam-video-tiny", model, processor)
 
 
 @pytest.fixture(scope="module")

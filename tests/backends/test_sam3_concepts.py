@@ -18,6 +18,7 @@ import time
 import numpy as np
 import pytest
 
+from hf_helpers import empty_hub_fixture, plane, saved_folder  # noqa: F401  (the empty_hub fixture)
 from napari_samlabel.backends import registry
 from napari_samlabel.backends.base import CheckpointError, ModelUnavailable
 from napari_samlabel.core.ontology import Ontology
@@ -74,19 +75,13 @@ def folder(tmp_path_factory):
     """A SAM 3 model folder as ``save_pretrained`` writes it (safetensors, processor, tokenizer)."""
     pytest.importorskip("transformers.models.sam3")
     model, processor = tiny_sam3()
-    out = tmp_path_factory.mktemp("sam3-tiny")
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
-    return out
+    return saved_folder(tmp_path_factory, "sam3-tiny", model, processor)
 
 
 @pytest.fixture(scope="module")
 def sam3(folder):
     return registry.load_backend("sam3", str(folder), device="cpu")
 
-
-def plane(h=60, w=80, seed=0):
-    return np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8)
 
 
 def raw_library(folder, rgb, threshold, **prompt):
@@ -243,17 +238,6 @@ def test_missing_transformers_is_one_line_naming_the_install(monkeypatch):
     with pytest.raises(ModelUnavailable, match="transformers>=5"):
         registry.load_backend("sam3")
 
-
-@pytest.fixture
-def empty_hub(tmp_path, monkeypatch):
-    """An empty Hugging Face cache, no offline flag set, no earlier network check."""
-    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        monkeypatch.delenv(var, raising=False)
-    hub = pytest.importorskip("huggingface_hub.constants")
-    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    registry.forget_network_check()
-    yield tmp_path
-    registry.forget_network_check()
 
 
 def test_missing_weights_are_said_at_once_in_one_line(empty_hub, monkeypatch, tmp_path):

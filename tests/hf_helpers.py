@@ -1,0 +1,33 @@
+"""Shrunk transformers models in tests (SAM 3, EdgeTAM): a model folder as ``save_pretrained``
+writes it, a random plane, and an empty Hugging Face cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_samlabel.backends import registry
+
+
+def saved_folder(tmp_path_factory, name: str, model, processor):
+    """``model`` and ``processor`` saved as a model folder (safetensors, processor files)."""
+    out = tmp_path_factory.mktemp(name)
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return out
+
+
+def plane(h=60, w=80, seed=0):
+    return np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.fixture(name="empty_hub")
+def empty_hub_fixture(tmp_path, monkeypatch):
+    """An empty Hugging Face cache, no offline flag set, no earlier network check."""
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    hub = pytest.importorskip("huggingface_hub.constants")
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    registry.forget_network_check()
+    yield tmp_path
+    registry.forget_network_check()
