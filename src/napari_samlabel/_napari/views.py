@@ -67,18 +67,16 @@ class ViewSet:
 
     # -- the working view: the mouse's
     def _track(self, view) -> None:
-        view.mouse_move_callbacks.append(self._entered)
-        view.mouse_drag_callbacks.insert(0, self._pressed)  # before any gesture reads the plane
+        view.mouse_move_callbacks.append(self._mouse_on)
+        view.mouse_drag_callbacks.insert(0, self._mouse_on)  # before any gesture reads the plane
 
     def _untrack(self, view) -> None:
-        for callbacks, fn in ((view.mouse_move_callbacks, self._entered), (view.mouse_drag_callbacks, self._pressed)):
-            if fn in callbacks:
-                callbacks.remove(fn)
+        for callbacks in (view.mouse_move_callbacks, view.mouse_drag_callbacks):
+            if self._mouse_on in callbacks:
+                callbacks.remove(self._mouse_on)
 
-    def _entered(self, view, _event) -> None:
-        self.working = view
-
-    def _pressed(self, view, _event) -> None:
+    def _mouse_on(self, view, _event) -> None:
+        """A move or a press over ``view``: it is the one worked in."""
         self.working = view
 
     def close(self) -> None:
