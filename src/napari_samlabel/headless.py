@@ -121,6 +121,7 @@ def segment_objects(
     shape = data.shape[:-1] if rgb else data.shape
     if window is None and not rgb:
         window = finite_range(data)  # as napari's default contrast, NaN and inf left out
+    check_clicks(backend)  # SAM 3's concept model: said before any plane is read
     labels = np.zeros(shape, np.uint32)
     onto = Ontology()
     ann = Annotation(labels, onto, frame_axis=None)
@@ -159,10 +160,14 @@ def track_objects(
 ) -> np.ndarray:
     """Segment each object on its start frame from its prompts, then track them all.
 
-    Objects sharing a start plane are tracked together in one run.
+    Objects sharing a start plane are tracked together in one run. Nothing is revisited
+    after the runs, so a tracker that caches frames' features (``reuse``, SAM 2's) keeps only
+    those a later run of this call reads again: memory stays flat in the stack's length.
     """
+    from itertools import chain
+
     from .backends.tracking import FrameSource
-    from .core.tracking_run import TrackOptions, TrackRun
+    from .core.tracking_run import TrackOptions, TrackRun, frame_order
 
     rgb = image_is_rgb(data) if rgb is None else rgb
     shape = data.shape[:-1] if rgb else data.shape
@@ -170,17 +175,19 @@ def track_objects(
         _axis(axis, len(shape), "--axis")  # said before any object is segmented
     if window is None and not rgb:
         window = finite_range(data)
+    check_clicks(backend)
+    tracker = tracker_of(backend)  # before any object is segmented: a model that cannot track is said first
     labels = segment_objects(data, objects, backend, plane_axes, window, mode, rgb)
     ann = Annotation(labels, Ontology(), frame_axis=None)
     for i in np.unique(labels):
         if i:
             ann.table.adopt(int(i), "object")
-    tracker = backend.tracker()
     options = TrackOptions(direction, n_frames, stop_after, Mode(mode))
     groups: dict[tuple, list[dict]] = {}
     for obj in objects:
         plane = object_plane(obj, shape, plane_axes)
         groups.setdefault((plane.displayed, plane.index), []).append(obj)
+    runs = []  # (frames, start, objects, the planes the run visits), all checked before any runs
     for (displayed, index), objs in groups.items():
         plane = Plane(tuple(shape), displayed, index)
         free = [a for a in range(len(shape)) if a not in displayed]
@@ -190,8 +197,140 @@ def track_objects(
         if ax not in free:
             raise PromptFileError(f"--axis {axis} is a plane axis")
         frames = FrameSource(data, plane, ax, window, rgb)
-        here = plane.read(labels)
+        start = plane.index[ax]
+        visits = {frames.plane_at(f) for f in [start, *chain(*frame_order(start, len(frames), direction, n_frames))]}
+        runs.append((frames, start, objs, visits))
+    for i, (frames, start, objs, _) in enumerate(runs):
+        if hasattr(tracker, "reuse"):  # one shot: keep only the features a later run reads again
+            later = set().union(*(visits for *_, visits in runs[i + 1 :]))
+            tracker.reuse = lambda f, frames=frames, later=later: frames.plane_at(f) in later
+        here = frames.plane.read(labels)
         ids = [int(o["id"]) for o in objs if (here == int(o["id"])).any()]  # a prompt that found nothing
         if ids:
-            TrackRun(ann, tracker, frames, ids, plane.index[ax], options).run()
+            TrackRun(ann, tracker, frames, ids, start, options).run()
     return labels
+
+
+# -- what a model can do, checked before any work -------------------------------------------
+class ModelMismatch(SamlabelError, ValueError):
+    """A model that cannot do what a command asks (clicks, tracking, text): the one-line
+    message names the model and what to use instead."""
+
+
+def _name(backend) -> str:
+    return str(getattr(backend, "name", "") or type(backend).__name__)
+
+
+def takes_clicks(backend) -> bool:
+    """Whether ``backend.predict`` takes clicks and boxes. A backend may say so itself
+    (``takes_clicks``); SAM 3's concept model (:class:`~.backends.sam3.Sam3ConceptSegmenter`)
+    does not. Found without importing torch or the SAM 3 module."""
+    said = getattr(backend, "takes_clicks", None)
+    if said is not None:
+        return bool(said)
+    import sys
+
+    concept = getattr(sys.modules.get(f"{__package__}.backends.sam3"), "Sam3ConceptSegmenter", None)
+    return concept is None or not isinstance(backend, concept)
+
+
+def check_clicks(backend) -> None:
+    """Refuse a model that takes no clicks or boxes, in one line, before any plane is read."""
+    if not takes_clicks(backend):
+        name = _name(backend)
+        raise ModelMismatch(f"{name} finds objects by a text, not by clicks or boxes: use --model edgetam, a SAM 2 "
+                            f"model or seeds for a prompts file, or `samlabel label-all --text TEXT --model {name}`")  # fmt: skip
+
+
+def tracker_of(backend):
+    """The backend's tracker, made before any object is segmented (an EdgeTAM folder without
+    its video model is said at once, not after the first frame's work); a model that
+    cannot track is refused in one line."""
+    make = getattr(backend, "tracker", None)
+    if make is None:
+        raise ModelMismatch(f"{_name(backend)} cannot track: use --model edgetam, a SAM 2 model or seeds")
+    return make()
+
+
+def concept_finder(backend, text: str | None = None, threshold: float | None = None):
+    """``rgb -> [(mask, score)]``: every detection of ``text`` by a concept model (one with
+    ``segment_text``, SAM 3), or with no text every object a grid model finds (``segment_all``:
+    EdgeTAM, SAM 2, seeds). A text for a model that cannot read one is refused, not ignored:
+    its grid would label every object, background pieces too, as the text's class."""
+    import inspect
+
+    name = _name(backend)
+    by_text = getattr(backend, "segment_text", None)
+    text = " ".join(str(text or "").split())
+    if text:
+        if by_text is None:
+            raise ModelMismatch(f"{name} cannot read a text (--text {text!r}): use --model sam3, or drop --text and "
+                                f"give --class NAME to label every object {name} finds on a grid")  # fmt: skip
+        return lambda rgb: by_text(rgb, text, threshold=threshold)
+    grid = getattr(backend, "segment_all", None)
+    if by_text is not None or grid is None:
+        what = "a text: give --text TEXT" if by_text is not None else "no grid: use --model sam3 with --text TEXT"
+        raise ModelMismatch(f"{name} labels all by {what}")
+    kwargs = {}
+    if threshold is not None and "min_score" in inspect.signature(grid).parameters:
+        kwargs["min_score"] = threshold
+    return lambda rgb: grid(rgb, **kwargs)
+
+
+def _planes(shape: Sequence[int], plane_axes: Sequence[int]) -> tuple[list[Plane], int | None]:
+    """Every plane of the image (a 2D image: one), and the frame axis when there is one."""
+    ndim = len(shape)
+    axes = [_axis(a, ndim, "--plane-axes") for a in plane_axes]
+    if axes[0] == axes[1]:
+        raise PromptFileError(f"--plane-axes {plane_axes[0]} {plane_axes[1]} name one axis twice")
+    others = [a for a in range(ndim) if a not in axes]
+    planes = []
+    for index in np.ndindex(*[shape[a] for a in others]):
+        full = [0] * ndim
+        for a, i in zip(others, index):
+            full[a] = int(i)
+        planes.append(Plane(tuple(shape), (axes[0], axes[1]), tuple(full)))
+    return planes, (others[0] if len(others) == 1 else None)
+
+
+def label_all(
+    data,
+    backend,
+    text: str | None = None,
+    class_name: str | None = None,
+    plane_axes: Sequence[int] = (-2, -1),
+    window: tuple[float, float] | None = None,
+    threshold: float | None = None,
+    rgb: bool | None = None,
+) -> tuple[np.ndarray, Annotation]:
+    """Every detection of ``text`` (see :func:`concept_finder`) on every plane of the image,
+    each an instance of ``class_name`` (default: the text) with its score as confidence and
+    source ``model``; best first, a detection keeps only pixels no better one took.
+    ``data`` is read a plane at a time (a memory-mapped or lazy stack is never loaded whole).
+    Returns (labels, the annotation: its ontology and instance table)."""
+    find = concept_finder(backend, text, threshold)  # a model that cannot: said before any plane is read
+    cls = " ".join(str(class_name or text or "").split())
+    if not cls:
+        raise ModelMismatch("give --class NAME (or --text TEXT, which names the class too)")
+    rgb = image_is_rgb(data) if rgb is None else rgb
+    shape = tuple(data.shape[:-1] if rgb else data.shape)
+    planes, frame_axis = _planes(shape, plane_axes)
+    if window is None and not rgb:  # the whole image's range (as napari's contrast), a plane at a time
+        ranges = [finite_range(p.read(data)) for p in planes]
+        window = (min(r[0] for r in ranges), max(r[1] for r in ranges))
+    onto = Ontology()
+    onto.add(cls, hotkey=None)
+    labels = np.zeros(shape, np.uint32)
+    ann = Annotation(labels, onto, frame_axis=frame_axis)
+    for plane in planes:
+        found = find(window_to_uint8(plane.read(data, rgb), window, rgb=rgb))
+        taken = plane.read(labels) != 0
+        for mask, score in found:
+            mask = np.asarray(mask, bool)
+            if not (mask & ~taken).any():
+                continue  # covered by better detections
+            rec = ann.new_instance(cls, source="model", confidence=float(score))
+            ann.write_mask(plane.mask_to_region(mask), rec.id, plane.region, Mode.EXCLUDE, source="model",
+                           confidence=float(score))  # fmt: skip
+            taken |= mask
+    return labels, ann

@@ -119,8 +119,11 @@ class EmbeddingCache:
         self.misses += 1
         return None
 
-    def put(self, key: str, value: Any) -> None:
-        self._remember(key, value)
+    def put(self, key: str, value: Any, memory: bool = True) -> None:
+        """Keep ``value`` under ``key``: in memory (``memory=False``: not, for an entry no one
+        will ask for again in this process) and on disk where the cache has a folder."""
+        if memory:
+            self._remember(key, value)
         path = self._path(key)
         if path is not None and not path.exists():
             import torch

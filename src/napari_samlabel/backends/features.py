@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -96,9 +96,12 @@ class FeatureEncoder:
         model = f"{self.name}@{self.weights}" if self.weights else self.name
         return f"{model}-{self.model.image_size}-{precision}-{PIPELINE}-{plane_digest(rgb)}"
 
-    def features(self, rgb: np.ndarray, key: str | None = None) -> dict:
+    def features(self, rgb: np.ndarray, key: str | None = None, keep: bool = True) -> dict:
         """{'fpn': [3 feature maps], 'hw': (H, W), 'fast': bool} of this plane: from the
-        cache or encoded now (in the precision of the moment, read once)."""
+        cache or encoded now (in the precision of the moment, read once). ``keep=False``: no
+        later call will ask for this plane again (a one-shot run), so features encoded now
+        are not kept in memory (only on disk, where the cache has a folder): the cache then
+        stays flat in the number of planes such a run visits."""
         fast = self.fast
         key = key or self.key(rgb, fast)
         current = self._current
@@ -107,7 +110,7 @@ class FeatureEncoder:
         entry = self.cache.get(key, self.unusable)
         if entry is None:
             entry = self._encode(rgb, fast)
-            self.cache.put(key, entry)
+            self.cache.put(key, entry, memory=keep)
         self._current = (key, self.cache.generation, entry)
         return entry
 
@@ -189,10 +192,12 @@ class VideoFeatures(Mapping):
     """``inference_state['cached_features']`` for SAM 2's video predictor, served by a
     :class:`FeatureEncoder`: ``_get_image_feature`` asks it for a frame and gets the
     cached (or newly encoded) features of that frame's plane. sam2 replaces this mapping
-    only on a miss, and it never misses."""
+    only on a miss, and it never misses. ``keep(frame)``: whether a later run will ask for
+    that frame's features again (None: every frame may be, as in the dock); the others'
+    are not kept in the cache (:meth:`FeatureEncoder.features`)."""
 
-    def __init__(self, encoder: FeatureEncoder, frames) -> None:
-        self.encoder, self.frames = encoder, frames
+    def __init__(self, encoder: FeatureEncoder, frames, keep: Callable[[int], bool] | None = None) -> None:
+        self.encoder, self.frames, self.keep = encoder, frames, keep
         self.sources: dict[int, str] = {}  # frame -> "cache" or "encoder", when first asked for
         self._last: tuple[int, tuple] | None = None  # sam2 asks again for each object
 
@@ -205,7 +210,7 @@ class VideoFeatures(Mapping):
         if self._last is not None and self._last[0] == frame_idx:
             return self._last[1]
         before = self.encoder.encoded
-        entry = self.encoder.features(self.frames[frame_idx])
+        entry = self.encoder.features(self.frames[frame_idx], keep=self.keep is None or bool(self.keep(frame_idx)))
         self.sources.setdefault(frame_idx, "encoder" if self.encoder.encoded > before else "cache")
         # sam2 only expands the first item (its input image) to the batch, and never reads it
         image = torch.empty(1, 3, 0, 0, device=self.encoder.device)

@@ -57,9 +57,16 @@ class LazyFrames:
         return preprocess(self.frames[int(index)], self.image_size, self.device)[0]
 
 
-def init_state(predictor, frames: FrameSource, offload_state_to_cpu: bool = False, encoder: FeatureEncoder | None = None) -> dict:
+def init_state(
+    predictor,
+    frames: FrameSource,
+    offload_state_to_cpu: bool = False,
+    encoder: FeatureEncoder | None = None,
+    keep: Callable[[int], bool] | None = None,
+) -> dict:
     """The inference state ``init_state`` builds, around in-memory frames; the frames'
-    backbone features come from ``encoder`` (and its cache)."""
+    backbone features come from ``encoder`` (and its cache, which keeps the frames ``keep``
+    says a later run will need: all by default)."""
     device = predictor.device
     h, w = frames.hw
     encoder = encoder if encoder is not None else FeatureEncoder(predictor, cache=EmbeddingCache(0))
@@ -74,7 +81,7 @@ def init_state(predictor, frames: FrameSource, offload_state_to_cpu: bool = Fals
         "storage_device": torch.device("cpu") if offload_state_to_cpu else device,
         "point_inputs_per_obj": {},
         "mask_inputs_per_obj": {},
-        "cached_features": VideoFeatures(encoder, frames),
+        "cached_features": VideoFeatures(encoder, frames, keep),
         "constants": {},
         "obj_id_to_idx": OrderedDict(),
         "obj_idx_to_id": OrderedDict(),
@@ -147,6 +154,13 @@ class Sam2Tracker:
         # the prompting backend's encoder (its cache, budget and fast mode); alone, no cache:
         # nothing outlives the frame in use, so memory stays flat in the stack's length
         self.encoder = encoder if encoder is not None else FeatureEncoder(predictor, "sam2-video", EmbeddingCache(0))
+        #: frame -> whether a later run will ask for its features again; None (the dock): every
+        #: frame may be (re-tracking after a correction, tracking again, prompting on a tracked
+        #: frame), so the encoder's cache keeps them within its budget. A one-shot run
+        #: (``samlabel track``) names the frames it will revisit; the others' features are
+        #: dropped once used, so memory stays flat in the stack's length (SAM 2's memory
+        #: needs no past frame's features: it keeps their memory encodings, pruned above).
+        self.reuse: Callable[[int], bool] | None = None
 
     def track(
         self,
@@ -172,7 +186,7 @@ class Sam2Tracker:
             keys = pass_keyframes(keyframes, order, masks)
             last_key = max((order.index(f) for f in keys), default=-1)  # past it, none is left
             with torch.inference_mode():
-                state = init_state(p, frames, encoder=self.encoder)
+                state = init_state(p, frames, encoder=self.encoder, keep=self.reuse)
                 self.last_state = state
                 with self.encoder.autocast():  # fast mode: bf16 (entered around model work only, never
                     add_masks(p, state, {start: masks, **keys})  # held across a yield to the caller)
