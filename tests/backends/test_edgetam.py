@@ -111,7 +111,7 @@ def test_a_click_gives_masks_of_the_planes_shape_with_scores(edgetam):
     with pytest.raises(PromptError, match="outside"):
         edgetam.predict(PromptSet([[70, 30]], [1]))
     assert edgetam.name == "edgetam" and registry.MODELS["edgetam"].description == "EdgeTAM: the fast model for CPU laptops"
-    assert registry.apply_fast(edgetam, True) == (False, "fast mode: none for EdgeTAM yet (it runs in fp32)")
+    assert registry.apply_fast(edgetam, True) == (False, "fast mode: none for edgetam yet (it runs in fp32)")
 
 
 @pytest.mark.slow  # as above
@@ -332,12 +332,15 @@ def raw_video_library(folder, frames, start, masks, n, reverse, keyframe=None):
 
 @pytest.mark.slow  # the tiny video model is built, saved and loaded (about 10 s)
 def test_tracking_gives_what_transformers_gives(video_folder, movie_frames):
-    from napari_samlabel.backends.edgetam import EdgeTamTracker
+    from napari_samlabel.backends.hf_video import VideoTracker
 
     frames, truth = movie_frames
     backend = registry.load_backend("edgetam", str(video_folder), device="cpu")  # the hub's layout: one folder
     tracker = backend.tracker()
-    assert isinstance(tracker, EdgeTamTracker) and backend.tracker() is tracker and tracker.name == "edgetam"
+    assert isinstance(tracker, VideoTracker) and backend.tracker() is tracker and tracker.name == "edgetam"
+    # one copy of the parts both models hold (the image encoder and the decoder), not two
+    assert tracker.model.vision_encoder is backend.model.vision_encoder
+    assert tracker.model.mask_decoder is backend.model.mask_decoder
     start = 2
     ids = [int(i) for i in np.unique(truth[start]) if i][:2]
     masks = {i: truth[start] == i for i in ids}

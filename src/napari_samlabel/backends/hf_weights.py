@@ -107,3 +107,26 @@ def status(name: str, description: str, missing: Callable[[], list[str]], unavai
     if downloads:
         return True, registry._short(f"{name}: {source} downloads once on Load{note}"), description
     return True, registry._short(f"{name}: weights present ({Path(source).name or source})"), f"{description}\nWeights: {source}"
+
+
+def share_equal_parts(model, other, names) -> list[str]:
+    """Make ``model`` use ``other``'s sub-modules (dotted ``names``: "vision_encoder",
+    "vision_encoder.backbone") where both have one with the same weights, so one checkpoint
+    loaded as two models (SAM 3's detector and tracker, EdgeTAM's image and video models)
+    holds each shared part once. Returns the names shared; one that differs stays as it is."""
+    import torch  # noqa: PLC0415  (called with models already built: torch is loaded)
+
+    shared = []
+    for name in names:
+        *parents, leaf = name.split(".")
+        mine, theirs = model, other
+        for part in parents:
+            mine, theirs = getattr(mine, part, None), getattr(theirs, part, None)
+        a, b = getattr(mine, leaf, None), getattr(theirs, leaf, None)
+        if a is None or b is None or a is b:
+            continue
+        sa, sb = a.state_dict(), b.state_dict()
+        if sa.keys() == sb.keys() and all(sa[k].shape == sb[k].shape and torch.equal(sa[k], sb[k]) for k in sa):
+            setattr(mine, leaf, b)
+            shared.append(name)
+    return shared
