@@ -31,3 +31,17 @@ def empty_hub_fixture(tmp_path, monkeypatch):
     registry.forget_network_check()
     yield tmp_path
     registry.forget_network_check()
+
+
+def backend_tests(module: str):
+    """A test module of tests/backends (its shrunk-model builders: ``tiny_sam3`` in
+    test_sam3_concepts, ``tiny_edgetam`` and ``tiny_edgetam_video`` in test_edgetam), imported
+    by the name pytest gives it, for tests in other folders."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    here = str(Path(__file__).parent / "backends")
+    if here not in sys.path:
+        sys.path.append(here)
+    return importlib.import_module(module)

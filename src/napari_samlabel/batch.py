@@ -1,8 +1,9 @@
 """``samlabel batch``: many files, each a task on a dask.distributed cluster.
 
-``samlabel batch segment IMAGE... --prompts P -o FOLDER`` (and ``batch track``) does for
-every image what ``samlabel segment`` / ``samlabel track`` do for one, through the same
-functions (:mod:`napari_samlabel.headless`), so each output equals a one-by-one run.
+``samlabel batch segment IMAGE... --prompts P -o FOLDER`` (and ``batch track``, ``batch
+label-all --text TEXT``) does for every image what ``samlabel segment`` / ``track`` /
+``label-all`` do for one, through the same functions (:mod:`napari_samlabel.headless`), so
+each output equals a one-by-one run.
 
 - The cluster: a ``LocalCluster`` on this machine (worker processes, one task thread each,
   the cores shared out as torch threads) or any running scheduler (``--scheduler ADDRESS``:
@@ -13,7 +14,8 @@ functions (:mod:`napari_samlabel.headless`), so each output equals a one-by-one 
 - Prompts: ``--prompts FILE`` is shared by every image; ``--prompts FOLDER`` holds one
   ``<name>.json`` per image (``<name>``: the image's file name without its suffix).
 - Outputs: ``FOLDER/<name>.<tif|npy|nii.gz>`` and its class table ``FOLDER/<name>.instances.csv``
-  (as ``samlabel segment`` writes them) beside ``FOLDER/manifest.csv`` (file, status,
+  (as ``samlabel segment`` writes them; label-all's also has each instance's confidence and
+  source) beside ``FOLDER/manifest.csv`` (file, status,
   seconds, objects, output, error, ...), each written atomically; nothing is written
   outside the folder. A file that fails (unreadable, corrupt, bad prompts, a worker that
   died on it) is a row with its error and never stops the others.
@@ -38,7 +40,7 @@ from .core.errors import SamlabelError
 
 MANIFEST = "manifest.csv"
 COLUMNS = ("file", "status", "seconds", "objects", "output", "error", "worker", "model_load_s", "note")
-TASKS = ("segment", "track")
+TASKS = ("segment", "track", "label-all")
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".tiff", ".tif", ".npy", ".dcm", ".dicom")
 FORMATS = ("auto", "tif", "npy", "nii.gz")
 
@@ -143,6 +145,7 @@ def plan(
 # -- the model, once per worker ---------------------------------------------------------------
 _models: dict[tuple, tuple[object, threading.Lock]] = {}
 _models_lock = threading.Lock()
+_unclaimed: dict[tuple, float] = {}  # load seconds of a model loaded by :func:`model_refusal`, for the first file
 
 
 def _worker_id() -> str:
@@ -155,7 +158,7 @@ def _worker_id() -> str:
         return "local"
 
 
-def worker_backend(model: ModelOptions) -> tuple[object, threading.Lock, float | None]:
+def worker_backend(model: ModelOptions, claim: bool = True) -> tuple[object, threading.Lock, float | None]:
     """(backend, its lock, seconds the load took or None if it was loaded already).
 
     Keyed by worker and model options, so each worker loads a model once and keeps it for
@@ -170,21 +173,47 @@ def worker_backend(model: ModelOptions) -> tuple[object, threading.Lock, float |
             _models[key] = (None, threading.Lock())
     backend, lock = _models[key]
     if backend is not None:
-        return backend, lock, None
+        return backend, lock, (_unclaimed.pop(key, None) if claim else None)
     with lock:  # one load per key even if two of the worker's threads start together
         backend = _models[key][0]
         if backend is not None:
-            return backend, lock, None
+            return backend, lock, (_unclaimed.pop(key, None) if claim else None)
         t0 = time.perf_counter()
         backend = load_backend(model.name, model.checkpoint, model.device, **dict(model.load_kwargs))
         _models[key] = (backend, lock)
-        return backend, lock, time.perf_counter() - t0
+        took = time.perf_counter() - t0
+        if not claim:  # the first file this worker runs reports the load
+            _unclaimed[key] = took
+            return backend, lock, None
+        return backend, lock, took
 
 
 def forget_models() -> None:
     """Drop the models this process keeps (tests; a long-lived in-process cluster)."""
     with _models_lock:
         _models.clear()
+        _unclaimed.clear()
+
+
+def model_refusal(model: ModelOptions, task: str, text: str | None = None) -> str:
+    """'' when the model can do ``task``, else the one-line reason (SAM 3's concept model and a
+    prompts file; a text for a model that reads none). Run on a worker before the batch's
+    first output: the model it loads stays for that worker's files. A model that does not
+    load is '' here: each file's row says why."""
+    from .headless import ModelMismatch, check_clicks, concept_finder
+
+    try:
+        backend, _, _ = worker_backend(model, claim=False)
+    except Exception:
+        return ""
+    try:
+        if task == "label-all":
+            concept_finder(backend, text)
+        else:
+            check_clicks(backend)
+    except ModelMismatch as e:
+        return str(e)
+    return ""
 
 
 # -- one file (on a worker) ---------------------------------------------------------------------
@@ -207,19 +236,23 @@ def count_objects(labels: np.ndarray) -> int:
     return len(np.unique(labels)) - (1 if labels.min() == 0 else 0)
 
 
-def run_job(job: Job, backend) -> tuple[np.ndarray, dict, dict[int, str]]:
-    """What ``samlabel segment`` / ``track`` do for one file: (labels, the image's meta, the
-    class each id's prompts named)."""
-    from .headless import load_prompts, model_window, object_classes, segment_objects, track_objects
+def run_job(job: Job, backend):
+    """What ``samlabel segment`` / ``track`` / ``label-all`` do for one file: (labels, the
+    image's meta, the class each id's prompts named; label-all: its instance table)."""
+    from .headless import label_all, load_prompts, model_window, object_classes, segment_objects, track_objects
     from .io import read_image
 
     data, meta = read_image(job.image)
+    o = job.options
+    if job.task == "label-all":
+        labels, ann = label_all(data, backend, o.get("text"), o.get("class_name"), tuple(o.get("plane_axes", (-2, -1))),
+                                model_window(meta, o.get("window")), o.get("threshold"))  # fmt: skip
+        return labels, meta, ann.table
     if job.prompts is None:
         raise BatchError("no prompts file given")
     if not Path(job.prompts).exists():
         raise BatchError(f"no prompts file {job.prompts} for this image")
     objects = load_prompts(job.prompts)
-    o = job.options
     window = model_window(meta, o.get("window"))
     plane_axes = tuple(o.get("plane_axes", (-2, -1)))
     mode = o.get("mode", "exclude")
@@ -252,8 +285,6 @@ def write_atomic(path: str | Path, labels: np.ndarray, meta: dict) -> Path:
 def process_file(job: Job, model: ModelOptions) -> dict:
     """One file, start to end, on whichever worker runs it; never raises: the row says what
     happened. ``seconds`` is the file's own time; loading the model is ``model_load_s``."""
-    from .io.instances_csv import sidecar_path, write_class_table
-
     row = {"file": job.given or job.image, "status": "failed", "seconds": 0.0, "objects": "", "output": "", "error": "",
            "worker": _worker_id(), "model_load_s": "", "note": ""}  # fmt: skip
     t0 = time.perf_counter()
@@ -262,12 +293,12 @@ def process_file(job: Job, model: ModelOptions) -> dict:
         backend, lock, took = worker_backend(model)
         if took is not None:
             row["model_load_s"] = round(took, 3)
-            load = took
+            load = time.perf_counter() - t0  # 0 for a load made earlier, before the model check
             fast = getattr(backend, "fast_message", "") if dict(model.load_kwargs).get("fast") else ""
         with lock:
             labels, meta, classes = run_job(job, backend)
         out = write_atomic(job.output, labels, meta)
-        write_class_table(sidecar_path(out), classes)  # as `samlabel segment`: the classes beside the labels
+        write_classes(out, labels, classes, meta)  # as `samlabel segment`: the classes beside the labels
         said = [str(meta.get("report") or ""), fast]  # DICOM's caveats; what fast mode did on this worker
         row.update(status="ok", objects=count_objects(labels), output=out.name,
                    note=" ".join("; ".join(x for x in said if x).split()))  # fmt: skip
@@ -275,6 +306,18 @@ def process_file(job: Job, model: ModelOptions) -> dict:
         row["error"] = _message(e)
     row["seconds"] = round(time.perf_counter() - t0 - load, 3)
     return row
+
+
+def write_classes(out: Path, labels: np.ndarray, classes, meta: dict) -> Path:
+    """The class table beside a label file: ``id,class`` from a prompts file (a dict), or the
+    whole instance table (class, confidence, source, ...) that label-all made."""
+    from .io.instances_csv import sidecar_path, write_class_table, write_instances_csv
+
+    if isinstance(classes, dict):
+        return write_class_table(sidecar_path(out), classes)
+    spacing = meta.get("spacing")
+    spacing = spacing if spacing is not None and len(spacing) == labels.ndim else None
+    return write_instances_csv(sidecar_path(out), labels, classes, spacing)
 
 
 # -- the manifest -------------------------------------------------------------------------------
@@ -389,9 +432,9 @@ def run_batch(
     if n_workers is not None and n_workers < 1:  # a LocalCluster of no workers waits forever
         raise BatchError(f"{n_workers} workers: at least 1 is needed")
     out = Path(out_dir)
+    made_folder = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = [_failed(j, "", "pending") for j in jobs]
-    write_manifest(out, rows)
     t0 = time.perf_counter()
     cluster = None
     try:
@@ -409,16 +452,31 @@ def run_batch(
     except Exception as e:  # nothing ran: say so, and leave the manifest saying every file is pending
         if cluster is not None:
             cluster.close()
+        write_manifest(out, rows)
         what = f"cannot reach the scheduler {scheduler}" if scheduler else "cannot start a LocalCluster"
         raise BatchError(f"{what} ({type(e).__name__}: {e})") from e
     try:
         n_seen = len(client.scheduler_info().get("workers", {})) if scheduler else n_workers
         more = " (so far: files wait for workers to join)" if scheduler else ""
         report(f"samlabel batch: {len(jobs)} file(s) on {n_seen} worker(s){more}, {where}")
+        # can the model do the task? asked of one worker while the files start: a model that
+        # cannot (SAM 3's concept model and clicks) is said in one line before any output
+        probe = client.submit(model_refusal, model, jobs[0].task, jobs[0].options.get("text"), pure=False,
+                              key=f"samlabel-model-check-{os.urandom(4).hex()}") if jobs else None  # fmt: skip
         futures = {}
         for i, job in enumerate(jobs):
             key = f"samlabel-{_safe(image_name(job.image))}-{i}-{os.urandom(4).hex()}"
             futures[client.submit(process_file, job, model, key=key, pure=False)] = i
+        try:
+            refusal = probe.result() if probe is not None else ""
+        except Exception:  # the worker died loading it: each file's row says so
+            refusal = ""
+        if refusal:
+            client.cancel(list(futures))
+            if made_folder and not any(out.iterdir()):
+                out.rmdir()
+            raise BatchError(refusal)
+        write_manifest(out, rows)
         done, last_write = 0, time.perf_counter()
         try:
             for fut in as_completed(list(futures)):

@@ -2,8 +2,9 @@
 
 ``samlabel`` (or ``samlabel gui``) opens napari with the plugin's docks and a
 sample, ready to label. ``samlabel segment`` and ``samlabel track`` run prompts
-from a file without a viewer; ``samlabel batch segment|track`` does the same for
-many files on a dask cluster; ``samlabel models`` lists the models and weights.
+from a file without a viewer; ``samlabel label-all --text TEXT`` labels every
+detection of a text (SAM 3); ``samlabel batch segment|track|label-all`` does the same
+for many files on a dask cluster; ``samlabel models`` lists the models and weights.
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-SUBCOMMANDS = ("gui", "segment", "track", "export", "models", "batch")
+SUBCOMMANDS = ("gui", "segment", "track", "label-all", "export", "models", "batch")
+CHECKPOINT_HELP = ("the model's weights: a checkpoint file (SAM 2), or a folder saved with save_pretrained or a "
+                   "Hugging Face id (sam3, edgetam)")  # fmt: skip
 
 
 # -- option values, checked as argparse reads them ----------------------------------------------
@@ -168,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (seg, trk):
         _add_io_args(p)
     _track_args(trk)
+    lab = sub.add_parser("label-all", help="label every detection of a text on every plane (SAM 3), headless")
+    lab.add_argument("image", help=".tif, .npy, .nii/.nii.gz, or a DICOM file or folder")
+    _label_all_args(lab)
+    _model_args(lab, "sam3")
+    lab.add_argument("--plane-axes", nargs=2, type=int, default=(-2, -1), metavar=("ROWS", "COLS"))
+    _window_arg(lab)
+    lab.add_argument("-o", "--output", required=True, help="label array: .tif, .npy or .nii.gz")
 
     exp = sub.add_parser("export", help="export a label array with its ontology to other tools' formats")
     exp.add_argument("labels", help="label array (.tif, .npy, .nii/.nii.gz) or a samlabel project folder")
@@ -195,15 +205,28 @@ def _add_io_args(p: argparse.ArgumentParser) -> None:
     """The image, prompts and model options `segment` and `track` share."""
     p.add_argument("image", help=".tif, .npy, .nii/.nii.gz, or a DICOM file or folder")
     p.add_argument("--prompts", required=True, help="PROMPTS.json (see napari_samlabel.headless)")
-    p.add_argument("--model", default="seeds", help="a name from `samlabel models` (default: seeds)")
-    p.add_argument("--checkpoint", help="a local checkpoint file for the model")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--fast", action="store_true", help="fast mode: bf16 autocast where the CPU (AMX, AVX-512 BF16) "
-                   "or GPU supports it, about 2x faster, embeddings within ~1%% of fp32")
+    _model_args(p, "seeds")
     p.add_argument("--plane-axes", nargs=2, type=int, default=(-2, -1), metavar=("ROWS", "COLS"))
     _window_arg(p)
     p.add_argument("--mode", default="exclude", choices=["exclude", "overwrite", "inside"])
     p.add_argument("-o", "--output", required=True, help="label array: .tif, .npy or .nii.gz")
+
+
+def _model_args(p: argparse.ArgumentParser, default: str) -> None:
+    """--model, --checkpoint, --device and --fast, as every command that runs a model takes them."""
+    p.add_argument("--model", default=default, help=f"a name from `samlabel models` (default: {default})")
+    p.add_argument("--checkpoint", help=CHECKPOINT_HELP)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--fast", action="store_true", help="fast mode: bf16 autocast where the CPU (AMX, AVX-512 BF16) "
+                   "or GPU supports it, about 2x faster, embeddings within ~1%% of fp32")  # fmt: skip
+
+
+def _label_all_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--text", help="what to find, e.g. 'cell nucleus' (SAM 3); without it a grid model (edgetam, "
+                   "SAM 2, seeds) labels every object it finds as --class")  # fmt: skip
+    p.add_argument("--class", dest="class_name", metavar="NAME", help="the class of every detection (default: the text)")
+    p.add_argument("--threshold", type=finite_float, help="the least detection score kept (default: the model's, "
+                   "0.5 for SAM 3)")  # fmt: skip
 
 
 VERBOSE = False  # `samlabel -v ...`: tracebacks after the one-line message, and the log
@@ -264,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         return _models()
     elif args.command in ("segment", "track"):
         return _segment(args)
+    elif args.command == "label-all":
+        return _label_all(args)
     elif args.command == "export":
         return _export(args)
     elif args.command == "batch":
@@ -404,6 +429,40 @@ def _segment(args) -> int:
     return 0
 
 
+def _label_all(args) -> int:
+    """`samlabel label-all`: :func:`.headless.label_all` on one file, its labels and their
+    instance table (class, confidence, source) written as `samlabel batch label-all` does."""
+    from .backends.registry import apply_fast, load_backend
+    from .batch import write_classes
+    from .headless import label_all, model_window
+    from .io import read_image, write_labels
+
+    try:
+        if not (args.text or args.class_name):
+            raise UsageError("give --text TEXT (what to find) or, for a grid model, --class NAME")
+        _check_output(args.output)  # before the model runs
+        data, meta = read_image(args.image)
+        if meta.get("report"):
+            print(f"samlabel label-all: {meta['report']}", file=sys.stderr)
+        backend = load_backend(args.model, args.checkpoint, args.device)
+        if args.fast:
+            print(f"samlabel label-all: {apply_fast(backend, True)[1]}", file=sys.stderr)
+        labels, ann = label_all(data, backend, args.text, args.class_name, args.plane_axes,
+                                model_window(meta, args.window), args.threshold)  # fmt: skip
+        try:
+            out = write_labels(args.output, labels, meta)
+            table = write_classes(out, labels, ann.table, meta)
+        except OSError as e:
+            raise _unwritable(args.output, e) from e
+    except SamlabelError as e:
+        _said("label-all", e)
+        return 2
+    n = len([i for i in np.unique(labels).tolist() if i])
+    print(f"wrote {out}: {n} {ann.ontology.names[0]!r} object(s), shape {labels.shape}; their classes and "
+          f"scores: {table}")  # fmt: skip
+    return 0
+
+
 def _unwritable(path, e: OSError) -> UsageError:
     """A one-line error naming the output the user gave (and the part of it that failed)."""
     part = f": {e.filename}" if e.filename and str(e.filename) != str(path) else ""
@@ -425,29 +484,35 @@ def _check_output(path: str) -> None:
 # manifest (segment's is one label file), it has cluster options, and only it imports dask.
 def _add_batch_parser(sub) -> None:
     bat = sub.add_parser(
-        "batch", help="segment or track many files, each a task on a dask cluster (a LocalCluster by default)",
-        description="Run `samlabel segment` or `samlabel track` on many files, each as a task on dask.distributed. "
+        "batch", help="segment, track or label-all many files, each a task on a dask cluster (a LocalCluster by "
+        "default)", description="Run `samlabel segment`, `track` or `label-all` on many files, each as a task on "
+        "dask.distributed. "
         "Outputs and manifest.csv go to the -o folder; exit status 1 if any file failed.",
     )  # fmt: skip
     tasks = bat.add_subparsers(dest="task", required=True)
-    for task in ("segment", "track"):
+    for task in ("segment", "track", "label-all"):
         p = tasks.add_parser(task, fromfile_prefix_chars="@", help=f"`samlabel {task}` on each file")
         p.add_argument("images", nargs="+", help="images (.tif, .npy, .nii/.nii.gz, DICOM files or folders); "
                        "@LIST reads arguments from a file, one per line")  # fmt: skip
-        p.add_argument("--prompts", required=True, help="one PROMPTS.json for every image, or a folder holding "
-                       "<name>.json per image (<name>: the image's file name without its suffix)")  # fmt: skip
+        if task == "label-all":
+            _label_all_args(p)
+        else:
+            p.add_argument("--prompts", required=True, help="one PROMPTS.json for every image, or a folder holding "
+                           "<name>.json per image (<name>: the image's file name without its suffix)")  # fmt: skip
         p.add_argument("-o", "--output", required=True, help="output folder: <name>.tif|.npy|.nii.gz per image, "
                        "and manifest.csv")  # fmt: skip
         p.add_argument("--format", default="auto", choices=["auto", "tif", "npy", "nii.gz"],
                        help="label files (auto: .nii.gz for NIfTI and DICOM, keeping geometry; else the input's kind)")  # fmt: skip
-        p.add_argument("--model", default="seeds", help="a name from `samlabel models` (default: seeds)")
-        p.add_argument("--checkpoint", help="a checkpoint file for the model (a path every worker sees)")
+        default = "sam3" if task == "label-all" else "seeds"
+        p.add_argument("--model", default=default, help=f"a name from `samlabel models` (default: {default})")
+        p.add_argument("--checkpoint", help=CHECKPOINT_HELP + " (a path every worker sees)")
         p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
         p.add_argument("--fast", action="store_true", help="fast mode, as for `samlabel segment --fast` (each "
                        "worker uses bf16 where its CPU or GPU supports it)")  # fmt: skip
         p.add_argument("--plane-axes", nargs=2, type=int, default=(-2, -1), metavar=("ROWS", "COLS"))
         _window_arg(p)
-        p.add_argument("--mode", default="exclude", choices=["exclude", "overwrite", "inside"])
+        if task != "label-all":
+            p.add_argument("--mode", default="exclude", choices=["exclude", "overwrite", "inside"])
         if task == "track":
             _track_args(p)
         p.add_argument("--scheduler", metavar="ADDRESS", help="a running dask scheduler (tcp://host:8786, or a "
@@ -463,12 +528,20 @@ def _batch(args) -> int:
     from .backends.registry import get_spec, model_status, resolve_checkpoint
     from .batch import ModelOptions, plan, run_batch, summary
 
-    options = {"plane_axes": list(args.plane_axes), "window": args.window, "mode": args.mode}
+    options = {"plane_axes": list(args.plane_axes), "window": args.window}
+    if args.task == "label-all":
+        options.update(text=args.text, class_name=args.class_name, threshold=args.threshold)
+    else:
+        options["mode"] = args.mode
     if args.task == "track":
         options.update(axis=args.axis, direction=args.direction, frames=args.frames, stop_after=args.stop_after)
     checkpoint = args.checkpoint
+    if checkpoint and Path(checkpoint).expanduser().exists():  # a file or model folder: workers need its whole path
+        checkpoint = str(Path(checkpoint).expanduser().absolute())
     try:
-        jobs = plan(args.images, args.prompts, args.output, args.task, args.format, options)
+        if args.task == "label-all" and not (args.text or args.class_name):
+            raise UsageError("give --text TEXT (what to find) or, for a grid model, --class NAME")
+        jobs = plan(args.images, getattr(args, "prompts", None), args.output, args.task, args.format, options)
         spec = get_spec(args.model)
         if not args.scheduler:  # workers here see what this process sees: check the model once, up front
             ready, line, details = model_status(args.model, checkpoint)
