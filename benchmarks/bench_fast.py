@@ -394,14 +394,8 @@ def _rss() -> int:
         return int(f.read().split()[1]) * 4096
 
 
-def memory_run(n: int, budget: int) -> dict:
-    from napari_samlabel.backends.embeddings import EmbeddingCache
-    from napari_samlabel.backends.sam2 import Sam2Segmenter
-
-    model, image, truth, frames = _setup(n + 1, 256, SMALL)
-    seg = Sam2Segmenter(model, "bench", cache=EmbeddingCache(budget))
-    masks = {1: truth[0] == int([v for v in np.unique(truth[0]) if v][0])}
-    seg.set_image(frames[0])  # prompted on frame 0
+def _peak_rss(fn) -> tuple[int, int]:
+    """(resident bytes before ``fn``, the most while it ran), sampled every 5 ms."""
     peak, running = [0], [True]
 
     def sample():
@@ -412,38 +406,111 @@ def memory_run(n: int, budget: int) -> dict:
     base = _rss()
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
-    for _ in seg.tracker().track(frames, 0, masks, "forward", n + 1):
-        pass
-    running[0] = False
-    thread.join()
-    return {"frames": n, "budget": budget, "peak_above_start_MiB": (peak[0] - base) / 2**20, "cache_MiB": seg.cache.bytes / 2**20}
+    try:
+        fn()
+    finally:
+        running[0] = False
+        thread.join()
+    return base, max(peak[0], _rss())
 
 
-def memory(n: int) -> dict:
-    from napari_samlabel.backends.embeddings import DEFAULT_BUDGET
+MEMORY_VARIANTS = ("raw_sam2", "samlabel_track", "dock")
 
-    out = {}
-    for name, budget in (("default_budget", DEFAULT_BUDGET), ("zero_budget", 0)):
-        for k in (n, 4 * n):
-            cmd = [sys.executable, __file__, "_memory_run", "--frames", str(k), "--budget", str(budget)]
-            got = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
-            out[f"{name}_{k}_MiB"] = got["peak_above_start_MiB"]
-            out[f"{name}_{k}_cache_MiB"] = got["cache_MiB"]
-        out[f"{name}_ratio_4N_over_N"] = out[f"{name}_{4 * n}_MiB"] / out[f"{name}_{n}_MiB"]
-    out.update(frames_N=n, model="tiny, 256 px", budget_default_bytes=DEFAULT_BUDGET)
+
+def memory_run(n: int, variant: str, model_px: int) -> dict:
+    """One variant in this (fresh) process: ``raw_sam2``: sam2's own ``init_state`` on a JPEG
+    folder and ``propagate_in_video``; ``samlabel_track``: :func:`headless.track_objects` (the
+    one-shot ``samlabel track``: a box prompt on frame 0, then tracked); ``dock``: the dock's
+    tracker from the prompted plane, the cache at its default budget (every frame kept)."""
+    import torch
+
+    from napari_samlabel.backends.sam2 import Sam2Segmenter
+    from napari_samlabel.headless import track_objects
+
+    overrides = SMALL if model_px == 256 else ()
+    model, image, truth, frames = _setup(n, 256, overrides)
+    seg = Sam2Segmenter(model, "bench")
+    size = image.shape[-1]
+    held = {}
+    if variant == "raw_sam2":
+        tmp = tempfile.mkdtemp()
+        from PIL import Image
+
+        for t in range(len(frames)):
+            Image.fromarray(frames[t]).save(Path(tmp) / f"{t:05d}.jpg", quality=95)
+
+        def go():
+            with torch.inference_mode():
+                state = model.init_state(tmp)
+                model.add_new_mask(state, 0, 1, truth[0] > 0)
+                held["tracked"] = sum(1 for f, _, m in model.propagate_in_video(state, 0, n) if f and (m > 0).any())
+    elif variant == "samlabel_track":
+        objects = [{"id": 1, "class": "cell", "frame": [0], "box": [2, 2, size - 3, size - 3]}]
+
+        def go():
+            labels = track_objects(image, objects, seg, n_frames=None)
+            held["tracked"] = int((labels[1:] > 0).any(axis=(1, 2)).sum())
+    else:
+        seg.set_image(frames[0])  # the user prompted on frame 0
+
+        def go():
+            steps = list(seg.tracker().track(frames, 0, {1: truth[0] > 0}, "forward", None))
+            held["tracked"] = sum(1 for s in steps if s.objects[1].present)
+
+    base, peak = _peak_rss(go)
+    return {"frames": n, "variant": variant, "peak_rss_MiB": peak / 2**20, "peak_above_start_MiB": (peak - base) / 2**20,
+            "cache_entries": len(seg.cache), "cache_MiB": seg.cache.bytes / 2**20, "frames_with_mask": held["tracked"]}  # fmt: skip
+
+
+def memory(counts: list[int], model_px: int) -> dict:
+    """Each variant for each frame count in a fresh process; ratios of the largest count's
+    peak to the smallest's (whole process, as a user sees it; and above the start)."""
+    lo, hi = min(counts), max(counts)
+    out: dict = {"model": f"sam2.1 tiny at {model_px} px, random weights (no checkpoint here; memory does not depend on them)",
+                 "frames": counts, "runs": {}, "ratio": {}}  # fmt: skip
+    for variant in MEMORY_VARIANTS:
+        for k in counts:
+            cmd = [sys.executable, __file__, "_memory_run", "--frames", str(k), "--variant", variant,
+                   "--model-px", str(model_px)]  # fmt: skip
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode:
+                raise SystemExit(done.stderr[-3000:])
+            out["runs"][f"{variant}_{k}"] = json.loads(done.stdout.strip().splitlines()[-1])
+        a, b = out["runs"][f"{variant}_{lo}"], out["runs"][f"{variant}_{hi}"]
+        out["ratio"][f"{variant}_{hi}_over_{lo}_peak_rss"] = b["peak_rss_MiB"] / a["peak_rss_MiB"]
+        out["ratio"][f"{variant}_{hi}_over_{lo}_above_start"] = b["peak_above_start_MiB"] / max(a["peak_above_start_MiB"], 1e-9)
     return out
+
+
+def cpu_info() -> dict:
+    """The CPU every figure was measured on, and whether PyTorch has fast bf16 on it."""
+    flags, name = set(), "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and name == "unknown":
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    from napari_samlabel.backends.fast import bf16_support
+
+    ok, why = bf16_support("cpu")
+    return {"model": name, "amx_bf16": "amx_bf16" in flags, "avx512_bf16": "avx512_bf16" in flags,
+            "avx512f": "avx512f" in flags, "torch_bf16": ok, "torch_bf16_says": why}  # fmt: skip
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("what", choices=["speed", "reuse", "explore", "memory", "_memory_run"])
+    ap.add_argument("--variant", choices=MEMORY_VARIANTS, default="samlabel_track", help=argparse.SUPPRESS)
+    ap.add_argument("--model-px", type=int, choices=[256, 1024], default=256, help="memory: the model's input size")
     ap.add_argument("--size", type=int, default=512, help="plane size in pixels")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--frames", type=int, default=None)
+    ap.add_argument("--frames", type=int, nargs="+", default=None, help="memory: the frame counts (default 6 24)")
     ap.add_argument("--track-rounds", type=int, default=3)
     ap.add_argument("--fast", action="store_true", help="reuse: in fast mode")
     ap.add_argument("--compile", action="store_true", help="explore: try torch.compile too (minutes)")
-    ap.add_argument("--budget", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="cpu: process CPU seconds (use with --threads 1)")
     a = ap.parse_args()
@@ -453,18 +520,19 @@ def main() -> None:
         torch.set_num_threads(a.threads)
     if a.clock == "cpu":
         CLOCK.update(now=time.process_time, name="cpu")
+    frames = (a.frames or [None])[0]
     if a.what == "speed":
-        res = speed(a.size, a.rounds, a.frames or 4, a.track_rounds)
+        res = speed(a.size, a.rounds, frames or 4, a.track_rounds)
     elif a.what == "reuse":
-        res = reuse(a.frames or 4, max(1, a.rounds // 2), a.fast)
+        res = reuse(frames or 4, max(1, a.rounds // 2), a.fast)
     elif a.what == "explore":
         res = explore(a.rounds, a.compile)
     elif a.what == "memory":
-        res = memory(a.frames or 12)
+        res = memory(a.frames or [6, 24], a.model_px)
     else:
-        res = memory_run(a.frames, a.budget)
-    if a.what != "_memory_run":
-        res = {"clock": CLOCK["name"], "threads": torch.get_num_threads(), **res}
+        res = memory_run(frames, a.variant, a.model_px)
+    if a.what != "_memory_run":  # every figure with the CPU it was measured on
+        res = {"cpu": cpu_info(), "clock": CLOCK["name"], "threads": torch.get_num_threads(), **res}
     print(json.dumps(res, indent=None if a.what == "_memory_run" else 2))
 
 
