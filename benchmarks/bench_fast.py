@@ -3,7 +3,8 @@
     python benchmarks/bench_fast.py speed   [--size 512] [--rounds 5] [--frames 4] [--track-rounds 3]
     python benchmarks/bench_fast.py reuse   [--frames 4] [--fast]
     python benchmarks/bench_fast.py explore [--rounds 5] [--compile]
-    python benchmarks/bench_fast.py memory  [--frames 12]
+    python benchmarks/bench_fast.py memory  [--frames 6 24] [--model-px 256]
+    python benchmarks/bench_fast.py profile [--threads 1]
 
 Model: SAM 2.1 tiny built from the package config (1024 px) with random weights (speed does
 not depend on the weights); the plane is the synthetic fluorescence time-lapse windowed to
@@ -20,8 +21,12 @@ machine hits both; figures are medians.
 - ``reuse``: seconds saved when tracking starts from the plane embedded while prompting,
   and when a tracked range is tracked again after a correction (encoder runs counted).
 - ``explore``: encoder-only timings of what else might help on this CPU (kept or rejected).
-- ``memory``: peak resident memory while tracking N and 4N frames (256 px model, fresh
-  process each) with the embedding cache at its default budget and at zero.
+- ``memory``: peak resident memory (whole process, and above its start) for each frame count,
+  each in a fresh process: raw sam2 (``init_state`` on a JPEG folder), the one-shot
+  ``samlabel track`` (:func:`headless.track_objects`) and the dock's tracker (every frame's
+  features kept for re-tracking); the ratio of the largest count to the smallest.
+- ``profile``: where the encoder's FLOPs go (linear layers, attention products, convolutions)
+  and an fp32 op-level time profile: what bf16 would need to accelerate.
 """
 
 from __future__ import annotations
@@ -482,6 +487,48 @@ def memory(counts: list[int], model_px: int) -> dict:
     return out
 
 
+def profile() -> dict:
+    """FLOPs of one 1024 px ``forward_image`` by kind, and its fp32 time by op (one run)."""
+    import torch
+    import torch.nn.functional as F
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from napari_samlabel.backends.features import preprocess
+
+    model, image, truth, frames = _setup(1, 512)
+    x = preprocess(frames[0], 1024)
+    attention, sdpa = [0], F.scaled_dot_product_attention
+
+    def counted(q, k, *args, **kw):  # the flop counter misses CPU flash attention: QK^T and AV here
+        attention[0] += 4 * q.shape[:-2].numel() * q.shape[-2] * k.shape[-2] * q.shape[-1]
+        return sdpa(q, k, *args, **kw)
+
+    counter = FlopCounterMode(display=False)
+    F.scaled_dot_product_attention = counted
+    try:
+        with torch.inference_mode(), counter:
+            model.forward_image(x)
+    finally:
+        F.scaled_dot_product_attention = sdpa
+    by_op = {str(k): v / 1e9 for k, v in counter.get_flop_counts()["Global"].items()}
+    gflop = {"linear (addmm)": by_op.pop("aten.addmm", 0.0), "attention products": attention[0] / 1e9,
+             "convolutions": by_op.pop("aten.convolution", 0.0), **by_op}  # fmt: skip
+    with torch.inference_mode():
+        seconds = _timed(lambda: model.forward_image(x))
+        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+            model.forward_image(x)
+    ops = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+    total = sum(e.self_cpu_time_total for e in ops)
+    return {
+        "encoder_gflop": {**gflop, "total": sum(gflop.values())},
+        "fp32_encoder_s": seconds,
+        "fp32_self_time_share_by_op": {e.key: round(e.self_cpu_time_total / total, 4) for e in ops[:12]},
+        "note": "fp32, random weights, 1024 px input; the profiler's own overhead is in the shares",
+    }
+
+
 def cpu_info() -> dict:
     """The CPU every figure was measured on, and whether PyTorch has fast bf16 on it."""
     flags, name = set(), "unknown"
@@ -502,7 +549,7 @@ def cpu_info() -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["speed", "reuse", "explore", "memory", "_memory_run"])
+    ap.add_argument("what", choices=["speed", "reuse", "explore", "memory", "profile", "_memory_run"])
     ap.add_argument("--variant", choices=MEMORY_VARIANTS, default="samlabel_track", help=argparse.SUPPRESS)
     ap.add_argument("--model-px", type=int, choices=[256, 1024], default=256, help="memory: the model's input size")
     ap.add_argument("--size", type=int, default=512, help="plane size in pixels")
@@ -529,6 +576,8 @@ def main() -> None:
         res = explore(a.rounds, a.compile)
     elif a.what == "memory":
         res = memory(a.frames or [6, 24], a.model_px)
+    elif a.what == "profile":
+        res = profile()
     else:
         res = memory_run(frames, a.variant, a.model_px)
     if a.what != "_memory_run":  # every figure with the CPU it was measured on

@@ -9,6 +9,9 @@ patch-embedding convolution gains). Measured and left out: channels-last weights
 more), oneDNN's implicit bf16 for fp32 matmuls (1.2x only), ``torch.compile`` of the
 encoder (1.5x slower after a 55 s compile), one thread instead of two (slower on an idle
 machine); a lower input resolution only suits checkpoints trained at it (none listed here).
+On an AMD EPYC with AVX-512 BF16 and no AMX (issue 24): embedding 1.47x (2.33 -> 1.58 s), a
+tracked frame 1.36x; why it stays off the bf16 floor there: README, "Fast mode and reused
+embeddings". Without AVX-512 (AVX2 only) PyTorch has no bf16 kernels: refused, fp32.
 
 Only torch is imported here, and only when a function is called.
 """
