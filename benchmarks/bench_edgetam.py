@@ -11,14 +11,14 @@ not depend on the weights; no weights can be downloaded here):
   to the plane).
 - EdgeTAM through transformers: ``EdgeTamConfig()`` with its RepViT backbone named
   (``repvit_m1``: transformers' default config leaves the timm architecture at resnet50, see
-  ``edgetam_config``), timed through the plugin's ``PromptSegmenter``, which is
+  ``edgetam_config``), timed through the plugin's ``TransformersSegmenter``, which is
   ``Sam2Processor`` + ``EdgeTamModel.get_image_embeddings`` (embedding) and processor +
   ``EdgeTamModel(image_embeddings=...)`` + ``post_process_masks`` (decode); the tests show it
   gives exactly what transformers gives.
 
 ``--track N`` (0: none) also times a tracked frame, each model through the plugin's tracker on
 the same N + 1 frames, one object from its true mask: SAM 2.1 tiny's ``Sam2Tracker`` (sam2's
-video predictor) against ``VideoTracker`` (``EdgeTamVideoModel`` from its full-size config,
+video predictor) against ``TransformersTracker`` (``EdgeTamVideoModel`` from its full-size config,
 the backbone named and the released checkpoint's flags), two runs each, interleaved; a frame's
 time is its step's (the first step of a run, which also encodes the start frame and its mask, left
 out).
@@ -80,7 +80,7 @@ def build(threads: int | None):
     from sam2.sam2_image_predictor import SAM2ImagePredictor
     from transformers import EdgeTamModel, Sam2ImageProcessor, Sam2Processor
 
-    from napari_samlabel.backends.hf_prompting import PromptSegmenter
+    from napari_samlabel.backends.hf_prompting import TransformersSegmenter
     from napari_samlabel.backends.sam2 import build_model
 
     if threads:
@@ -95,7 +95,7 @@ def build(threads: int | None):
               "edgetam": sum(p.numel() for p in edgetam.parameters()),
               "edgetam_image_encoder": sum(p.numel() for p in edgetam.vision_encoder.parameters()),
               "sam2.1-tiny_image_encoder": sum(p.numel() for p in sam2.image_encoder.parameters())}  # fmt: skip
-    return SAM2ImagePredictor(sam2), PromptSegmenter(edgetam, processor, name="edgetam"), params
+    return SAM2ImagePredictor(sam2), TransformersSegmenter(edgetam, processor, name="edgetam"), params
 
 
 def plane():
@@ -114,7 +114,7 @@ def track_times(n: int, runs: int = 2) -> dict:
     from transformers import EdgeTamVideoConfig, EdgeTamVideoModel, Sam2ImageProcessor, Sam2VideoProcessor
     from transformers.models.sam2_video.video_processing_sam2_video import Sam2VideoVideoProcessor
 
-    from napari_samlabel.backends.hf_video import VideoTracker
+    from napari_samlabel.backends.hf_video import TransformersTracker
     from napari_samlabel.backends.sam2 import Sam2Segmenter, build_model
     from napari_samlabel.backends.tracking import FrameSource
     from napari_samlabel.core.planes import Plane
@@ -127,7 +127,7 @@ def track_times(n: int, runs: int = 2) -> dict:
                                 enable_occlusion_spatial_embedding=False)  # fmt: skip
     torch.manual_seed(0)
     processor = Sam2VideoProcessor(image_processor=Sam2ImageProcessor(), video_processor=Sam2VideoVideoProcessor())
-    edgetam = VideoTracker(EdgeTamVideoModel(config).eval(), processor, name="edgetam")
+    edgetam = TransformersTracker(EdgeTamVideoModel(config).eval(), processor, name="edgetam")
     image, truth = fluorescence_timelapse(n_frames=n + 1, size=SIZE, n_cells=12, seed=1)
     frames = FrameSource(image, Plane(image.shape, (1, 2), (0, 0, 0)), 0, (float(image.min()), float(image.max())))
     first = [v for v in np.unique(truth[0]) if v][0]

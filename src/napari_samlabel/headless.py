@@ -222,16 +222,9 @@ def _name(backend) -> str:
 
 
 def takes_clicks(backend) -> bool:
-    """Whether ``backend.predict`` takes clicks and boxes. A backend may say so itself
-    (``takes_clicks``); SAM 3's concept model (:class:`~.backends.sam3.Sam3ConceptSegmenter`)
-    does not. Found without importing torch or the SAM 3 module."""
-    said = getattr(backend, "takes_clicks", None)
-    if said is not None:
-        return bool(said)
-    import sys
-
-    concept = getattr(sys.modules.get(f"{__package__}.backends.sam3"), "Sam3ConceptSegmenter", None)
-    return concept is None or not isinstance(backend, concept)
+    """Whether ``backend.predict`` takes clicks and boxes: a backend that does not says so
+    (``takes_clicks = False``, as SAM 3 from a concept-only folder)."""
+    return bool(getattr(backend, "takes_clicks", True))
 
 
 def check_clicks(backend) -> None:

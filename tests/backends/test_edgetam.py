@@ -332,12 +332,12 @@ def raw_video_library(folder, frames, start, masks, n, reverse, keyframe=None):
 
 @pytest.mark.slow  # the tiny video model is built, saved and loaded (about 10 s)
 def test_tracking_gives_what_transformers_gives(video_folder, movie_frames):
-    from napari_samlabel.backends.hf_video import VideoTracker
+    from napari_samlabel.backends.hf_video import TransformersTracker
 
     frames, truth = movie_frames
     backend = registry.load_backend("edgetam", str(video_folder), device="cpu")  # the hub's layout: one folder
     tracker = backend.tracker()
-    assert isinstance(tracker, VideoTracker) and backend.tracker() is tracker and tracker.name == "edgetam"
+    assert isinstance(tracker, TransformersTracker) and backend.tracker() is tracker and tracker.name == "edgetam"
     # one copy of the parts both models hold (the image encoder and the decoder), not two
     assert tracker.model.vision_encoder is backend.model.vision_encoder
     assert tracker.model.mask_decoder is backend.model.mask_decoder

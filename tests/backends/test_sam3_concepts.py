@@ -40,8 +40,9 @@ def CharTokenizerDouble():
     return CLIPTokenizer(vocab=vocab, merges=[])
 
 
-def tiny_sam3(seed: int = 0):
-    """(model, processor): a shrunk random-weight SAM 3 from transformers' config classes."""
+def tiny_sam3(seed: int = 0, width: int = 32):
+    """(model, processor): a shrunk random-weight SAM 3 from transformers' config classes, ``width``
+    wide (its tracker, in the full checkpoint, needs 64)."""
     import torch
     from transformers import Sam3ImageProcessor, Sam3Model, Sam3Processor
     from transformers.models.sam3.configuration_sam3 import (
@@ -49,12 +50,12 @@ def tiny_sam3(seed: int = 0):
         Sam3MaskDecoderConfig, Sam3VisionConfig, Sam3ViTConfig,
     )  # fmt: skip
 
-    small = dict(hidden_size=32, num_attention_heads=4, intermediate_size=64)
+    small = dict(hidden_size=width, num_attention_heads=4, intermediate_size=2 * width)
     vit = Sam3ViTConfig(**small, num_hidden_layers=2, image_size=SIZE, patch_size=14, window_size=4,
                         global_attn_indexes=[0, 1], pretrain_image_size=SIZE)  # fmt: skip
-    vision = Sam3VisionConfig(backbone_config=vit, fpn_hidden_size=32, scale_factors=[2.0, 1.0],
+    vision = Sam3VisionConfig(backbone_config=vit, fpn_hidden_size=width, scale_factors=[2.0, 1.0],
                               backbone_feature_sizes=[[SIZE // 7] * 2, [SIZE // 14] * 2])  # fmt: skip
-    text = dict(vocab_size=64, hidden_size=32, intermediate_size=64, projection_dim=32, num_hidden_layers=1,
+    text = dict(vocab_size=64, hidden_size=width, intermediate_size=2 * width, projection_dim=width, num_hidden_layers=1,
                 num_attention_heads=4, max_position_embeddings=32, hidden_act="gelu",
                 bos_token_id=0, eos_token_id=1, pad_token_id=1)  # fmt: skip
     config = Sam3Config(
@@ -62,7 +63,7 @@ def tiny_sam3(seed: int = 0):
         geometry_encoder_config=Sam3GeometryEncoderConfig(**small, num_layers=1),
         detr_encoder_config=Sam3DETREncoderConfig(**small, num_layers=1),
         detr_decoder_config=Sam3DETRDecoderConfig(**small, num_layers=1, num_queries=8),
-        mask_decoder_config=Sam3MaskDecoderConfig(hidden_size=32, num_upsampling_stages=2),
+        mask_decoder_config=Sam3MaskDecoderConfig(hidden_size=width, num_upsampling_stages=2),
     )  # fmt: skip
     torch.manual_seed(seed)
     model = Sam3Model(config).eval()
@@ -141,7 +142,7 @@ def test_threshold_segment_all_and_clicks(sam3):
     finally:
         sam3.concept = None
     assert [s for _, s in all_] == [s for _, s in sam3.segment_text(rgb, "cell")]
-    with pytest.raises(PromptError, match="use clicks with SAM 2 or the seeds backend"):
+    with pytest.raises(PromptError, match="concept model only.*For clicks and tracking load the full facebook/sam3"):
         sam3.predict(None)
     with pytest.raises(PromptError, match="4 .*boxes|boxes but"):
         sam3.segment_exemplars(rgb, [(0, 0, 10, 10)], [1, 0])

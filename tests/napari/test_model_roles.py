@@ -8,7 +8,7 @@ from napari_samlabel.core.errors import SamlabelError
 
 
 class LabelOnlyDouble:
-    """Test double: a backend with no tracker, as Sam3ConceptSegmenter is."""
+    """Test double: a backend with no tracker, as SAM 3 from a concept-only folder is."""
 
     name = "sam3"
 

@@ -6,8 +6,8 @@ and its processor (``Sam2Processor``). Weights come from a local folder saved wi
 ``save_pretrained`` or a Hugging Face id (default ``yonigozlan/EdgeTAM-hf``, the checkpoint
 transformers' own docs and tests name), always as safetensors (``use_safetensors=True``:
 nothing is unpickled). Its vision backbone is a timm model, so ``timm`` must be installed.
-The model is a :class:`.hf_prompting.PromptSegmenter` (shared with SAM 3's clicks); tracking
-(its ``tracker()``, a :class:`.hf_video.VideoTracker`) uses ``EdgeTamVideoModel`` and ``Sam2VideoProcessor``
+The model is a :class:`.hf_prompting.TransformersSegmenter` (shared with SAM 3's clicks); tracking
+(its ``tracker()``, a :class:`.hf_video.TransformersTracker`) uses ``EdgeTamVideoModel`` and ``Sam2VideoProcessor``
 from the same folder or hub id (the hub's checkpoint holds both).
 
 Importing this module imports neither torch nor transformers: they load in
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import hf_weights
 from .base import CheckpointError, ModelUnavailable
-from .hf_prompting import PromptSegmenter
+from .hf_prompting import TransformersSegmenter
 from .hf_video import load_video_tracker
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def status(checkpoint: str | Path | None = None) -> tuple[bool, str, str]:
     return hf_weights.status(NAME, DESCRIPTION, missing_libraries, unavailable, resolve_source, checkpoint)
 
 
-def load_edgetam(checkpoint: str | Path | None = None, device: str = "auto", download: bool = True) -> PromptSegmenter:
+def load_edgetam(checkpoint: str | Path | None = None, device: str = "auto", download: bool = True) -> TransformersSegmenter:
     """The segmenter for a local folder or a hub id (see :func:`resolve_source`); ``device``
     "auto" is picked once the weights are found (picking imports torch)."""
     from . import registry
@@ -87,10 +87,10 @@ def load_edgetam(checkpoint: str | Path | None = None, device: str = "auto", dow
         raise CheckpointError(registry._short(line), f"{line} ({' '.join(text.split())[:400]}). " + _what_to_do(
             DEFAULT_SOURCE if Path(source).exists() else source)) from e  # fmt: skip
     log.info("%s: weights from %s", NAME, source)
-    return PromptSegmenter(model, processor, device=device, source=source, name=NAME, load_tracker=load_tracker)
+    return TransformersSegmenter(model, processor, device=device, source=source, name=NAME, load_tracker=load_tracker)
 
 
-def load_tracker(segmenter: PromptSegmenter):
+def load_tracker(segmenter: TransformersSegmenter):
     """``EdgeTamVideoModel`` and ``Sam2VideoProcessor`` from the folder or hub id the prompting
     model came from, sharing its equal parts (see :func:`.hf_video.load_video_tracker`)."""
     from transformers import EdgeTamVideoModel, Sam2VideoProcessor  # noqa: PLC0415  (heavy)

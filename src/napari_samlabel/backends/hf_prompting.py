@@ -16,7 +16,7 @@ from ..core.prompts import PromptError, PromptSet
 from .base import MaskPrediction
 
 
-class PromptSegmenter:
+class TransformersSegmenter:
     """Interactive segmentation with a SAM-2-style transformers model.
 
     :meth:`set_image` encodes the plane once (kept while the same pixels come back);
@@ -28,7 +28,7 @@ class PromptSegmenter:
     """
 
     def __init__(self, model, processor, device: str = "cpu", source: str = "", name: str = "model",
-                 load_tracker: Callable[[PromptSegmenter], object] | None = None) -> None:  # fmt: skip
+                 load_tracker: Callable[[TransformersSegmenter], object] | None = None) -> None:  # fmt: skip
         self.model = model.to(device).eval()
         self.processor = processor
         self.device = device

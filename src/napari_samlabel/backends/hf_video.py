@@ -38,7 +38,7 @@ class _LazyPixels(dict):
         return video.pixel_values_videos[0][0]
 
 
-class VideoTracker:
+class TransformersTracker:
     """Tracks many objects with a SAM-2-style transformers video model (``EdgeTamVideoModel``,
     ``Sam3TrackerVideoModel``), in the plugin's :class:`~.tracking.Tracker`
     interface (as :class:`~.sam2_video.Sam2Tracker`): the start masks and the pass's keyframes
@@ -155,7 +155,7 @@ def _prune(session, frame: int, keep: int) -> None:
 
 
 def load_video_tracker(name: str, model_class, processor_class, source: str, image_processor, device: str = "cpu",
-                       key_mapping: dict[str, str] | None = None, share_with=None) -> VideoTracker:  # fmt: skip
+                       key_mapping: dict[str, str] | None = None, share_with=None) -> TransformersTracker:  # fmt: skip
     """The video model (``model_class``) and its processor (``processor_class``) from the folder or
     hub id the prompting model came from (already resolved: nothing is downloaded unless it was
     the hub id). A folder with the image model only (no memory weights) is refused in one line.
@@ -187,7 +187,7 @@ def load_video_tracker(name: str, model_class, processor_class, source: str, ima
         frames = Sam2VideoVideoProcessor(size={"height": images.size["height"], "width": images.size["width"]},
                                          image_mean=images.image_mean, image_std=images.image_std)  # fmt: skip
         processor = processor_class(image_processor=images, video_processor=frames)
-    tracker = VideoTracker(model, processor, device, name=name)
+    tracker = TransformersTracker(model, processor, device, name=name)
     if share_with is not None:  # on one device by now
         hf_weights.share_equal_parts(tracker.model, share_with, ("vision_encoder", "prompt_encoder", "mask_decoder",
                                                                  "shared_image_embedding"))  # fmt: skip

@@ -1,10 +1,16 @@
-"""SAM 3 concept segmentation through ``transformers`` (>= 5): every object on a plane that
-matches a text ("cell nucleus") or visual exemplars (boxes, positive or negative).
+"""SAM 3 through ``transformers`` (>= 5): every object on a plane that matches a text
+("cell nucleus") or visual exemplars (boxes, positive or negative), clicks and boxes on one
+object, and tracking.
 
-SAM 2 stays the model for clicks and tracking; SAM 3 labels objects by concept ("Label all"
-by a class's prompt text). Weights come from a local folder saved with ``save_pretrained``
-or a Hugging Face id (default ``facebook/sam3``, gated: a token with the licence accepted),
-always as safetensors (``use_safetensors=True``: nothing is unpickled).
+SAM 3 labels objects by concept ("Label all" by a class's prompt text: ``Sam3Model``). The
+full checkpoint (``facebook/sam3``, a ``sam3_video`` folder) also holds SAM 3's tracker: its
+interactive head takes clicks and boxes with the same keys as SAM 2 (``Sam3TrackerModel``, a
+:class:`.hf_prompting.TransformersSegmenter`) and its video model tracks
+(``Sam3TrackerVideoModel``, a :class:`.hf_video.TransformersTracker`); the three share one image
+backbone in memory. A folder with the concept model only (``Sam3Model.save_pretrained``)
+labels by concept and says so for clicks and tracking. Weights come from a local folder
+saved with ``save_pretrained`` or a Hugging Face id (default ``facebook/sam3``, gated: a token
+with the licence accepted), always as safetensors (``use_safetensors=True``).
 
 Importing this module imports neither torch nor transformers: they load in
 :func:`load_sam3` and the segmenter's methods, so the registry can say what is missing first.
@@ -22,17 +28,24 @@ import numpy as np
 from ..core.prompts import PromptError, PromptSet
 from . import hf_weights
 from .base import CheckpointError, MaskPrediction
+from .hf_prompting import TransformersSegmenter, as_rgb
+from .hf_video import load_video_tracker
 
 log = logging.getLogger(__name__)
 
 NAME = "sam3"
 DEFAULT_SOURCE = "facebook/sam3"
-#: what a model folder must hold (the processor's files come with it from ``save_pretrained``)
-CLICKS_MESSAGE = "SAM 3 concept model: use clicks with SAM 2 or the seeds backend"
+#: the tracker's weights in a ``sam3_video`` checkpoint are under ``tracker_model.``: transformers
+#: 5.x renames them for ``Sam3TrackerVideoModel`` but not for ``Sam3TrackerModel`` (147 weights
+#: left random, measured on 5.25), so the prefix is dropped here
+TRACKER_KEYS = {r"^tracker_model\.": ""}
+CONCEPT_ONLY = ("holds SAM 3's concept model only: it labels by text or exemplars. For clicks and tracking load "
+                "the full facebook/sam3 folder, or SAM 2 (or seeds)")
 
 
-class Sam3ConceptSegmenter:
-    """Every instance of a concept on a plane, from SAM 3's detector (``Sam3Model``).
+class Sam3Segmenter:
+    """Every instance of a concept on a plane, from SAM 3's detector (``Sam3Model``); clicks,
+    boxes and tracking from SAM 3's tracker (``clicks``, None for a concept-only folder).
 
     ``segment_text`` (a noun phrase) and ``segment_exemplars`` (boxes, positive/negative) give
     [(mask (H, W) bool, score)], best first. ``concept`` is the text :meth:`segment_all` looks
@@ -45,8 +58,9 @@ class Sam3ConceptSegmenter:
     name = NAME
 
     def __init__(self, model, processor, device: str = "cpu", threshold: float = 0.5, mask_threshold: float = 0.5,
-                 source: str = "") -> None:  # fmt: skip
+                 source: str = "", clicks: TransformersSegmenter | None = None) -> None:  # fmt: skip
         self.model = model.to(device).eval()
+        self.clicks = clicks
         self.processor = processor
         self.device = device
         self.threshold = float(threshold)
@@ -59,11 +73,31 @@ class Sam3ConceptSegmenter:
 
     # -- the protocol -------------------------------------------------------------
     def set_image(self, rgb: np.ndarray) -> None:
-        """Encode the plane (reused while the same pixels come back)."""
-        self._vision(rgb)
+        """Encode the plane for clicks (the concept encoder runs when a concept is asked for);
+        reused while the same pixels come back."""
+        if self.clicks is not None:
+            self.clicks.set_image(rgb)
+        else:
+            self._vision(rgb)
 
     def predict(self, prompts: PromptSet, multimask: bool = True, mask_input: np.ndarray | None = None) -> MaskPrediction:
-        raise PromptError(CLICKS_MESSAGE)
+        """Clicks and a box on one object, with SAM 3's interactive head (as SAM 2's)."""
+        if self.clicks is None:
+            raise PromptError(f"{NAME}: {self._folder()} {CONCEPT_ONLY}")
+        return self.clicks.predict(prompts, multimask, mask_input)
+
+    @property
+    def takes_clicks(self) -> bool:
+        return self.clicks is not None
+
+    def tracker(self):
+        """SAM 3's video tracker (``Sam3TrackerVideoModel``), loaded on first use."""
+        if self.clicks is None:
+            raise PromptError(f"{NAME}: {self._folder()} {CONCEPT_ONLY}")
+        return self.clicks.tracker()
+
+    def _folder(self) -> str:
+        return Path(self.source).name or self.source or "this folder"
 
     def segment_all(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """Every instance of :attr:`concept` on the plane."""
@@ -98,7 +132,7 @@ class Sam3ConceptSegmenter:
     def _vision(self, rgb: np.ndarray):
         import torch  # noqa: PLC0415  (torch loads with the model, not with the plugin)
 
-        rgb = _as_rgb(rgb)
+        rgb = as_rgb(rgb, "SAM 3")
         key = hashlib.blake2b(rgb.tobytes(), digest_size=16, key=repr(rgb.shape).encode()).hexdigest()
         if key != self._key:
             pixels = self.processor(images=rgb, return_tensors="pt")["pixel_values"].to(self.device)
@@ -127,15 +161,6 @@ class Sam3ConceptSegmenter:
         return [(masks[i], float(scores[i])) for i in order]
 
 
-def _as_rgb(rgb: np.ndarray) -> np.ndarray:
-    rgb = np.asarray(rgb)
-    if rgb.ndim == 2:
-        rgb = np.repeat(rgb[..., None], 3, axis=2)
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise PromptError(f"SAM 3 needs an (H, W, 3) plane, got shape {rgb.shape}")
-    return np.ascontiguousarray(rgb, dtype=np.uint8)
-
-
 # -- where the weights come from ------------------------------------------------------
 
 
@@ -157,8 +182,9 @@ def _what_to_do(repo: str) -> str:
 
 
 def load_sam3(checkpoint: str | Path | None = None, device: str = "cpu", download: bool = True,
-              threshold: float = 0.5) -> Sam3ConceptSegmenter:  # fmt: skip
-    """The segmenter for a local folder or a hub id (see :func:`resolve_source`)."""
+              threshold: float = 0.5) -> Sam3Segmenter:  # fmt: skip
+    """The segmenter for a local folder or a hub id (see :func:`resolve_source`): the concept
+    model, and SAM 3's tracker where the folder holds it (a ``sam3_video`` checkpoint)."""
     from . import registry
 
     source, may_download = resolve_source(checkpoint, download)  # before torch loads: offline fails fast
@@ -166,11 +192,14 @@ def load_sam3(checkpoint: str | Path | None = None, device: str = "cpu", downloa
     from .torch_guard import guard_torch_import
 
     guard_torch_import()  # napari may have loaded Mesa's LLVM: see torch_guard
-    from transformers import Sam3Model, Sam3Processor  # noqa: PLC0415  (heavy: loaded with the model only)
+    from transformers import AutoConfig, Sam3Model, Sam3Processor  # noqa: PLC0415  (heavy: loaded with the model only)
 
     try:
-        model = Sam3Model.from_pretrained(source, use_safetensors=True, local_files_only=not may_download)
-        processor = Sam3Processor.from_pretrained(source, local_files_only=not may_download)
+        local = not may_download
+        model = Sam3Model.from_pretrained(source, use_safetensors=True, local_files_only=local)
+        processor = Sam3Processor.from_pretrained(source, local_files_only=local)
+        full = AutoConfig.from_pretrained(source, local_files_only=True).model_type == "sam3_video"  # cached by now
+        clicks = _load_clicks(source, device, model) if full else None
     except Exception as e:  # gated without a token, network lost, files that are not SAM 3's: say what to do
         registry.forget_network_check()
         text = f"{type(e).__name__}: {e}"
@@ -180,4 +209,26 @@ def load_sam3(checkpoint: str | Path | None = None, device: str = "cpu", downloa
         log.warning("%s: %s", NAME, text)
         raise CheckpointError(registry._short(line), f"{line} ({' '.join(text.split())[:400]}). " + _what_to_do(
             DEFAULT_SOURCE if Path(source).exists() else source)) from e  # fmt: skip
-    return Sam3ConceptSegmenter(model, processor, device=device, threshold=threshold, source=source)
+    if not full:
+        log.info("%s: %s %s", NAME, source, CONCEPT_ONLY)
+    return Sam3Segmenter(model, processor, device=device, threshold=threshold, source=source, clicks=clicks)
+
+
+def _load_clicks(source: str, device: str, concept_model) -> TransformersSegmenter:
+    """SAM 3's interactive head from a full checkpoint, its backbone the concept model's."""
+    from transformers import Sam3TrackerModel, Sam3TrackerProcessor  # noqa: PLC0415  (heavy)
+
+    model = Sam3TrackerModel.from_pretrained(source, use_safetensors=True, local_files_only=True, key_mapping=TRACKER_KEYS)
+    processor = Sam3TrackerProcessor.from_pretrained(source, local_files_only=True)
+    clicks = TransformersSegmenter(model, processor, device=device, source=source, name=NAME, load_tracker=_load_tracker)
+    hf_weights.share_equal_parts(clicks.model, concept_model.to(device), ("vision_encoder.backbone",))
+    return clicks
+
+
+def _load_tracker(clicks: TransformersSegmenter):
+    """``Sam3TrackerVideoModel`` and its processor from the same checkpoint, sharing the
+    interactive head's equal parts (see :func:`.hf_video.load_video_tracker`)."""
+    from transformers import Sam3TrackerVideoModel, Sam3TrackerVideoProcessor  # noqa: PLC0415  (heavy)
+
+    return load_video_tracker(NAME, Sam3TrackerVideoModel, Sam3TrackerVideoProcessor, clicks.source,
+                              clicks.processor.image_processor, clicks.device, share_with=clicks.model)  # fmt: skip
