@@ -205,10 +205,15 @@ class TrackWidget(QWidget):
         return self.start(direction=direction, which=SELECTED_IDS)
 
     def start(self, direction: str | None = None, which: str | None = None):
-        """Track in a worker; frames are written as they come; the viewer stays usable."""
+        """Track in a worker; frames are written as they come; the viewer stays usable. A model
+        whose tracker is not loaded yet (EdgeTAM's, SAM 3's video model: seconds) loads it in
+        a worker first, then the run starts."""
         if self.worker is not None:
             self.status.ok("A run is going: wait for it, or Cancel it.")
             return None
+        model = self.registry.model()
+        if not getattr(model, "tracker_ready", True):
+            return self._load_tracker_then(model, direction, which)
         job = self.make_job(direction, which)
         if job is None:
             return None
@@ -228,6 +233,35 @@ class TrackWidget(QWidget):
         )
         self._pump.start()
         return self.worker
+
+    def _load_tracker_then(self, model, direction, which):
+        """Load ``model``'s tracker in a worker, then start the run asked for (the loader is
+        ``self.worker`` meanwhile: a second Track waits, and Cancel drops the run)."""
+        name = getattr(model, "name", "the model")
+        self.status.ok(f"Loading {name}'s tracker…")
+        self.track_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self._load_cancelled = False
+
+        def loaded(_tracker) -> None:
+            self.worker = None
+            self.track_button.setEnabled(True)
+            self.cancel_button.setEnabled(False)
+            if self._load_cancelled:
+                self.status.ok(f"{name}'s tracker is loaded; tracking was cancelled.")
+            elif self.registry.model() is model:  # the model was not changed meanwhile
+                self.start(direction, which)
+
+        def failed(exc: Exception) -> None:
+            self.worker = None
+            self.track_button.setEnabled(True)
+            self.cancel_button.setEnabled(False)
+            show_failure(self.status, exc, f"Tracking failed: {exc}", f"Tracking failed: {exc}")
+
+        self.worker = create_worker(model.tracker, _connect={"returned": loaded, "errored": failed})
+        return self.worker
+
+    _load_cancelled = False
 
     def _on_step(self, step) -> None:
         """A frame from the worker: queued, written by the next tick (dropped after Cancel)."""
@@ -276,7 +310,9 @@ class TrackWidget(QWidget):
         self.progress.setValue(job.done)
 
     def cancel(self) -> None:
-        """Stops within one frame: nothing is written after this."""
+        """Stops within one frame: nothing is written after this (while a tracker loads: the
+        run does not start)."""
+        self._load_cancelled = True
         if self.job is not None:
             self.job.cancel()
             self.cancel_button.setEnabled(False)

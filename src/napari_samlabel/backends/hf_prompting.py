@@ -124,6 +124,12 @@ class TransformersSegmenter:
                 kept.append((mask, score))
         return kept
 
+    @property
+    def tracker_ready(self) -> bool:
+        """Whether :meth:`tracker` returns at once (False: it loads a video model first,
+        seconds: the Track dock calls it off the GUI thread)."""
+        return self._tracker is not None or self._load_tracker is None
+
     def tracker(self):
         """The tracker of the same weights, loaded on first use (see ``load_tracker``)."""
         if self._load_tracker is None:

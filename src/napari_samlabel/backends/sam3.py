@@ -90,6 +90,11 @@ class Sam3Segmenter:
     def takes_clicks(self) -> bool:
         return self.clicks is not None
 
+    @property
+    def tracker_ready(self) -> bool:
+        """See :attr:`.hf_prompting.TransformersSegmenter.tracker_ready`."""
+        return self.clicks is None or self.clicks.tracker_ready
+
     def tracker(self):
         """SAM 3's video tracker (``Sam3TrackerVideoModel``), loaded on first use."""
         if self.clicks is None:
