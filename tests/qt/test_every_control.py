@@ -698,6 +698,55 @@ def _cancelled_label_all(kept: bool):
     return check
 
 
+class ExemplarModel:
+    """A test double for a model with visual exemplars (SAM 3's ``segment_exemplars``): the
+    weight-free model's objects, noting the boxes it was given."""
+
+    name = "exemplar-double"
+
+    def __init__(self):
+        from napari_samlabel.backends.seeds import SeedGrowSegmenter
+
+        self.inner, self.asked = SeedGrowSegmenter(), []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def segment_exemplars(self, rgb, boxes, labels=None, text=None):
+        self.asked.append([tuple(b) for b in boxes])
+        return self.inner.segment_all(rgb)
+
+
+def _box_for_similar(w):
+    """A model with exemplars, frame 5 shown, a box around object 2 drawn (class 'debris')."""
+    from napari_samlabel._qt.segment_widget import THIS_PLANE
+
+    seg = w.panel.segment
+    if seg.controller is None:
+        seg.start_prompting()
+    seg.set_backend(ExemplarModel())
+    seg.range_combo.setCurrentText(THIS_PLANE)
+    seg.all_class_combo.setCurrentText("debris")
+    w.s.go_to_frame(5)
+    w.qtbot.wait(20)
+    rows, cols = np.nonzero(w.truth[5] == 2)
+    seg.controller.set_box((5, rows.min(), cols.min()), (5, rows.max(), cols.max()))
+    return len(w.present()), (int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1)
+
+
+def _labeled_similar(w, before):
+    seg = w.panel.segment
+    n, box = before
+    w.wait(lambda: seg._label_all is None)
+    assert seg.backend.asked == [[box]]  # the box drawn, as plane pixels
+    made = w.present()[n:]
+    assert made and all(w.s.table[i].class_name == "debris" and 5 in w.s.table[i].frames for i in made)
+    assert w.status("segment").startswith("Labeled") and "like the box as debris" in w.status("segment")
+    assert len(seg.controller.boxes.data) == 0  # the box was used
+    seg.set_backend(seg.registry.weight_free())
+    assert not seg.similar_button.isEnabled() and "SAM 3" in seg.similar_button.toolTip()
+
+
 def _weak_instance(w):
     w.s.go_to_frame(6)
     rec = w.commit(6, w.truth[6] == 3, "cell", source="model", confidence=0.2)  # (manual is always 1.0)
@@ -1167,6 +1216,7 @@ CONTROLS: dict[str, Control] = {
     "Segment: Save (Enter)": Control(prepare=_count, check=_saved_prompt),
     "Segment: Clear (Esc)": Control(prepare=_prompt_for_clear, check=_cleared),
     "Segment: Label all as": Control(prepare=_this_plane, check=_labeled_all),
+    "Segment: Label similar (Shift+L)": Control(prepare=_box_for_similar, check=_labeled_similar),
     "Segment: Cancel": Control(prepare=_running_label_all, check=_cancelled_label_all(kept=False)),
     "Segment: Keep on Cancel": Control(prepare=_running_label_all, check=_cancelled_label_all(kept=True)),
     "Segment: Delete below": Control(prepare=_weak_instance, check=_pruned),

@@ -24,6 +24,8 @@ SHORTCUTS: list[tuple[str, str, str]] = [
     ("Escape", "clear clicks and preview (cancels napari's polygon first)", "SAM mode"),
     ("C", "next candidate mask", "SAM mode"),
     ("M", "start a new instance of the current class", "anywhere in the viewer"),
+    ("Shift-L", "Label similar (SAM 3): every object like the box drawn (else the picked instances) as Label all's "
+     "class", "anywhere in the viewer"),
     ("Shift-T", "track the selected (or just-saved) instance forward over the tracking range", "anywhere in the viewer"),
     ("Shift-Alt-T", "track it backward", "anywhere in the viewer"),
     ("Shift-D", "the selected instance divides after this frame: its two pieces on the next frame become its daughters",

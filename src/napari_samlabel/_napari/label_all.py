@@ -13,6 +13,10 @@ With a ``box`` (plane pixels: row0, col0, row1, col1) only the box's crop goes t
 model, so each object inside the box becomes its own instance (Encord's "drag across the
 area containing multiple objects"): masks are clipped to the box, pieces smaller than
 ``min_size`` pixels dropped, and a mask that fills the box (its background) too.
+
+With ``exemplars`` (boxes in plane pixels, each around one object, and their labels: 1 like
+it, 0 unlike it) a concept model (SAM 3: ``segment_exemplars``) finds every object like the
+boxed ones on each frame instead of looking for the class's prompt text ("Label similar").
 """
 
 from __future__ import annotations
@@ -90,7 +94,11 @@ def objects_in_box(backend, rgb: np.ndarray, box: tuple[int, int, int, int], min
 
 
 class LabelAllJob(StreamedRun):
-    """One label-all run: the frames to do, the class and mode, the model."""
+    """One label-all run: the frames to do, the class and mode, the model (and for Label
+    similar, the exemplar boxes)."""
+
+    #: what the exemplars were, for the user ("the box", "2 picked instance(s)")
+    exemplars_from: str = ""
 
     def __init__(
         self,
@@ -104,11 +112,23 @@ class LabelAllJob(StreamedRun):
         box: tuple[int, int, int, int] | None = None,
         min_size: int = 20,
         lock: threading.Lock | None = None,
+        exemplars: Sequence[tuple[int, int, int, int]] | None = None,
+        exemplar_labels: Sequence[int] | None = None,
     ) -> None:
         """``frames``: None for the plane shown; else (first, last), both included, or a
-        list of frame indices along ``axis`` (default: the session's frame axis)."""
+        list of frame indices along ``axis`` (default: the session's frame axis).
+        ``exemplars``: boxes (row0, col0, row1, col1, plane pixels) of objects to find more
+        of, used on each frame; ``exemplar_labels`` 1/0 (default: all 1)."""
         if backend is None:
             raise PromptError("no model loaded: pick one in the Segment dock")
+        self.exemplars = [tuple(int(v) for v in b) for b in exemplars] if exemplars else None
+        self.exemplar_labels = [int(bool(v)) for v in exemplar_labels] if exemplar_labels is not None else None
+        if self.exemplars is not None:
+            if getattr(backend, "segment_exemplars", None) is None:
+                raise PromptError(f"{getattr(backend, 'name', 'this model')} does not find objects like an "
+                                  f"example: load sam3 (SAM 3) for Label similar")  # fmt: skip
+            if box is not None:
+                raise PromptError("Label similar takes exemplar boxes, not a box to search in")
         self.session, self.backend = session, backend
         self.plane = plane or current_plane(session)
         name = class_name or session.current_class or session.annotation._default_class()
@@ -161,7 +181,8 @@ class LabelAllJob(StreamedRun):
         lo, hi = min(self.order), max(self.order)
         where = "in the box" if self.box is not None else ""
         span = (f"frame {lo}" if lo == hi else f"frames {lo}-{hi}") if self.ranged else "this plane"
-        return " ".join(t for t in (f"the label all of {self.class_name}", where, f"on {span}") if t)
+        what = f"the label similar of {self.class_name}" if self.exemplars else f"the label all of {self.class_name}"
+        return " ".join(t for t in (what, where, f"on {span}") if t)
 
     def plane_at(self, frame: int) -> Plane:
         return self._source.plane_at(frame) if self._source is not None else self.plane
@@ -179,8 +200,11 @@ class LabelAllJob(StreamedRun):
         return FrameFound(frame, found)
 
     def segment_all(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """Every object on ``rgb``: a concept model (one with ``segment_text``, SAM 3) is asked
-        for the class's prompt text (its name when it has none), any other for everything."""
+        """Every object on ``rgb``: like the exemplar boxes when there are some; else a concept
+        model (one with ``segment_text``, SAM 3) is asked for the class's prompt text (its name
+        when it has none), any other for everything."""
+        if self.exemplars:
+            return self.backend.segment_exemplars(rgb, self.exemplars, self.exemplar_labels)
         by_text = getattr(self.backend, "segment_text", None)
         if by_text is None:
             return self.backend.segment_all(rgb)

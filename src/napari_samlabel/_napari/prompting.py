@@ -305,6 +305,9 @@ class PromptController:
         if prompts.empty or (not self.one_per_box and prompts.box is not None):
             self.apply(None)  # a box for several objects has no one-object preview: Enter finds them
             return None
+        if not len(prompts.points) and not self.takes_clicks:
+            self.apply(None)  # SAM 3's concept model: a box is an example for Label similar, not a preview
+            return None
         refine = self._logits_for_refine if self.result is not None and self.result.plane == plane else None
         return PreviewRequest(self._generation, plane, prompts, *model_image(self.session), refine)
 
@@ -461,6 +464,11 @@ class PromptController:
                 return verts
         return None
 
+    @property
+    def takes_clicks(self) -> bool:
+        """Whether the model segments one object from clicks or a box (SAM 3's concept model does not)."""
+        return bool(getattr(self.backend, "takes_clicks", True))
+
     def box_labels_all(self) -> bool:
         """Whether Enter means 'every object in the box' ("One object per box" off, a box drawn here)."""
         return not self.one_per_box and self.box_vertices(self.current_plane()) is not None
@@ -479,6 +487,45 @@ class PromptController:
             box = box_of(verts, plane) if verts is not None else None
         return LabelAllJob(self.session, self.backend, class_name, frames, self.mode, plane=plane, box=box,
                            lock=self._lock)  # fmt: skip
+
+    def exemplar_boxes(self, plane: Plane) -> tuple[list[tuple[int, int, int, int]], str]:
+        """Label similar's examples on ``plane`` (plane pixels) and what they are: the box drawn
+        there, else the bounding boxes of the instances picked in the Instances dock that are
+        on it (a saved instance is picked: click, Enter, then Label similar)."""
+        from .label_all import box_of
+
+        verts = self.box_vertices(plane)
+        if verts is not None:
+            return [box_of(verts, plane)], "the box"
+        labels = plane.read(self.session.labels.data)
+        boxes = []
+        for label_id in self.session.selection:
+            rows, cols = np.nonzero(labels == label_id)
+            if len(rows):
+                boxes.append((int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1))
+        if not boxes:
+            raise PromptError("Label similar: drag a box around one object (or pick instances on this plane) first")
+        return boxes, f"{len(boxes)} picked instance(s)"
+
+    def label_similar_run(self, class_name: str | None = None, frames=None):
+        """A :class:`~napari_samlabel._napari.label_all.LabelAllJob` that finds every object
+        like the examples (:meth:`exemplar_boxes`: the box drawn, else the picked instances),
+        with SAM 3's visual exemplars, on the plane shown or ``frames`` (first, last)."""
+        from .label_all import LabelAllJob
+
+        plane = self.current_plane()
+        boxes, what = self.exemplar_boxes(plane)
+        job = LabelAllJob(self.session, self.backend, class_name, frames, self.mode, plane=plane, lock=self._lock,
+                          exemplars=boxes)  # fmt: skip
+        job.exemplars_from = what
+        return job
+
+    def label_similar(self, class_name: str | None = None, frames=None) -> list[Instance]:
+        """:meth:`label_similar_run` done in this thread (scripts); a box it used is cleared."""
+        job = self.label_similar_run(class_name, frames).run()
+        if job.exemplars_from == "the box":
+            self.clear()
+        return job.made
 
     def label_all(self, class_name: str | None = None, frames=None) -> list[Instance]:
         """Every object the model finds (on the plane shown, or ``frames`` (first, last))

@@ -14,6 +14,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QPushButton,
     QStyledItemDelegate,
     QTableWidget,
@@ -115,6 +116,16 @@ class ClassesWidget(QWidget):
         for b in (self.add_button, self.delete_button, self.load_button, self.save_button):
             buttons.addWidget(b)
 
+        # the selected class's SAM 3 prompt: what Label all with SAM 3 looks for (empty: its name)
+        self.prompt_edit = QLineEdit()
+        self.prompt_edit.setToolTip("What SAM 3 looks for when you Label all as this class, e.g. 'cell nucleus' "
+                                    "(empty: the class name). Return or leaving the field keeps it; saved with the "
+                                    "classes.")  # fmt: skip
+        self.prompt_edit.editingFinished.connect(self._prompt_edited)
+        self._prompt_for: str | None = None  # the class the field shows
+        prompt_row = QFormLayout()
+        prompt_row.addRow("SAM 3 prompt", self.prompt_edit)
+
         self.current_label = QLabel("")
         self.new_instance_button = QPushButton("New (M)")
         self.new_instance_button.setToolTip("Start a new instance of the current class")
@@ -130,6 +141,7 @@ class ClassesWidget(QWidget):
         layout.addWidget(self.start_button)
         layout.addWidget(self.table)
         layout.addLayout(buttons)
+        layout.addLayout(prompt_row)
         layout.addLayout(current)
         layout.addWidget(self.status)
         layout.addStretch(1)
@@ -271,6 +283,7 @@ class ClassesWidget(QWidget):
         finally:
             self._building = False
         self._show_current()
+        self._show_prompt()
 
     def _change(self, name: str, /, **changes) -> None:
         if self._building:
@@ -356,6 +369,40 @@ class ClassesWidget(QWidget):
             name = self.ontology.names[row]
             if name != self._session.current_class:
                 self._session.select_class(name)
+        self._show_prompt()
+
+    # -- the selected class's SAM 3 prompt ---------------------------------
+    def prompt_class(self) -> str | None:
+        """The class the prompt field is for: the row picked (with a session, the current class)."""
+        row = self.table.currentRow()
+        if 0 <= row < len(self.ontology):
+            return self.ontology.names[row]
+        s = self._session
+        return s.current_class if s is not None and s.current_class in self.ontology else None
+
+    def _show_prompt(self, *_args) -> None:
+        """The field shows the class's prompt, its name as the placeholder; text being typed
+        for the same class is left alone."""
+        name = self.prompt_class()
+        self.prompt_edit.setEnabled(name is not None)
+        self.prompt_edit.setPlaceholderText(name or "pick a class")
+        if name == self._prompt_for and self.prompt_edit.hasFocus():
+            return
+        self._prompt_for = name
+        self.prompt_edit.setText((self.ontology[name].prompt or "") if name is not None else "")
+
+    def _prompt_edited(self) -> None:
+        """Return (or leaving the field): the class's prompt becomes the text ('' for its name)."""
+        name = self._prompt_for
+        if name is None or name not in self.ontology:
+            return
+        text = " ".join(self.prompt_edit.text().split())
+        if text == (self.ontology[name].prompt or ""):
+            return
+        self._change(name, prompt=text or None)
+        cls = self.ontology[name]
+        self.prompt_edit.setText(cls.prompt or "")
+        self.status.ok(f"{name}: SAM 3 looks for '{cls.prompt_text}'.")
 
     def select_row(self, name: str) -> None:
         if name in self.ontology:
@@ -373,6 +420,7 @@ class ClassesWidget(QWidget):
             self.current_label.setText("Add a class to start labeling.")
             return
         self.select_row(name)
+        self._show_prompt()
         rec = s.table.get(s.labels.selected_label)
         target = rec.name if rec is not None else f"label {s.labels.selected_label}"
         self.current_label.setText(f"Labeling: {target}")

@@ -37,6 +37,9 @@ FAST_KEY = "segment/fast"  # fast mode (bf16), kept between sessions
 CACHE_KEY = "segment/embedding_memory_gb"  # the embedding cache's budget
 DEFAULT_CACHE_GB = 2.0
 THIS_PLANE, FRAMES = "this plane", "frames"  # where Label all runs
+SIMILAR = "Label similar (Shift+L)"
+#: which models find objects like an example (a backend with ``segment_exemplars``)
+SIMILAR_MODELS = "SAM 3 (sam3)"
 
 
 def settings() -> QSettings:
@@ -164,6 +167,8 @@ class SegmentWidget(QWidget):
         label_all = QHBoxLayout()
         label_all.addWidget(self.label_all_button)
         label_all.addWidget(self.all_class_combo, 1)
+        self.similar_button = QPushButton(SIMILAR)
+        self.similar_button.clicked.connect(lambda: self.label_similar())
         self.range_combo = narrow(QComboBox(), 6)
         self.range_combo.addItems([THIS_PLANE, FRAMES])
         self.range_combo.setToolTip("Label all on the plane shown, or on each frame first-last along the frame axis")
@@ -216,6 +221,7 @@ class SegmentWidget(QWidget):
         layout.addWidget(self.prompt_button)
         layout.addLayout(actions)
         layout.addLayout(label_all)
+        layout.addWidget(self.similar_button)
         layout.addLayout(span)
         layout.addWidget(self.one_per_box)
         layout.addLayout(progress)
@@ -235,10 +241,12 @@ class SegmentWidget(QWidget):
         napari_viewer.dims.events.current_step.connect(lambda e=None: self._plane_timer.start())
         self.registry.current_changed.connect(self._set_session)
         self._set_session(self.registry.current)
-        self._key_tokens = [self._keys.handle("Shift-A", lambda _layer: self.toggle_sam_mode())]
+        self._key_tokens = [self._keys.handle("Shift-A", lambda _layer: self.toggle_sam_mode()),
+                            self._keys.handle("Shift-L", lambda _layer: self.label_similar())]  # fmt: skip
         self._released = False
         release_when_removed(self, self.release, forget=self.forget)
         self._model_picked()
+        self._show_similar()
 
     def closeEvent(self, event) -> None:
         self.release()
@@ -435,6 +443,28 @@ class SegmentWidget(QWidget):
             self.controller.backend = backend
             self.controller.apply(None)
             self._prefetch()
+        self._show_similar()
+
+    @property
+    def takes_exemplars(self) -> bool:
+        """Whether the model finds objects like an example (SAM 3's visual exemplars)."""
+        return getattr(self.backend, "segment_exemplars", None) is not None
+
+    def _show_similar(self) -> None:
+        """Label similar: on with a model that takes exemplars and no run going; its tooltip
+        says what it does, or which model offers it."""
+        if not alive(self):
+            return
+        ok = self.takes_exemplars
+        self.similar_button.setEnabled(ok and self._label_all is None)
+        name = getattr(self.backend, "name", None) or "seeds"
+        self.similar_button.setToolTip(
+            "Every object like the one in the box you drew (else like the instances picked in the list) becomes an "
+            "instance of the class beside Label all, on this plane or the frames below (SAM 3's visual exemplars); "
+            "one Ctrl+Z undoes the run" if ok else
+            f"Label similar needs a model that finds objects like an example: load {SIMILAR_MODELS} in Model "
+            f"({name} has no exemplars)"
+        )  # fmt: skip
 
     # -- SAM mode ------------------------------------------------------------
     @property
@@ -511,6 +541,11 @@ class SegmentWidget(QWidget):
             return guarded(self.status, c.commit)
         if c.prompts_on(c.current_plane()).empty:
             self.status.error("Nothing to save: click on the object (or drag a box) first.")
+            return None
+        if not c.takes_clicks and not len(c.prompts_on(c.current_plane()).points):
+            name = getattr(self.backend, "name", "this model")
+            self.status.error(f"{name} here finds objects by concept: Label similar (Shift+L) labels every object "
+                              f"like the box, Label all by the class's prompt. One object: load SAM 2 (or seeds).")
             return None
         self._commit_waiting = True
         self.status.ok("Saving when the preview is ready…")
@@ -612,18 +647,35 @@ class SegmentWidget(QWidget):
     def label_all(self):
         """Every object the model finds, on this plane or frames first-last, as the class picked,
         in a worker: each frame is written as it comes, the run is one undo step."""
+        return self._start_run(similar=False)
+
+    def label_similar(self):
+        """Shift+L: every object like the box drawn (else like the instances picked), with SAM 3's
+        visual exemplars, on this plane or frames first-last, as Label all's class: the same
+        worker, progress, Cancel and one undo step as Label all."""
+        if self._label_all is not None:
+            return None
+        if not self.takes_exemplars:
+            name = getattr(self.backend, "name", None) or "seeds"
+            self.status.error(f"Label similar: {name} has no exemplars; load {SIMILAR_MODELS} in Model.")
+            return None
+        return self._start_run(similar=True)
+
+    def _start_run(self, similar: bool):
         if self._label_all is not None:
             return None
         if self.controller is None and self.start_prompting() is None:
             return None
         c = self.controller
         frames = (self.first_spin.value(), self.last_spin.value()) if self.range_combo.currentText() == FRAMES else None
-        job = guarded(self.status, c.label_all_run, self.all_class_combo.currentText() or None, frames)
+        make = c.label_similar_run if similar else c.label_all_run
+        job = guarded(self.status, make, self.all_class_combo.currentText() or None, frames)
         if job is None:
             return None
         self.label_job = job
         job.begin()
         self.label_all_button.setEnabled(False)
+        self.similar_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.busy.setRange(0, job.total)
         self.busy.setValue(0)
@@ -633,7 +685,8 @@ class SegmentWidget(QWidget):
         self.cancel_button.show()
         where = "in the box" if job.box is not None else "on this plane" if not job.ranged else \
             f"on frames {min(job.order)}-{max(job.order)}"  # fmt: skip
-        self.status.ok(f"Looking for every object {where}… Cancel stops after the frame being computed.")
+        like = f" like {job.exemplars_from}" if job.exemplars else ""
+        self.status.ok(f"Looking for every object{like} {where}… Cancel stops after the frame being computed.")
         worker = create_worker(job.steps, _start_thread=False,
                                _connect={"yielded": self._label_all_step, "errored": self._label_all_failed})  # fmt: skip
         worker.finished.connect(lambda j=job: self._label_all_finished(j))  # connected before it can finish
@@ -670,16 +723,19 @@ class SegmentWidget(QWidget):
             return
         keep = not job.cancelled or self.keep_on_cancel.isChecked() or job.error is not None
         job.finish(keep=keep)
-        if job.box is not None and self.controller is not None and not job.cancelled:
+        used_box = job.box is not None or job.exemplars_from == "the box"
+        if used_box and self.controller is not None and not job.cancelled:
             self.controller.clear()  # the box was used
         self._label_all_done()
         if job.error is not None:
             return
         undo = f" {job.undo_note(keep)}" if job.undo_steps else ""
-        done = f"{len(job.made)} objects as {job.class_name} on {job.done} frame(s)"
+        like = f" like {job.exemplars_from}" if job.exemplars else ""
+        done = f"{len(job.made)} objects{like} as {job.class_name} on {job.done} frame(s)"
+        what = "Label similar" if job.exemplars else "Label all"
         if job.cancelled:
-            self.status.ok(f"Label all cancelled: {done} kept.{undo}" if keep else
-                           f"Label all cancelled: nothing of it kept (your own edits stay). {job.undo_note(keep)}".strip(),
+            self.status.ok(f"{what} cancelled: {done} kept.{undo}" if keep else
+                           f"{what} cancelled: nothing of it kept (your own edits stay). {job.undo_note(keep)}".strip(),
                            undo_of=job.session)
         else:
             self.status.ok(f"Labeled {done}.{undo} 'Delete below' removes weak ones.")
@@ -687,6 +743,7 @@ class SegmentWidget(QWidget):
     def _label_all_done(self) -> None:
         self._label_all = self.label_job = None
         self.label_all_button.setEnabled(True)
+        self._show_similar()
         self.cancel_button.setEnabled(False)
         self.cancel_button.hide()
         self.keep_on_cancel.hide()
