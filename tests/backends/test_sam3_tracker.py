@@ -184,3 +184,19 @@ def test_a_concept_only_folder_labels_and_says_what_it_cannot_do(tmp_path):
     models.backend = concept
     with pytest.raises(SamlabelError, match="concept model only"):
         models.tracker()
+
+
+def test_samlabel_track_with_the_full_sam3_folder(full_folder, tmp_path, capsys):
+    """The command line takes SAM 3's clicks and tracker as it takes SAM 2's."""
+    import json
+
+    from napari_samlabel.cli import main
+
+    np.save(tmp_path / "stack.npy", np.stack([plane(60, 80, seed=s)[..., 0] for s in range(3)]))
+    one = {"id": 4, "class": "cell", "points": [[20, 30]], "labels": [1], "frame": [1]}
+    (tmp_path / "p.json").write_text(json.dumps({"objects": [one]}))
+    rc = main(["track", str(tmp_path / "stack.npy"), "--prompts", str(tmp_path / "p.json"), "--model", "sam3",
+               "--checkpoint", str(full_folder), "--direction", "both", "-o", str(tmp_path / "trk.npy")])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    out = np.load(tmp_path / "trk.npy")
+    assert out.shape == (3, 60, 80) and (out[1] == 4).any() and (out[[0, 2]] == 4).any()
