@@ -45,3 +45,17 @@ def backend_tests(module: str):
     if here not in sys.path:
         sys.path.append(here)
     return importlib.import_module(module)
+
+
+def raw_prompting(model, processor, rgb, multimask=True, **prompt):
+    """What transformers gives on its own for a SAM-2-style model (EdgeTAM, SAM 3's tracker):
+    processor + model + post_process_masks, best first: (masks, scores, low-res logits)."""
+    import torch
+
+    inputs = processor(images=rgb, return_tensors="pt", **prompt)
+    with torch.no_grad():
+        out = model.eval()(**inputs, multimask_output=multimask)
+    masks = processor.post_process_masks(out.pred_masks, inputs["original_sizes"])[0][0].numpy()
+    scores = out.iou_scores[0, 0].numpy()
+    order = np.argsort(-scores, kind="stable")
+    return masks[order], scores[order], out.pred_masks[0, 0].numpy()[order]

@@ -21,7 +21,7 @@ import time
 import numpy as np
 import pytest
 
-from hf_helpers import empty_hub_fixture, plane, saved_folder  # noqa: F401  (the empty_hub fixture)
+from hf_helpers import empty_hub_fixture, plane, raw_prompting, saved_folder  # noqa: F401  (the empty_hub fixture)
 from napari_samlabel.backends import registry
 from napari_samlabel.backends.base import CheckpointError, ModelUnavailable
 from napari_samlabel.core.prompts import PromptError, PromptSet
@@ -71,18 +71,10 @@ def edgetam(folder):
 
 def raw_library(folder, rgb, multimask=True, **prompt):
     """What transformers gives on its own: processor + model + post_process_masks, best first."""
-    import torch
     from transformers import EdgeTamModel, Sam2Processor
 
-    model = EdgeTamModel.from_pretrained(folder, use_safetensors=True).eval()
-    processor = Sam2Processor.from_pretrained(folder)
-    inputs = processor(images=rgb, return_tensors="pt", **prompt)
-    with torch.no_grad():
-        out = model(**inputs, multimask_output=multimask)
-    masks = processor.post_process_masks(out.pred_masks, inputs["original_sizes"])[0][0].numpy()
-    scores = out.iou_scores[0, 0].numpy()
-    order = np.argsort(-scores, kind="stable")
-    return masks[order], scores[order], out.pred_masks[0, 0].numpy()[order]
+    model = EdgeTamModel.from_pretrained(folder, use_safetensors=True)
+    return raw_prompting(model, Sam2Processor.from_pretrained(folder), rgb, multimask, **prompt)
 
 
 def same(pred, masks, scores, logits):

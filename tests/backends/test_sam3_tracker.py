@@ -17,7 +17,7 @@ import copy
 import numpy as np
 import pytest
 
-from hf_helpers import plane
+from hf_helpers import plane, raw_prompting
 from napari_samlabel.backends import registry
 from napari_samlabel.core.errors import SamlabelError
 from napari_samlabel.core.prompts import PromptError, PromptSet
@@ -83,20 +83,12 @@ def sam3(full_folder):
 
 def raw_clicks(folder, rgb, **prompt):
     """transformers on its own: Sam3TrackerModel + Sam3TrackerProcessor on one plane."""
-    import torch
     from transformers import Sam3TrackerModel, Sam3TrackerProcessor
 
     from napari_samlabel.backends.sam3 import TRACKER_KEYS
 
-    model = Sam3TrackerModel.from_pretrained(folder, use_safetensors=True, key_mapping=TRACKER_KEYS).eval()
-    processor = Sam3TrackerProcessor.from_pretrained(folder)
-    inputs = processor(images=rgb, return_tensors="pt", **prompt)
-    with torch.no_grad():
-        out = model(**inputs, multimask_output=True)
-    masks = processor.post_process_masks(out.pred_masks, inputs["original_sizes"])[0][0].numpy()
-    scores = out.iou_scores[0, 0].numpy()
-    order = np.argsort(-scores, kind="stable")
-    return masks[order], scores[order]
+    model = Sam3TrackerModel.from_pretrained(folder, use_safetensors=True, key_mapping=TRACKER_KEYS)
+    return raw_prompting(model, Sam3TrackerProcessor.from_pretrained(folder), rgb, **prompt)[:2]
 
 
 def test_clicks_and_a_box_give_what_transformers_gives(full_folder, sam3):
