@@ -141,6 +141,34 @@ def test_refining_with_the_last_logits_and_label_all(edgetam):
 
 # -- (b) a click in a session commits an instance ---------------------------------------
 @pytest.mark.slow  # as above
+def test_planes_embedded_once_in_memory_and_on_disk_for_the_same_weights(folder, own_cache, tmp_path):
+    """Going back to a plane skips the encoder (the dock's cache budget holds for EdgeTAM as for
+    SAM 2); with embeddings on disk a model loaded again reuses them, and the same folder saved
+    again (other weights) does not read them."""
+    import shutil
+
+    first = registry.load_backend("edgetam", str(folder), device="cpu", embeddings_on_disk=True)
+    encoded, real = [], first.model.get_image_embeddings
+    first.model.get_image_embeddings = lambda pixels, **kw: encoded.append(1) or real(pixels, **kw)
+    a, b = plane(seed=5), plane(seed=6)
+    for rgb in (a, b, a, b):
+        first.set_image(rgb)
+    assert len(encoded) == 2 and first.cache.hits == 2
+    pred = first.predict(PromptSet([[20, 30]], [1]))
+    again = registry.load_backend("edgetam", str(folder), device="cpu", embeddings_on_disk=True)
+    again.model.get_image_embeddings = lambda pixels, **kw: encoded.append(1) or real(pixels, **kw)
+    again.set_image(b)
+    again.set_image(a)
+    assert len(encoded) == 2, "read from disk"
+    assert np.array_equal(again.predict(PromptSet([[20, 30]], [1])).masks, pred.masks)
+    copy = shutil.copytree(folder, tmp_path / "retrained")  # another folder: other weights as far as anyone knows
+    other = registry.load_backend("edgetam", str(copy), device="cpu", embeddings_on_disk=True)
+    other.model.get_image_embeddings = lambda pixels, **kw: encoded.append(1) or real(pixels, **kw)
+    other.set_image(a)
+    assert len(encoded) == 3 and other.weights != first.weights
+
+
+@pytest.mark.slow  # as above
 def test_a_click_in_a_session_commits_an_instance_from_edgetam(edgetam, viewer, classes):
     from napari_samlabel._napari.prompting import PromptController, model_image
     from napari_samlabel.api import start_session

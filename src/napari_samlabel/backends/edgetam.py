@@ -61,9 +61,11 @@ def status(checkpoint: str | Path | None = None) -> tuple[bool, str, str]:
     return hf_weights.status(NAME, DESCRIPTION, missing_libraries, unavailable, resolve_source, checkpoint)
 
 
-def load_edgetam(checkpoint: str | Path | None = None, device: str = "auto", download: bool = True) -> TransformersSegmenter:
+def load_edgetam(checkpoint: str | Path | None = None, device: str = "auto", download: bool = True,
+                 cache=None) -> TransformersSegmenter:  # fmt: skip
     """The segmenter for a local folder or a hub id (see :func:`resolve_source`); ``device``
-    "auto" is picked once the weights are found (picking imports torch)."""
+    "auto" is picked once the weights are found (picking imports torch); ``cache``: where the
+    planes' embeddings are kept (an :class:`.embeddings.EmbeddingCache`; None: in memory)."""
     from . import registry
 
     missing = missing_libraries()
@@ -87,7 +89,8 @@ def load_edgetam(checkpoint: str | Path | None = None, device: str = "auto", dow
         raise CheckpointError(registry._short(line), f"{line} ({' '.join(text.split())[:400]}). " + _what_to_do(
             DEFAULT_SOURCE if Path(source).exists() else source)) from e  # fmt: skip
     log.info("%s: weights from %s", NAME, source)
-    return TransformersSegmenter(model, processor, device=device, source=source, name=NAME, load_tracker=load_tracker)
+    return TransformersSegmenter(model, processor, device=device, source=source, name=NAME, load_tracker=load_tracker,
+                                 cache=cache, weights=hf_weights.weights_identity(source))  # fmt: skip
 
 
 def load_tracker(segmenter: TransformersSegmenter):

@@ -6,14 +6,15 @@ Importing this module imports neither torch nor transformers (the model arrives 
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from typing import Callable
 
 import numpy as np
 
+from ..core.planes import plane_digest
 from ..core.prompts import PromptError, PromptSet
 from .base import MaskPrediction
+from .embeddings import EmbeddingCache
 
 
 class TransformersSegmenter:
@@ -24,12 +25,18 @@ class TransformersSegmenter:
     (row, col) plane pixels handed to the processor as (x, y). Masks come from the
     processor's ``post_process_masks`` (logits > 0, upsampled to the plane), scores are the
     predicted IoU clipped to 0-1, best first. ``load_tracker(segmenter)``: makes the tracker of
-    the same weights on first use (None: this model does not track).
+    the same weights on first use (None: this model does not track). ``cache``: the planes'
+    embeddings (in memory within a budget, on disk if it has a folder), so going back to a
+    plane skips the encoder; ``weights``: the weights' identity in its keys
+    (:func:`.hf_weights.weights_identity`; two folders under one name never share entries).
     """
 
     def __init__(self, model, processor, device: str = "cpu", source: str = "", name: str = "model",
-                 load_tracker: Callable[[TransformersSegmenter], object] | None = None) -> None:  # fmt: skip
+                 load_tracker: Callable[[TransformersSegmenter], object] | None = None,
+                 cache: EmbeddingCache | None = None, weights: str = "") -> None:  # fmt: skip
         self.model = model.to(device).eval()
+        self.cache = cache if cache is not None else EmbeddingCache()
+        self.weights = weights
         self.processor = processor
         self.device = device
         self.source = source
@@ -53,13 +60,17 @@ class TransformersSegmenter:
         import torch  # noqa: PLC0415  (torch loads with the model, not with the plugin)
 
         rgb = as_rgb(rgb, self.name)
-        key = hashlib.blake2b(rgb.tobytes(), digest_size=16, key=repr(rgb.shape).encode()).hexdigest()
+        key = f"{self.name}-{self.weights}-{plane_digest(rgb)}"
         with self._lock:
             if key == self._key:
                 return
-            pixels = self.processor(images=rgb, return_tensors="pt")["pixel_values"].to(self.device)
-            with torch.inference_mode():
-                self._embeddings = self.model.get_image_embeddings(pixels)
+            embeddings = self.cache.get(key)
+            if embeddings is None:
+                pixels = self.processor(images=rgb, return_tensors="pt")["pixel_values"].to(self.device)
+                with torch.inference_mode():
+                    embeddings = list(self.model.get_image_embeddings(pixels))
+                self.cache.put(key, embeddings)
+            self._embeddings = [e.to(self.device) for e in embeddings]  # from disk: on the CPU
             self._key, self._hw = key, (int(rgb.shape[0]), int(rgb.shape[1]))
 
     # -- prompting -------------------------------------------------------------------

@@ -5,6 +5,7 @@ said at once in one line. One place for every transformers backend."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
 from pathlib import Path
@@ -62,6 +63,30 @@ def hub_cached(repo: str) -> bool:
         )
     except (OSError, ValueError):
         return False
+
+
+def weights_identity(source: str) -> str:
+    """A short hash naming the weights of a model folder (or a hub id's cached snapshot): its
+    config and each safetensors file's name, size and time. It keys cached embeddings, so a
+    model saved again into the same folder never reads the old model's entries; no weight
+    file is read (SAM 3's is 3.4 GB)."""
+    folder = Path(source)
+    if not folder.is_dir():
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            found = try_to_load_from_cache(source, "config.json")
+        except (ImportError, OSError, ValueError):
+            found = None
+        folder = Path(found).parent if isinstance(found, str) else None
+    digest = hashlib.blake2b(source.encode(), digest_size=8)
+    if folder is not None:
+        config = folder / "config.json"
+        digest.update(config.read_bytes() if config.is_file() else b"")
+        for f in sorted(folder.glob("*.safetensors")):
+            stat = f.stat()
+            digest.update(f"{f.name} {stat.st_size} {stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
 
 
 def resolve_source(name: str, default: str, what_to_do: Callable[[str], str], checkpoint: str | Path | None = None,

@@ -341,12 +341,17 @@ def _sam2_factory(name: str) -> Callable:
             from .sam2 import Sam2Segmenter  # torch and sam2 load here, not at import
         except ImportError as e:
             raise _unavailable(name, str(e)) from e
-        from .embeddings import EmbeddingCache
-
-        cache = EmbeddingCache(cache_bytes, disk_dir=cache_dir() / "embeddings" / name if embeddings_on_disk else None)
+        cache = _embedding_cache(name, embeddings_on_disk, cache_bytes)
         return Sam2Segmenter.from_checkpoint(MODELS[name], path, device=pick_device(device), cache=cache)
 
     return build
+
+
+def _embedding_cache(name: str, on_disk: bool, max_bytes: int):
+    """A model's embedding cache: ``max_bytes`` in memory, and under the cache folder when on disk."""
+    from .embeddings import EmbeddingCache  # no torch in there
+
+    return EmbeddingCache(max_bytes, disk_dir=cache_dir() / "embeddings" / name if on_disk else None)
 
 
 # the built-in backends register exactly as a plugin's do
@@ -356,7 +361,7 @@ for _name, _spec in list(MODELS.items()):
         register_backend(_name, _sam2_factory(_name))
 
 
-def _sam3(checkpoint=None, device="auto", download=True, **_options):
+def _sam3(checkpoint=None, device="auto", download=True, embeddings_on_disk=False, cache_bytes=DEFAULT_CACHE_BYTES):
     """SAM 3 concepts (text, exemplar boxes) through transformers: ``checkpoint`` is a folder
     saved with ``save_pretrained`` or a hub id (default facebook/sam3)."""
     missing = _missing_sam3_libraries()
@@ -364,7 +369,8 @@ def _sam3(checkpoint=None, device="auto", download=True, **_options):
         raise _sam3_unavailable(missing)
     from .sam3 import load_sam3  # no torch in there until a model loads
 
-    return load_sam3(checkpoint, device=device, download=download)  # the device is picked once weights are found
+    cache = _embedding_cache("sam3", embeddings_on_disk, cache_bytes)
+    return load_sam3(checkpoint, device=device, download=download, cache=cache)  # the device is picked once weights are found
 
 
 register_backend("sam3", _sam3, "SAM 3 concepts: label all by a class's text (transformers, gated weights)")
@@ -372,7 +378,7 @@ MODELS["sam3"] = ModelSpec("sam3", hf_id="facebook/sam3", filename="model.safete
                            description=MODELS["sam3"].description)  # fmt: skip
 
 
-def _edgetam(checkpoint=None, device="auto", download=True, **_options):
+def _edgetam(checkpoint=None, device="auto", download=True, embeddings_on_disk=False, cache_bytes=DEFAULT_CACHE_BYTES):
     """EdgeTAM through transformers (clicks and boxes, fast on CPUs): ``checkpoint`` is a folder
     saved with ``save_pretrained`` or a hub id (default yonigozlan/EdgeTAM-hf)."""
     from .edgetam import load_edgetam, missing_libraries, unavailable  # no torch in there
@@ -380,7 +386,8 @@ def _edgetam(checkpoint=None, device="auto", download=True, **_options):
     missing = missing_libraries()
     if missing:  # said before looking for weights, and without importing torch
         raise unavailable(missing)
-    return load_edgetam(checkpoint, device=device, download=download)  # the device is picked once weights are found
+    cache = _embedding_cache("edgetam", embeddings_on_disk, cache_bytes)
+    return load_edgetam(checkpoint, device=device, download=download, cache=cache)  # the device is picked once weights are found
 
 
 register_backend("edgetam", _edgetam, "EdgeTAM: the fast model for CPU laptops")

@@ -87,6 +87,11 @@ class Sam3Segmenter:
         return self.clicks.predict(prompts, multimask, mask_input)
 
     @property
+    def cache(self):
+        """The clicks' embedding cache (the Segment dock sets its budget); None without clicks."""
+        return self.clicks.cache if self.clicks is not None else None
+
+    @property
     def takes_clicks(self) -> bool:
         return self.clicks is not None
 
@@ -161,7 +166,7 @@ class Sam3Segmenter:
             mask_threshold=self.mask_threshold, target_sizes=[(h, w)],
         )[0]  # fmt: skip
         scores = res["scores"].float().cpu().numpy()
-        masks = res["masks"].cpu().numpy().astype(bool)
+        masks = res["masks"].to(torch.bool).cpu().numpy()  # int64 from the processor: 8x the bytes to copy
         order = np.argsort(-scores, kind="stable")
         return [(masks[i], float(scores[i])) for i in order]
 
@@ -187,7 +192,7 @@ def _what_to_do(repo: str) -> str:
 
 
 def load_sam3(checkpoint: str | Path | None = None, device: str = "cpu", download: bool = True,
-              threshold: float = 0.5) -> Sam3Segmenter:  # fmt: skip
+              threshold: float = 0.5, cache=None) -> Sam3Segmenter:  # fmt: skip
     """The segmenter for a local folder or a hub id (see :func:`resolve_source`): the concept
     model, and SAM 3's tracker where the folder holds it (a ``sam3_video`` checkpoint)."""
     from . import registry
@@ -204,7 +209,7 @@ def load_sam3(checkpoint: str | Path | None = None, device: str = "cpu", downloa
         model = Sam3Model.from_pretrained(source, use_safetensors=True, local_files_only=local)
         processor = Sam3Processor.from_pretrained(source, local_files_only=local)
         full = AutoConfig.from_pretrained(source, local_files_only=True).model_type == "sam3_video"  # cached by now
-        clicks = _load_clicks(source, device, model) if full else None
+        clicks = _load_clicks(source, device, model, cache) if full else None
     except Exception as e:  # gated without a token, network lost, files that are not SAM 3's: say what to do
         registry.forget_network_check()
         text = f"{type(e).__name__}: {e}"
@@ -219,13 +224,14 @@ def load_sam3(checkpoint: str | Path | None = None, device: str = "cpu", downloa
     return Sam3Segmenter(model, processor, device=device, threshold=threshold, source=source, clicks=clicks)
 
 
-def _load_clicks(source: str, device: str, concept_model) -> TransformersSegmenter:
+def _load_clicks(source: str, device: str, concept_model, cache=None) -> TransformersSegmenter:
     """SAM 3's interactive head from a full checkpoint, its backbone the concept model's."""
     from transformers import Sam3TrackerModel, Sam3TrackerProcessor  # noqa: PLC0415  (heavy)
 
     model = Sam3TrackerModel.from_pretrained(source, use_safetensors=True, local_files_only=True, key_mapping=TRACKER_KEYS)
     processor = Sam3TrackerProcessor.from_pretrained(source, local_files_only=True)
-    clicks = TransformersSegmenter(model, processor, device=device, source=source, name=NAME, load_tracker=_load_tracker)
+    clicks = TransformersSegmenter(model, processor, device=device, source=source, name=NAME, load_tracker=_load_tracker,
+                                   cache=cache, weights=hf_weights.weights_identity(source))  # fmt: skip
     hf_weights.share_equal_parts(clicks.model, concept_model.to(device), ("vision_encoder.backbone",))
     return clicks
 
