@@ -38,6 +38,7 @@ from scipy import ndimage as ndi
 
 from ..core.prompts import PromptSet
 from .base import MaskPrediction
+from .seed_split import split_touching
 from .tracking import AbsenceCounter, ObjectResult, TrackStep, frame_order
 
 SEED_RADIUS = 2  # pixels around a click read for its level
@@ -212,6 +213,11 @@ class SeedGrowSegmenter:
 
     def _segment(self, g, pos, neg, box, multimask: bool, edges=(True,) * 4) -> list[np.ndarray]:
         """Masks in the crop ``g``, the best guess first."""
+        if len(neg) and len(pos):  # a negative seed the mask already leaves out changes nothing
+            alone = self._segment(g, pos, neg[:0], box, multimask, edges)
+            neg_seeds = _disc(g.shape, neg, SEED_RADIUS)
+            if not any((m & neg_seeds).any() for m in alone):
+                return alone
         shape = g.shape
         inbox = None
         if box is not None:
@@ -262,11 +268,19 @@ class SeedGrowSegmenter:
         b = max(candidates) if candidates else float(np.percentile(s, 10))
         if b >= mu:
             b = mu - MIN_STEP_SIGMAS * sigma
+        # the object's level: the median of what the seeds reach above half-way to the surround, not
+        # the clicked spot's (a bright speck in a textured nucleus would leave the rest of it out)
+        half = _components_at(s, (mu + b) / 2, pos_seeds, inbox)
+        if half.any():
+            mu = max(min(mu, float(np.median(s[half]))), b + MIN_STEP_SIGMAS * sigma)
+        edge = gradient_magnitude(s)
+        pos_only = _disc(shape, pos, 0) if len(pos) else pos_seeds
         bands = ((0.25, 0.75), (0.1, 0.5), (0.5, 0.9)) if multimask else ((0.25, 0.75),)
         masks = []
         for lo_frac, hi_frac in bands:  # the main edge first, then a little further out, and in
             fg, bg = self._markers(s, mu, b, lo_frac, hi_frac, pos_seeds, neg_seeds, inbox, ring)
-            masks.append(self._refine(s, fg, bg, inbox))
+            mask = self._refine(s, fg, bg, inbox, edge)
+            masks.append(split_touching(s, mask, pos_only, neg_seeds, mu - b, edge))  # touching blobs: at the neck
         return masks
 
     @staticmethod
@@ -288,7 +302,7 @@ class SeedGrowSegmenter:
             bg |= ring & ~inbox
         return fg, bg & ~fg
 
-    def _refine(self, s, fg, bg, inbox) -> np.ndarray:
+    def _refine(self, s, fg, bg, inbox, edge=None) -> np.ndarray:
         """Settle the unmarked band between ``fg`` and ``bg`` markers."""
         markers = np.zeros(s.shape, np.int32)
         markers[bg] = 2
@@ -311,7 +325,7 @@ class SeedGrowSegmenter:
             from skimage.segmentation import watershed
 
             mask = None if inbox is None else (inbox | bg)
-            out = watershed(gradient_magnitude(s), markers, mask=mask) == 1
+            out = watershed(gradient_magnitude(s) if edge is None else edge, markers, mask=mask) == 1
         out = _components_at(out.astype(np.float32), 0.5, fg, None)
         out = ndi.binary_fill_holes(out) & ~bg
         if inbox is not None:
@@ -357,12 +371,17 @@ def _window_of(box: tuple[slice, slice], shape, pad: int) -> tuple[slice, slice]
     return tuple(slice(max(b.start - pad, 0), min(b.stop + pad, n)) for b, n in zip(box, shape))
 
 
+SHRUNK, REGROWN = 0.7, 1.3  # below this share of its peak area, growing this much more is another object
+NARROWING, NESTED = 0.85, 0.6  # below this share of its peak area, this much of a mask must lie in its prediction
+
+
 class _Track:
     """What the tracker knows of one object: its last mask, level, surround and motion."""
 
     def __init__(self, mask: np.ndarray) -> None:
         self.mask = mask  # the last mask it was found with (full frame)
         self.area = int(mask.sum())
+        self.peak = self.area  # its largest area in this run
         self.velocity = np.zeros(2)
         self.missed = 0  # frames since it was last found
         self.bright, self.mu, self.b = True, 1.0, 0.0  # in s = +/- grey: the object is bright in s
@@ -390,6 +409,19 @@ class _Track:
         """Found again with ``mask``: its step since the last mask is the next one's guess."""
         self.velocity = _centroid(mask) - _centroid(self.mask)
         self.mask, self.area = mask, int(mask.sum())
+        self.peak = max(self.peak, self.area)
+
+    def regrows(self, area: int) -> bool:
+        """Whether ``area`` would have it grow again after it shrank: through the slices of a
+        volume an object narrows to its end, and a larger mask after that is the next object
+        stacked beyond it (a nucleus above or below), not this one."""
+        return self.area < SHRUNK * self.peak and area > REGROWN * self.area
+
+    def strays(self, inside: float) -> bool:
+        """Whether a mask with this share ``inside`` its prediction leaves the object: once it
+        narrows (past its peak) an object's next section lies within its last one; one that
+        spreads outside it follows a neighbour."""
+        return self.area < NARROWING * self.peak and inside < NESTED
 
     def predicted(self) -> np.ndarray:
         """Its last mask moved on by its last step (no further than half its size)."""
@@ -475,6 +507,7 @@ class SeedTracker:
                 for i, m in mine.items():  # the user's keyframe: their mask, and the seed from here
                     t = tracks[i]
                     t.mask, t.area, t.velocity, t.missed = m, int(m.sum()), np.zeros(2), 0
+                    t.peak = t.area  # the user drew it here: its size starts again
                     t.learn(gray, taken & ~m)
                     counter.update(i, True)
                     counter.active.add(i)
@@ -560,7 +593,8 @@ class SeedTracker:
             growth = region.sum() / max(t.area, 1)
             score = separability(g[win], region)
             least, (small, large) = (0.5, (0.5, 2.0)) if t.missed else (self.min_overlap, (0.25, 4.0))
-            if inside < least or not small <= growth <= large or score < self.min_score:
+            if inside < least or not small <= growth <= large or score < self.min_score or t.regrows(int(region.sum())) \
+                    or t.strays(inside):
                 continue
             full = np.zeros((h, w), bool)
             full[crop][win] = region
