@@ -38,12 +38,13 @@ from scipy import ndimage as ndi
 
 from ..core.prompts import PromptSet
 from .base import MaskPrediction
-from .seed_split import split_touching
+from .seed_split import cores, split_touching
 from .tracking import AbsenceCounter, ObjectResult, TrackStep, frame_order
 
 SEED_RADIUS = 2  # pixels around a click read for its level
 CROP = 48  # first half-width of the window around clicks (grown while the object reaches its edge)
 MIN_STEP_SIGMAS = 4.0  # a plateau must lie this many noise sigmas from the object's level
+FG_FRAC = 0.85  # Label all: the foreground starts this far from the background to Otsu's threshold
 
 
 def to_gray(rgb: np.ndarray) -> np.ndarray:
@@ -334,8 +335,9 @@ class SeedGrowSegmenter:
 
     # -- label all -------------------------------------------------------
     def segment_all(self, rgb: np.ndarray, min_size: int = 20) -> list[tuple[np.ndarray, float]]:
-        """Objects brighter than an Otsu threshold, touching ones split by watershed."""
-        from skimage.feature import peak_local_max
+        """Bright objects: above half-way from the background to Otsu's threshold, split into locally
+        bright cores (``threshold_local``, then a distance-transform watershed at its peaks), each
+        grown back to the edge by a watershed on the gradient (see :mod:`.seed_split`)."""
         from skimage.filters import threshold_otsu
         from skimage.segmentation import watershed
 
@@ -343,17 +345,18 @@ class SeedGrowSegmenter:
         g = self._gray
         if g.max() - g.min() < 1e-6:
             return []
-        fg = ndi.binary_fill_holes(g > threshold_otsu(g))
-        dist = ndi.distance_transform_edt(fg)
-        min_distance = max(3, int(np.percentile(dist[fg], 90) * 0.8)) if fg.any() else 3
-        lab, _ = ndi.label(fg)
-        peaks = peak_local_max(dist, min_distance=min_distance, labels=lab, exclude_border=False)
-        markers = np.zeros(g.shape, np.int32)
-        markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-        seg = watershed(-dist, markers, mask=fg)
+        t = threshold_otsu(g)
+        below = g[g <= t]
+        bg = float(np.median(below)) if below.size else float(g.min())
+        fg = ndi.binary_fill_holes(g > bg + FG_FRAC * (t - bg))  # dim nuclei and edges too: Otsu cuts them
+        core = cores(g, fg, float(np.median(g[g > t])) - bg if (g > t).any() else 1.0)
+        seg = watershed(gradient_magnitude(g), core, mask=fg)
         out = []
-        for i in range(1, seg.max() + 1):
-            m = seg == i
+        for i, sl in enumerate(ndi.find_objects(seg), start=1):
+            if sl is None:
+                continue
+            m = np.zeros(g.shape, bool)
+            m[sl] = seg[sl] == i
             if m.sum() >= min_size:
                 out.append((m, separability(g, m)))
         return out
