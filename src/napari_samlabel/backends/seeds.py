@@ -254,7 +254,10 @@ class SeedGrowSegmenter:
         if ring is not None and ring.any() and abs(np.median(g[ring]) - mu_raw) > MIN_STEP_SIGMAS * sigma:
             bright = mu_raw > np.median(g[ring])
         else:
-            bright = mu_raw >= np.median(g)
+            around = float(np.median(g))
+            if abs(mu_raw - around) <= MIN_STEP_SIGMAS * sigma:  # a large organ fills the window: its rim tells
+                around = float(np.median(np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])))
+            bright = mu_raw >= around
         s = g if bright else -g
         mu = min(levels) if bright else -max(levels)  # the dimmest seeded part is still object
         floor = float(np.percentile(s, 1))

@@ -22,8 +22,13 @@ class Mode(str, Enum):
 
 
 def overwrite_hint(mode: Mode | str) -> str:
-    """What to do when other instances leave a mask no room (said by every refusal of it)."""
-    return " Use 'overwrite' mode to save it over other instances." if Mode(mode) is not Mode.OVERWRITE else ""
+    """What to do when other instances leave a mask no room (said by every refusal of it), in one line:
+    a lesion clicked inside a labelled organ is refused in exclude mode, and the user needs to know
+    which switch saves it."""
+    if Mode(mode) is Mode.OVERWRITE:
+        return ""
+    return (" Use 'overwrite' mode to save it over other instances (a lesion inside a labelled organ), "
+            "or tick 'Into selected' to replace the selected instance with it.")  # fmt: skip
 
 
 Region = tuple  # ints and slices, as in ``labels[region]``
