@@ -251,6 +251,11 @@ def test_a_folder_that_is_not_edgetam_says_could_not_load(tmp_path):
     with pytest.raises(CheckpointError) as e:
         registry.load_backend("edgetam", str(tmp_path), device="cpu")
     assert one_line(e.value) == f"edgetam: could not load {tmp_path.name}"
+    # another model's folder (SAM 3's, picked for EdgeTAM): refused before any weight is read
+    (tmp_path / "config.json").write_text('{"model_type": "sam3_video"}')
+    with pytest.raises(CheckpointError) as e:
+        registry.load_backend("edgetam", str(tmp_path), device="cpu")
+    assert one_line(e.value) == f"edgetam: {tmp_path.name} is a sam3_video model, not edgetam"
 
 
 # -- (d) the plugin stays light ----------------------------------------------------------

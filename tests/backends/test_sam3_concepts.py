@@ -274,6 +274,7 @@ def test_a_gated_repo_without_a_token_says_log_in(empty_hub, monkeypatch):
 
     monkeypatch.setattr(sam3_module, "resolve_source", lambda checkpoint, download: ("facebook/sam3", True))
     monkeypatch.setattr(transformers.Sam3Model, "from_pretrained", refuse)
+    monkeypatch.setattr(transformers.PretrainedConfig, "get_config_dict", refuse)  # any file of the repo: the same
     with pytest.raises(CheckpointError) as e:
         registry.load_backend("sam3", device="cpu")
     assert one_line(e.value) == "sam3: facebook/sam3 is gated: log in with a token (hf auth login)"

@@ -151,9 +151,22 @@ def test_label_all_with_sam3_loaded_uses_the_class_prompt(window, qtbot, folder,
     qtbot.waitUntil(lambda: seg.load_button.isEnabled() and seg.backend is not None
                     and seg.backend.name == "sam3", timeout=60000)  # fmt: skip
     assert "sam3 ready" in seg.model_line.text() and seg.similar_button.isEnabled()
-    seg.backend.threshold = sam3.threshold  # random weights: see the module's note
+    # each model keeps its own folder: picking EdgeTAM does not offer it SAM 3's
+    seg.model_combo.setCurrentText("edgetam")
+    assert seg.checkpoint_edit.text() == ""
+    seg.model_combo.setCurrentText("sam3")
+    assert seg.checkpoint_edit.text() == str(folder)
     seg.start_prompting()
     seg.all_class_combo.setCurrentText("nucleus")
+    # at the default least score random weights find nothing: said, with what was looked for
+    assert seg.min_score_spin.isEnabled() and seg.min_score_spin.value() == 0.5
+    qtbot.mouseClick(seg.label_all_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: seg._label_all is None, timeout=60000)
+    assert seg.status.text() == ("Label all: no object 'cell nucleus' with a score of 0.50 or more on 1 frame(s); "
+                                 "nothing written, no undo step. Lower 'SAM 3 min score' in Model options to find more.")
+    assert not np.asarray(s.labels.data).any()
+    seg.min_score_spin.setValue(sam3.threshold)  # random weights: see the module's note
+    assert seg.backend.threshold == pytest.approx(sam3.threshold)
     found = sam3.segment_text(what_the_model_sees(s), "cell nucleus")
     qtbot.mouseClick(seg.label_all_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: seg._label_all is None, timeout=60000)

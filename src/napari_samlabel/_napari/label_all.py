@@ -210,6 +210,14 @@ class LabelAllJob(StreamedRun):
             return self.backend.segment_all(rgb)
         return by_text(rgb, self.session.ontology[self.class_name].prompt_text)
 
+    def looked_for(self) -> str:
+        """What the model was asked for, for a message ('' for a model that takes everything)."""
+        if self.exemplars:
+            return f"like {self.exemplars_from}"
+        if hasattr(self.backend, "segment_text"):
+            return f"'{self.session.ontology[self.class_name].prompt_text}'"
+        return ""
+
     def steps(self) -> Iterator[FrameFound]:
         """One :class:`FrameFound` per frame; checks for a cancel before and after each."""
         for f in self.order:

@@ -112,6 +112,14 @@ class SegmentWidget(QWidget):
         self.cache_spin.setValue(float(settings().value(CACHE_KEY, DEFAULT_CACHE_GB)))
         self.cache_spin.setToolTip("Memory for embeddings kept for prompting and re-tracking (least recently used go first)")
         self.cache_spin.valueChanged.connect(self._cache_budget_changed)
+        self.min_score_spin = QDoubleSpinBox()
+        self.min_score_spin.setRange(0.05, 0.99)
+        self.min_score_spin.setSingleStep(0.05)
+        self.min_score_spin.setValue(0.5)
+        self.min_score_spin.setToolTip("SAM 3 keeps the objects it finds with at least this score (Label all, Label "
+                                       "similar): lower it to find more")  # fmt: skip
+        self.min_score_spin.valueChanged.connect(self._min_score_changed)
+        self.min_score_spin.setEnabled(False)
         options = QFormLayout()
         options.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a slim panel: fields go under labels
         options.addRow("Checkpoint", ckpt)
@@ -119,6 +127,7 @@ class SegmentWidget(QWidget):
         options.addRow(self.disk_cache)
         options.addRow(self.fast_mode)
         options.addRow("Cache", self.cache_spin)
+        options.addRow("SAM 3 min score", self.min_score_spin)
         self.model_options = collapsible("Model options", options)
 
         self.class_combo = QComboBox()
@@ -340,12 +349,21 @@ class SegmentWidget(QWidget):
             path, _ = QFileDialog.getOpenFileName(self, "SAM 2 checkpoint", "", "Checkpoints (*.pt *.pth);;All files (*)")
         if path:
             self.checkpoint_edit.setText(path)
+            self._model_picked()  # what the new path holds, said now, not at Load
+
+    _checkpoints: dict[str, str] = {}  # model name -> the checkpoint given for it (this dock)
+    _checkpoint_of = ""  # the model the checkpoint field is for
 
     def _model_picked(self, *_args) -> None:
-        """Say at once what the picked model needs (nothing is loaded); clears old errors."""
+        """Say at once what the picked model needs (nothing is loaded); clears old errors. Each
+        model keeps its own checkpoint: a SAM 3 folder is not EdgeTAM's."""
         from ..backends import registry
 
         name = self.model_combo.currentText()
+        if name != self._checkpoint_of:
+            self._checkpoints = {**self._checkpoints, self._checkpoint_of: self.checkpoint_edit.text()}
+            self.checkpoint_edit.setText(self._checkpoints.get(name, ""))
+            self._checkpoint_of = name
         status = getattr(registry, "model_status", None)
         if not name or status is None:
             return
@@ -401,6 +419,10 @@ class SegmentWidget(QWidget):
         if hasattr(cache, "set_budget"):
             cache.set_budget(self.cache_bytes())
 
+    def _min_score_changed(self, value: float) -> None:
+        if hasattr(self.backend, "threshold"):
+            self.backend.threshold = float(value)
+
     def _apply_fast(self) -> tuple[bool, str]:
         from ..backends.registry import apply_fast
 
@@ -439,6 +461,9 @@ class SegmentWidget(QWidget):
         cache = getattr(backend, "cache", None)
         if hasattr(cache, "set_budget") and cache.max_bytes != self.cache_bytes():
             cache.set_budget(self.cache_bytes())
+        self.min_score_spin.setEnabled(hasattr(backend, "threshold"))
+        if hasattr(backend, "threshold"):
+            self.min_score_spin.setValue(float(backend.threshold))
         if self.controller is not None:
             self.controller.backend = backend
             self.controller.apply(None)
@@ -737,6 +762,13 @@ class SegmentWidget(QWidget):
             self.status.ok(f"{what} cancelled: {done} kept.{undo}" if keep else
                            f"{what} cancelled: nothing of it kept (your own edits stay). {job.undo_note(keep)}".strip(),
                            undo_of=job.session)
+        elif not job.made:  # say what was looked for, and what to change
+            asked = job.looked_for()
+            score = getattr(self.backend, "threshold", None)
+            hint = " Lower 'SAM 3 min score' in Model options to find more." if score is not None else ""
+            above = f" with a score of {score:.2f} or more" if score is not None else ""
+            self.status.ok(f"{what}: no object{' ' + asked if asked else ''}{above} on {job.done} frame(s); nothing "
+                           f"written, no undo step.{hint}")  # fmt: skip
         else:
             self.status.ok(f"Labeled {done}.{undo} 'Delete below' removes weak ones.")
 

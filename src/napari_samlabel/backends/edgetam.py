@@ -79,8 +79,11 @@ def load_edgetam(checkpoint: str | Path | None = None, device: str = "auto", dow
     from transformers import EdgeTamModel, Sam2Processor  # noqa: PLC0415  (heavy: loaded with the model only)
 
     try:
+        hf_weights.check_model_type(NAME, source, ("edgetam", "edgetam_video"), not may_download)
         model = EdgeTamModel.from_pretrained(source, use_safetensors=True, local_files_only=not may_download)
         processor = Sam2Processor.from_pretrained(source, local_files_only=not may_download)
+    except CheckpointError:  # said in one line already
+        raise
     except Exception as e:  # network lost, files that are not EdgeTAM's: say what to do
         registry.forget_network_check()
         text = f"{type(e).__name__}: {e}"

@@ -65,6 +65,23 @@ def hub_cached(repo: str) -> bool:
         return False
 
 
+def check_model_type(name: str, source: str, kinds: tuple[str, ...], local_only: bool) -> None:
+    """Refuse, in one line, a folder or hub id whose config is another model's (a SAM 3 folder
+    given to EdgeTAM loads with most weights left random, and transformers only warns):
+    ``kinds`` are the ``model_type`` values ``name`` reads."""
+    from transformers import PretrainedConfig  # noqa: PLC0415  (called while loading a model)
+
+    from . import registry
+
+    config, _ = PretrainedConfig.get_config_dict(source, local_files_only=local_only)
+    kind = config.get("model_type", "")
+    if kind and kind not in kinds:  # no config or no type: from_pretrained says what is wrong
+        label = Path(source).name or source
+        raise CheckpointError(registry._short(f"{name}: {label} is a {kind} model, not {name}"),
+                              f"{name}: {source}/config.json says model_type {kind!r}; {name} reads {', '.join(kinds)}. "
+                              "Each model in the Model list has its own folder (Browse).")  # fmt: skip
+
+
 def weights_identity(source: str) -> str:
     """A short hash naming the weights of a model folder (or a hub id's cached snapshot): its
     config and each safetensors file's name, size and time. It keys cached embeddings, so a

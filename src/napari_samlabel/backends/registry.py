@@ -373,7 +373,8 @@ def _sam3(checkpoint=None, device="auto", download=True, embeddings_on_disk=Fals
     return load_sam3(checkpoint, device=device, download=download, cache=cache)  # the device is picked once weights are found
 
 
-register_backend("sam3", _sam3, "SAM 3 concepts: label all by a class's text (transformers, gated weights)")
+register_backend("sam3", _sam3, "SAM 3: label all by a class's text; clicks and tracking with the full folder "
+                                "(transformers, gated weights)")  # fmt: skip
 MODELS["sam3"] = ModelSpec("sam3", hf_id="facebook/sam3", filename="model.safetensors",
                            description=MODELS["sam3"].description)  # fmt: skip
 

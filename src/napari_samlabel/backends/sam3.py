@@ -205,11 +205,14 @@ def load_sam3(checkpoint: str | Path | None = None, device: str = "cpu", downloa
     from transformers import AutoConfig, Sam3Model, Sam3Processor  # noqa: PLC0415  (heavy: loaded with the model only)
 
     try:
+        hf_weights.check_model_type(NAME, source, ("sam3", "sam3_video"), not may_download)
         local = not may_download
         model = Sam3Model.from_pretrained(source, use_safetensors=True, local_files_only=local)
         processor = Sam3Processor.from_pretrained(source, local_files_only=local)
         full = AutoConfig.from_pretrained(source, local_files_only=True).model_type == "sam3_video"  # cached by now
         clicks = _load_clicks(source, device, model, cache) if full else None
+    except CheckpointError:  # said in one line already
+        raise
     except Exception as e:  # gated without a token, network lost, files that are not SAM 3's: say what to do
         registry.forget_network_check()
         text = f"{type(e).__name__}: {e}"
@@ -228,7 +231,15 @@ def _load_clicks(source: str, device: str, concept_model, cache=None) -> Transfo
     """SAM 3's interactive head from a full checkpoint, its backbone the concept model's."""
     from transformers import Sam3TrackerModel, Sam3TrackerProcessor  # noqa: PLC0415  (heavy)
 
-    model = Sam3TrackerModel.from_pretrained(source, use_safetensors=True, local_files_only=True, key_mapping=TRACKER_KEYS)
+    from transformers.utils import logging as hf_logging  # noqa: PLC0415  (as above)
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # "a sam3_video model for a sam3_tracker": meant, not a problem to show
+    try:
+        model = Sam3TrackerModel.from_pretrained(source, use_safetensors=True, local_files_only=True,
+                                                 key_mapping=TRACKER_KEYS)  # fmt: skip
+    finally:
+        hf_logging.set_verbosity(level)
     processor = Sam3TrackerProcessor.from_pretrained(source, local_files_only=True)
     clicks = TransformersSegmenter(model, processor, device=device, source=source, name=NAME, load_tracker=_load_tracker,
                                    cache=cache, weights=hf_weights.weights_identity(source))  # fmt: skip
