@@ -613,8 +613,9 @@ def warm_up() -> None:
     segmenting a small blob: call it in a worker before the user clicks."""
     from ..core.prompts import PromptSet
 
-    image = np.zeros((32, 32, 3), np.uint8)
-    image[10:20, 10:20] = 200
+    rr, cc = np.mgrid[:48, :64]
+    touching = ((rr - 24) ** 2 + (cc - 22) ** 2 < 100) | ((rr - 24) ** 2 + (cc - 40) ** 2 < 100)  # two discs
+    image = np.repeat((30 + 170 * touching).astype(np.uint8)[..., None], 3, axis=2)
     seg = SeedGrowSegmenter()
     seg.set_image(image)
-    seg.predict(PromptSet(points=np.array([[15.0, 15.0]]), labels=np.array([1])))
+    seg.predict(PromptSet(points=np.array([[24.0, 22.0]]), labels=np.array([1])))  # the split's modules too
