@@ -85,6 +85,7 @@ def write_inputs(tmp_path):
     return src, prompts, good
 
 
+@pytest.mark.slow  # over a second: the quick tier stays under two minutes
 def test_batch_on_a_local_cluster_with_broken_files(tmp_path, capsys, counting_seeds):
     src, prompts, good = write_inputs(tmp_path)
     names = [*good[:2], "corrupt.tif", *good[2:], "badprompts.npy", "noprompts.npy"]

@@ -45,6 +45,7 @@ def masks_of(steps):
     return {s.frame: s.objects[1].mask for s in steps}
 
 
+@pytest.mark.slow  # over a second: the quick tier stays under two minutes
 def test_tracking_starts_from_the_prompted_plane_without_encoding_it_again(model, reuse_movie, encoder_runs):
     image, truth = reuse_movie
     frames = frames_of(image)
@@ -78,6 +79,7 @@ def test_retracking_a_range_reuses_its_features_and_gives_the_same_masks(model, 
     assert all((corrected[f] == again[f]).all() for f in corrected)
 
 
+@pytest.mark.slow  # over a second: the quick tier stays under two minutes
 def test_prompting_on_a_tracked_frame_uses_the_tracked_features(model, reuse_movie, encoder_runs):
     image, truth = reuse_movie
     frames = frames_of(image)
@@ -118,6 +120,7 @@ def test_the_budget_evicts_least_recently_used_by_bytes():
     assert cache.bytes <= 5_000 and "e" in cache and "a" not in cache
 
 
+@pytest.mark.slow  # over a second: the quick tier stays under two minutes
 def test_a_small_budget_keeps_the_latest_frames_and_still_reuses_the_prompted_plane(model, reuse_movie, encoder_runs):
     image, truth = reuse_movie
     frames = frames_of(image)
@@ -135,6 +138,7 @@ def test_a_small_budget_keeps_the_latest_frames_and_still_reuses_the_prompted_pl
     assert len(encoder_runs) == 6
 
 
+@pytest.mark.slow  # over a second: the quick tier stays under two minutes
 def test_tracking_from_a_plane_embedded_in_an_earlier_session(model, reuse_movie, encoder_runs, tmp_path):
     """Embeddings on disk (the dock's 'Embeddings on disk'): a new session tracks from a plane
     embedded in the last one without encoding it, and finds the same masks."""

@@ -223,6 +223,7 @@ def test_video_tracking_cancel_and_stop_after(model, sam2_movie):
             stopped_at[i] = s.frame
 
 
+@pytest.mark.slow  # over a second: the quick tier stays under two minutes
 def test_session_tracking_with_sam2_is_one_undo_step(model, sam2_movie, classes):
     from napari.components import ViewerModel
 

@@ -114,6 +114,7 @@ def test_polygons_follow_pixel_edges():
     assert corners(poly) == [(1.0, 1.0), (1.0, 5.0), (6.0, 1.0), (6.0, 5.0)]
 
 
+@pytest.mark.slow  # over a second: the quick tier stays under two minutes
 def test_random_masks_property():
     """Any small mask: polygons that rasterise back exactly, or a hole (then RLE)."""
     pytest.importorskip("hypothesis")

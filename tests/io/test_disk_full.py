@@ -189,6 +189,7 @@ def test_a_failed_export_over_an_earlier_one_keeps_the_earlier_one(fmt, name, an
     assert tree(tmp_path) == before
 
 
+@pytest.mark.slow  # over a second: the quick tier stays under two minutes
 def test_the_labels_tif_of_segment_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
     """write_labels (``samlabel segment``'s .tif/.npy/.nii.gz) shares the mechanism."""
     labels = np.random.default_rng(1).integers(0, 2**16, (4, 64, 64), dtype=np.uint16)

@@ -105,6 +105,7 @@ def test_every_step_matches(classes):
     assert len(done) == 11
 
 
+@pytest.mark.slow  # over a second: the quick tier stays under two minutes
 def test_tracking_on_disk_matches_memory(classes):
     movie, truth = fluorescence_timelapse(n_frames=10, size=96, n_cells=4, seed=3)
     mem, disk = both(classes, movie)
