@@ -1,6 +1,7 @@
 """Every colour DICOM in pydicom's test data opens as an RGB layer with pydicom's values, or is
 refused naming the file (issue 10, item 2: they failed in napari or opened as 4D grey)."""
 
+import functools
 import warnings
 
 import numpy as np
@@ -15,7 +16,8 @@ from napari_samlabel.io import ImageReadError  # noqa: E402
 pytestmark = pytest.mark.slow  # decodes all 32 colour files of pydicom (about 30 s)
 
 
-def colour_files():
+@functools.cache  # pydicom checks each external data file's hash on every listing: 15 s, once
+def colour_files() -> tuple[str, ...]:
     out = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -25,7 +27,7 @@ def colour_files():
                     out.append(f)
             except Exception:
                 continue
-    return sorted(out)
+    return tuple(sorted(out))
 
 
 def test_colour_dicom_opens_as_rgb_with_pydicoms_values(viewer):
