@@ -28,23 +28,35 @@ def _edt(mask: np.ndarray) -> np.ndarray:
     return ndi.distance_transform_edt(mask)
 
 
-def cores(s: np.ndarray, mask: np.ndarray, contrast: float, block: int = BLOCK) -> np.ndarray:
-    """Labels of the object cores in ``mask``: locally bright parts, split at their necks."""
-    from skimage.feature import peak_local_max
+def _core_mask(s: np.ndarray, mask: np.ndarray, contrast: float, block: int = BLOCK) -> np.ndarray | None:
+    """The locally bright part of ``mask`` (None: the crop is too small to tell)."""
     from skimage.filters import threshold_local
-    from skimage.segmentation import watershed
 
     block = min(block, 2 * (min(s.shape) // 2) - 1)
     if block < 3:
-        return ndi.label(mask)[0]
+        return None
     fg = mask & (s > threshold_local(s, block, offset=-OFFSET * contrast))
-    fg = ndi.binary_opening(ndi.binary_fill_holes(fg))
+    return ndi.binary_opening(ndi.binary_fill_holes(fg))
+
+
+def cores(s: np.ndarray, mask: np.ndarray, contrast: float, block: int = BLOCK) -> np.ndarray:
+    """Labels of the object cores in ``mask``: locally bright parts, split at their necks."""
+    fg = _core_mask(s, mask, contrast, block)
+    if fg is None:
+        return ndi.label(mask)[0]
     if not fg.any():
         return np.zeros(s.shape, np.int32)
-    d = ndi.gaussian_filter(_edt(fg), 1.0)
+    return _split(fg, ndi.gaussian_filter(_edt(fg), 1.0))
+
+
+def _split(fg: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """``fg`` split at the necks of its (smoothed) distance transform ``d``."""
+    from skimage.feature import peak_local_max
+    from skimage.segmentation import watershed
+
     parts, _ = ndi.label(fg)
     peaks = peak_local_max(d, min_distance=MIN_DISTANCE, labels=parts, exclude_border=False)
-    markers = np.zeros(s.shape, np.int32)
+    markers = np.zeros(fg.shape, np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     return watershed(-d, markers, mask=fg)
 
@@ -67,3 +79,29 @@ def split_touching(s: np.ndarray, mask: np.ndarray, pos: np.ndarray, neg: np.nda
     if not len(keep):
         return mask
     return np.isin(parts, keep)
+
+
+def cut_at_neck(s: np.ndarray, mask: np.ndarray, pos: np.ndarray, neg: np.ndarray, contrast: float,
+                edge: np.ndarray | None = None) -> np.ndarray | None:  # fmt: skip
+    """The part of ``mask`` that belongs to the positive seeds when a negative seed lies in the
+    same object: the cores flooded from the two kinds of seeds down their distance transform
+    (they meet at the neck), grown back to the edge on the gradient. None where ``mask`` is too
+    thick to be a clump of blobs (or the seeds miss its cores)."""
+    from skimage.segmentation import watershed
+
+    if not mask.any() or _edt(mask).max() > MAX_RADIUS:
+        return None
+    fg = _core_mask(s, mask, contrast)
+    if fg is None or not (fg & pos).any() or not (fg & neg).any():
+        return None
+    d = ndi.gaussian_filter(_edt(fg), 1.0)
+    lab = _split(fg, d)
+    markers = np.zeros(s.shape, np.int32)
+    markers[(lab > 0) & ~np.isin(lab, lab[pos & fg])] = 3  # the other cores stay themselves
+    markers[neg & fg] = 2
+    markers[pos & fg & (markers == 0)] = 1
+    level = min(d[markers == 1].max(), d[markers == 2].max())  # above the lower seed: one plateau,
+    core = watershed(-np.minimum(d, level), markers, mask=fg)  # shared out by distance; the neck floods last
+    edge = np.hypot(ndi.sobel(s, 0), ndi.sobel(s, 1)) if edge is None else edge
+    out = watershed(edge, core, mask=mask) == 1
+    return out if out.any() else None
