@@ -2,9 +2,10 @@
 object stops where it ends instead of running into the nucleus stacked above or below.
 
 On StarDist's synthetic 3D nuclei (tests/data: made by others, 52 nuclei, 31 slices; 51 large
-enough to click). Before the stop rules (an object that narrowed past its peak and grows again,
-or spreads out of its last section, is another object: ``seeds._Track.regrows``/``strays``) the
-mean 3D Dice was 0.43 from clicks and 0.50 from the true middle sections; now 0.63 and 0.73. The
+enough to click). Before the stop rules (an object that narrowed past its peak and grows again
+from its least section since, or spreads out of its last section, is another object:
+``seeds._Track.regrows``/``strays``) the mean 3D Dice was 0.45 from clicks and 0.50 from the true
+middle sections; now 0.64 and 0.76. The
 issue's goal (0.85) is not met: stacked nuclei that touch in z with the same brightness still
 carry some objects on. The figures come
 from :func:`propagate_all` below.
@@ -60,5 +61,5 @@ def test_propagation_through_slices_stops_nearer_where_each_nucleus_ends():
     print(f"mean 3D Dice from the true middle section {np.mean(truth):.3f}, from one click {np.mean(clicks):.3f}; "
           f"slices carried past the end: median {np.median(over):.0f}, max {max(over)}")  # fmt: skip
     assert len(truth) == 51
-    assert np.mean(truth) >= 0.70 and np.mean(clicks) >= 0.60  # 0.50 and 0.43 before the stop rules
-    assert np.median(over) <= 4  # before: every object ran on through most of the stack
+    assert np.mean(truth) >= 0.74 and np.mean(clicks) >= 0.60  # 0.50 and 0.45 before the stop rules
+    assert np.median(over) <= 2 and max(over) <= 12  # before: 12 and 28, objects ran on through the stack
