@@ -8,21 +8,18 @@ import time
 
 import pytest
 
+from hf_helpers import empty_hub_fixture  # noqa: F401  (the empty_hub fixture)
 from napari_samlabel.backends import registry
 from napari_samlabel.backends.registry import CheckpointError, load_backend, model_status, short_error
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """An empty samlabel cache, an empty Hugging Face cache, no offline flag, no earlier check."""
-    monkeypatch.setenv("SAMLABEL_CACHE", str(tmp_path / "samlabel"))
-    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+def cache(empty_hub, monkeypatch):
+    """An empty samlabel cache besides the empty Hugging Face cache of ``empty_hub``, and no proxy."""
+    monkeypatch.setenv("SAMLABEL_CACHE", str(empty_hub / "samlabel"))
+    for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
-    hub = pytest.importorskip("huggingface_hub.constants")
-    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    registry.forget_network_check()
-    yield tmp_path
-    registry.forget_network_check()
+    return empty_hub
 
 
 @pytest.fixture
