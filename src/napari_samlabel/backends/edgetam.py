@@ -85,12 +85,7 @@ def load_edgetam(checkpoint: str | Path | None = None, device: str = "auto", dow
     except CheckpointError:  # said in one line already
         raise
     except Exception as e:  # network lost, files that are not EdgeTAM's: say what to do
-        registry.forget_network_check()
-        text = f"{type(e).__name__}: {e}"
-        line = f"{NAME}: could not load {Path(source).name or source}"
-        log.warning("%s: %s", NAME, text)
-        raise CheckpointError(registry._short(line), f"{line} ({' '.join(text.split())[:400]}). " + _what_to_do(
-            DEFAULT_SOURCE if Path(source).exists() else source)) from e  # fmt: skip
+        raise hf_weights.load_failed(NAME, source, e, _what_to_do, DEFAULT_SOURCE) from e
     log.info("%s: weights from %s", NAME, source)
     return TransformersSegmenter(model, processor, device=device, source=source, name=NAME, load_tracker=load_tracker,
                                  cache=cache, weights=hf_weights.weights_identity(source))  # fmt: skip

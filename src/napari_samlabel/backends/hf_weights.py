@@ -8,10 +8,13 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
+import logging
 from pathlib import Path
 from typing import Callable
 
 from .base import CheckpointError
+
+log = logging.getLogger(__name__)
 
 #: what makes a folder a model folder (transformers writes one of them)
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
@@ -65,10 +68,10 @@ def hub_cached(repo: str) -> bool:
         return False
 
 
-def check_model_type(name: str, source: str, kinds: tuple[str, ...], local_only: bool) -> None:
-    """Refuse, in one line, a folder or hub id whose config is another model's (a SAM 3 folder
-    given to EdgeTAM loads with most weights left random, and transformers only warns):
-    ``kinds`` are the ``model_type`` values ``name`` reads."""
+def check_model_type(name: str, source: str, kinds: tuple[str, ...], local_only: bool) -> str:
+    """The ``model_type`` of a folder or hub id's config; refused, in one line, when it is another
+    model's (a SAM 3 folder given to EdgeTAM loads with most weights left random, and
+    transformers only warns): ``kinds`` are the ``model_type`` values ``name`` reads."""
     from transformers import PretrainedConfig  # noqa: PLC0415  (called while loading a model)
 
     from . import registry
@@ -80,6 +83,24 @@ def check_model_type(name: str, source: str, kinds: tuple[str, ...], local_only:
         raise CheckpointError(registry._short(f"{name}: {label} is a {kind} model, not {name}"),
                               f"{name}: {source}/config.json says model_type {kind!r}; {name} reads {', '.join(kinds)}. "
                               "Each model in the Model list has its own folder (Browse).")  # fmt: skip
+    return kind
+
+
+def load_failed(name: str, source: str, error: BaseException, what_to_do: Callable[[str], str], default: str,
+                gated: bool = False) -> CheckpointError:  # fmt: skip
+    """The one-line error for a transformers model that could not load (network lost, files
+    that are not its own; ``gated``: a repository that needs a token may be why), the full text
+    in its details with what to do."""
+    from . import registry
+
+    registry.forget_network_check()
+    text = f"{type(error).__name__}: {error}"
+    locked = gated and any(w in text.lower() for w in ("gated", "401", "403", "unauthorized", "restricted"))
+    line = f"{name}: {source} is gated: log in with a token (hf auth login)" if locked else \
+        f"{name}: could not load {Path(source).name or source}"  # fmt: skip
+    log.warning("%s: %s", name, text)
+    return CheckpointError(registry._short(line), f"{line} ({' '.join(text.split())[:400]}). " + what_to_do(
+        default if Path(source).exists() else source))  # fmt: skip
 
 
 def weights_identity(source: str) -> str:

@@ -202,26 +202,18 @@ def load_sam3(checkpoint: str | Path | None = None, device: str = "cpu", downloa
     from .torch_guard import guard_torch_import
 
     guard_torch_import()  # napari may have loaded Mesa's LLVM: see torch_guard
-    from transformers import AutoConfig, Sam3Model, Sam3Processor  # noqa: PLC0415  (heavy: loaded with the model only)
+    from transformers import Sam3Model, Sam3Processor  # noqa: PLC0415  (heavy: loaded with the model only)
 
     try:
-        hf_weights.check_model_type(NAME, source, ("sam3", "sam3_video"), not may_download)
+        full = hf_weights.check_model_type(NAME, source, ("sam3", "sam3_video"), not may_download) == "sam3_video"
         local = not may_download
         model = Sam3Model.from_pretrained(source, use_safetensors=True, local_files_only=local)
         processor = Sam3Processor.from_pretrained(source, local_files_only=local)
-        full = AutoConfig.from_pretrained(source, local_files_only=True).model_type == "sam3_video"  # cached by now
         clicks = _load_clicks(source, device, model, cache) if full else None
     except CheckpointError:  # said in one line already
         raise
     except Exception as e:  # gated without a token, network lost, files that are not SAM 3's: say what to do
-        registry.forget_network_check()
-        text = f"{type(e).__name__}: {e}"
-        gated = any(w in text.lower() for w in ("gated", "401", "403", "unauthorized", "restricted"))
-        line = f"{NAME}: {source} is gated: log in with a token (hf auth login)" if gated else \
-            f"{NAME}: could not load {Path(source).name or source}"  # fmt: skip
-        log.warning("%s: %s", NAME, text)
-        raise CheckpointError(registry._short(line), f"{line} ({' '.join(text.split())[:400]}). " + _what_to_do(
-            DEFAULT_SOURCE if Path(source).exists() else source)) from e  # fmt: skip
+        raise hf_weights.load_failed(NAME, source, e, _what_to_do, DEFAULT_SOURCE, gated=True) from e
     if not full:
         log.info("%s: %s %s", NAME, source, CONCEPT_ONLY)
     return Sam3Segmenter(model, processor, device=device, threshold=threshold, source=source, clicks=clicks)
